@@ -1,0 +1,2 @@
+# Manual pages and guides.
+dist_man_MANS =

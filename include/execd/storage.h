@@ -1,0 +1,84 @@
+/* Storage plugins keep the durable record of executions and their logs.
+ *
+ * A record is a JSON object owned by execd's core; storage treats it as a
+ * document but indexes these members (see doc/execution-record.md):
+ *   "id" (string, time-ordered), "tenant" (string), "state" (string),
+ *   "agent" (string|null), "labels" (object of strings),
+ *   "idempotency_key" (string|null), "timestamps": {"created": RFC 3339}
+ *
+ * Rules for every op:
+ *  - A non-zero return means the op was refused and cb will not be called.
+ *  - On 0, cb is called exactly once, later (never from inside the call).
+ *  - Records handed to callbacks are borrowed: json_incref to keep them.
+ *  - Records passed in are not kept: storage copies what it needs.
+ *  - Writes are durable (fsync'd or committed) before their callback runs.
+ */
+#ifndef EXECD_STORAGE_H
+#define EXECD_STORAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* status: 0 or negative EXECD_E*; record: borrowed, or NULL. */
+typedef void (*execd_store_cb)(void *arg, int status, json_t *record);
+/* records: borrowed array; next_cursor: NULL at the end. */
+typedef void (*execd_list_cb)(void *arg, int status, json_t *records,
+                              const char *next_cursor);
+/* data: borrowed bytes from offset; next_offset: where to read next. */
+typedef void (*execd_log_cb)(void *arg, int status, const char *data,
+                             size_t len, uint64_t next_offset);
+
+/* Filters of a list; NULL members match everything.  Results come newest
+ * first (descending id); cursor is an opaque string from a previous page. */
+typedef struct execd_list_query {
+  uint32_t struct_size;
+  const char *tenant;
+  const char *state;
+  const char *agent;
+  const char *label_key;   /* with label_value: labels[key] == value */
+  const char *label_value;
+  const char *cursor;
+  unsigned limit;          /* 0: the storage's default (100) */
+  const char *created_after;  /* RFC 3339, inclusive, or NULL */
+  const char *created_before; /* RFC 3339, exclusive, or NULL */
+} execd_list_query;
+
+typedef struct execd_storage_ops {
+  uint32_t struct_size;
+
+  /* Insert a new record.  If it has an idempotency_key and a record of
+   * the same tenant with the same key was created within the last 24 h,
+   * nothing is written and cb gets EXECD_EEXIST with that record. */
+  int (*insert)(void *self, const json_t *record, execd_store_cb cb, void *arg);
+  /* Replace a record, compare-and-set on state: only if the stored
+   * record's "state" equals expected_state (else EXECD_ECONFLICT with the
+   * stored record; EXECD_ENOENT if none). */
+  int (*update)(void *self, const json_t *record, const char *expected_state,
+                execd_store_cb cb, void *arg);
+  int (*get)(void *self, const char *id, execd_store_cb cb, void *arg);
+  int (*list)(void *self, const execd_list_query *query, execd_list_cb cb,
+              void *arg);
+  /* Delete a record and its logs. */
+  int (*remove)(void *self, const char *id, execd_store_cb cb, void *arg);
+  /* Append log bytes of an execution; buffered, capped per execution (the
+   * cap is storage config); made durable no later than the next update()
+   * of that execution completes.  Returns 0 or a negative EXECD_E*; no
+   * callback. */
+  int (*log_append)(void *self, const char *id, const char *data, size_t len);
+  int (*log_read)(void *self, const char *id, uint64_t offset, size_t max,
+                  execd_log_cb cb, void *arg);
+  /* 0 if usable now, else EXECD_EUNAVAIL with host->set_error.  May be NULL. */
+  int (*health)(void *self);
+} execd_storage_ops;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,21 @@
+/* execd plugin ABI version.
+ *
+ * A plugin is loaded iff its ABI major equals EXECD_ABI_MAJOR and its ABI
+ * minor is not newer than EXECD_ABI_MINOR.  A minor bump only appends
+ * fields to the end of structs and functions to the end of the host table;
+ * anything else is a major bump.
+ */
+#ifndef EXECD_VERSION_H
+#define EXECD_VERSION_H
+
+#define EXECD_ABI_MAJOR 1
+#define EXECD_ABI_MINOR 0
+
+/* Marks the one symbol a plugin exports (built with -fvisibility=hidden). */
+#if defined(__GNUC__)
+#define EXECD_EXPORT __attribute__((visibility("default")))
+#else
+#define EXECD_EXPORT
+#endif
+
+#endif

@@ -1,0 +1,244 @@
+/* See harness.h.  The host table here is the minimum a backend or storage
+ * plugin needs; transport calls answer EXECD_ENOTSUP. */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "loader.h"
+
+struct execd_instance {
+  char name[64];
+  loaded_plugin *loaded;
+};
+
+static uv_loop_t harness_uv;
+static int harness_ready;
+static char last_error[1024];
+static char state_dir[] = "/tmp/execd-conformance-XXXXXX";
+static int state_dir_made;
+
+static void h_log(execd_instance *inst, int level, const char *fmt, ...) {
+  if (level > EXECD_LOG_INFO && !getenv("HARNESS_DEBUG"))
+    return;
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "[%s] ", inst ? inst->name : "?");
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+}
+
+static void h_set_error(execd_instance *inst, const char *fmt, ...) {
+  (void)inst;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(last_error, sizeof last_error, fmt, ap);
+  va_end(ap);
+}
+
+static uv_loop_t *h_loop(execd_instance *inst) { return &harness_uv; }
+static const char *h_instance_name(execd_instance *inst) { return inst->name; }
+static const char *h_state_dir(execd_instance *inst) {
+  if (!state_dir_made) {
+    if (!mkdtemp(state_dir))
+      abort();
+    state_dir_made = 1;
+  }
+  return state_dir;
+}
+
+static void append(char **buf, size_t *len, const char *data, size_t n) {
+  char *grown = realloc(*buf, *len + n + 1);
+  if (!grown)
+    abort();
+  memcpy(grown + *len, data, n);
+  *len += n;
+  grown[*len] = '\0';
+  *buf = grown;
+}
+
+static void h_job_output(execd_job *job, int stream, const char *data, size_t len) {
+  harness_job *j = (harness_job *)job;
+  if (stream == EXECD_STREAM_STDERR)
+    append(&j->err, &j->err_len, data, len);
+  else
+    append(&j->out, &j->out_len, data, len);
+}
+
+static void h_job_exited(execd_job *job, const execd_job_exit *exit) {
+  harness_job *j = (harness_job *)job;
+  j->exited++;
+  memset(&j->exit, 0, sizeof j->exit);
+  memcpy(&j->exit, exit,
+         exit->struct_size && exit->struct_size < sizeof j->exit ? exit->struct_size
+                                                                 : sizeof j->exit);
+  snprintf(j->error_code, sizeof j->error_code, "%s",
+           exit->error_code ? exit->error_code : "");
+  snprintf(j->error_message, sizeof j->error_message, "%s",
+           exit->error_message ? exit->error_message : "");
+  j->exit.error_code = j->error_code[0] ? j->error_code : NULL;
+  j->exit.error_message = j->error_message;
+}
+
+static int h_submit(execd_instance *i, const char *t, const char *b, size_t l,
+                    unsigned w, execd_reply_cb cb, void *a) { return EXECD_ENOTSUP; }
+static int h_idcall(execd_instance *i, const char *t, const char *id,
+                    execd_reply_cb cb, void *a) { return EXECD_ENOTSUP; }
+static int h_list(execd_instance *i, const char *t, const execd_list_query *q,
+                  execd_reply_cb cb, void *a) { return EXECD_ENOTSUP; }
+static int h_logs(execd_instance *i, const char *t, const char *id, uint64_t o,
+                  execd_reply_cb cb, void *a) { return EXECD_ENOTSUP; }
+static int h_watch(execd_instance *i, const char *t, const char *id,
+                   execd_watch_cb cb, void *a, execd_watch **w) { return EXECD_ENOTSUP; }
+static void h_unwatch(execd_watch *w) {}
+static int h_nullary(execd_instance *i, execd_reply_cb cb, void *a) { return EXECD_ENOTSUP; }
+
+static const execd_host harness_host_table = {
+    .abi_major = EXECD_ABI_MAJOR,
+    .abi_minor = EXECD_ABI_MINOR,
+    .struct_size = sizeof(execd_host),
+    .log = h_log,
+    .set_error = h_set_error,
+    .loop = h_loop,
+    .instance_name = h_instance_name,
+    .state_dir = h_state_dir,
+    .job_output = h_job_output,
+    .job_exited = h_job_exited,
+    .submit = h_submit,
+    .get = h_idcall,
+    .list = h_list,
+    .cancel = h_idcall,
+    .remove = h_idcall,
+    .logs = h_logs,
+    .watch = h_watch,
+    .unwatch = h_unwatch,
+    .agents = h_nullary,
+    .health = h_nullary,
+    .metrics = h_nullary,
+};
+
+const execd_host *harness_host(void) { return &harness_host_table; }
+uv_loop_t *harness_loop(void) { return &harness_uv; }
+const char *harness_last_error(void) { return last_error; }
+
+void harness_init(void) {
+  if (harness_ready)
+    return;
+  if (uv_loop_init(&harness_uv) != 0)
+    abort();
+  const char *path = getenv("EXECD_PLUGIN_PATH");
+  if (loader_init(path) != 0)
+    abort();
+  harness_ready = 1;
+}
+
+void harness_shutdown(void) {
+  if (!harness_ready)
+    return;
+  uv_run(&harness_uv, UV_RUN_NOWAIT);
+  uv_loop_close(&harness_uv);
+  loader_exit();
+  harness_ready = 0;
+}
+
+int harness_load(int kind, const char *name, const char *config_json,
+                 harness_plugin *out) {
+  harness_init();
+  memset(out, 0, sizeof *out);
+  last_error[0] = '\0';
+  execd_instance *inst = calloc(1, sizeof *inst);
+  snprintf(inst->name, sizeof inst->name, "%s", name);
+  int rc = loader_open(kind, name, &harness_host_table, &inst->loaded, last_error,
+                       sizeof last_error);
+  if (rc != 0) {
+    free(inst);
+    return rc;
+  }
+  json_error_t jerr;
+  json_t *config = json_loads(config_json ? config_json : "{}", 0, &jerr);
+  if (!config) {
+    snprintf(last_error, sizeof last_error, "bad config JSON: %s", jerr.text);
+    loader_close(inst->loaded);
+    free(inst);
+    return EXECD_EINVAL;
+  }
+  const execd_plugin *desc = loader_descriptor(inst->loaded);
+  rc = desc->create(&harness_host_table, inst, config, &out->self);
+  json_decref(config);
+  if (rc == 0 && desc->start)
+    rc = desc->start(out->self);
+  if (rc != 0) {
+    if (out->self)
+      desc->destroy(out->self);
+    loader_close(inst->loaded);
+    free(inst);
+    out->self = NULL;
+    return rc;
+  }
+  out->plugin = desc;
+  out->ops = loader_ops(inst->loaded);
+  out->inst = inst;
+  return 0;
+}
+
+void harness_unload(harness_plugin *p) {
+  if (!p->inst)
+    return;
+  if (p->plugin->stop)
+    p->plugin->stop(p->self);
+  uv_run(&harness_uv, UV_RUN_DEFAULT);
+  p->plugin->destroy(p->self);
+  loader_close(p->inst->loaded);
+  free(p->inst);
+  memset(p, 0, sizeof *p);
+}
+
+harness_job *harness_job_new(void) {
+  harness_job *j = calloc(1, sizeof *j);
+  if (!j)
+    abort();
+  return j;
+}
+
+void harness_job_free(harness_job *job) {
+  if (!job)
+    return;
+  free(job->out);
+  free(job->err);
+  free(job);
+}
+
+typedef struct until_ctx {
+  int (*done)(void *);
+  void *arg;
+  int timed_out;
+} until_ctx;
+
+static void until_timeout(uv_timer_t *t) {
+  until_ctx *c = t->data;
+  c->timed_out = 1;
+}
+
+int harness_run_until(int (*done)(void *arg), void *arg, int timeout_ms) {
+  until_ctx ctx = {done, arg, 0};
+  uv_timer_t timer;
+  uv_timer_init(&harness_uv, &timer);
+  timer.data = &ctx;
+  uv_timer_start(&timer, until_timeout, (uint64_t)timeout_ms, 0);
+  while (!done(arg) && !ctx.timed_out)
+    uv_run(&harness_uv, UV_RUN_ONCE);
+  uv_timer_stop(&timer);
+  uv_close((uv_handle_t *)&timer, NULL);
+  uv_run(&harness_uv, UV_RUN_NOWAIT);
+  return done(arg) ? 1 : 0;
+}
+
+static int job_done(void *arg) { return ((harness_job *)arg)->exited > 0; }
+
+int harness_wait_job(harness_job *job, int timeout_ms) {
+  return harness_run_until(job_done, job, timeout_ms);
+}

@@ -1,0 +1,25 @@
+# Tests: unit tests (check), conformance suites, integration tests.
+# Plugins are found in the build tree, through their .la files.
+TEST_PLUGIN_PATH = $(abs_top_builddir)/plugins/backend/local:$(abs_top_builddir)/plugins/storage/file:$(abs_top_builddir)/plugins/transport/http:$(abs_top_builddir)/tests/plugins
+AM_TESTS_ENVIRONMENT = \
+	EXECD_PLUGIN_PATH='$(TEST_PLUGIN_PATH)'; export EXECD_PLUGIN_PATH; \
+	EXECD_BUILDDIR='$(abs_top_builddir)'; export EXECD_BUILDDIR; \
+	EXECD_SRCDIR='$(abs_top_srcdir)'; export EXECD_SRCDIR;
+
+if HAVE_CHECK
+TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+TEST_LDADD = core/libexecdcore.la $(CHECK_LIBS)
+
+# The conformance harness: the real loader with a host table of its own.
+check_LTLIBRARIES += tests/conformance/libharness.la
+tests_conformance_libharness_la_SOURCES = \
+	tests/conformance/harness.c tests/conformance/harness.h
+tests_conformance_libharness_la_CFLAGS = $(AM_CFLAGS)
+tests_conformance_libharness_la_LIBADD = core/libexecdcore.la
+
+include tests/unit/unit.mk
+include tests/conformance/backend.mk
+include tests/conformance/storage.mk
+endif
+
+include tests/integration/integration.mk
