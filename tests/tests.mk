@@ -15,11 +15,12 @@ check_LTLIBRARIES += tests/conformance/libharness.la
 tests_conformance_libharness_la_SOURCES = \
 	tests/conformance/harness.c tests/conformance/harness.h
 tests_conformance_libharness_la_CFLAGS = $(AM_CFLAGS)
-tests_conformance_libharness_la_LIBADD = core/libexecdcore.la
+tests_conformance_libharness_la_LIBADD = core/libexecdloader.la $(UV_LIBS) $(JANSSON_LIBS)
 
 include tests/unit/unit.mk
 include tests/conformance/backend.mk
 include tests/conformance/storage.mk
+include tests/plugins/plugins.mk
 endif
 
 include tests/integration/integration.mk
