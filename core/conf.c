@@ -1,0 +1,696 @@
+/* Config loading: libconfig parses, this file checks every section
+ * against the keys it knows and converts plugin blocks to JSON. */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libconfig.h>
+
+#include "loader.h"
+#include "log.h"
+#include "units.h"
+
+/* Error context: the file name, for "file:line: setting: message". */
+typedef struct cfg_ctx {
+  const char *file;
+  char *err;
+  size_t errlen;
+} cfg_ctx;
+
+static int fail(cfg_ctx *c, int line, const char *setting, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int fail(cfg_ctx *c, int line, const char *setting, const char *fmt, ...) {
+  int n = snprintf(c->err, c->errlen, "%s:%d: %s: ", c->file, line,
+                   setting ? setting : "(top level)");
+  if (n < 0 || (size_t)n >= c->errlen)
+    return EXECD_ECONFIG;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(c->err + n, c->errlen - (size_t)n, fmt, ap);
+  va_end(ap);
+  return EXECD_ECONFIG;
+}
+
+static const char *type_name(int type) {
+  switch (type) {
+  case CONFIG_TYPE_GROUP: return "a group";
+  case CONFIG_TYPE_INT:
+  case CONFIG_TYPE_INT64: return "an integer";
+  case CONFIG_TYPE_FLOAT: return "a number";
+  case CONFIG_TYPE_STRING: return "a string";
+  case CONFIG_TYPE_BOOL: return "a boolean";
+  case CONFIG_TYPE_ARRAY: return "an array";
+  case CONFIG_TYPE_LIST: return "a list";
+  default: return "unknown";
+  }
+}
+
+/* Generic conversion of a libconfig setting to JSON. */
+static json_t *setting_to_json(const config_setting_t *s) {
+  switch (config_setting_type(s)) {
+  case CONFIG_TYPE_INT: return json_integer(config_setting_get_int(s));
+  case CONFIG_TYPE_INT64: return json_integer(config_setting_get_int64(s));
+  case CONFIG_TYPE_FLOAT: return json_real(config_setting_get_float(s));
+  case CONFIG_TYPE_BOOL: return json_boolean(config_setting_get_bool(s));
+  case CONFIG_TYPE_STRING: return json_string(config_setting_get_string(s));
+  case CONFIG_TYPE_GROUP: {
+    json_t *o = json_object();
+    for (int i = 0; i < config_setting_length(s); i++) {
+      config_setting_t *m = config_setting_get_elem(s, (unsigned)i);
+      json_object_set_new(o, config_setting_name(m), setting_to_json(m));
+    }
+    return o;
+  }
+  case CONFIG_TYPE_ARRAY:
+  case CONFIG_TYPE_LIST: {
+    json_t *a = json_array();
+    for (int i = 0; i < config_setting_length(s); i++)
+      json_array_append_new(a, setting_to_json(config_setting_get_elem(s, (unsigned)i)));
+    return a;
+  }
+  default: return json_null();
+  }
+}
+
+static int is_int(const config_setting_t *s) {
+  int t = config_setting_type(s);
+  return t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64;
+}
+
+static long long get_int(const config_setting_t *s) {
+  return config_setting_type(s) == CONFIG_TYPE_INT64 ? config_setting_get_int64(s)
+                                                      : config_setting_get_int(s);
+}
+
+/* Reads a size: "512M" or an integer of bytes. */
+static int get_size(cfg_ctx *c, const config_setting_t *s, const char *path,
+                    int64_t *out) {
+  if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+    if (units_parse_size(config_setting_get_string(s), out) == 0)
+      return 0;
+    return fail(c, config_setting_source_line(s), path,
+                "'%s' is not a size (examples: 512M, 1G, 65536)",
+                config_setting_get_string(s));
+  }
+  if (is_int(s) && get_int(s) >= 0) {
+    *out = get_int(s);
+    return 0;
+  }
+  return fail(c, config_setting_source_line(s), path,
+              "expected a size such as \"512M\", got %s",
+              type_name(config_setting_type(s)));
+}
+
+/* Reads a duration: "30s", "5m", "250ms", or a number of seconds. */
+static int get_duration(cfg_ctx *c, const config_setting_t *s, const char *path,
+                        int64_t *out) {
+  if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+    if (units_parse_duration_ms(config_setting_get_string(s), out) == 0)
+      return 0;
+    return fail(c, config_setting_source_line(s), path,
+                "'%s' is not a duration (examples: 30s, 5m, 250ms, 1h)",
+                config_setting_get_string(s));
+  }
+  if (is_int(s) && get_int(s) >= 0) {
+    *out = get_int(s) * 1000;
+    return 0;
+  }
+  if (config_setting_type(s) == CONFIG_TYPE_FLOAT && config_setting_get_float(s) >= 0) {
+    *out = (int64_t)(config_setting_get_float(s) * 1000);
+    return 0;
+  }
+  return fail(c, config_setting_source_line(s), path,
+              "expected a duration such as \"30s\", got %s",
+              type_name(config_setting_type(s)));
+}
+
+static int get_string(cfg_ctx *c, const config_setting_t *s, const char *path,
+                      char **out) {
+  if (config_setting_type(s) != CONFIG_TYPE_STRING)
+    return fail(c, config_setting_source_line(s), path, "expected a string, got %s",
+                type_name(config_setting_type(s)));
+  free(*out);
+  *out = strdup(config_setting_get_string(s));
+  return 0;
+}
+
+static int get_bool(cfg_ctx *c, const config_setting_t *s, const char *path,
+                    bool *out) {
+  if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+    return fail(c, config_setting_source_line(s), path,
+                "expected true or false, got %s", type_name(config_setting_type(s)));
+  *out = config_setting_get_bool(s);
+  return 0;
+}
+
+static int get_count(cfg_ctx *c, const config_setting_t *s, const char *path,
+                     long long min, long long max, long long *out) {
+  if (!is_int(s))
+    return fail(c, config_setting_source_line(s), path, "expected an integer, got %s",
+                type_name(config_setting_type(s)));
+  long long v = get_int(s);
+  if (v < min || v > max)
+    return fail(c, config_setting_source_line(s), path,
+                "%lld is out of range (%lld to %lld)", v, min, max);
+  *out = v;
+  return 0;
+}
+
+static void join_path(char *buf, size_t len, const char *parent, const char *name) {
+  if (parent && *parent)
+    snprintf(buf, len, "%s.%s", parent, name);
+  else
+    snprintf(buf, len, "%s", name);
+}
+
+/* Resource defaults/ceilings ("defaults" of a backend, "resources" of an
+ * agent), normalised to the JSON shape requests use after validation:
+ * memory (bytes), cpus, pids, timeout_ms, cpu_seconds, nofile, fsize,
+ * network. */
+static int parse_resources(cfg_ctx *c, const config_setting_t *g, const char *path,
+                           json_t **out) {
+  char p[256];
+  if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+    return fail(c, config_setting_source_line(g), path, "expected a group { ... }");
+  json_t *r = json_object();
+  for (int i = 0; i < config_setting_length(g); i++) {
+    config_setting_t *m = config_setting_get_elem(g, (unsigned)i);
+    const char *name = config_setting_name(m);
+    int64_t v;
+    long long n;
+    int rc = 0;
+    join_path(p, sizeof p, path, name);
+    if (strcmp(name, "memory") == 0 || strcmp(name, "fsize") == 0) {
+      rc = get_size(c, m, p, &v);
+      if (!rc)
+        json_object_set_new(r, name, json_integer(v));
+    } else if (strcmp(name, "timeout") == 0) {
+      rc = get_duration(c, m, p, &v);
+      if (!rc)
+        json_object_set_new(r, "timeout_ms", json_integer(v));
+    } else if (strcmp(name, "cpu_time") == 0) {
+      rc = get_duration(c, m, p, &v);
+      if (!rc)
+        json_object_set_new(r, "cpu_seconds", json_integer((v + 999) / 1000));
+    } else if (strcmp(name, "cpus") == 0) {
+      int t = config_setting_type(m);
+      double d = t == CONFIG_TYPE_FLOAT ? config_setting_get_float(m)
+                 : is_int(m)            ? (double)get_int(m)
+                                        : -1;
+      if (d <= 0 || d > 1024)
+        rc = fail(c, config_setting_source_line(m), p,
+                  "expected a positive number of CPUs such as 0.5");
+      else
+        json_object_set_new(r, "cpus", json_real(d));
+    } else if (strcmp(name, "pids") == 0 || strcmp(name, "nofile") == 0) {
+      rc = get_count(c, m, p, 1, 1 << 22, &n);
+      if (!rc)
+        json_object_set_new(r, name, json_integer(n));
+    } else if (strcmp(name, "network") == 0) {
+      char *s = NULL;
+      rc = get_string(c, m, p, &s);
+      if (!rc)
+        json_object_set_new(r, "network", json_string(s));
+      free(s);
+    } else {
+      rc = fail(c, config_setting_source_line(m), p,
+                "unknown setting (known: memory, cpus, pids, timeout, cpu_time, "
+                "nofile, fsize, network)");
+    }
+    if (rc) {
+      json_decref(r);
+      return rc;
+    }
+  }
+  *out = r;
+  return 0;
+}
+
+static int parse_daemon(cfg_ctx *c, execd_config *cfg, const config_setting_t *g) {
+  char p[256];
+  if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+    return fail(c, config_setting_source_line(g), "daemon", "expected a group { ... }");
+  for (int i = 0; i < config_setting_length(g); i++) {
+    config_setting_t *m = config_setting_get_elem(g, (unsigned)i);
+    const char *name = config_setting_name(m);
+    long long n;
+    int rc;
+    join_path(p, sizeof p, "daemon", name);
+    if (strcmp(name, "state_dir") == 0) {
+      rc = get_string(c, m, p, &cfg->state_dir);
+    } else if (strcmp(name, "plugin_dir") == 0) {
+      rc = get_string(c, m, p, &cfg->plugin_dir);
+    } else if (strcmp(name, "max_running") == 0) {
+      rc = get_count(c, m, p, 1, 100000, &n);
+      cfg->max_running = (int)n;
+    } else if (strcmp(name, "max_queued") == 0) {
+      rc = get_count(c, m, p, 1, 10000000, &n);
+      cfg->max_queued = (int)n;
+    } else if (strcmp(name, "log_level") == 0) {
+      char *s = NULL;
+      rc = get_string(c, m, p, &s);
+      if (!rc && (cfg->log_level = log_level_from_name(s)) < 0)
+        rc = fail(c, config_setting_source_line(m), p,
+                  "'%s' is not a log level (err, warning, notice, info, debug)", s);
+      free(s);
+    } else if (strcmp(name, "kill_grace") == 0) {
+      rc = get_duration(c, m, p, &cfg->kill_grace_ms);
+    } else if (strcmp(name, "shutdown_grace") == 0) {
+      rc = get_duration(c, m, p, &cfg->shutdown_grace_ms);
+    } else if (strcmp(name, "keep_failed_workspaces") == 0) {
+      rc = get_bool(c, m, p, &cfg->keep_failed_workspaces);
+    } else if (strcmp(name, "limits") == 0) {
+      request_limits *l = &cfg->limits;
+      if (config_setting_type(m) != CONFIG_TYPE_GROUP)
+        return fail(c, config_setting_source_line(m), p, "expected a group { ... }");
+      rc = 0;
+      for (int j = 0; j < config_setting_length(m) && !rc; j++) {
+        config_setting_t *k = config_setting_get_elem(m, (unsigned)j);
+        const char *kn = config_setting_name(k);
+        char kp[256];
+        join_path(kp, sizeof kp, p, kn);
+        if (strcmp(kn, "request_max") == 0)
+          rc = get_size(c, k, kp, &l->max_body_bytes);
+        else if (strcmp(kn, "file_max") == 0)
+          rc = get_size(c, k, kp, &l->max_file_bytes);
+        else if (strcmp(kn, "input_max") == 0)
+          rc = get_size(c, k, kp, &l->max_input_bytes);
+        else if (strcmp(kn, "env_max") == 0)
+          rc = get_size(c, k, kp, &l->max_env_bytes);
+        else if (strcmp(kn, "output_max") == 0)
+          rc = get_size(c, k, kp, &l->max_output_bytes);
+        else if (strcmp(kn, "logs_max") == 0)
+          rc = get_size(c, k, kp, &l->max_log_bytes);
+        else if (strcmp(kn, "files_max") == 0) {
+          rc = get_count(c, k, kp, 0, 100000, &n);
+          l->max_files = n;
+        } else if (strcmp(kn, "attempts_max") == 0) {
+          rc = get_count(c, k, kp, 1, 100, &n);
+          l->max_attempts = n;
+        } else
+          rc = fail(c, config_setting_source_line(k), kp,
+                    "unknown setting (known: request_max, files_max, file_max, "
+                    "input_max, env_max, output_max, logs_max, attempts_max)");
+      }
+    } else {
+      rc = fail(c, config_setting_source_line(m), p,
+                "unknown setting (known: state_dir, plugin_dir, max_running, "
+                "max_queued, log_level, kill_grace, shutdown_grace, "
+                "keep_failed_workspaces, limits)");
+    }
+    if (rc)
+      return rc;
+  }
+  return 0;
+}
+
+/* A plugin block: core keys are read here, the rest goes to the plugin. */
+static int parse_block(cfg_ctx *c, const config_setting_t *g, const char *path,
+                       int kind, plugin_block *b) {
+  char p[256];
+  b->kind = kind;
+  b->line = config_setting_source_line(g);
+  if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+    return fail(c, b->line, path, "expected a group { plugin = \"...\"; ... }");
+  b->config = json_object();
+  b->lines = json_object();
+  for (int i = 0; i < config_setting_length(g); i++) {
+    config_setting_t *m = config_setting_get_elem(g, (unsigned)i);
+    const char *name = config_setting_name(m);
+    int rc = 0;
+    join_path(p, sizeof p, path, name);
+    if (strcmp(name, "plugin") == 0) {
+      rc = get_string(c, m, p, &b->plugin);
+    } else if (strcmp(name, "name") == 0) {
+      rc = get_string(c, m, p, &b->name);
+    } else if (kind == EXECD_KIND_BACKEND && strcmp(name, "max_running") == 0) {
+      long long n;
+      rc = get_count(c, m, p, 1, 100000, &n);
+      b->max_running = (int)n;
+    } else if (kind == EXECD_KIND_BACKEND && strcmp(name, "defaults") == 0) {
+      rc = parse_resources(c, m, p, &b->defaults);
+    } else {
+      json_object_set_new(b->config, name, setting_to_json(m));
+      json_object_set_new(b->lines, name, json_integer(config_setting_source_line(m)));
+    }
+    if (rc)
+      return rc;
+  }
+  if (!b->plugin)
+    return fail(c, b->line, path, "missing 'plugin = \"<name>\";'");
+  if (!b->name)
+    b->name = strdup(b->plugin);
+  if (kind == EXECD_KIND_BACKEND && !b->defaults)
+    b->defaults = json_object();
+  return 0;
+}
+
+static int parse_block_list(cfg_ctx *c, const config_setting_t *l, const char *section,
+                            int kind, plugin_block **out, size_t *n_out) {
+  char p[256];
+  int t = config_setting_type(l);
+  if (t != CONFIG_TYPE_LIST && t != CONFIG_TYPE_GROUP)
+    return fail(c, config_setting_source_line(l), section,
+                "expected a list ( { plugin = \"...\"; }, ... )");
+  /* A single group is accepted as a list of one. */
+  size_t n = t == CONFIG_TYPE_GROUP ? 1 : (size_t)config_setting_length(l);
+  plugin_block *blocks = calloc(n ? n : 1, sizeof *blocks);
+  *out = blocks;
+  *n_out = n;
+  for (size_t i = 0; i < n; i++) {
+    const config_setting_t *g =
+        t == CONFIG_TYPE_GROUP ? l : config_setting_get_elem(l, (unsigned)i);
+    snprintf(p, sizeof p, "%s[%zu]", section, i);
+    int rc = parse_block(c, g, p, kind, &blocks[i]);
+    if (rc)
+      return rc;
+    for (size_t j = 0; j < i; j++)
+      if (strcmp(blocks[j].name, blocks[i].name) == 0)
+        return fail(c, blocks[i].line, p,
+                    "duplicate instance name '%s' (also at line %d); set name = "
+                    "\"...\" to tell them apart",
+                    blocks[i].name, blocks[j].line);
+  }
+  return 0;
+}
+
+static int parse_agents(cfg_ctx *c, execd_config *cfg, const config_setting_t *l) {
+  char p[256];
+  if (config_setting_type(l) != CONFIG_TYPE_LIST)
+    return fail(c, config_setting_source_line(l), "agents",
+                "expected a list ( { name = \"...\"; ... }, ... )");
+  for (int i = 0; i < config_setting_length(l); i++) {
+    config_setting_t *g = config_setting_get_elem(l, (unsigned)i);
+    snprintf(p, sizeof p, "agents[%d]", i);
+    if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+      return fail(c, config_setting_source_line(g), p, "expected a group");
+    json_t *agent = json_object();
+    char *name = NULL;
+    int rc = 0;
+    for (int j = 0; j < config_setting_length(g) && !rc; j++) {
+      config_setting_t *m = config_setting_get_elem(g, (unsigned)j);
+      const char *k = config_setting_name(m);
+      char kp[256];
+      join_path(kp, sizeof kp, p, k);
+      if (strcmp(k, "name") == 0) {
+        rc = get_string(c, m, kp, &name);
+      } else if (strcmp(k, "resources") == 0) {
+        json_t *r = NULL;
+        rc = parse_resources(c, m, kp, &r);
+        if (!rc)
+          json_object_set_new(agent, "resources", r);
+      } else if (strcmp(k, "description") == 0 || strcmp(k, "backend") == 0 ||
+                 strcmp(k, "image") == 0 || strcmp(k, "working_dir") == 0 ||
+                 strcmp(k, "user") == 0 || strcmp(k, "io") == 0) {
+        char *s = NULL;
+        rc = get_string(c, m, kp, &s);
+        if (!rc && strcmp(k, "io") == 0 && strcmp(s, "raw") && strcmp(s, "json"))
+          rc = fail(c, config_setting_source_line(m), kp,
+                    "'%s' is not an io protocol (raw, json)", s);
+        if (!rc)
+          json_object_set_new(agent, k, json_string(s));
+        free(s);
+      } else if (strcmp(k, "command") == 0) {
+        int t = config_setting_type(m);
+        if (t != CONFIG_TYPE_ARRAY && t != CONFIG_TYPE_LIST)
+          rc = fail(c, config_setting_source_line(m), kp,
+                    "expected an array of strings [\"prog\", \"arg\"]");
+        for (int e = 0; !rc && e < config_setting_length(m); e++)
+          if (config_setting_type(config_setting_get_elem(m, (unsigned)e)) !=
+              CONFIG_TYPE_STRING)
+            rc = fail(c, config_setting_source_line(m), kp,
+                      "expected an array of strings");
+        if (!rc)
+          json_object_set_new(agent, k, setting_to_json(m));
+      } else if (strcmp(k, "environment") == 0) {
+        if (config_setting_type(m) != CONFIG_TYPE_GROUP)
+          rc = fail(c, config_setting_source_line(m), kp, "expected a group of strings");
+        for (int e = 0; !rc && e < config_setting_length(m); e++)
+          if (config_setting_type(config_setting_get_elem(m, (unsigned)e)) !=
+              CONFIG_TYPE_STRING)
+            rc = fail(c, config_setting_source_line(m), kp,
+                      "expected a group of strings");
+        if (!rc)
+          json_object_set_new(agent, k, setting_to_json(m));
+      } else if (strcmp(k, "schema_in") == 0 || strcmp(k, "schema_out") == 0) {
+        /* JSON Schema documents, passed to io:json jobs as a string. */
+        char *s = NULL;
+        rc = get_string(c, m, kp, &s);
+        if (!rc) {
+          json_error_t je;
+          json_t *doc = json_loads(s, 0, &je);
+          if (!doc)
+            rc = fail(c, config_setting_source_line(m), kp,
+                      "not valid JSON: %s (column %d)", je.text, je.column);
+          else
+            json_object_set_new(agent, k, doc);
+        }
+        free(s);
+      } else {
+        rc = fail(c, config_setting_source_line(m), kp,
+                  "unknown setting (known: name, description, backend, image, "
+                  "command, working_dir, user, io, environment, resources, "
+                  "schema_in, schema_out)");
+      }
+    }
+    if (!rc && !name)
+      rc = fail(c, config_setting_source_line(g), p, "missing 'name = \"...\";'");
+    if (!rc && json_object_get(cfg->agents, name))
+      rc = fail(c, config_setting_source_line(g), p, "duplicate agent name '%s'", name);
+    if (rc) {
+      free(name);
+      json_decref(agent);
+      return rc;
+    }
+    json_object_set_new(agent, "name", json_string(name));
+    json_object_set_new(cfg->agents, name, agent);
+    free(name);
+  }
+  return 0;
+}
+
+static void set_defaults(execd_config *cfg) {
+  cfg->state_dir = strdup(LOCALSTATEDIR "/lib/execd");
+  cfg->plugin_dir = strdup(PLUGINDIR);
+  cfg->max_running = 16;
+  cfg->max_queued = 100000;
+  cfg->log_level = EXECD_LOG_INFO;
+  cfg->kill_grace_ms = 5000;
+  cfg->shutdown_grace_ms = 30000;
+  cfg->limits.max_body_bytes = 16 << 20;
+  cfg->limits.max_files = 1000;
+  cfg->limits.max_file_bytes = 10 << 20;
+  cfg->limits.max_input_bytes = 12 << 20;
+  cfg->limits.max_env_bytes = 64 << 10;
+  cfg->limits.max_output_bytes = 10 << 20;
+  cfg->limits.max_log_bytes = 1 << 20;
+  cfg->limits.max_attempts = 10;
+  cfg->agents = json_object();
+}
+
+int config_load(const char *path, execd_config **out, char *err, size_t errlen) {
+  cfg_ctx c = {path, err, errlen};
+  config_t lc;
+  int rc = 0;
+  *out = NULL;
+  config_init(&lc);
+  if (!config_read_file(&lc, path)) {
+    if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
+      snprintf(err, errlen, "%s: cannot read the config file", path);
+    else
+      snprintf(err, errlen, "%s:%d: syntax error: %s",
+               config_error_file(&lc) ? config_error_file(&lc) : path,
+               config_error_line(&lc), config_error_text(&lc));
+    config_destroy(&lc);
+    return EXECD_ECONFIG;
+  }
+  execd_config *cfg = calloc(1, sizeof *cfg);
+  cfg->path = strdup(path);
+  set_defaults(cfg);
+
+  config_setting_t *root = config_root_setting(&lc);
+  bool have_storage = false;
+  for (int i = 0; i < config_setting_length(root) && !rc; i++) {
+    config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
+    const char *name = config_setting_name(s);
+    if (strcmp(name, "daemon") == 0) {
+      rc = parse_daemon(&c, cfg, s);
+    } else if (strcmp(name, "storage") == 0) {
+      rc = parse_block(&c, s, "storage", EXECD_KIND_STORAGE, &cfg->storage);
+      have_storage = true;
+    } else if (strcmp(name, "backends") == 0) {
+      rc = parse_block_list(&c, s, "backends", EXECD_KIND_BACKEND, &cfg->backends,
+                            &cfg->n_backends);
+    } else if (strcmp(name, "transports") == 0) {
+      rc = parse_block_list(&c, s, "transports", EXECD_KIND_TRANSPORT,
+                            &cfg->transports, &cfg->n_transports);
+    } else if (strcmp(name, "routing") == 0) {
+      if (config_setting_type(s) != CONFIG_TYPE_GROUP) {
+        rc = fail(&c, config_setting_source_line(s), "routing", "expected a group");
+        break;
+      }
+      for (int j = 0; j < config_setting_length(s) && !rc; j++) {
+        config_setting_t *m = config_setting_get_elem(s, (unsigned)j);
+        if (strcmp(config_setting_name(m), "default_backend") == 0)
+          rc = get_string(&c, m, "routing.default_backend", &cfg->default_backend);
+        else
+          rc = fail(&c, config_setting_source_line(m), config_setting_name(m),
+                    "unknown setting in routing (known: default_backend)");
+      }
+    } else if (strcmp(name, "agents") == 0) {
+      rc = parse_agents(&c, cfg, s);
+    } else {
+      rc = fail(&c, config_setting_source_line(s), name,
+                "unknown section (known: daemon, storage, backends, transports, "
+                "routing, agents)");
+    }
+  }
+  if (!rc && !have_storage) {
+    /* The embedded default: file storage under the state directory. */
+    plugin_block *b = &cfg->storage;
+    b->kind = EXECD_KIND_STORAGE;
+    b->plugin = strdup("file");
+    b->name = strdup("file");
+    b->config = json_object();
+    b->lines = json_object();
+    char store[4096];
+    snprintf(store, sizeof store, "%s/store", cfg->state_dir);
+    json_object_set_new(b->config, "path", json_string(store));
+  }
+  if (!rc && cfg->n_backends == 0)
+    rc = fail(&c, 0, "backends", "at least one backend must be configured");
+  if (!rc) {
+    if (!cfg->default_backend)
+      cfg->default_backend = strdup(cfg->backends[0].name);
+    else if (!config_find_backend(cfg, cfg->default_backend))
+      rc = fail(&c, 0, "routing.default_backend", "no backend is named '%s'",
+                cfg->default_backend);
+  }
+  if (!rc) {
+    const char *an;
+    json_t *a;
+    json_object_foreach(cfg->agents, an, a) {
+      const char *b = json_string_value(json_object_get(a, "backend"));
+      if (b && !config_find_backend(cfg, b)) {
+        rc = fail(&c, 0, "agents", "agent '%s' names backend '%s', which is not configured",
+                  an, b);
+        break;
+      }
+    }
+  }
+  config_destroy(&lc);
+  if (rc) {
+    config_free(cfg);
+    return rc;
+  }
+  *out = cfg;
+  return 0;
+}
+
+static const char *cfg_type_name(int type) {
+  switch (type) {
+  case EXECD_CFG_STRING: return "a string";
+  case EXECD_CFG_INT: return "an integer";
+  case EXECD_CFG_FLOAT: return "a number";
+  case EXECD_CFG_BOOL: return "true or false";
+  case EXECD_CFG_SIZE: return "a size such as \"512M\"";
+  case EXECD_CFG_DURATION: return "a duration such as \"30s\"";
+  case EXECD_CFG_LIST: return "a list of strings [\"a\", \"b\"]";
+  case EXECD_CFG_GROUP: return "a group { ... }";
+  default: return "?";
+  }
+}
+
+int config_check_plugin_keys(const execd_config *cfg, plugin_block *block,
+                             const execd_config_key *keys, char *err, size_t errlen) {
+  cfg_ctx c = {cfg->path, err, errlen};
+  const char *name;
+  json_t *value;
+  void *tmp;
+  json_object_foreach_safe(block->config, tmp, name, value) {
+    int line = (int)json_integer_value(json_object_get(block->lines, name));
+    char path[256];
+    snprintf(path, sizeof path, "%s '%s': %s", loader_kind_name(block->kind),
+             block->name, name);
+    const execd_config_key *k = keys;
+    while (k && k->name && strcmp(k->name, name) != 0)
+      k++;
+    if (!k || !k->name) {
+      char known[1024] = "";
+      size_t used = 0;
+      for (const execd_config_key *e = keys; e && e->name; e++) {
+        int n = snprintf(known + used, sizeof known - used, "%s%s",
+                         used ? ", " : "", e->name);
+        if (n < 0 || (size_t)n >= sizeof known - used)
+          break;
+        used += (size_t)n;
+      }
+      return fail(&c, line, path, "unknown setting for plugin '%s' (known: %s)",
+                  block->plugin, used ? known : "none");
+    }
+    int ok = 1;
+    int64_t v;
+    switch (k->type) {
+    case EXECD_CFG_STRING: ok = json_is_string(value); break;
+    case EXECD_CFG_INT: ok = json_is_integer(value); break;
+    case EXECD_CFG_FLOAT: ok = json_is_number(value); break;
+    case EXECD_CFG_BOOL: ok = json_is_boolean(value); break;
+    case EXECD_CFG_GROUP: ok = json_is_object(value); break;
+    case EXECD_CFG_LIST:
+      ok = json_is_array(value);
+      for (size_t i = 0; ok && i < json_array_size(value); i++)
+        ok = json_is_string(json_array_get(value, i));
+      break;
+    case EXECD_CFG_SIZE:
+      ok = units_json_size(value, &v) == 0;
+      if (ok)
+        json_object_set_new(block->config, name, json_integer(v));
+      break;
+    case EXECD_CFG_DURATION:
+      ok = units_json_duration_ms(value, &v) == 0;
+      if (ok)
+        json_object_set_new(block->config, name, json_integer(v));
+      break;
+    default: ok = 0;
+    }
+    if (!ok)
+      return fail(&c, line, path, "expected %s", cfg_type_name(k->type));
+  }
+  return 0;
+}
+
+const plugin_block *config_find_backend(const execd_config *cfg, const char *name) {
+  for (size_t i = 0; i < cfg->n_backends; i++)
+    if (strcmp(cfg->backends[i].name, name) == 0)
+      return &cfg->backends[i];
+  return NULL;
+}
+
+static void block_free(plugin_block *b) {
+  free(b->name);
+  free(b->plugin);
+  json_decref(b->config);
+  json_decref(b->lines);
+  json_decref(b->defaults);
+}
+
+void config_free(execd_config *cfg) {
+  if (!cfg)
+    return;
+  block_free(&cfg->storage);
+  for (size_t i = 0; i < cfg->n_backends; i++)
+    block_free(&cfg->backends[i]);
+  for (size_t i = 0; i < cfg->n_transports; i++)
+    block_free(&cfg->transports[i]);
+  free(cfg->backends);
+  free(cfg->transports);
+  free(cfg->path);
+  free(cfg->state_dir);
+  free(cfg->plugin_dir);
+  free(cfg->default_backend);
+  json_decref(cfg->agents);
+  free(cfg);
+}

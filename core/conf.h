@@ -1,0 +1,74 @@
+/* The daemon's configuration (libconfig syntax, DESIGN §7), loaded and
+ * validated in one pass.  Every error names file, line and setting. */
+#ifndef EXECD_CORE_CONF_H
+#define EXECD_CORE_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include <execd/plugin.h>
+
+/* One plugin instance block (storage, a backend or a transport). */
+typedef struct plugin_block {
+  char *name;     /* instance name; defaults to the plugin name */
+  char *plugin;   /* plugin name: file <kind>_<plugin>.so */
+  int kind;       /* enum execd_plugin_kind */
+  int line;       /* where the block starts */
+  json_t *config; /* the plugin's own keys (core keys removed) */
+  json_t *lines;  /* key -> line number, for errors */
+  /* backends only */
+  int max_running;   /* 0: only the global limit applies */
+  json_t *defaults;  /* resource defaults and ceilings, normalised */
+} plugin_block;
+
+/* Limits on what a request may carry. */
+typedef struct request_limits {
+  int64_t max_body_bytes;   /* whole request JSON */
+  int64_t max_files;        /* input.files entries */
+  int64_t max_file_bytes;   /* one decoded input file */
+  int64_t max_input_bytes;  /* all decoded input files + documents */
+  int64_t max_env_bytes;    /* environment names + values */
+  int64_t max_output_bytes; /* ceiling for output.max_bytes */
+  int64_t max_log_bytes;    /* logs kept in the result */
+  int64_t max_attempts;     /* ceiling for retry.max_attempts */
+} request_limits;
+
+typedef struct execd_config {
+  char *path;
+  /* daemon */
+  char *state_dir;
+  char *plugin_dir;
+  int max_running;
+  int max_queued;
+  int log_level;
+  int64_t kill_grace_ms;     /* SIGTERM -> SIGKILL */
+  int64_t shutdown_grace_ms; /* SIGTERM of execd: wait for running jobs */
+  bool keep_failed_workspaces;
+  request_limits limits;
+  /* plugins */
+  plugin_block storage;
+  plugin_block *backends;
+  size_t n_backends;
+  plugin_block *transports;
+  size_t n_transports;
+  /* routing */
+  char *default_backend;
+  /* agents: name -> normalised definition */
+  json_t *agents;
+} execd_config;
+
+/* Parse and validate everything that needs no plugin.  On error returns
+ * EXECD_ECONFIG with "file:line: setting: message" in err. */
+int config_load(const char *path, execd_config **out, char *err, size_t errlen);
+/* Check a block's keys against the plugin's declarations, normalising
+ * SIZE and DURATION values in place.  Error text as above. */
+int config_check_plugin_keys(const execd_config *cfg, plugin_block *block,
+                             const execd_config_key *keys, char *err,
+                             size_t errlen);
+const plugin_block *config_find_backend(const execd_config *cfg, const char *name);
+void config_free(execd_config *cfg);
+
+#endif
