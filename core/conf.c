@@ -9,6 +9,7 @@
 
 #include <libconfig.h>
 
+#include "conf.h"
 #include "loader.h"
 #include "log.h"
 #include "units.h"

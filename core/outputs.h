@@ -1,0 +1,24 @@
+/* Collecting what a job left in <workspace>/output after it exited
+ * (DESIGN §2 and §4).  Blocking file I/O: run in the thread pool. */
+#ifndef EXECD_CORE_OUTPUTS_H
+#define EXECD_CORE_OUTPUTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+/* Returns a new object:
+ *   {"output": result.json's document or null,
+ *    "output_files": [{"name","size","sha256","content","encoding"}...],
+ *    "error": null | {"code": "invalid_output"|"output_too_large", "message"}}
+ * Files match the globs (fnmatch, relative to output/); symlinks and
+ * special files are never read.  Contents are included while their total
+ * stays within max_bytes; the rest are listed with "truncated": true. */
+json_t *outputs_collect(const char *workspace, const json_t *globs, int64_t max_bytes);
+
+/* The io:"json" envelope: the last stdout line that is a JSON object with
+ * a boolean "ok".  Returns a new reference or NULL. */
+json_t *outputs_parse_envelope(const char *stdout_text, size_t len);
+
+#endif

@@ -1,0 +1,23 @@
+/* The per-attempt workspace on the host (DESIGN §2):
+ *   <dir>/input/   input.json, <document>.json, checkpoint.json, files
+ *   <dir>/config/  config.json
+ *   <dir>/output/  written by the job
+ * These functions block (file I/O): call them from the thread pool. */
+#ifndef EXECD_CORE_WORKSPACE_H
+#define EXECD_CORE_WORKSPACE_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+/* Create dir (must not exist) and lay out the request's input.  Files are
+ * created below input/ without following symlinks.  checkpoint may be NULL.
+ * If uid != (uid_t)-1 the output directory is given to that user.
+ * Returns 0, or -errno with a message in err. */
+int workspace_prepare(const char *dir, const json_t *input, const json_t *checkpoint,
+                      uid_t uid, gid_t gid, char *err, size_t errlen);
+/* Remove dir and everything below it, never following symlinks. */
+int workspace_remove(const char *dir);
+
+#endif
