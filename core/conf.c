@@ -161,10 +161,10 @@ static int get_count(cfg_ctx *c, const config_setting_t *s, const char *path,
 }
 
 static void join_path(char *buf, size_t len, const char *parent, const char *name) {
-  if (parent && *parent)
-    snprintf(buf, len, "%s.%s", parent, name);
-  else
-    snprintf(buf, len, "%s", name);
+  int n = parent && *parent ? snprintf(buf, len, "%s.%s", parent, name)
+                            : snprintf(buf, len, "%s", name);
+  if (n < 0 || (size_t)n >= len) /* setting paths are short; cut if not */
+    buf[len - 1] = '\0';
 }
 
 /* Resource defaults/ceilings ("defaults" of a backend, "resources" of an

@@ -66,9 +66,11 @@ void ids_format_time(int64_t ms, char *out) {
   time_t secs = (time_t)(ms / 1000);
   struct tm tm;
   gmtime_r(&secs, &tm);
-  snprintf(out, IDS_TIME_LEN + 1, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-           tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-           tm.tm_sec, (int)(ms % 1000));
+  char buf[64]; /* wide enough for any int the compiler can imagine */
+  snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+           tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+  memcpy(out, buf, IDS_TIME_LEN);
+  out[IDS_TIME_LEN] = '\0';
 }
 
 int ids_parse_time(const char *text, int64_t *ms) {

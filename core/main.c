@@ -1,0 +1,383 @@
+/* execd: loads the config and its plugins, recovers unfinished
+ * executions, serves until SIGTERM, then drains. */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "conf.h"
+#include "engine.h"
+#include "instance.h"
+#include "loader.h"
+#include "log.h"
+#include "workspace.h"
+
+typedef struct daemon_ctx {
+  uv_loop_t *loop;
+  execd_config *cfg;
+  engine eng;
+  execd_instance **instances; /* storage, backends, transports */
+  size_t n_instances;
+  uv_signal_t sigterm, sigint, sighup;
+  int stopping;
+  int exit_code;
+} daemon_ctx;
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "usage: execd [-c FILE] [--check-config] [-f] [-h] [-V]\n"
+          "  -c, --config FILE   configuration file (default %s/execd/execd.conf)\n"
+          "      --check-config  load the config and its plugins, check every key, exit\n"
+          "  -f, --foreground    stay in the foreground (the default; for systemd)\n"
+          "  -V, --version       print the version and the plugin ABI\n"
+          "  -h, --help          this text\n"
+          "environment: EXECD_PLUGIN_PATH  directories searched for plugins before plugin_dir\n",
+          SYSCONFDIR);
+}
+
+static int mkdir_p(const char *path, mode_t mode) {
+  char buf[4096];
+  snprintf(buf, sizeof buf, "%s", path);
+  for (char *p = buf + 1; *p; p++) {
+    if (*p != '/')
+      continue;
+    *p = '\0';
+    if (mkdir(buf, mode) < 0 && errno != EEXIST)
+      return -errno;
+    *p = '/';
+  }
+  if (mkdir(buf, mode) < 0 && errno != EEXIST)
+    return -errno;
+  return 0;
+}
+
+/* Loads one plugin for a block and checks the block's keys. */
+static execd_instance *load_instance(daemon_ctx *d, plugin_block *b, char *err, size_t errlen) {
+  execd_instance *inst = calloc(1, sizeof *inst);
+  inst->name = strdup(b->name);
+  inst->kind = b->kind;
+  inst->block = b;
+  inst->engine = &d->eng;
+  int rc = loader_open(b->kind, b->plugin, host_table(), &inst->loaded, err, errlen);
+  if (rc == 0) {
+    inst->plugin = loader_descriptor(inst->loaded);
+    inst->ops = loader_ops(inst->loaded);
+    rc = config_check_plugin_keys(d->cfg, b, inst->plugin->config_keys, err, errlen);
+  }
+  if (rc) {
+    if (inst->loaded)
+      loader_close(inst->loaded);
+    free(inst->name);
+    free(inst);
+    return NULL;
+  }
+  d->instances[d->n_instances++] = inst;
+  return inst;
+}
+
+static int load_all(daemon_ctx *d) {
+  execd_config *cfg = d->cfg;
+  char err[2048];
+  d->instances = calloc(1 + cfg->n_backends + cfg->n_transports, sizeof *d->instances);
+  if (!load_instance(d, &cfg->storage, err, sizeof err))
+    goto fail;
+  d->eng.storage = d->instances[0];
+  d->eng.store = d->eng.storage->ops;
+  d->eng.backends = calloc(cfg->n_backends, sizeof *d->eng.backends);
+  for (size_t i = 0; i < cfg->n_backends; i++) {
+    execd_instance *inst = load_instance(d, &cfg->backends[i], err, sizeof err);
+    if (!inst)
+      goto fail;
+    backend_rt *b = &d->eng.backends[d->eng.n_backends++];
+    b->inst = inst;
+    b->ops = inst->ops;
+    b->block = &cfg->backends[i];
+    if (!b->ops->start || !b->ops->signal) {
+      snprintf(err, sizeof err, "%s: refused: backend ops lack start or signal",
+               loader_path(inst->loaded));
+      goto fail;
+    }
+  }
+  d->eng.transports = calloc(cfg->n_transports ? cfg->n_transports : 1, sizeof *d->eng.transports);
+  for (size_t i = 0; i < cfg->n_transports; i++) {
+    execd_instance *inst = load_instance(d, &cfg->transports[i], err, sizeof err);
+    if (!inst)
+      goto fail;
+    d->eng.transports[d->eng.n_transports++] = inst;
+  }
+  {
+    const execd_storage_ops *s = d->eng.store;
+    if (!s->insert || !s->update || !s->get || !s->list || !s->remove || !s->log_read) {
+      snprintf(err, sizeof err, "%s: refused: storage ops are incomplete",
+               loader_path(d->eng.storage->loaded));
+      goto fail;
+    }
+  }
+  return 0;
+fail:
+  log_err("%s", err);
+  return -1;
+}
+
+static int create_all(daemon_ctx *d) {
+  for (size_t i = 0; i < d->n_instances; i++) {
+    execd_instance *inst = d->instances[i];
+    int rc = inst->plugin->create(host_table(), inst, inst->block->config, &inst->self);
+    if (rc) {
+      char label[128];
+      instance_label(inst, label, sizeof label);
+      log_err("%s (plugin %s): cannot start: %s", label, loader_path(inst->loaded),
+              instance_error(inst, execd_strerror(rc)));
+      inst->self = NULL;
+      return -1;
+    }
+  }
+  return 0;
+}
+
+static int start_kind(daemon_ctx *d, int kind) {
+  for (size_t i = 0; i < d->n_instances; i++) {
+    execd_instance *inst = d->instances[i];
+    if (inst->kind != kind || inst->started)
+      continue;
+    if (inst->plugin->start) {
+      int rc = inst->plugin->start(inst->self);
+      if (rc) {
+        char label[128];
+        instance_label(inst, label, sizeof label);
+        log_err("%s: cannot start: %s", label, instance_error(inst, execd_strerror(rc)));
+        return -1;
+      }
+    }
+    inst->started = 1;
+  }
+  return 0;
+}
+
+static void stop_kind(daemon_ctx *d, int kind) {
+  for (size_t i = 0; i < d->n_instances; i++) {
+    execd_instance *inst = d->instances[i];
+    if (inst->kind == kind && inst->started) {
+      if (inst->plugin->stop)
+        inst->plugin->stop(inst->self);
+      inst->started = 0;
+    }
+  }
+}
+
+static void on_drained(void *arg) {
+  daemon_ctx *d = arg;
+  stop_kind(d, EXECD_KIND_BACKEND);
+  engine_close(&d->eng);
+  stop_kind(d, EXECD_KIND_STORAGE);
+  api_close();
+  uv_close((uv_handle_t *)&d->sigterm, NULL);
+  uv_close((uv_handle_t *)&d->sigint, NULL);
+  uv_close((uv_handle_t *)&d->sighup, NULL);
+  log_notice("stopped");
+}
+
+static void on_stop_signal(uv_signal_t *h, int signum) {
+  daemon_ctx *d = h->data;
+  if (d->stopping) {
+    log_notice("%s again: not waiting any longer", strsignal(signum));
+    d->eng.cfg = d->cfg;
+    return;
+  }
+  d->stopping = 1;
+  log_notice("%s: no longer accepting executions; draining", strsignal(signum));
+  stop_kind(d, EXECD_KIND_TRANSPORT);
+  engine_drain(&d->eng, on_drained, d);
+}
+
+/* SIGHUP: re-read the file; apply the log level and hand each instance
+ * its (re-validated) block.  Plugins, backends and listeners stay. */
+static void on_reload(uv_signal_t *h, int signum) {
+  daemon_ctx *d = h->data;
+  (void)signum;
+  char err[2048];
+  execd_config *fresh = NULL;
+  if (config_load(d->cfg->path, &fresh, err, sizeof err) != 0) {
+    log_err("reload: %s; keeping the running configuration", err);
+    return;
+  }
+  log_set_level(fresh->log_level);
+  for (size_t i = 0; i < d->n_instances; i++) {
+    execd_instance *inst = d->instances[i];
+    if (!inst->plugin->reload)
+      continue;
+    plugin_block *b = NULL;
+    if (inst->kind == EXECD_KIND_STORAGE)
+      b = &fresh->storage;
+    for (size_t j = 0; !b && inst->kind == EXECD_KIND_BACKEND && j < fresh->n_backends; j++)
+      if (strcmp(fresh->backends[j].name, inst->name) == 0)
+        b = &fresh->backends[j];
+    for (size_t j = 0; !b && inst->kind == EXECD_KIND_TRANSPORT && j < fresh->n_transports; j++)
+      if (strcmp(fresh->transports[j].name, inst->name) == 0)
+        b = &fresh->transports[j];
+    if (!b)
+      continue;
+    if (config_check_plugin_keys(fresh, b, inst->plugin->config_keys, err, sizeof err) != 0) {
+      log_err("reload: %s", err);
+      continue;
+    }
+    inst->last_error[0] = '\0';
+    if (inst->plugin->reload(inst->self, b->config) != 0)
+      log_err("reload of %s failed: %s", inst->name, instance_error(inst, "no detail"));
+  }
+  log_notice("reloaded %s (log level and plugin settings that can change live)", d->cfg->path);
+  config_free(fresh);
+}
+
+static void on_recovered(void *arg, int status) {
+  daemon_ctx *d = arg;
+  if (status != 0) {
+    log_err("recovery failed; refusing to serve with an unknown backlog");
+    d->exit_code = 1;
+    d->stopping = 1;
+    on_drained(d);
+    return;
+  }
+  if (start_kind(d, EXECD_KIND_TRANSPORT) != 0) {
+    d->exit_code = 1;
+    d->stopping = 1;
+    stop_kind(d, EXECD_KIND_TRANSPORT);
+    on_drained(d);
+    return;
+  }
+  log_notice("ready: %zu backends, %zu transports, storage %s", d->eng.n_backends,
+             d->eng.n_transports, d->eng.storage->name);
+}
+
+static void close_leftover(uv_handle_t *h, void *arg) {
+  (void)arg;
+  if (!uv_is_closing(h))
+    uv_close(h, NULL);
+}
+
+static void clean_stale_workspaces(const char *state_dir) {
+  /* Nothing runs before recovery: every workspace left is from a crash. */
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s/work", state_dir);
+  workspace_remove(dir);
+  mkdir_p(dir, 0755);
+}
+
+int main(int argc, char **argv) {
+  const char *config_path = SYSCONFDIR "/execd/execd.conf";
+  int check_only = 0;
+  static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                       {"check-config", no_argument, NULL, 'C'},
+                                       {"foreground", no_argument, NULL, 'f'},
+                                       {"version", no_argument, NULL, 'V'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
+  int opt;
+  while ((opt = getopt_long(argc, argv, "c:fVh", opts, NULL)) != -1) {
+    switch (opt) {
+    case 'c': config_path = optarg; break;
+    case 'C': check_only = 1; break;
+    case 'f': break;
+    case 'V':
+      printf("execd %s (plugin ABI %d.%d)\n", PACKAGE_VERSION, EXECD_ABI_MAJOR, EXECD_ABI_MINOR);
+      return 0;
+    case 'h': usage(stdout); return 0;
+    default: usage(stderr); return 2;
+    }
+  }
+  if (optind < argc) {
+    usage(stderr);
+    return 2;
+  }
+  signal(SIGPIPE, SIG_IGN);
+
+  daemon_ctx d;
+  memset(&d, 0, sizeof d);
+  char err[2048];
+  if (config_load(config_path, &d.cfg, err, sizeof err) != 0) {
+    log_err("%s", err);
+    log_err("refusing to start: fix the configuration (execd --check-config -c %s)", config_path);
+    return 1;
+  }
+  log_set_level(d.cfg->log_level);
+
+  char search[8192];
+  const char *env_path = getenv("EXECD_PLUGIN_PATH");
+  snprintf(search, sizeof search, "%s%s%s", env_path && *env_path ? env_path : "",
+           env_path && *env_path ? ":" : "", d.cfg->plugin_dir);
+  if (loader_init(search) != 0) {
+    log_err("cannot initialise the plugin loader (libltdl)");
+    return 1;
+  }
+  d.loop = uv_default_loop();
+  engine_init(&d.eng, d.loop, d.cfg);
+  int rc = load_all(&d);
+  if (rc == 0 && check_only) {
+    printf("%s: configuration OK (%zu backends, %zu transports, storage %s)\n", config_path,
+           d.cfg->n_backends, d.cfg->n_transports, d.cfg->storage.plugin);
+  }
+  if (rc != 0 || check_only) {
+    for (size_t i = 0; i < d.n_instances; i++) {
+      loader_close(d.instances[i]->loaded);
+      free(d.instances[i]->name);
+      free(d.instances[i]);
+    }
+    free(d.instances);
+    free(d.eng.backends);
+    free(d.eng.transports);
+    loader_exit();
+    config_free(d.cfg);
+    if (rc != 0)
+      log_err("refusing to start: a plugin could not be loaded");
+    return rc != 0 ? 1 : 0;
+  }
+
+  if (mkdir_p(d.cfg->state_dir, 0750) != 0) {
+    log_err("cannot create state_dir %s: %s", d.cfg->state_dir, strerror(errno));
+    return 1;
+  }
+  clean_stale_workspaces(d.cfg->state_dir);
+  api_init(&d.eng);
+  if (create_all(&d) != 0 || start_kind(&d, EXECD_KIND_STORAGE) != 0 ||
+      start_kind(&d, EXECD_KIND_BACKEND) != 0) {
+    d.exit_code = 1;
+    api_close();
+  } else {
+    uv_signal_init(d.loop, &d.sigterm);
+    uv_signal_init(d.loop, &d.sigint);
+    uv_signal_init(d.loop, &d.sighup);
+    d.sigterm.data = d.sigint.data = d.sighup.data = &d;
+    uv_signal_start(&d.sigterm, on_stop_signal, SIGTERM);
+    uv_signal_start(&d.sigint, on_stop_signal, SIGINT);
+    uv_signal_start(&d.sighup, on_reload, SIGHUP);
+    log_notice("execd %s starting with %s", PACKAGE_VERSION, config_path);
+    engine_recover(&d.eng, on_recovered, &d);
+  }
+  uv_run(d.loop, UV_RUN_DEFAULT);
+  /* A plugin that left a handle open must not keep us from exiting. */
+  uv_walk(d.loop, close_leftover, NULL);
+  uv_run(d.loop, UV_RUN_DEFAULT);
+
+  for (size_t i = d.n_instances; i-- > 0;) {
+    execd_instance *inst = d.instances[i];
+    if (inst->self)
+      inst->plugin->destroy(inst->self);
+    loader_close(inst->loaded);
+    free(inst->name);
+    free(inst);
+  }
+  free(d.instances);
+  free(d.eng.backends);
+  free(d.eng.transports);
+  uv_loop_close(d.loop);
+  loader_exit();
+  config_free(d.cfg);
+  return d.exit_code;
+}

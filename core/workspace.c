@@ -162,7 +162,7 @@ int workspace_prepare(const char *dir, const json_t *input, const json_t *checkp
     json_t *content = json_object_get(f, "content");
     const char *enc = json_string_value(json_object_get(f, "encoding"));
     mode_t mode = (mode_t)json_integer_value(json_object_get(f, "mode"));
-    const char *leaf;
+    const char *leaf = NULL;
     int dirfd = open_parent(in, path, &leaf);
     if (dirfd < 0) {
       rc = dirfd;

@@ -56,8 +56,9 @@ typedef void (*execd_reply_cb)(void *arg, const execd_reply *reply);
 
 /* Event of a watched execution.  type is "log" (data: {"stream","data"}),
  * "state" (data: the execution document), "progress" (data: {"percent",
- * "message"}) or "end" (data: the final execution document; the watch is
- * finished and must not be used again). */
+ * "message"}) or "end" (data: the final execution document, or NULL if no
+ * such execution exists for the tenant; the watch is finished and must not
+ * be used again).  Events are never delivered from inside watch(). */
 typedef void (*execd_watch_cb)(void *arg, const char *type, const json_t *data);
 
 typedef struct execd_host {
@@ -85,7 +86,9 @@ typedef struct execd_host {
   /* The attempt is over.  Call exactly once; the job token is dead after. */
   void (*job_exited)(execd_job *job, const struct execd_job_exit *exit);
 
-  /* --- transports: the API, for the given tenant ---------------------- */
+  /* --- transports: the API, for the given tenant ----------------------
+   * Each call returns 0 and later calls cb exactly once (never from
+   * inside the call), or returns a negative EXECD_E* and never calls cb. */
   /* Validate and accept an execution request (JSON text).  The reply comes
    * once the execution is durable (body: the execution document), or, with
    * wait_s > 0, once it ended or wait_s passed. */

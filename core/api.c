@@ -1,0 +1,727 @@
+/* Transport-facing API.  Replies are always delivered from the loop
+ * later (a deferred queue drained by an idle handle), never from inside
+ * the call, so transports can suspend connections before the answer. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "ids.h"
+#include "log.h"
+#include "metrics.h"
+#include "request.h"
+
+/* --- deferred replies ------------------------------------------------------- */
+
+typedef struct deferred {
+  struct deferred *next;
+  execd_reply_cb cb;
+  void *arg;
+  int status;
+  char *code, *message, *field;
+  json_t *body;
+  /* or a watch event */
+  execd_watch *watch;
+} deferred;
+
+static struct {
+  engine *eng;
+  uv_idle_t idle;
+  deferred *head, **tail;
+  int ready;
+} api;
+
+static void deliver_watch_end(execd_watch *w, json_t *view);
+
+static void drain_deferred(uv_idle_t *h) {
+  (void)h;
+  deferred *list = api.head;
+  api.head = NULL;
+  api.tail = &api.head;
+  uv_idle_stop(&api.idle);
+  while (list) {
+    deferred *d = list;
+    list = d->next;
+    if (d->watch) {
+      deliver_watch_end(d->watch, d->body);
+    } else {
+      execd_reply r = {sizeof r, d->status, d->code, d->message, d->field, d->body};
+      d->cb(d->arg, &r);
+    }
+    json_decref(d->body);
+    free(d->code);
+    free(d->message);
+    free(d->field);
+    free(d);
+  }
+}
+
+static void defer(deferred *d) {
+  d->next = NULL;
+  *api.tail = d;
+  api.tail = &d->next;
+  uv_idle_start(&api.idle, drain_deferred);
+}
+
+static void reply_ok(execd_reply_cb cb, void *arg, json_t *body /* stolen */) {
+  deferred *d = calloc(1, sizeof *d);
+  d->cb = cb;
+  d->arg = arg;
+  d->body = body;
+  defer(d);
+}
+
+static void reply_err(execd_reply_cb cb, void *arg, int status, const char *code,
+                      const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+static void reply_err(execd_reply_cb cb, void *arg, int status, const char *code,
+                      const char *field, const char *fmt, ...) {
+  deferred *d = calloc(1, sizeof *d);
+  d->cb = cb;
+  d->arg = arg;
+  d->status = status;
+  d->code = strdup(code);
+  d->field = field && *field ? strdup(field) : NULL;
+  va_list ap;
+  va_start(ap, fmt);
+  if (vasprintf(&d->message, fmt, ap) < 0)
+    d->message = NULL;
+  va_end(ap);
+  defer(d);
+}
+
+void api_init(engine *eng) {
+  api.eng = eng;
+  api.head = NULL;
+  api.tail = &api.head;
+  uv_idle_init(eng->loop, &api.idle);
+  api.ready = 1;
+}
+
+void api_close(void) {
+  if (api.ready)
+    uv_close((uv_handle_t *)&api.idle, NULL);
+  api.ready = 0;
+}
+
+static int owned_by(const json_t *record, const char *tenant) {
+  const char *t = json_string_value(json_object_get(record, "tenant"));
+  return t && tenant && strcmp(t, tenant) == 0;
+}
+
+#define NOT_FOUND(cb, arg, id) \
+  reply_err(cb, arg, EXECD_ENOENT, "not_found", NULL, "no execution %s", id)
+
+/* --- submit ------------------------------------------------------------------ */
+
+typedef struct submit_ctx {
+  engine *eng;
+  json_t *record;
+  unsigned wait_s;
+  execd_reply_cb cb;
+  void *arg;
+  uv_timer_t timer;
+  waiter *w;
+  execution *ex;
+  int answered;
+} submit_ctx;
+
+static void submit_free(uv_handle_t *h) { free(h->data); }
+
+static void submit_answer(submit_ctx *c, const json_t *record) {
+  if (c->answered)
+    return;
+  c->answered = 1;
+  json_t *view = engine_view(record);
+  execd_reply r = {sizeof r, 0, NULL, NULL, NULL, view};
+  c->cb(c->arg, &r);
+  json_decref(view);
+  uv_timer_stop(&c->timer);
+  uv_close((uv_handle_t *)&c->timer, submit_free);
+}
+
+static void submit_wait_done(void *arg, const json_t *record) {
+  submit_ctx *c = arg;
+  c->w = NULL;
+  submit_answer(c, record);
+}
+
+static void submit_wait_timeout(uv_timer_t *t) {
+  submit_ctx *c = t->data;
+  if (c->w)
+    engine_remove_waiter(c->ex, c->w);
+  c->w = NULL;
+  submit_answer(c, c->ex->record);
+}
+
+static void on_inserted(void *arg, int status, json_t *stored) {
+  submit_ctx *c = arg;
+  engine *eng = c->eng;
+  if (status == EXECD_EEXIST && stored) {
+    /* Same idempotency key within 24 h: the first execution answers. */
+    json_t *view = engine_view(stored);
+    execd_reply r = {sizeof r, 0, "idempotent_replay", NULL, NULL, view};
+    c->cb(c->arg, &r);
+    json_decref(view);
+  } else if (status != 0) {
+    eng->rejected_total++;
+    execd_reply r = {sizeof r, EXECD_EUNAVAIL, "storage_unavailable",
+                     "the execution could not be stored; nothing was accepted", NULL, NULL};
+    log_err("submit: storage insert failed: %s (%s)", execd_strerror(status),
+            instance_error(eng->storage, "no detail"));
+    c->cb(c->arg, &r);
+  } else {
+    eng->accepted_total++;
+    execution *ex = engine_adopt(eng, c->record);
+    if (!ex) {
+      execd_reply r = {sizeof r, EXECD_EUNAVAIL, "backend_unavailable",
+                       "the backend disappeared", NULL, NULL};
+      c->cb(c->arg, &r);
+    } else if (c->wait_s) {
+      c->ex = ex;
+      c->w = engine_add_waiter(ex, submit_wait_done, NULL, c);
+      uv_timer_init(eng->loop, &c->timer);
+      c->timer.data = c;
+      uv_timer_start(&c->timer, submit_wait_timeout, (uint64_t)c->wait_s * 1000, 0);
+      engine_publish(eng, EXECD_EVENT_STATE_CHANGED, ex,
+                     json_pack("{s:n, s:s, s:s}", "from", "to", "QUEUED", "reason", "accepted"));
+      engine_schedule(eng);
+      json_decref(c->record);
+      return; /* c lives until the wait ends */
+    } else {
+      json_t *view = engine_view(c->record);
+      execd_reply r = {sizeof r, 0, NULL, NULL, NULL, view};
+      c->cb(c->arg, &r);
+      json_decref(view);
+    }
+    if (ex) {
+      json_t *ev = json_pack("{s:n, s:s, s:s}", "from", "to", "QUEUED", "reason", "accepted");
+      engine_publish(eng, EXECD_EVENT_STATE_CHANGED, ex, ev);
+      json_decref(ev);
+      engine_schedule(eng);
+    }
+  }
+  json_decref(c->record);
+  free(c);
+}
+
+/* Asks the backend whether it would run this at all (command or image
+ * allow-lists) before anything is stored. */
+static int backend_check(backend_rt *b, const json_t *spec, char *why, size_t whylen) {
+  if (!b->ops->check)
+    return 0;
+  const json_t *cmd = json_object_get(spec, "command");
+  size_t n = json_array_size(cmd);
+  const char **argv = calloc(n + 1, sizeof *argv);
+  for (size_t i = 0; i < n; i++)
+    argv[i] = json_string_value(json_array_get(cmd, i));
+  const char *noenv[] = {NULL};
+  const json_t *res = json_object_get(spec, "resources");
+  execd_limits limits = {
+      .memory_bytes = json_integer_value(json_object_get(res, "memory")),
+      .cpus = json_number_value(json_object_get(res, "cpus")),
+      .pids = json_integer_value(json_object_get(res, "pids")),
+      .timeout_ms = json_integer_value(json_object_get(res, "timeout_ms")),
+      .network = json_string_value(json_object_get(res, "network")),
+  };
+  execd_job_spec js = {
+      .struct_size = sizeof js,
+      .argv = argv,
+      .image = json_string_value(json_object_get(spec, "image")),
+      .working_dir = json_string_value(json_object_get(spec, "working_dir")),
+      .user = json_string_value(json_object_get(spec, "user")),
+      .env = noenv,
+      .limits = &limits,
+  };
+  b->inst->last_error[0] = '\0';
+  int rc = b->ops->check(b->inst->self, &js);
+  free(argv);
+  if (rc)
+    snprintf(why, whylen, "%s", instance_error(b->inst, execd_strerror(rc)));
+  return rc;
+}
+
+int api_submit(execd_instance *inst, const char *tenant, const char *body, size_t len,
+               unsigned wait_s, execd_reply_cb cb, void *arg) {
+  engine *eng = api.eng;
+  const execd_config *cfg = eng->cfg;
+  (void)inst;
+  if (eng->draining) {
+    reply_err(cb, arg, EXECD_EUNAVAIL, "shutting_down", NULL,
+              "execd is shutting down and accepts no new executions");
+    return 0;
+  }
+  request_error e;
+  json_t *req = request_parse(body, len, &cfg->limits, &e);
+  json_t *spec = req ? request_effective_spec(req, cfg, &e) : NULL;
+  if (!spec) {
+    eng->rejected_total++;
+    reply_err(cb, arg, e.status, e.code, e.field, "%s", e.message);
+    json_decref(req);
+    return 0;
+  }
+  backend_rt *b = engine_backend(eng, json_string_value(json_object_get(spec, "backend")));
+  char why[1024];
+  int rc = backend_check(b, spec, why, sizeof why);
+  if (rc) {
+    eng->rejected_total++;
+    const char *field = json_object_get(spec, "image") && rc == EXECD_EPERM ? "container.image"
+                        : rc == EXECD_EPERM ? "container.command" : "container";
+    reply_err(cb, arg, rc == EXECD_EPERM ? EXECD_EPERM : EXECD_EINVAL,
+              rc == EXECD_EPERM ? "not_allowed" : "invalid_request", field,
+              "backend %s refuses it: %s", b->inst->name, why);
+    json_decref(req);
+    json_decref(spec);
+    return 0;
+  }
+  if ((int64_t)eng->sched.depth >= cfg->max_queued) {
+    eng->rejected_total++;
+    reply_err(cb, arg, EXECD_EBUSY, "queue_full", NULL,
+              "%zu executions are queued, the configured maximum; try again later",
+              eng->sched.depth);
+    json_decref(req);
+    json_decref(spec);
+    return 0;
+  }
+  char id[40], now[32];
+  ids_new_uuid7(id);
+  ids_format_time(ids_now_ms(), now);
+  json_t *record = json_pack(
+      "{s:s, s:s, s:s, s:O, s:O, s:O, s:O, s:O, s:O, s:o, s:o, s:i, s:n, s:n, s:n, s:n,"
+      " s:{s:s, s:n, s:n}, s:n, s:n, s:[{s:n, s:s, s:s, s:s}]}",
+      "id", id, "tenant", tenant ? tenant : "anonymous", "state", "QUEUED", "correlation_id",
+      json_object_get(req, "correlation_id") ? json_object_get(req, "correlation_id") : json_null(),
+      "idempotency_key",
+      json_object_get(req, "idempotency_key") ? json_object_get(req, "idempotency_key") : json_null(),
+      "agent", json_object_get(req, "agent") ? json_object_get(req, "agent") : json_null(),
+      "backend", json_object_get(spec, "backend"), "priority", json_object_get(req, "priority"),
+      "labels", json_object_get(req, "labels"), "request", req, "spec", spec, "attempts", 0,
+      "progress", "checkpoint", "result", "error", "timestamps", "created", now, "started",
+      "finished", "duration_ms", "retry_at", "history", "from", "to", "QUEUED", "at", now,
+      "reason", "accepted");
+  if (!record) {
+    reply_err(cb, arg, EXECD_ENOMEM, "internal", NULL, "out of memory");
+    return 0;
+  }
+  submit_ctx *c = calloc(1, sizeof *c);
+  c->eng = eng;
+  c->record = record;
+  c->wait_s = wait_s > 3600 ? 3600 : wait_s;
+  c->cb = cb;
+  c->arg = arg;
+  rc = eng->store->insert(eng->storage->self, record, on_inserted, c);
+  if (rc) {
+    reply_err(cb, arg, EXECD_EUNAVAIL, "storage_unavailable", NULL,
+              "the execution could not be stored (%s); nothing was accepted",
+              instance_error(eng->storage, execd_strerror(rc)));
+    json_decref(record);
+    free(c);
+  }
+  return 0;
+}
+
+/* --- reads: active executions from memory, the rest from storage ------------- */
+
+typedef struct read_ctx {
+  char *tenant;
+  char id[40];
+  uint64_t offset;
+  execd_reply_cb cb;
+  void *arg;
+  int op; /* READ_GET, READ_CANCEL, READ_REMOVE, READ_LOGS */
+} read_ctx;
+
+enum { READ_GET, READ_CANCEL, READ_REMOVE, READ_LOGS };
+
+static void read_free(read_ctx *c) {
+  free(c->tenant);
+  free(c);
+}
+
+static void on_log_read(void *arg, int status, const char *data, size_t len, uint64_t next) {
+  read_ctx *c = arg;
+  engine *eng = api.eng;
+  if (status != 0 && status != EXECD_ENOENT) {
+    execd_reply r = {sizeof r, status, "storage_error", "reading logs failed", NULL, NULL};
+    c->cb(c->arg, &r);
+  } else {
+    execution *ex = engine_find(eng, c->id);
+    int done = !ex || state_is_terminal(ex->state);
+    json_t *body = json_pack("{s:s%, s:I, s:I, s:b}", "logs", status ? "" : (data ? data : ""),
+                             status ? (size_t)0 : len, "offset", (json_int_t)c->offset,
+                             "next_offset", (json_int_t)(status ? c->offset : next), "done",
+                             done && (status || len == 0 || next >= c->offset + len));
+    if (!body) /* not UTF-8: hand it over as bytes anyway, escaped */
+      body = json_pack("{s:s, s:I, s:I, s:b}", "logs", "", "offset", (json_int_t)c->offset,
+                       "next_offset", (json_int_t)next, "done", done);
+    execd_reply r = {sizeof r, 0, NULL, NULL, NULL, body};
+    c->cb(c->arg, &r);
+    json_decref(body);
+  }
+  read_free(c);
+}
+
+static void on_removed(void *arg, int status, json_t *record) {
+  read_ctx *c = arg;
+  (void)record;
+  if (status) {
+    execd_reply r = {sizeof r, status, status == EXECD_ENOENT ? "not_found" : "storage_error",
+                     status == EXECD_ENOENT ? "no such execution" : "deleting failed", NULL, NULL};
+    c->cb(c->arg, &r);
+  } else {
+    json_t *body = json_pack("{s:s, s:b}", "execution_id", c->id, "deleted", 1);
+    execd_reply r = {sizeof r, 0, NULL, NULL, NULL, body};
+    c->cb(c->arg, &r);
+    json_decref(body);
+  }
+  read_free(c);
+}
+
+static void on_stored_record(void *arg, int status, json_t *record) {
+  read_ctx *c = arg;
+  engine *eng = api.eng;
+  if (status == 0 && !owned_by(record, c->tenant))
+    status = EXECD_ENOENT; /* another tenant's execution does not exist for you */
+  if (status != 0) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "no execution %s", c->id);
+    execd_reply r = {sizeof r, status, status == EXECD_ENOENT ? "not_found" : "storage_error",
+                     status == EXECD_ENOENT ? msg : "storage read failed", NULL, NULL};
+    c->cb(c->arg, &r);
+    read_free(c);
+    return;
+  }
+  execd_reply r = {sizeof r, 0, NULL, NULL, NULL, NULL};
+  json_t *view = NULL;
+  int s = state_from_name(json_string_value(json_object_get(record, "state")));
+  switch (c->op) {
+  case READ_GET:
+    view = engine_view(record);
+    r.body = view;
+    break;
+  case READ_CANCEL: {
+    /* Not active in this daemon: only a finished execution gets here. */
+    char msg[128];
+    snprintf(msg, sizeof msg, "execution %s already ended (%s)", c->id, state_name(s));
+    r.status = EXECD_ECONFLICT;
+    r.code = "already_finished";
+    r.message = msg;
+    c->cb(c->arg, &r);
+    read_free(c);
+    return;
+  }
+  case READ_REMOVE:
+    if (engine_find(eng, c->id) || (s >= 0 && !state_is_terminal((exec_state)s))) {
+      r.status = EXECD_ECONFLICT;
+      r.code = "not_finished";
+      r.message = "the execution has not ended; cancel it first";
+      break;
+    }
+    if (eng->store->remove(eng->storage->self, c->id, on_removed, c) == 0)
+      return;
+    r.status = EXECD_EUNAVAIL;
+    r.code = "storage_error";
+    r.message = "storage refused the delete";
+    break;
+  case READ_LOGS:
+    if (eng->store->log_read(eng->storage->self, c->id, c->offset, 1 << 20, on_log_read, c) == 0)
+      return;
+    r.status = EXECD_EUNAVAIL;
+    r.code = "storage_error";
+    r.message = "storage refused to read logs";
+    break;
+  }
+  c->cb(c->arg, &r);
+  json_decref(view);
+  read_free(c);
+}
+
+static int start_read(const char *tenant, const char *id, int op, uint64_t offset,
+                      execd_reply_cb cb, void *arg) {
+  engine *eng = api.eng;
+  if (!ids_valid_uuid(id)) {
+    reply_err(cb, arg, EXECD_EINVAL, "invalid_id", "id", "'%.64s' is not an execution id", id);
+    return 0;
+  }
+  execution *ex = engine_find(eng, id);
+  if (ex && !owned_by(ex->record, tenant)) {
+    NOT_FOUND(cb, arg, id);
+    return 0;
+  }
+  if (ex && op == READ_GET) {
+    reply_ok(cb, arg, engine_view(ex->record));
+    return 0;
+  }
+  if (ex && op == READ_CANCEL) {
+    int rc = engine_cancel(ex, "cancelled by the client");
+    if (rc)
+      reply_err(cb, arg, EXECD_ECONFLICT, "already_finished", NULL,
+                "execution %s already ended (%s)", id, state_name(ex->state));
+    else
+      reply_ok(cb, arg, engine_view(ex->record));
+    return 0;
+  }
+  if (ex && op == READ_REMOVE) {
+    reply_err(cb, arg, EXECD_ECONFLICT, "not_finished", NULL,
+              "execution %s has not ended (%s); cancel it first", id, state_name(ex->state));
+    return 0;
+  }
+  read_ctx *c = calloc(1, sizeof *c);
+  c->tenant = strdup(tenant ? tenant : "anonymous");
+  snprintf(c->id, sizeof c->id, "%s", id);
+  c->op = op;
+  c->offset = offset;
+  c->cb = cb;
+  c->arg = arg;
+  if (ex && op == READ_LOGS) {
+    if (eng->store->log_read(eng->storage->self, c->id, offset, 1 << 20, on_log_read, c) == 0)
+      return 0;
+  } else if (eng->store->get(eng->storage->self, id, on_stored_record, c) == 0) {
+    return 0;
+  }
+  read_free(c);
+  reply_err(cb, arg, EXECD_EUNAVAIL, "storage_error", NULL, "storage refused the read");
+  return 0;
+}
+
+int api_get(execd_instance *inst, const char *tenant, const char *id, execd_reply_cb cb,
+            void *arg) {
+  (void)inst;
+  return start_read(tenant, id, READ_GET, 0, cb, arg);
+}
+
+int api_cancel(execd_instance *inst, const char *tenant, const char *id, execd_reply_cb cb,
+               void *arg) {
+  (void)inst;
+  return start_read(tenant, id, READ_CANCEL, 0, cb, arg);
+}
+
+int api_remove(execd_instance *inst, const char *tenant, const char *id, execd_reply_cb cb,
+               void *arg) {
+  (void)inst;
+  return start_read(tenant, id, READ_REMOVE, 0, cb, arg);
+}
+
+int api_logs(execd_instance *inst, const char *tenant, const char *id, uint64_t offset,
+             execd_reply_cb cb, void *arg) {
+  (void)inst;
+  return start_read(tenant, id, READ_LOGS, offset, cb, arg);
+}
+
+/* --- list -------------------------------------------------------------------- */
+
+typedef struct list_ctx {
+  execd_reply_cb cb;
+  void *arg;
+} list_ctx;
+
+static void on_listed(void *arg, int status, json_t *records, const char *next) {
+  list_ctx *c = arg;
+  if (status) {
+    execd_reply r = {sizeof r, status, status == EXECD_EINVAL ? "invalid_query" : "storage_error",
+                     status == EXECD_EINVAL ? "invalid list query (cursor or filter)"
+                                            : "listing failed",
+                     NULL, NULL};
+    c->cb(c->arg, &r);
+  } else {
+    json_t *list = json_array();
+    size_t i;
+    json_t *rec;
+    json_array_foreach(records, i, rec) {
+      /* Active executions: memory is fresher than storage. */
+      execution *ex = engine_find(api.eng, json_string_value(json_object_get(rec, "id")));
+      json_array_append_new(list, engine_view(ex ? ex->record : rec));
+    }
+    json_t *body = json_pack("{s:o, s:s?}", "executions", list, "next_cursor", next);
+    if (body && !next)
+      json_object_set_new(body, "next_cursor", json_null());
+    execd_reply r = {sizeof r, 0, NULL, NULL, NULL, body};
+    c->cb(c->arg, &r);
+    json_decref(body);
+  }
+  free(c);
+}
+
+int api_list(execd_instance *inst, const char *tenant, const execd_list_query *query,
+             execd_reply_cb cb, void *arg) {
+  engine *eng = api.eng;
+  (void)inst;
+  execd_list_query q;
+  memset(&q, 0, sizeof q);
+  if (query)
+    memcpy(&q, query, query->struct_size && query->struct_size < sizeof q ? query->struct_size
+                                                                         : sizeof q);
+  q.struct_size = sizeof q;
+  q.tenant = tenant ? tenant : "anonymous";
+  if (q.state && state_from_name(q.state) < 0) {
+    reply_err(cb, arg, EXECD_EINVAL, "invalid_query", "state",
+              "'%.64s' is not a state (QUEUED, STARTING, RUNNING, RETRY_WAIT, SUCCEEDED, "
+              "FAILED, TIMED_OUT, CANCELLED)",
+              q.state);
+    return 0;
+  }
+  if (q.limit > 1000)
+    q.limit = 1000;
+  list_ctx *c = calloc(1, sizeof *c);
+  c->cb = cb;
+  c->arg = arg;
+  if (eng->store->list(eng->storage->self, &q, on_listed, c) != 0) {
+    free(c);
+    reply_err(cb, arg, EXECD_EUNAVAIL, "storage_error", NULL, "storage refused to list");
+  }
+  return 0;
+}
+
+/* --- watch ------------------------------------------------------------------- */
+
+struct execd_watch {
+  execd_watch_cb cb;
+  void *arg;
+  execution *ex; /* while attached */
+  waiter *w;
+  char *tenant;
+  char id[40];
+  int cancelled; /* unwatched while its "end" was pending */
+  int pending;
+};
+
+static void watch_free(execd_watch *w) {
+  free(w->tenant);
+  free(w);
+}
+
+static void watch_event(void *arg, const char *type, const json_t *data) {
+  execd_watch *w = arg;
+  w->cb(w->arg, type, data);
+}
+
+static void watch_done(void *arg, const json_t *record) {
+  execd_watch *w = arg;
+  w->w = NULL;
+  w->ex = NULL;
+  json_t *view = engine_view(record);
+  w->cb(w->arg, "end", view);
+  json_decref(view);
+  watch_free(w);
+}
+
+static void deliver_watch_end(execd_watch *w, json_t *view) {
+  w->pending = 0;
+  if (!w->cancelled)
+    w->cb(w->arg, "end", view);
+  watch_free(w);
+}
+
+static void on_watch_record(void *arg, int status, json_t *record) {
+  execd_watch *w = arg;
+  deferred *d = calloc(1, sizeof *d);
+  d->watch = w;
+  d->body = status == 0 && owned_by(record, w->tenant) ? engine_view(record) : NULL;
+  /* Deliver through the deferred queue so ordering matches replies. */
+  defer(d);
+}
+
+int api_watch(execd_instance *inst, const char *tenant, const char *id, execd_watch_cb cb,
+              void *arg, execd_watch **out) {
+  engine *eng = api.eng;
+  (void)inst;
+  *out = NULL;
+  if (!ids_valid_uuid(id))
+    return EXECD_EINVAL;
+  execd_watch *w = calloc(1, sizeof *w);
+  w->cb = cb;
+  w->arg = arg;
+  w->tenant = strdup(tenant ? tenant : "anonymous");
+  snprintf(w->id, sizeof w->id, "%s", id);
+  execution *ex = engine_find(eng, id);
+  if (ex && owned_by(ex->record, tenant) && !ex->finished_notified) {
+    w->ex = ex;
+    w->w = engine_add_waiter(ex, watch_done, watch_event, w);
+  } else if (ex) {
+    deferred *d = calloc(1, sizeof *d);
+    d->watch = w;
+    d->body = owned_by(ex->record, tenant) ? engine_view(ex->record) : NULL;
+    w->pending = 1;
+    defer(d);
+  } else {
+    w->pending = 1;
+    if (eng->store->get(eng->storage->self, id, on_watch_record, w) != 0) {
+      watch_free(w);
+      return EXECD_EUNAVAIL;
+    }
+  }
+  *out = w;
+  return 0;
+}
+
+void api_unwatch(execd_watch *w) {
+  if (!w)
+    return;
+  if (w->pending) {
+    w->cancelled = 1; /* freed when its pending "end" is drained */
+    return;
+  }
+  if (w->ex && w->w)
+    engine_remove_waiter(w->ex, w->w);
+  watch_free(w);
+}
+
+/* --- agents, health, metrics ------------------------------------------------- */
+
+int api_agents(execd_instance *inst, execd_reply_cb cb, void *arg) {
+  (void)inst;
+  json_t *list = json_array();
+  const char *name;
+  json_t *a;
+  json_object_foreach(api.eng->cfg->agents, name, a) json_array_append(list, a);
+  reply_ok(cb, arg, json_pack("{s:o}", "agents", list));
+  return 0;
+}
+
+static void add_component(json_t *components, json_t *down, execd_instance *inst, int rc) {
+  char label[128];
+  instance_label(inst, label, sizeof label);
+  if (rc == 0) {
+    json_object_set_new(components, label, json_string("ok"));
+  } else {
+    json_object_set_new(components, label,
+                        json_string(instance_error(inst, execd_strerror(rc))));
+    json_array_append_new(down, json_string(label));
+  }
+}
+
+int api_health(execd_instance *inst, execd_reply_cb cb, void *arg) {
+  engine *eng = api.eng;
+  (void)inst;
+  json_t *components = json_object(), *down = json_array();
+  eng->storage->last_error[0] = '\0';
+  add_component(components, down, eng->storage,
+                eng->store->health ? eng->store->health(eng->storage->self) : 0);
+  for (size_t i = 0; i < eng->n_backends; i++) {
+    backend_rt *b = &eng->backends[i];
+    b->inst->last_error[0] = '\0';
+    add_component(components, down, b->inst, b->ops->health ? b->ops->health(b->inst->self) : 0);
+  }
+  for (size_t i = 0; i < eng->n_transports; i++) {
+    execd_instance *t = eng->transports[i];
+    const execd_transport_ops *ops = t->ops;
+    t->last_error[0] = '\0';
+    add_component(components, down, t, ops->health ? ops->health(t->self) : 0);
+  }
+  int ready = json_array_size(down) == 0 && !eng->draining;
+  if (eng->draining)
+    json_array_append_new(down, json_string("execd (shutting down)"));
+  reply_ok(cb, arg, json_pack("{s:b, s:o, s:o}", "ready", ready, "down", down, "components",
+                              components));
+  return 0;
+}
+
+int api_metrics(execd_instance *inst, execd_reply_cb cb, void *arg) {
+  (void)inst;
+  char *text = metrics_render(api.eng);
+  reply_ok(cb, arg, json_string(text ? text : ""));
+  free(text);
+  return 0;
+}

@@ -1,0 +1,33 @@
+/* The API transports call through the host table: submit, get, list,
+ * cancel, remove, logs, watch, agents, health, metrics. */
+#ifndef EXECD_CORE_API_H
+#define EXECD_CORE_API_H
+
+#include <execd/host.h>
+#include <execd/storage.h>
+
+#include "engine.h"
+
+void api_init(engine *eng);
+void api_close(void);
+
+int api_submit(execd_instance *inst, const char *tenant, const char *body, size_t len,
+               unsigned wait_s, execd_reply_cb cb, void *arg);
+int api_get(execd_instance *inst, const char *tenant, const char *id, execd_reply_cb cb,
+            void *arg);
+int api_list(execd_instance *inst, const char *tenant, const execd_list_query *query,
+             execd_reply_cb cb, void *arg);
+int api_cancel(execd_instance *inst, const char *tenant, const char *id, execd_reply_cb cb,
+               void *arg);
+int api_remove(execd_instance *inst, const char *tenant, const char *id, execd_reply_cb cb,
+               void *arg);
+int api_logs(execd_instance *inst, const char *tenant, const char *id, uint64_t offset,
+             execd_reply_cb cb, void *arg);
+int api_watch(execd_instance *inst, const char *tenant, const char *id, execd_watch_cb cb,
+              void *arg, execd_watch **out);
+void api_unwatch(execd_watch *w);
+int api_agents(execd_instance *inst, execd_reply_cb cb, void *arg);
+int api_health(execd_instance *inst, execd_reply_cb cb, void *arg);
+int api_metrics(execd_instance *inst, execd_reply_cb cb, void *arg);
+
+#endif

@@ -1,0 +1,69 @@
+/* The host table: what plugins may call.  Backend reports go to the
+ * engine, transport calls to the API, the rest is here. */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "api.h"
+#include "engine.h"
+#include "instance.h"
+#include "log.h"
+
+void engine_host_job_output(execd_job *job, int stream, const char *data, size_t len);
+void engine_host_job_exited(execd_job *job, const execd_job_exit *exit);
+
+void instance_label(const execd_instance *inst, char *out, size_t len) {
+  snprintf(out, len, "%s %s", loader_kind_name(inst->kind), inst->name);
+}
+
+const char *instance_error(execd_instance *inst, const char *fallback) {
+  return inst && inst->last_error[0] ? inst->last_error : fallback;
+}
+
+static void h_log(execd_instance *inst, int level, const char *fmt, ...) {
+  char label[128];
+  instance_label(inst, label, sizeof label);
+  va_list ap;
+  va_start(ap, fmt);
+  log_vmsg(level, label, fmt, ap);
+  va_end(ap);
+}
+
+static void h_set_error(execd_instance *inst, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(inst->last_error, sizeof inst->last_error, fmt, ap);
+  va_end(ap);
+}
+
+static uv_loop_t *h_loop(execd_instance *inst) { return inst->engine->loop; }
+static const char *h_instance_name(execd_instance *inst) { return inst->name; }
+static const char *h_state_dir(execd_instance *inst) { return inst->engine->cfg->state_dir; }
+
+static const execd_host table = {
+    .abi_major = EXECD_ABI_MAJOR,
+    .abi_minor = EXECD_ABI_MINOR,
+    .struct_size = sizeof(execd_host),
+    .log = h_log,
+    .set_error = h_set_error,
+    .loop = h_loop,
+    .instance_name = h_instance_name,
+    .state_dir = h_state_dir,
+    .job_output = engine_host_job_output,
+    .job_exited = engine_host_job_exited,
+    .submit = api_submit,
+    .get = api_get,
+    .list = api_list,
+    .cancel = api_cancel,
+    .remove = api_remove,
+    .logs = api_logs,
+    .watch = api_watch,
+    .unwatch = api_unwatch,
+    .agents = api_agents,
+    .health = api_health,
+    .metrics = api_metrics,
+};
+
+const execd_host *host_table(void) { return &table; }

@@ -1,0 +1,10 @@
+/* Prometheus text exposition of the engine's counters and gauges. */
+#ifndef EXECD_CORE_METRICS_H
+#define EXECD_CORE_METRICS_H
+
+#include "engine.h"
+
+/* malloc'd text; the caller frees it. */
+char *metrics_render(const engine *eng);
+
+#endif
