@@ -1,4 +1,5 @@
 # Example configuration and systemd unit.
-dist_sysconf_DATA =
 execdconfdir = $(sysconfdir)/execd
 dist_execdconf_DATA = etc/execd.conf
+systemdunitdir = $(prefix)/lib/systemd/system
+dist_systemdunit_DATA = etc/execd.service
