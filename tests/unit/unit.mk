@@ -1,1 +1,18 @@
-# (placeholder)
+# Unit tests of the core (check).
+UNIT_TESTS = tests/unit/test_core_pure tests/unit/test_request tests/unit/test_conf \
+	tests/unit/test_workspace
+check_PROGRAMS += $(UNIT_TESTS)
+TESTS += $(UNIT_TESTS)
+
+tests_unit_test_core_pure_SOURCES = tests/unit/test_core_pure.c
+tests_unit_test_core_pure_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_core_pure_LDADD = $(TEST_LDADD)
+tests_unit_test_request_SOURCES = tests/unit/test_request.c
+tests_unit_test_request_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_request_LDADD = $(TEST_LDADD)
+tests_unit_test_conf_SOURCES = tests/unit/test_conf.c
+tests_unit_test_conf_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_conf_LDADD = $(TEST_LDADD)
+tests_unit_test_workspace_SOURCES = tests/unit/test_workspace.c
+tests_unit_test_workspace_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_workspace_LDADD = $(TEST_LDADD)
