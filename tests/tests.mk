@@ -24,3 +24,9 @@ include tests/plugins/plugins.mk
 endif
 
 include tests/integration/integration.mk
+
+# The tests CI runs again under ASan+UBSan: everything but the suites that
+# drive installed or whole-daemon trees.
+print-unit-tests:
+	@echo $(filter-out tests/integration/% tests/sdk/%,$(TESTS))
+.PHONY: print-unit-tests

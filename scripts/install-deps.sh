@@ -1,0 +1,14 @@
+#!/bin/sh
+# Installs what building and testing execd needs on Debian 12 (as root).
+set -eu
+export DEBIAN_FRONTEND=noninteractive
+if [ "$(id -u)" != 0 ]; then
+  echo "install-deps.sh: run as root (apt-get install)" >&2
+  exit 1
+fi
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends \
+  build-essential autoconf automake libtool libltdl-dev pkg-config \
+  libuv1-dev libjansson-dev libconfig-dev libssl-dev libbsd-dev libarchive-dev \
+  libcurl4-openssl-dev libmicrohttpd-dev check libsubunit-dev \
+  python3 procps curl groff-base man-db >/dev/null
