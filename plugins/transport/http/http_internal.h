@@ -1,0 +1,225 @@
+/* Internal interfaces of the http transport, shared by its source files:
+ *
+ *   http.c     plugin descriptor, config, lifecycle, reload
+ *   listen.c   parsing "ADDRESS:PORT" and binding the listening socket
+ *   server.c   libmicrohttpd driven by the libuv loop; request contexts
+ *   routes.c   URL routing, authentication, handlers calling the host
+ *   stream.c   chunked log follow and server-sent events
+ *   respond.c  JSON/text responses and the error mapping
+ *   tokens.c   the bearer-token file
+ *
+ * Everything runs on the loop thread, except tokens_load() during reload,
+ * which runs on the libuv thread pool.
+ */
+#ifndef EXECD_HTTP_INTERNAL_H
+#define EXECD_HTTP_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <microhttpd.h>
+#include <uv.h>
+
+#include <execd/plugin.h>
+
+#define HTTP_ID_LEN 36      /* execution ids are UUID-like: [0-9a-f-]{36} */
+#define HTTP_TENANT_MAX 64  /* longest tenant name */
+#define HTTP_ANONYMOUS "anonymous"
+/* 413, 422: libmicrohttpd renamed these constants between releases. */
+#define HTTP_STATUS_TOO_LARGE 413u
+#define HTTP_STATUS_UNPROCESSABLE 422u
+
+/* ---- tokens.c ------------------------------------------------------------ */
+
+/* Bearer tokens and the tenants they map to.  Only SHA-256 digests of the
+ * tokens are kept in memory. */
+typedef struct http_tokens http_tokens;
+
+/* Read and parse a tokens file (blocking).  On failure returns a negative
+ * EXECD_E* with "FILE:LINE: what is wrong" in err.  warn receives a warning
+ * (e.g. a world-readable file) or stays empty. */
+int tokens_load(const char *path, http_tokens **out, char *err, size_t errlen,
+                char *warn, size_t warnlen);
+/* Parse tokens from text; name is used in messages. */
+int tokens_parse(const char *name, const char *text, size_t len,
+                 http_tokens **out, char *err, size_t errlen);
+/* The tenant of token (len bytes), or NULL.  Takes the same time whichever
+ * token matches, or none. */
+const char *tokens_lookup(const http_tokens *t, const char *token, size_t len);
+size_t tokens_count(const http_tokens *t);
+void tokens_free(http_tokens *t);
+
+/* ---- listen.c ------------------------------------------------------------ */
+
+typedef struct http_listen_addr {
+  struct sockaddr_storage ss;
+  socklen_t len;
+  int loopback; /* 127.0.0.0/8 or ::1 */
+} http_listen_addr;
+
+/* Parse "127.0.0.1:8080", "[::1]:8080" or "localhost:8080". */
+int listen_parse(const char *text, http_listen_addr *out, char *err,
+                 size_t errlen);
+/* Create a non-blocking listening socket.  Returns the fd, or -1 with err
+ * set.  *port gets the bound port (useful with port 0). */
+int listen_open(const http_listen_addr *addr, unsigned *port, char *err,
+                size_t errlen);
+/* "127.0.0.1:8080" / "[::1]:8080" for addr with the given port. */
+void listen_format(const http_listen_addr *addr, unsigned port, char *buf,
+                   size_t buflen);
+
+/* ---- http.c: the instance ------------------------------------------------ */
+
+typedef struct http_request http_request;
+typedef struct http_stream http_stream;
+
+typedef struct http_server {
+  const execd_host *host;
+  execd_instance *inst;
+  uv_loop_t *loop;
+
+  /* config */
+  char *listen_text;
+  http_listen_addr addr;
+  char *tokens_file;   /* or NULL: every request is tenant "anonymous" */
+  uint64_t max_body;   /* bytes */
+  unsigned timeout_s;  /* idle connection timeout; 0 = none */
+  unsigned max_connections;
+  uint64_t keepalive_ms; /* how often idle streams are checked / pinged */
+
+  http_tokens *tokens; /* NULL without tokens_file */
+  int reloading;       /* a tokens reload is running on the thread pool */
+
+  /* server.c */
+  struct MHD_Daemon *mhd;
+  char bound[80];      /* "127.0.0.1:PORT" once listening */
+  uv_poll_t poll;      /* MHD's epoll fd */
+  uv_timer_t timer;    /* MHD_get_timeout */
+  uv_timer_t tick;     /* stream keep-alive and retries */
+  int handles_open;    /* uv handles not yet closed */
+  uv_idle_t kick_idle; /* runs MHD on the next loop iteration */
+  int in_run;          /* inside MHD_run */
+  int stopping;
+  http_request *requests; /* live request contexts */
+
+  /* stream.c */
+  http_stream *streams;   /* live streaming responses */
+  int tick_running;
+} http_server;
+
+/* ---- respond.c ----------------------------------------------------------- */
+
+/* A response ready to queue. */
+typedef struct http_answer {
+  unsigned status;
+  struct MHD_Response *response;
+} http_answer;
+
+/* HTTP status for a negative EXECD_E*. */
+unsigned respond_status_for(int execd_status);
+/* The default error code string for an HTTP status ("not_found"). */
+const char *respond_code_for(unsigned http_status);
+
+/* Serialise doc (borrowed) followed by a newline. */
+void answer_json(http_answer *a, unsigned status, const json_t *doc);
+/* {"error":{"code","message","field"}}; code NULL: from the status. */
+void answer_error(http_answer *a, unsigned status, const char *code,
+                  const char *message, const char *field);
+/* The error of a failed host reply (status != 0). */
+void answer_reply_error(http_answer *a, const execd_reply *r);
+/* A host call that was refused outright (returned rc != 0). */
+void answer_call_error(http_answer *a, int rc);
+void answer_text(http_answer *a, unsigned status, const char *content_type,
+                 const char *data, size_t len);
+void answer_discard(http_answer *a);
+/* Add a header to a prepared answer. */
+void answer_header(http_answer *a, const char *name, const char *value);
+
+/* ---- server.c: requests ---------------------------------------------------- */
+
+/* Route matched for a request (routes.c). */
+typedef struct http_route http_route;
+
+/* Called with a host reply, to turn it into req->answer. */
+typedef void (*http_reply_fn)(http_request *req, const execd_reply *reply);
+
+/* One HTTP request (MHD's con_cls).  Reference counted: one reference for
+ * the MHD connection (dropped on MHD_OPTION_NOTIFY_COMPLETED) and one per
+ * host call in flight, so that a reply arriving after the client went away
+ * finds the context alive and marked closed. */
+struct http_request {
+  http_server *srv;              /* valid while !closed */
+  struct MHD_Connection *conn;   /* valid while !closed */
+  http_request *prev, *next;     /* in srv->requests while !closed */
+  int refs;
+  int closed;      /* MHD is done with the connection */
+  int suspended;   /* we suspended it, waiting for an answer */
+  int dispatched;  /* the handler ran (the body is complete) */
+
+  const http_route *route;
+  const char *method; /* MHD's, valid while !closed */
+  char id[HTTP_ID_LEN + 1];
+  char tenant[HTTP_TENANT_MAX + 1];
+
+  char *body;          /* request body (submit only) */
+  size_t body_len, body_cap;
+  uint64_t body_seen;  /* bytes received, kept or not */
+  int body_too_big;
+
+  char *label_key, *label_value; /* owned copies for list queries */
+
+  http_reply_fn on_reply;
+  http_answer answer;  /* queued by the next handler call */
+  void *extra;         /* per-handler state (stream.c) */
+};
+
+void request_ref(http_request *req);
+void request_unref(http_request *req);
+/* Store the answer; resume the connection if it was suspended waiting for
+ * it.  (A request left without an answer by its handler is suspended.) */
+void request_answer(http_request *req, http_answer *a);
+/* The reply callback for host calls that answer a request: runs
+ * req->on_reply unless the client is gone, then drops the reference taken
+ * for the call. */
+void request_on_reply(void *arg, const execd_reply *reply);
+/* After a host call made with a reference held for request_on_reply: call
+ * is the host's return code; on failure no callback will come, so the
+ * reference is dropped and the request is answered with the mapped error. */
+void request_after_call(http_request *req, int call);
+
+/* Run MHD now and re-arm its timer. */
+void server_kick(http_server *srv);
+/* Run MHD on the next loop iteration: after every MHD_resume_connection. */
+void server_kick_soon(http_server *srv);
+int server_start(http_server *srv);
+/* The stream tick timer (keep-alives, retries) runs while streams exist. */
+void server_tick_start(http_server *srv);
+void server_tick_stop(http_server *srv);
+/* Answer every suspended request, stop MHD, close the uv handles. */
+void server_stop(http_server *srv);
+
+/* ---- routes.c -------------------------------------------------------------- */
+
+/* First call for a request (headers only): route, check the method, the
+ * token, the id, content type and length.  Returns 0 to continue (read the
+ * body), or 1 with req->answer set (an error to queue right away). */
+int routes_begin(http_request *req, const char *url, const char *method);
+/* The body is complete: run the handler.  Either sets req->answer or
+ * suspends the request until an async reply. */
+void routes_dispatch(http_request *req);
+/* True if the route keeps the request body. */
+int routes_wants_body(const http_request *req);
+
+/* ---- stream.c -------------------------------------------------------------- */
+
+/* GET /v1/executions/{id}/logs: page the stored log from offset; with
+ * follow, keep the response open until the execution ends. */
+void stream_logs_begin(http_request *req, uint64_t offset, int follow);
+/* GET /v1/executions/{id}/events?follow=1: server-sent events. */
+void stream_events_begin(http_request *req);
+/* Stop: end every stream and resume its connection. */
+void stream_shutdown_all(http_server *srv);
+void stream_tick(http_server *srv);
+
+#endif
