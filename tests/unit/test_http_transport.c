@@ -1256,9 +1256,13 @@ START_TEST(test_tokens_file_errors) {
   snprintf(where, sizeof where, "%s:3:", tokens_path);
   ck_assert_msg(strstr(last_error, where) != NULL, "error: %s", last_error);
 
-  write_tokens("short alpha\n", 0600);
+  write_tokens("bad\"token alpha\n", 0600);
   ck_assert_int_eq(try_start(config), EXECD_ECONFIG);
-  ck_assert_ptr_nonnull(strstr(last_error, ":1:"));
+  ck_assert_ptr_nonnull(strstr(last_error, ":1: the token contains '\"'"));
+
+  write_tokens(TOKEN_A " bad/tenant\n", 0600);
+  ck_assert_int_eq(try_start(config), EXECD_ECONFIG);
+  ck_assert_ptr_nonnull(strstr(last_error, ":1: the tenant name contains '/'"));
 
   write_tokens(TOKEN_A " alpha\n" TOKEN_A " beta\n", 0600);
   ck_assert_int_eq(try_start(config), EXECD_ECONFIG);
@@ -1272,6 +1276,21 @@ START_TEST(test_tokens_file_errors) {
                              "\"tokens_file\": \"/nonexistent/tokens\"}"),
                    EXECD_ECONFIG);
   ck_assert_ptr_nonnull(strstr(last_error, "/nonexistent/tokens"));
+
+  /* Short tokens are served, with a warning. */
+  write_tokens("token-a tenant-a\n", 0600);
+  start_server(config);
+  ck_assert_ptr_nonnull(strstr(log_text, ":1: the token is only 7 characters long"));
+  int ok = add("GET", "/v1/agents");
+  B.req[ok].token = "token-a";
+  run_batch();
+  json_t *doc = json_answer(ok, 200);
+  json_decref(doc);
+  batch_reset();
+  plugin->stop(self);
+  uv_run(&loop, UV_RUN_NOWAIT); /* close callbacks */
+  plugin->destroy(self);
+  self = NULL;
 
   /* World-readable: served, with a warning. */
   write_tokens(TOKEN_A " alpha\n", 0644);

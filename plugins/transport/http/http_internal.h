@@ -43,7 +43,8 @@ int tokens_load(const char *path, http_tokens **out, char *err, size_t errlen,
                 char *warn, size_t warnlen);
 /* Parse tokens from text; name is used in messages. */
 int tokens_parse(const char *name, const char *text, size_t len,
-                 http_tokens **out, char *err, size_t errlen);
+                 http_tokens **out, char *err, size_t errlen, char *warn,
+                 size_t warnlen);
 /* The tenant of token (len bytes), or NULL.  Takes the same time whichever
  * token matches, or none. */
 const char *tokens_lookup(const http_tokens *t, const char *token, size_t len);

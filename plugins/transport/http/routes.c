@@ -514,7 +514,8 @@ int routes_begin(http_request *req, const char *url, const char *method) {
            "the execution id must be 36 characters of 0-9, a-f and '-'", "id");
       return 1;
     }
-    snprintf(req->id, sizeof req->id, "%s", id);
+    memcpy(req->id, id, HTTP_ID_LEN);
+    req->id[HTTP_ID_LEN] = '\0';
   }
   param_check pc = {r->params, ""};
   MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, check_param, &pc);

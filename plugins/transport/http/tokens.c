@@ -17,7 +17,7 @@
 #include "http_internal.h"
 
 #define TOKENS_FILE_MAX (1024 * 1024) /* a tokens file is small */
-#define TOKEN_MIN_LEN 16              /* shorter tokens can be guessed */
+#define TOKEN_MIN_LEN 16              /* shorter tokens get a warning */
 
 typedef struct http_token {
   unsigned char digest[SHA256_DIGEST_LENGTH];
@@ -54,8 +54,11 @@ void tokens_free(http_tokens *t) {
 size_t tokens_count(const http_tokens *t) { return t ? t->n : 0; }
 
 int tokens_parse(const char *name, const char *text, size_t len,
-                 http_tokens **out, char *err, size_t errlen) {
+                 http_tokens **out, char *err, size_t errlen, char *warn,
+                 size_t warnlen) {
   *out = NULL;
+  if (warnlen)
+    warn[0] = '\0';
   http_tokens *t = calloc(1, sizeof *t);
   if (!t) {
     snprintf(err, errlen, "%s: out of memory", name);
@@ -119,13 +122,11 @@ int tokens_parse(const char *name, const char *text, size_t len,
                  name, lineno, f[1][i]);
         goto fail;
       }
-    if (fl[0] < TOKEN_MIN_LEN) {
-      snprintf(err, errlen,
-               "%s:%u: the token is %zu characters long; use at least %d "
-               "(e.g. openssl rand -hex 32)",
+    if (fl[0] < TOKEN_MIN_LEN && warnlen && !warn[0])
+      snprintf(warn, warnlen,
+               "%s:%u: the token is only %zu characters long and could be "
+               "guessed; use at least %d random ones (openssl rand -hex 32)",
                name, lineno, fl[0], TOKEN_MIN_LEN);
-      goto fail;
-    }
     http_token tok;
     memset(&tok, 0, sizeof tok);
     SHA256((const unsigned char *)f[0], fl[0], tok.digest);
@@ -187,9 +188,6 @@ int tokens_load(const char *path, http_tokens **out, char *err, size_t errlen,
     close(fd);
     return EXECD_ECONFIG;
   }
-  if (st.st_mode & S_IROTH)
-    snprintf(warn, warnlen,
-             "tokens_file %s is readable by every user; chmod o-r it", path);
   char *buf = malloc((size_t)st.st_size + 1);
   if (!buf) {
     snprintf(err, errlen, "tokens_file %s: out of memory", path);
@@ -213,9 +211,13 @@ int tokens_load(const char *path, http_tokens **out, char *err, size_t errlen,
     got += (size_t)n;
   }
   close(fd);
-  int rc = tokens_parse(path, buf, got, out, err, errlen);
+  int rc = tokens_parse(path, buf, got, out, err, errlen, warn, warnlen);
   OPENSSL_cleanse(buf, got);
   free(buf);
+  /* The more serious warning wins. */
+  if (rc == 0 && (st.st_mode & S_IROTH))
+    snprintf(warn, warnlen,
+             "tokens_file %s is readable by every user; chmod o-r it", path);
   return rc;
 }
 
