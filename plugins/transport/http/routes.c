@@ -529,9 +529,13 @@ int routes_begin(http_request *req, const char *url, const char *method) {
     const char *ct = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
                                                  MHD_HTTP_HEADER_CONTENT_TYPE);
     if (!json_content_type(ct)) {
-      char msg[160];
+      char msg[256];
+      /* curl -d sends this type unless told otherwise. */
+      int form = strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0;
       snprintf(msg, sizeof msg,
-               "the request body must be application/json, not %.100s", ct);
+               "the request body must be application/json, not %.100s%s", ct,
+               form ? " (with curl -d, add -H 'Content-Type: application/json')"
+                    : "");
       fail(req, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, msg, NULL);
       return 1;
     }
