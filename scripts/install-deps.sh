@@ -9,6 +9,6 @@ fi
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
   build-essential autoconf automake libtool libltdl-dev pkg-config \
-  libuv1-dev libjansson-dev libconfig-dev libssl-dev libbsd-dev libarchive-dev \
+  libuv1-dev libjansson-dev libconfig-dev libssl-dev libbsd-dev libarchive-dev zlib1g-dev \
   libcurl4-openssl-dev libmicrohttpd-dev check libsubunit-dev \
   python3 procps curl groff-base man-db >/dev/null
