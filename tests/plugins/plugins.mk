@@ -1,1 +1,61 @@
-# (placeholder)
+# Deliberately broken plugins (and two minimal good ones) for the loader
+# tests.  check_LTLIBRARIES with -rpath, so libtool builds real modules in
+# tests/plugins/.libs, found through EXECD_PLUGIN_PATH like installed ones.
+TEST_PLUGIN_LDFLAGS = -module -avoid-version -shared -no-undefined -rpath /nowhere
+TEST_PLUGIN_LIBADD = $(UV_LIBS) $(JANSSON_LIBS)
+
+check_LTLIBRARIES += \
+	tests/plugins/backend_abimajor.la \
+	tests/plugins/backend_abiminor.la \
+	tests/plugins/backend_noentry.la \
+	tests/plugins/backend_wrongkind.la \
+	tests/plugins/backend_declines.la \
+	tests/plugins/backend_good.la \
+	tests/plugins/storage_good.la
+
+tests_plugins_backend_abimajor_la_SOURCES = tests/plugins/backend_abimajor.c \
+	tests/plugins/broken_backend.h
+tests_plugins_backend_abimajor_la_CFLAGS = $(PLUGIN_CFLAGS)
+tests_plugins_backend_abimajor_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS)
+tests_plugins_backend_abimajor_la_LIBADD = $(TEST_PLUGIN_LIBADD)
+
+tests_plugins_backend_abiminor_la_SOURCES = tests/plugins/backend_abiminor.c \
+	tests/plugins/broken_backend.h
+tests_plugins_backend_abiminor_la_CFLAGS = $(PLUGIN_CFLAGS)
+tests_plugins_backend_abiminor_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS)
+tests_plugins_backend_abiminor_la_LIBADD = $(TEST_PLUGIN_LIBADD)
+
+tests_plugins_backend_noentry_la_SOURCES = tests/plugins/backend_noentry.c \
+	tests/plugins/broken_backend.h
+tests_plugins_backend_noentry_la_CFLAGS = $(PLUGIN_CFLAGS)
+tests_plugins_backend_noentry_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS)
+tests_plugins_backend_noentry_la_LIBADD = $(TEST_PLUGIN_LIBADD)
+
+tests_plugins_backend_wrongkind_la_SOURCES = tests/plugins/backend_wrongkind.c \
+	tests/plugins/broken_backend.h
+tests_plugins_backend_wrongkind_la_CFLAGS = $(PLUGIN_CFLAGS)
+tests_plugins_backend_wrongkind_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS)
+tests_plugins_backend_wrongkind_la_LIBADD = $(TEST_PLUGIN_LIBADD)
+
+tests_plugins_backend_declines_la_SOURCES = tests/plugins/backend_declines.c \
+	tests/plugins/broken_backend.h
+tests_plugins_backend_declines_la_CFLAGS = $(PLUGIN_CFLAGS)
+tests_plugins_backend_declines_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS)
+tests_plugins_backend_declines_la_LIBADD = $(TEST_PLUGIN_LIBADD)
+
+tests_plugins_backend_good_la_SOURCES = tests/plugins/backend_good.c
+tests_plugins_backend_good_la_CFLAGS = $(PLUGIN_CFLAGS)
+tests_plugins_backend_good_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS)
+tests_plugins_backend_good_la_LIBADD = $(TEST_PLUGIN_LIBADD)
+
+tests_plugins_storage_good_la_SOURCES = tests/plugins/storage_good.c
+tests_plugins_storage_good_la_CFLAGS = $(PLUGIN_CFLAGS)
+tests_plugins_storage_good_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS)
+tests_plugins_storage_good_la_LIBADD = $(TEST_PLUGIN_LIBADD)
+
+# The loader's refusals, through its API and through the daemon binary.
+check_PROGRAMS += tests/unit/test_loader
+TESTS += tests/unit/test_loader
+tests_unit_test_loader_SOURCES = tests/unit/test_loader.c
+tests_unit_test_loader_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_loader_LDADD = $(TEST_LDADD)
