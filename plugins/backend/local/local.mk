@@ -1,1 +1,14 @@
-# (placeholder, owned by the part that builds it)
+# The local backend: executions as process groups on this host.
+if BUILD_PLUGIN_LOCAL
+plugin_LTLIBRARIES += plugins/backend/local/backend_local.la
+plugins_backend_local_backend_local_la_SOURCES = \
+	plugins/backend/local/local_internal.h \
+	plugins/backend/local/local.c \
+	plugins/backend/local/job.c \
+	plugins/backend/local/spawn.c plugins/backend/local/spawn.h \
+	plugins/backend/local/cgroup.c plugins/backend/local/cgroup.h \
+	plugins/backend/local/netns.c
+plugins_backend_local_backend_local_la_CFLAGS = $(PLUGIN_CFLAGS) -pthread
+plugins_backend_local_backend_local_la_LDFLAGS = $(PLUGIN_LDFLAGS)
+plugins_backend_local_backend_local_la_LIBADD = $(UV_LIBS) $(JANSSON_LIBS) -lpthread
+endif

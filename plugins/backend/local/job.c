@@ -1,0 +1,460 @@
+/* One running attempt of the local backend.
+ *
+ * Life of a job: spawn (spawn.c) -> stdout/stderr read on the loop, stdin
+ * written from a copy of the spec's data -> the pidfd turns readable when
+ * the leader exits -> the rest of its process group (and cgroups) is
+ * killed, the leader reaped with its rusage -> once both output pipes hit
+ * EOF (or output_drain passed) the exit is reported -> handles close and
+ * the cgroups are removed on the thread pool, then the job is freed. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+#include "local_internal.h"
+#include "spawn.h"
+
+#define STDERR_TAIL 2048
+
+typedef struct local_job {
+  local_backend *lb;
+  execd_job *token; /* dead once job_exited was called */
+  pid_t pid;        /* also the process group */
+  uv_poll_t exit_watch;
+  uv_pipe_t out, err, in;
+  uv_write_t in_req;
+  uv_timer_t drain_timer;
+  char *stdin_copy;
+  int pidfd;
+  unsigned open_handles; /* initialised handles not yet closed */
+  bool out_open, err_open, in_open;
+  bool reaped, reported, drain_started;
+  int status;
+  struct rusage usage;
+  cgroup_job cg;
+  bool has_cg;
+  int64_t memory_limit;
+  bool address_space_limited; /* RLIMIT_AS stands for the memory limit */
+  char stderr_tail[STDERR_TAIL];
+  size_t stderr_tail_len;
+  uv_work_t cleanup;
+} local_job;
+
+static void maybe_report(local_job *j);
+
+/* ---- teardown ----------------------------------------------------------- */
+
+static void cleanup_run(uv_work_t *req) {
+  local_job *j = req->data;
+  if (j->has_cg)
+    cgroup_job_remove(&j->cg);
+}
+
+static void cleanup_done(uv_work_t *req, int status) {
+  local_job *j = req->data;
+  (void)status;
+  free(j->stdin_copy);
+  free(j);
+}
+
+static void on_handle_closed(uv_handle_t *h) {
+  local_job *j = h->data;
+  if (--j->open_handles > 0)
+    return;
+  j->cleanup.data = j;
+  uv_queue_work(j->lb->loop, &j->cleanup, cleanup_run, cleanup_done);
+}
+
+static void close_handle(local_job *j, uv_handle_t *h) {
+  if (!uv_is_closing(h))
+    uv_close(h, on_handle_closed);
+  (void)j;
+}
+
+/* ---- output --------------------------------------------------------------- */
+
+static void alloc_output(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  static char chunk[64 * 1024]; /* the loop thread reads one pipe at a time */
+  (void)h;
+  (void)suggested;
+  *buf = uv_buf_init(chunk, sizeof chunk);
+}
+
+static void keep_stderr_tail(local_job *j, const char *data, size_t n) {
+  if (n >= STDERR_TAIL) {
+    memcpy(j->stderr_tail, data + n - (STDERR_TAIL - 1), STDERR_TAIL - 1);
+    j->stderr_tail_len = STDERR_TAIL - 1;
+  } else {
+    size_t keep = j->stderr_tail_len + n < STDERR_TAIL ? j->stderr_tail_len
+                                                         : STDERR_TAIL - 1 - n;
+    memmove(j->stderr_tail, j->stderr_tail + j->stderr_tail_len - keep, keep);
+    memcpy(j->stderr_tail + keep, data, n);
+    j->stderr_tail_len = keep + n;
+  }
+  j->stderr_tail[j->stderr_tail_len] = '\0';
+}
+
+static void on_output(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
+  local_job *j = s->data;
+  bool is_err = s == (uv_stream_t *)&j->err;
+  if (n > 0) {
+    if (!j->reported)
+      j->lb->host->job_output(j->token, is_err ? EXECD_STREAM_STDERR : EXECD_STREAM_STDOUT,
+                              buf->base, (size_t)n);
+    if (is_err)
+      keep_stderr_tail(j, buf->base, (size_t)n);
+    return;
+  }
+  if (n == 0)
+    return;
+  /* EOF or a read error: this stream is done. */
+  if (is_err)
+    j->err_open = false;
+  else
+    j->out_open = false;
+  close_handle(j, (uv_handle_t *)s);
+  maybe_report(j);
+}
+
+static void on_stdin_written(uv_write_t *req, int status) {
+  local_job *j = req->data;
+  (void)status; /* EPIPE: the job did not read it all, its business */
+  free(j->stdin_copy);
+  j->stdin_copy = NULL;
+  if (j->in_open) {
+    j->in_open = false;
+    close_handle(j, (uv_handle_t *)&j->in);
+  }
+}
+
+/* ---- exit ------------------------------------------------------------------ */
+
+static void on_drain_timeout(uv_timer_t *t) {
+  local_job *j = t->data;
+  /* Something outside the process group still holds the pipes open. */
+  if (j->out_open) {
+    j->out_open = false;
+    close_handle(j, (uv_handle_t *)&j->out);
+  }
+  if (j->err_open) {
+    j->err_open = false;
+    close_handle(j, (uv_handle_t *)&j->err);
+  }
+  maybe_report(j);
+}
+
+static bool stderr_says_out_of_memory(const local_job *j) {
+  static const char *const signs[] = {"Cannot allocate memory", "out of memory", "Out of memory",
+                                      "MemoryError", "bad_alloc", "memory exhausted", NULL};
+  for (const char *const *s = signs; *s; s++)
+    if (strstr(j->stderr_tail, *s))
+      return true;
+  return false;
+}
+
+static void report(local_job *j) {
+  local_backend *lb = j->lb;
+  char message[256] = "";
+  execd_job_exit e = {.struct_size = sizeof e, .exit_code = -1};
+  if (WIFEXITED(j->status)) {
+    e.exit_code = WEXITSTATUS(j->status);
+  } else if (WIFSIGNALED(j->status)) {
+    e.term_signal = WTERMSIG(j->status);
+    e.exit_code = 128 + e.term_signal; /* as shells and container engines report it */
+  }
+  e.cpu_seconds = (double)j->usage.ru_utime.tv_sec + j->usage.ru_utime.tv_usec / 1e6 +
+                  (double)j->usage.ru_stime.tv_sec + j->usage.ru_stime.tv_usec / 1e6;
+  e.max_rss_bytes = (int64_t)j->usage.ru_maxrss * 1024;
+  if (j->has_cg) {
+    int64_t peak = cgroup_job_peak_memory(&j->cg);
+    if (peak > e.max_rss_bytes)
+      e.max_rss_bytes = peak;
+  }
+  bool failed = e.exit_code != 0;
+  if (j->has_cg && j->cg.memory_dir[0] && cgroup_job_oom_killed(&j->cg)) {
+    e.error_code = EXECD_ERR_OOM_KILLED;
+    snprintf(message, sizeof message,
+             "the job exceeded its memory limit of %lld bytes and was killed by the kernel's "
+             "OOM killer",
+             (long long)j->memory_limit);
+  } else if (failed && j->address_space_limited && stderr_says_out_of_memory(j)) {
+    e.error_code = EXECD_ERR_MEMORY_LIMIT;
+    snprintf(message, sizeof message,
+             "the job failed to allocate memory within its limit of %lld bytes (address space)",
+             (long long)j->memory_limit);
+  } else if (e.term_signal == SIGXCPU) {
+    e.error_code = "cpu_time_limit";
+    snprintf(message, sizeof message, "the job used up its CPU time limit");
+  } else if (e.term_signal == SIGXFSZ) {
+    e.error_code = "file_size_limit";
+    snprintf(message, sizeof message, "the job wrote a file larger than its limit");
+  }
+  if (message[0])
+    e.error_message = message;
+  j->reported = true;
+  lb->running--;
+  lb->host->job_exited(j->token, &e);
+  j->token = NULL;
+  uv_timer_stop(&j->drain_timer);
+  close_handle(j, (uv_handle_t *)&j->drain_timer);
+  close_handle(j, (uv_handle_t *)&j->exit_watch);
+  if (j->in_open) {
+    j->in_open = false;
+    close_handle(j, (uv_handle_t *)&j->in);
+  }
+}
+
+static void maybe_report(local_job *j) {
+  if (j->reported || !j->reaped)
+    return;
+  if (!j->out_open && !j->err_open) {
+    report(j);
+    return;
+  }
+  if (!j->drain_started) {
+    j->drain_started = true;
+    uv_timer_start(&j->drain_timer, on_drain_timeout, (uint64_t)j->lb->output_drain_ms, 0);
+  }
+}
+
+static void on_leader_exit(uv_poll_t *w, int status, int events) {
+  local_job *j = w->data;
+  (void)status;
+  (void)events;
+  uv_poll_stop(w);
+  /* The leader is a zombie until reaped, so its pid cannot be reused as a
+   * process group id yet: kill the rest of the group first. */
+  kill(-j->pid, SIGKILL);
+  if (j->has_cg)
+    cgroup_job_kill_all(&j->cg);
+  pid_t got = wait4(j->pid, &j->status, WNOHANG, &j->usage);
+  if (got != j->pid) {
+    /* Readable pidfd means exited; this cannot block for long. */
+    got = wait4(j->pid, &j->status, 0, &j->usage);
+  }
+  j->reaped = true;
+  close(j->pidfd);
+  j->pidfd = -1;
+  maybe_report(j);
+}
+
+/* ---- start ------------------------------------------------------------------ */
+
+int local_parse_user(const char *text, uid_t *uid, gid_t *gid, bool *has_gid) {
+  char *end;
+  errno = 0;
+  unsigned long u = strtoul(text, &end, 10);
+  if (errno || end == text || u > UINT32_MAX - 1 || (*end && *end != ':'))
+    return -1;
+  *uid = (uid_t)u;
+  *has_gid = false;
+  if (*end == ':') {
+    const char *g = end + 1;
+    unsigned long gv = strtoul(g, &end, 10);
+    if (errno || end == g || *end || gv > UINT32_MAX - 1)
+      return -1;
+    *gid = (gid_t)gv;
+    *has_gid = true;
+  }
+  return 0;
+}
+
+static void add_rlimit(spawn_plan *p, int resource, int64_t value) {
+  if (value <= 0 || p->n_rlimits >= SPAWN_MAX_RLIMITS)
+    return;
+  p->rlimits[p->n_rlimits].resource = resource;
+  p->rlimits[p->n_rlimits].limit.rlim_cur = (rlim_t)value;
+  p->rlimits[p->n_rlimits].limit.rlim_max = (rlim_t)value;
+  p->n_rlimits++;
+}
+
+static int fail(local_backend *lb, int rc, const char *fmt, const char *arg, int err) {
+  lb->host->set_error(lb->inst, fmt, arg, strerror(err));
+  return rc;
+}
+
+int local_job_start(local_backend *lb, const execd_job_spec *spec, execd_job *token,
+                    void **handle) {
+  const execd_limits *lim = spec->limits;
+  const execd_limits none = {0};
+  if (!lim)
+    lim = &none;
+  local_job *j = calloc(1, sizeof *j);
+  if (!j)
+    return EXECD_ENOMEM;
+  j->lb = lb;
+  j->token = token;
+  j->pidfd = -1;
+  j->memory_limit = lim->memory_bytes;
+
+  spawn_plan plan = {.path = spec->argv[0],
+                     .argv = (char *const *)spec->argv,
+                     .envp = (char *const *)spec->env,
+                     .cwd = spec->working_dir ? spec->working_dir : spec->workspace,
+                     .netns_fd = -1};
+  char out_path[PATH_MAX];
+  const char *user = spec->user ? spec->user : lb->default_user;
+  if (user) {
+    bool has_gid;
+    if (local_parse_user(user, &plan.uid, &plan.gid, &has_gid) < 0) {
+      lb->host->set_error(lb->inst, "user \"%s\" is not \"uid[:gid]\"", user);
+      free(j);
+      return EXECD_EINVAL;
+    }
+    if (!has_gid)
+      plan.gid = (gid_t)plan.uid;
+    plan.switch_user = true;
+    /* The job writes its outputs; everything else stays read-only to it. */
+    snprintf(out_path, sizeof out_path, "%s/output", spec->workspace);
+    plan.chown_paths[plan.n_chown++] = spec->workspace;
+    plan.chown_paths[plan.n_chown++] = out_path;
+  }
+
+  bool network_none = !lim->network || strcmp(lim->network, "none") == 0;
+  if (network_none && lb->netns_mode == NETNS_PER_JOB)
+    plan.new_netns = true;
+  else if (network_none && lb->netns_mode == NETNS_SHARED)
+    plan.netns_fd = lb->shared_netns_fd;
+
+  /* Memory: exact through the memory cgroup, else as address space. */
+  bool cg_memory = lim->memory_bytes > 0 && cgroups_have_memory(lb->cgroups);
+  bool cg_pids = lim->pids > 0 && cgroups_have_pids(lb->cgroups);
+  if (cg_memory || cg_pids) {
+    char name[128];
+    snprintf(name, sizeof name, "%s-%u", spec->execution_id ? spec->execution_id : "job",
+             spec->attempt);
+    int e = cgroup_job_create(lb->cgroups, name, cg_memory ? lim->memory_bytes : 0,
+                              cg_pids ? lim->pids : 0, &j->cg);
+    if (e) {
+      free(j);
+      return fail(lb, EXECD_EIO, "cannot create the cgroups of %s: %s", name, e);
+    }
+    j->has_cg = true;
+    if (j->cg.memory_procs_fd >= 0)
+      plan.cgroup_procs_fds[plan.n_cgroup_fds++] = j->cg.memory_procs_fd;
+    if (j->cg.pids_procs_fd >= 0)
+      plan.cgroup_procs_fds[plan.n_cgroup_fds++] = j->cg.pids_procs_fd;
+  }
+  if (lim->memory_bytes > 0 && !cg_memory) {
+    add_rlimit(&plan, RLIMIT_AS, lim->memory_bytes);
+    j->address_space_limited = true;
+  }
+  /* RLIMIT_NPROC counts every process of the user, so it is only a
+   * fallback, and root ignores it anyway. */
+  if (!cg_pids)
+    add_rlimit(&plan, RLIMIT_NPROC, lim->pids);
+  add_rlimit(&plan, RLIMIT_CPU, lim->cpu_seconds);
+  add_rlimit(&plan, RLIMIT_NOFILE, lim->nofile);
+  add_rlimit(&plan, RLIMIT_FSIZE, lim->fsize_bytes);
+
+  int out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1}, in_pipe[2] = {-1, -1};
+  int rc = EXECD_EIO;
+  const char *step = NULL;
+  int e = 0;
+  if (pipe2(out_pipe, O_CLOEXEC) < 0 || pipe2(err_pipe, O_CLOEXEC) < 0) {
+    e = errno;
+    step = "pipe";
+    goto failed;
+  }
+  if (spec->stdin_data) {
+    if (pipe2(in_pipe, O_CLOEXEC) < 0) {
+      e = errno;
+      step = "pipe";
+      goto failed;
+    }
+  } else if ((in_pipe[0] = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
+    e = errno;
+    step = "open /dev/null";
+    goto failed;
+  }
+  plan.stdin_fd = in_pipe[0];
+  plan.stdout_fd = out_pipe[1];
+  plan.stderr_fd = err_pipe[1];
+
+  spawn_child child;
+  e = spawn_start(&plan, &child, &step);
+  if (e) {
+    rc = (e == ENOENT || e == EACCES || e == ENOEXEC) ? EXECD_EINVAL : EXECD_EIO;
+    goto failed;
+  }
+  if (j->has_cg)
+    cgroup_job_started(&j->cg);
+  close(out_pipe[1]);
+  close(err_pipe[1]);
+  close(in_pipe[0]);
+  j->pid = child.pid;
+  j->pidfd = child.pidfd;
+
+  uv_loop_t *loop = lb->loop;
+  uv_pipe_init(loop, &j->out, 0);
+  uv_pipe_init(loop, &j->err, 0);
+  uv_timer_init(loop, &j->drain_timer);
+  uv_poll_init(loop, &j->exit_watch, j->pidfd);
+  j->out.data = j->err.data = j->drain_timer.data = j->exit_watch.data = j;
+  j->open_handles = 4;
+  uv_pipe_open(&j->out, out_pipe[0]);
+  uv_pipe_open(&j->err, err_pipe[0]);
+  j->out_open = j->err_open = true;
+  uv_read_start((uv_stream_t *)&j->out, alloc_output, on_output);
+  uv_read_start((uv_stream_t *)&j->err, alloc_output, on_output);
+  if (spec->stdin_data) {
+    uv_pipe_init(loop, &j->in, 0);
+    j->in.data = j;
+    j->open_handles++;
+    uv_pipe_open(&j->in, in_pipe[1]);
+    j->in_open = true;
+    j->stdin_copy = malloc(spec->stdin_len ? spec->stdin_len : 1);
+    memcpy(j->stdin_copy, spec->stdin_data, spec->stdin_len);
+    uv_buf_t b = uv_buf_init(j->stdin_copy, (unsigned)spec->stdin_len);
+    j->in_req.data = j;
+    if (uv_write(&j->in_req, (uv_stream_t *)&j->in, &b, 1, on_stdin_written) < 0) {
+      j->in_open = false;
+      close_handle(j, (uv_handle_t *)&j->in);
+    }
+  }
+  uv_poll_start(&j->exit_watch, UV_READABLE, on_leader_exit);
+  lb->running++;
+  *handle = j;
+  return 0;
+
+failed:
+  for (int i = 0; i < 2; i++) {
+    if (out_pipe[i] >= 0)
+      close(out_pipe[i]);
+    if (err_pipe[i] >= 0)
+      close(err_pipe[i]);
+    if (in_pipe[i] >= 0)
+      close(in_pipe[i]);
+  }
+  if (j->has_cg) {
+    cgroup_job_started(&j->cg);
+    cgroup_job_remove(&j->cg);
+  }
+  free(j);
+  char what[PATH_MAX + 64];
+  snprintf(what, sizeof what, "%s %s", step ? step : "spawn",
+           step && strcmp(step, "execve") == 0 ? spec->argv[0] : "");
+  return fail(lb, rc, "%s: %s", what, e);
+}
+
+int local_job_signal(local_backend *lb, void *handle, int signum) {
+  local_job *j = handle;
+  (void)lb;
+  if (!j || j->reaped)
+    return 0; /* already gone; its exit is on its way */
+  if (kill(-j->pid, signum) < 0 && errno != ESRCH)
+    return EXECD_EIO;
+  if (signum == SIGKILL && j->has_cg)
+    cgroup_job_kill_all(&j->cg);
+  return 0;
+}

@@ -1,0 +1,282 @@
+/* The local backend plugin: descriptor, configuration, check() and the ops
+ * glue.  Running jobs live in job.c. */
+#include "config.h"
+
+#include <errno.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+#include "local_internal.h"
+
+static const execd_config_key local_config_keys[] = {
+    {"commands_allowed", EXECD_CFG_LIST, "[]",
+     "globs of the absolute program paths jobs may run (\"/usr/bin/*\"); nothing runs "
+     "unless it matches"},
+    {"user", EXECD_CFG_STRING, NULL,
+     "\"uid[:gid]\" jobs run as; default: execd's own user"},
+    {"users_allowed", EXECD_CFG_LIST, "[]",
+     "\"uid[:gid]\" values a request's container.user may ask for"},
+    {"network_namespace", EXECD_CFG_STRING, "per-job",
+     "how jobs with network \"none\" are isolated: \"per-job\" (a new network "
+     "namespace each), \"shared\" (one loopback-only namespace for all jobs, faster) "
+     "or \"off\""},
+    {"cgroups", EXECD_CFG_BOOL, "true",
+     "put jobs with a memory or pids limit in cgroup v1 groups of their own (exact "
+     "memory limit, OOM detection); off: rlimits only"},
+    {"output_drain", EXECD_CFG_DURATION, "2s",
+     "how long to wait for stdout/stderr to close after the job exited"},
+    {NULL, 0, NULL, NULL}};
+
+/* ---- config ---------------------------------------------------------------- */
+
+static void free_strv(char **v) {
+  for (char **p = v; p && *p; p++)
+    free(*p);
+  free(v);
+}
+
+static int list_of(local_backend *lb, const json_t *config, const char *key, char ***out) {
+  const json_t *a = json_object_get(config, key);
+  size_t n = json_array_size(a);
+  char **v = calloc(n + 1, sizeof *v);
+  if (!v)
+    return EXECD_ENOMEM;
+  for (size_t i = 0; i < n; i++) {
+    const char *s = json_string_value(json_array_get(a, i));
+    if (!s || !*s) {
+      lb->host->set_error(lb->inst, "%s[%zu] must be a non-empty string", key, i);
+      free_strv(v);
+      return EXECD_ECONFIG;
+    }
+    v[i] = strdup(s);
+  }
+  *out = v;
+  return 0;
+}
+
+static int configure(local_backend *lb, const json_t *config) {
+  int rc = list_of(lb, config, "commands_allowed", &lb->commands_allowed);
+  if (!rc)
+    rc = list_of(lb, config, "users_allowed", &lb->users_allowed);
+  if (rc)
+    return rc;
+  for (char **g = lb->commands_allowed; *g; g++) {
+    if ((*g)[0] != '/' && strcmp(*g, "*") != 0) {
+      lb->host->set_error(lb->inst, "commands_allowed: \"%s\" is not an absolute path glob", *g);
+      return EXECD_ECONFIG;
+    }
+    if (strcmp(*g, "*") == 0 || strcmp(*g, "/*") == 0)
+      lb->host->log(lb->inst, EXECD_LOG_WARNING,
+                    "commands_allowed contains \"%s\": any program on this host may run", *g);
+  }
+  if (!lb->commands_allowed[0])
+    lb->host->log(lb->inst, EXECD_LOG_WARNING,
+                  "commands_allowed is empty: every execution on this backend will be refused");
+  const char *user = json_string_value(json_object_get(config, "user"));
+  if (user) {
+    uid_t u;
+    gid_t g;
+    bool has_gid;
+    if (local_parse_user(user, &u, &g, &has_gid) < 0) {
+      lb->host->set_error(lb->inst, "user \"%s\" is not \"uid[:gid]\" (numbers)", user);
+      return EXECD_ECONFIG;
+    }
+    lb->default_user = strdup(user);
+  }
+  for (char **p = lb->users_allowed; *p; p++) {
+    uid_t u;
+    gid_t g;
+    bool has_gid;
+    if (local_parse_user(*p, &u, &g, &has_gid) < 0) {
+      lb->host->set_error(lb->inst, "users_allowed: \"%s\" is not \"uid[:gid]\" (numbers)", *p);
+      return EXECD_ECONFIG;
+    }
+  }
+  if ((user || lb->users_allowed[0]) && geteuid() != 0)
+    lb->host->log(lb->inst, EXECD_LOG_WARNING,
+                  "execd is not root: switching to another user will fail");
+
+  const char *mode = json_string_value(json_object_get(config, "network_namespace"));
+  if (!mode || strcmp(mode, "per-job") == 0) {
+    lb->netns_mode = NETNS_PER_JOB;
+  } else if (strcmp(mode, "shared") == 0) {
+    lb->netns_mode = NETNS_SHARED;
+  } else if (strcmp(mode, "off") == 0) {
+    lb->netns_mode = NETNS_OFF;
+  } else {
+    lb->host->set_error(lb->inst,
+                        "network_namespace must be \"per-job\", \"shared\" or \"off\", not \"%s\"",
+                        mode);
+    return EXECD_ECONFIG;
+  }
+  const json_t *cg = json_object_get(config, "cgroups");
+  lb->use_cgroups = cg ? json_is_true(cg) : true;
+  const json_t *drain = json_object_get(config, "output_drain");
+  lb->output_drain_ms = drain ? json_integer_value(drain) : 2000;
+  return 0;
+}
+
+/* Network isolation where the kernel allows it; say so when it does not. */
+static void setup_network_isolation(local_backend *lb) {
+  lb->shared_netns_fd = -1;
+  if (lb->netns_mode == NETNS_OFF) {
+    lb->host->log(lb->inst, EXECD_LOG_WARNING,
+                  "network_namespace is off: jobs share the host's network");
+    return;
+  }
+  int err = 0;
+  int fd = local_netns_create(&err);
+  if (fd < 0) {
+    lb->host->log(lb->inst, EXECD_LOG_WARNING,
+                  "cannot create network namespaces (%s): jobs share the host's network",
+                  strerror(err));
+    lb->netns_mode = NETNS_OFF;
+    return;
+  }
+  if (lb->netns_mode == NETNS_SHARED)
+    lb->shared_netns_fd = fd;
+  else
+    close(fd);
+}
+
+/* ---- lifecycle ------------------------------------------------------------------ */
+
+static void local_destroy(void *self) {
+  local_backend *lb = self;
+  if (!lb)
+    return;
+  free_strv(lb->commands_allowed);
+  free_strv(lb->users_allowed);
+  free(lb->default_user);
+  if (lb->shared_netns_fd >= 0)
+    close(lb->shared_netns_fd);
+  cgroups_close(lb->cgroups);
+  free(lb);
+}
+
+static int local_create(const execd_host *host, execd_instance *inst, const json_t *config,
+                        void **self) {
+  local_backend *lb = calloc(1, sizeof *lb);
+  if (!lb)
+    return EXECD_ENOMEM;
+  lb->host = host;
+  lb->inst = inst;
+  lb->loop = host->loop(inst);
+  lb->shared_netns_fd = -1;
+  int rc = configure(lb, config);
+  if (rc) {
+    local_destroy(lb);
+    return rc;
+  }
+  setup_network_isolation(lb);
+  if (lb->use_cgroups)
+    lb->cgroups = cgroups_open(host, inst);
+  *self = lb;
+  return 0;
+}
+
+/* ---- ops ------------------------------------------------------------------------- */
+
+/* An absolute path without ".", ".." or empty components, so that a glob
+ * like "/usr/bin/<star>" cannot be walked out of. */
+static bool clean_absolute_path(const char *p) {
+  if (p[0] != '/')
+    return false;
+  for (const char *c = p; *c; c++) {
+    if (*c != '/')
+      continue;
+    const char *n = c + 1;
+    if (*n == '/' || *n == '\0')
+      return false;
+    if (n[0] == '.' && (n[1] == '/' || n[1] == '\0'))
+      return false;
+    if (n[0] == '.' && n[1] == '.' && (n[2] == '/' || n[2] == '\0'))
+      return false;
+  }
+  return true;
+}
+
+static bool in_list(char **list, const char *s) {
+  for (char **p = list; p && *p; p++)
+    if (strcmp(*p, s) == 0)
+      return true;
+  return false;
+}
+
+static int local_check(void *self, const execd_job_spec *spec) {
+  local_backend *lb = self;
+  if (spec->image) {
+    lb->host->set_error(lb->inst,
+                        "the local backend runs host programs, not images: drop container.image");
+    return EXECD_EINVAL;
+  }
+  const char *prog = spec->argv ? spec->argv[0] : NULL;
+  if (!prog) {
+    lb->host->set_error(lb->inst, "no command given");
+    return EXECD_EINVAL;
+  }
+  if (!clean_absolute_path(prog)) {
+    lb->host->set_error(lb->inst,
+                        "command \"%s\" must be an absolute path without \".\", \"..\" or "
+                        "empty components",
+                        prog);
+    return EXECD_EPERM;
+  }
+  bool allowed = false;
+  for (char **g = lb->commands_allowed; *g && !allowed; g++)
+    allowed = fnmatch(*g, prog, 0) == 0;
+  if (!allowed) {
+    lb->host->set_error(lb->inst, "command \"%s\" is not in commands_allowed", prog);
+    return EXECD_EPERM;
+  }
+  if (spec->user && !in_list(lb->users_allowed, spec->user) &&
+      !(lb->default_user && strcmp(spec->user, lb->default_user) == 0)) {
+    lb->host->set_error(lb->inst, "user \"%s\" is not in users_allowed", spec->user);
+    return EXECD_EPERM;
+  }
+  const char *net = spec->limits ? spec->limits->network : NULL;
+  if (net && strcmp(net, "none") != 0 && strcmp(net, "host") != 0) {
+    lb->host->set_error(lb->inst, "network \"%s\": the local backend knows \"none\" and \"host\"",
+                        net);
+    return EXECD_EINVAL;
+  }
+  return 0;
+}
+
+static int local_start(void *self, const execd_job_spec *spec, execd_job *job, void **handle) {
+  local_backend *lb = self;
+  int rc = local_check(lb, spec);
+  if (rc)
+    return rc;
+  return local_job_start(lb, spec, job, handle);
+}
+
+static int local_signal(void *self, void *handle, int signum) {
+  return local_job_signal(self, handle, signum);
+}
+
+static const execd_backend_ops local_ops = {
+    .struct_size = sizeof(execd_backend_ops),
+    .check = local_check,
+    .start = local_start,
+    .signal = local_signal,
+    .health = NULL,
+};
+
+static const execd_plugin local_plugin = {
+    EXECD_PLUGIN_HEADER,
+    .kind = EXECD_KIND_BACKEND,
+    .name = "local",
+    .version = PACKAGE_VERSION,
+    .description = "runs executions as process groups on this host",
+    .config_keys = local_config_keys,
+    .create = local_create,
+    .destroy = local_destroy,
+    .ops = &local_ops,
+};
+
+EXECD_PLUGIN_DEFINE(local_plugin)

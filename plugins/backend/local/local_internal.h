@@ -1,0 +1,55 @@
+/* The local backend: runs each attempt as a process group on this host.
+ *
+ *   local.c   descriptor, configuration, check(), health()
+ *   job.c     one running attempt: spawn, stdin/stdout/stderr, signals,
+ *             reaping through a pidfd, the exit report
+ *   spawn.c   the vfork-style spawn with the child's setup (rlimits,
+ *             process group, parent-death signal, namespaces, user switch)
+ *   cgroup.c  per-attempt cgroup v1 memory and pids groups, when usable
+ *   netns.c   the network namespace a job with network "none" gets
+ */
+#ifndef EXECD_LOCAL_INTERNAL_H
+#define EXECD_LOCAL_INTERNAL_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include <execd/plugin.h>
+
+/* How jobs with network "none" are cut off from the host's network. */
+enum local_netns_mode {
+  NETNS_OFF,     /* share the host's network (no isolation) */
+  NETNS_SHARED,  /* one namespace with only loopback, shared by all jobs */
+  NETNS_PER_JOB  /* a fresh namespace per attempt (slower to create) */
+};
+
+typedef struct local_cgroups local_cgroups; /* cgroup.h */
+
+typedef struct local_backend {
+  const execd_host *host;
+  execd_instance *inst;
+  uv_loop_t *loop;
+  char **commands_allowed; /* NULL-terminated globs */
+  char **users_allowed;    /* NULL-terminated "uid[:gid]" a request may ask for */
+  char *default_user;      /* "uid[:gid]" or NULL: the daemon's own user */
+  enum local_netns_mode netns_mode;
+  int shared_netns_fd;     /* NETNS_SHARED: the namespace to join, or -1 */
+  bool use_cgroups;
+  local_cgroups *cgroups;  /* NULL when cgroups are off or unusable */
+  int64_t output_drain_ms; /* wait for stdout/stderr EOF after the exit */
+  unsigned running;
+} local_backend;
+
+/* Parses "uid[:gid]" (numbers only).  Returns 0 or -1. */
+int local_parse_user(const char *text, uid_t *uid, gid_t *gid, bool *has_gid);
+
+/* netns.c: a new network namespace with loopback up, as a descriptor to
+ * setns() into; -1 with *err set when the kernel refuses. */
+int local_netns_create(int *err);
+
+/* job.c */
+int local_job_start(local_backend *lb, const execd_job_spec *spec,
+                    execd_job *token, void **handle);
+int local_job_signal(local_backend *lb, void *handle, int signum);
+
+#endif

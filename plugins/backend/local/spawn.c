@@ -1,0 +1,149 @@
+/* See spawn.h.  The child runs on the parent's memory until it execs, so
+ * it only makes system calls, writes its failure into the shared
+ * spawn_failure and never returns from child_run(). */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <linux/close_range.h>
+
+#include "spawn.h"
+
+/* Written by the child, read by the parent once vfork returns. */
+typedef struct spawn_failure {
+  volatile int err;
+  const char *volatile step;
+} spawn_failure;
+
+int spawn_loopback_up(void) {
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0)
+    return -1;
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  memcpy(ifr.ifr_name, "lo", 3);
+  int rc = ioctl(s, SIOCGIFFLAGS, &ifr);
+  if (rc == 0 && !(ifr.ifr_flags & IFF_UP)) {
+    ifr.ifr_flags |= IFF_UP;
+    rc = ioctl(s, SIOCSIFFLAGS, &ifr);
+  }
+  close(s);
+  return rc;
+}
+
+__attribute__((noreturn)) static void child_fail(spawn_failure *f, const char *step) {
+  f->err = errno ? errno : EINVAL;
+  f->step = step;
+  _exit(127);
+}
+
+static int move_fd(int from, int to) {
+  if (from == to)
+    return fcntl(to, F_SETFD, 0); /* keep it across exec */
+  return dup2(from, to) < 0 ? -1 : 0;
+}
+
+__attribute__((noreturn)) static void child_run(const spawn_plan *p, pid_t parent,
+                                                spawn_failure *f) {
+  /* Handlers are the daemon's and would run on its memory: default them
+   * all (the table is the child's own copy), then unblock below. */
+  struct sigaction dfl;
+  memset(&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; sig++)
+    if (sig != SIGKILL && sig != SIGSTOP)
+      sigaction(sig, &dfl, NULL);
+
+  if (setpgid(0, 0) < 0)
+    child_fail(f, "setpgid");
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+    child_fail(f, "prctl(PR_SET_PDEATHSIG)");
+  if (getppid() != parent) { /* the daemon died before the prctl */
+    errno = ESRCH;
+    child_fail(f, "getppid");
+  }
+  for (int i = 0; i < p->n_cgroup_fds; i++)
+    if (write(p->cgroup_procs_fds[i], "0", 1) != 1)
+      child_fail(f, "join cgroup");
+  if (p->netns_fd >= 0 && setns(p->netns_fd, CLONE_NEWNET) < 0)
+    child_fail(f, "setns(network)");
+  if (p->new_netns) {
+    if (unshare(CLONE_NEWNET) < 0)
+      child_fail(f, "unshare(CLONE_NEWNET)");
+    if (spawn_loopback_up() < 0)
+      child_fail(f, "loopback up");
+  }
+  for (int i = 0; i < p->n_rlimits; i++)
+    if (setrlimit(p->rlimits[i].resource, &p->rlimits[i].limit) < 0)
+      child_fail(f, "setrlimit");
+  if (move_fd(p->stdin_fd, 0) < 0 || move_fd(p->stdout_fd, 1) < 0 ||
+      move_fd(p->stderr_fd, 2) < 0)
+    child_fail(f, "dup2");
+  if (p->switch_user) {
+    for (int i = 0; i < p->n_chown; i++)
+      if (chown(p->chown_paths[i], p->uid, p->gid) < 0)
+        child_fail(f, "chown workspace");
+    if (setgroups(1, &p->gid) < 0)
+      child_fail(f, "setgroups");
+    if (setgid(p->gid) < 0)
+      child_fail(f, "setgid");
+    if (setuid(p->uid) < 0)
+      child_fail(f, "setuid");
+  }
+  if (chdir(p->cwd) < 0)
+    child_fail(f, "chdir");
+  /* Any descriptor of the daemon that lacks O_CLOEXEC stays behind. */
+  syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  execve(p->path, p->argv, p->envp);
+  child_fail(f, "execve");
+}
+
+int spawn_start(const spawn_plan *plan, spawn_child *out, const char **step) {
+  spawn_failure failure = {0, NULL};
+  pid_t parent = getpid();
+  sigset_t all, saved;
+  sigfillset(&all);
+  /* No handler may run in the child while it shares our memory. */
+  pthread_sigmask(SIG_SETMASK, &all, &saved);
+  pid_t pid = vfork();
+  if (pid == 0)
+    child_run(plan, parent, &failure);
+  int fork_errno = errno;
+  pthread_sigmask(SIG_SETMASK, &saved, NULL);
+  if (pid < 0) {
+    *step = "vfork";
+    return fork_errno;
+  }
+  if (failure.step) {
+    waitpid(pid, NULL, 0); /* it has already called _exit */
+    *step = failure.step;
+    return failure.err;
+  }
+  int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+  if (pidfd < 0) {
+    int e = errno;
+    kill(-pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    *step = "pidfd_open";
+    return e;
+  }
+  fcntl(pidfd, F_SETFD, FD_CLOEXEC);
+  out->pid = pid;
+  out->pidfd = pidfd;
+  return 0;
+}
