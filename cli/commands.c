@@ -1,0 +1,124 @@
+/* The one-request subcommands: get, list, logs, cancel, delete, health. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "execctl.h"
+#include "format.h"
+
+/* The path of an execution, or NULL after a usage message. */
+static char *execution_path(const char *id, const char *suffix) {
+  char err[256];
+  char *path = request_execution_path(id, suffix, err, sizeof err);
+  if (!path)
+    fprintf(stderr, "execctl: %s\n", err);
+  return path;
+}
+
+int execctl_get(client *c, const char *id, bool json) {
+  char *path = execution_path(id, NULL);
+  if (!path)
+    return EXECCTL_USAGE;
+  json_t *doc;
+  int rc = client_json(c, "GET", path, NULL, &doc);
+  free(path);
+  if (rc)
+    return EXECCTL_API_ERROR;
+  if (json)
+    format_json(stdout, doc);
+  else
+    format_execution(stdout, doc);
+  json_decref(doc);
+  return EXECCTL_OK;
+}
+
+int execctl_list(client *c, const list_options *o) {
+  char err[256];
+  char *path = request_list_path(o, err, sizeof err);
+  if (!path) {
+    fprintf(stderr, "execctl: %s\n", err);
+    return EXECCTL_USAGE;
+  }
+  json_t *page;
+  int rc = client_json(c, "GET", path, NULL, &page);
+  free(path);
+  if (rc)
+    return EXECCTL_API_ERROR;
+  if (o->json)
+    format_json(stdout, page);
+  else
+    format_execution_table(stdout, page);
+  json_decref(page);
+  return EXECCTL_OK;
+}
+
+static int write_out(const char *data, size_t len, void *ud) {
+  /* Flush at once: a followed log is read by people as it comes. */
+  return fwrite(data, 1, len, stdout) != len || fflush(stdout) != 0;
+}
+
+int execctl_logs(client *c, const char *id, bool follow) {
+  char *path = execution_path(id, follow ? "/logs?follow=1" : "/logs");
+  if (!path)
+    return EXECCTL_USAGE;
+  enum client_stream_end end = client_stream(c, path, write_out, NULL, NULL);
+  free(path);
+  return end == CLIENT_STREAM_DONE ? EXECCTL_OK : EXECCTL_API_ERROR;
+}
+
+int execctl_cancel(client *c, const char *id, bool json) {
+  char *path = execution_path(id, "/cancel");
+  if (!path)
+    return EXECCTL_USAGE;
+  json_t *doc;
+  int rc = client_json(c, "POST", path, NULL, &doc);
+  free(path);
+  if (rc)
+    return EXECCTL_API_ERROR;
+  if (json)
+    format_json(stdout, doc);
+  else
+    printf("%s %s\n", id, json_string_value(json_object_get(doc, "state")));
+  json_decref(doc);
+  return EXECCTL_OK;
+}
+
+int execctl_delete(client *c, const char *id, bool json) {
+  char *path = execution_path(id, NULL);
+  if (!path)
+    return EXECCTL_USAGE;
+  json_t *doc;
+  int rc = client_json(c, "DELETE", path, NULL, &doc);
+  free(path);
+  if (rc)
+    return EXECCTL_API_ERROR;
+  if (json)
+    format_json(stdout, doc);
+  else
+    printf("%s deleted\n", id);
+  json_decref(doc);
+  return EXECCTL_OK;
+}
+
+/* /readyz answers 503 with a document when something is down, so any
+ * status with a readiness document is an answer here. */
+int execctl_health(client *c, bool json) {
+  long status;
+  json_t *doc;
+  if (client_exchange(c, "GET", "/readyz", NULL, &status, &doc))
+    return EXECCTL_API_ERROR;
+  if (!json_is_object(doc) || !json_object_get(doc, "ready")) {
+    fprintf(stderr, "execctl: GET %s/readyz answered %ld without a readiness document\n",
+            client_base_url(c), status);
+    json_decref(doc);
+    return EXECCTL_API_ERROR;
+  }
+  if (json)
+    format_json(stdout, doc);
+  else
+    format_readiness(stdout, client_base_url(c), doc);
+  int ready = json_is_true(json_object_get(doc, "ready"));
+  json_decref(doc);
+  return ready ? EXECCTL_OK : EXECCTL_API_ERROR;
+}

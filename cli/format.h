@@ -1,0 +1,25 @@
+/* execctl's output: documents as JSON (--json) or as text for people. */
+#ifndef EXECCTL_FORMAT_H
+#define EXECCTL_FORMAT_H
+
+#include <stdio.h>
+
+#include <jansson.h>
+
+/* The document as indented JSON and a newline. */
+void format_json(FILE *out, const json_t *doc);
+
+/* One execution document as "name: value" lines, then its history. */
+void format_execution(FILE *out, const json_t *doc);
+
+/* A page of GET /v1/executions as a table, one execution per line, and the
+ * cursor of the next page if there is one. */
+void format_execution_table(FILE *out, const json_t *page);
+
+/* The answer of GET /readyz: "ready" or "not ready", then each component. */
+void format_readiness(FILE *out, const char *url, const json_t *ready);
+
+/* "5.20 s", "320 ms" or "2 h 05 min" for a duration in milliseconds. */
+void format_duration(char *buf, size_t len, long long ms);
+
+#endif
