@@ -1,1 +1,304 @@
-int main(void){return 77;}
+/* The local backend's own guarantees, beyond the backend contract: the
+ * allow-list, the whole process group killed, rlimits, the network
+ * namespace, the user switch, the parent-death signal, pids cgroup and
+ * resource usage. */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define WAIT_MS 60000
+#define ALLOWED "\"commands_allowed\": [\"/bin/*\", \"/usr/bin/*\"]"
+
+static harness_plugin backend;
+static const execd_backend_ops *ops;
+static char workspace[256];
+
+static void make_workspace(void) {
+  snprintf(workspace, sizeof workspace, "/tmp/execd-local-XXXXXX");
+  ck_assert_ptr_nonnull(mkdtemp(workspace));
+  chmod(workspace, 0755);
+  char d[300];
+  snprintf(d, sizeof d, "%s/output", workspace);
+  ck_assert_int_eq(mkdir(d, 0755), 0);
+}
+
+static void load(const char *config) {
+  int rc = harness_load(EXECD_KIND_BACKEND, "local", config, &backend);
+  ck_assert_msg(rc == 0, "loading local: %s", harness_last_error());
+  ops = backend.ops;
+  make_workspace();
+}
+
+static void teardown(void) {
+  harness_unload(&backend);
+  char cmd[400];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", workspace);
+  ck_assert_int_eq(system(cmd), 0);
+}
+
+static void setup_default(void) { load("{" ALLOWED "}"); }
+
+static execd_job_spec spec_for(const char *const *argv, execd_limits *limits) {
+  static char out_env[300];
+  static const char *env[] = {"PATH=/usr/bin:/bin", out_env, NULL};
+  snprintf(out_env, sizeof out_env, "WORKSPACE_OUTPUT=%s/output", workspace);
+  execd_job_spec spec = {.struct_size = sizeof spec,
+                         .execution_id = "0190c0de-0000-7000-8000-000000000001",
+                         .attempt = 1,
+                         .argv = argv,
+                         .env = env,
+                         .workspace = workspace,
+                         .limits = limits};
+  return spec;
+}
+
+static harness_job *run_sh(const char *script, execd_limits *limits, void **handle_out) {
+  const char *argv[] = {"/bin/sh", "-c", script, NULL};
+  execd_limits none = {.network = "none"};
+  execd_job_spec spec = spec_for(argv, limits ? limits : &none);
+  harness_job *job = harness_job_new();
+  void *handle = NULL;
+  int rc = ops->start(backend.self, &spec, (execd_job *)job, &handle);
+  ck_assert_msg(rc == 0, "start: %s", harness_last_error());
+  if (handle_out)
+    *handle_out = handle;
+  else
+    ck_assert(harness_wait_job(job, WAIT_MS));
+  return job;
+}
+
+/* Waits (bounded) until PID no longer exists or is a zombie. */
+static int process_gone(pid_t pid) {
+  for (int i = 0; i < 500; i++) {
+    char path[64], stat[256] = "";
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+      return 1;
+    size_t n = fread(stat, 1, sizeof stat - 1, f);
+    fclose(f);
+    stat[n] = '\0';
+    const char *close_paren = strrchr(stat, ')');
+    if (close_paren && close_paren[1] == ' ' && close_paren[2] == 'Z')
+      return 1;
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  return 0;
+}
+
+typedef struct line_wait {
+  harness_job *job;
+} line_wait;
+
+static int has_line(void *arg) {
+  harness_job *j = arg;
+  return j->exited || (j->out && strchr(j->out, '\n'));
+}
+
+START_TEST(allow_list_and_paths) {
+  const char *cases[][2] = {
+      {"/opt/evil", "not in commands_allowed"},
+      {"/bin/../opt/evil", "absolute path without"},
+      {"/bin//sh", "absolute path without"},
+      {"sh", "absolute path without"},
+  };
+  execd_limits lim = {.network = "none"};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    const char *argv[] = {cases[i][0], NULL};
+    execd_job_spec spec = spec_for(argv, &lim);
+    ck_assert_int_eq(ops->check(backend.self, &spec), EXECD_EPERM);
+    ck_assert_msg(strstr(harness_last_error(), cases[i][1]) &&
+                      strstr(harness_last_error(), cases[i][0]),
+                  "%s: %s", cases[i][0], harness_last_error());
+    harness_job job = {0};
+    void *h = NULL;
+    ck_assert_int_eq(ops->start(backend.self, &spec, (execd_job *)&job, &h), EXECD_EPERM);
+  }
+  const char *argv[] = {"/bin/sh", NULL};
+  execd_job_spec spec = spec_for(argv, &lim);
+  spec.image = "busybox";
+  ck_assert_int_eq(ops->check(backend.self, &spec), EXECD_EINVAL);
+  ck_assert_ptr_nonnull(strstr(harness_last_error(), "image"));
+  spec.image = NULL;
+  spec.user = "0";
+  ck_assert_int_eq(ops->check(backend.self, &spec), EXECD_EPERM);
+  ck_assert_ptr_nonnull(strstr(harness_last_error(), "users_allowed"));
+}
+END_TEST
+
+START_TEST(missing_program_fails_start_cleanly) {
+  const char *argv[] = {"/bin/execd-no-such-program", NULL};
+  execd_limits lim = {.network = "none"};
+  execd_job_spec spec = spec_for(argv, &lim);
+  harness_job job = {0};
+  void *h = NULL;
+  ck_assert_int_eq(ops->start(backend.self, &spec, (execd_job *)&job, &h), EXECD_EINVAL);
+  ck_assert_ptr_nonnull(strstr(harness_last_error(), "/bin/execd-no-such-program"));
+  ck_assert_ptr_nonnull(strstr(harness_last_error(), "No such file"));
+  ck_assert_int_eq(job.exited, 0);
+}
+END_TEST
+
+START_TEST(signal_kills_the_whole_process_group) {
+  void *handle;
+  harness_job *job = run_sh("sleep 300 & echo $!; wait", NULL, &handle);
+  ck_assert(harness_run_until(has_line, job, WAIT_MS));
+  pid_t child = (pid_t)atoi(job->out);
+  ck_assert_int_gt(child, 1);
+  ck_assert_int_eq(kill(child, 0), 0);
+  ck_assert_int_eq(ops->signal(backend.self, handle, SIGTERM), 0);
+  ck_assert(harness_wait_job(job, WAIT_MS));
+  ck_assert_msg(process_gone(child), "background process %d survived", (int)child);
+  harness_job_free(job);
+}
+END_TEST
+
+START_TEST(leftovers_die_with_the_leader) {
+  harness_job *job = run_sh("sleep 300 >/dev/null 2>&1 & echo $!", NULL, NULL);
+  pid_t child = (pid_t)atoi(job->out);
+  ck_assert_int_gt(child, 1);
+  ck_assert_msg(process_gone(child), "background process %d survived", (int)child);
+  harness_job_free(job);
+}
+END_TEST
+
+START_TEST(rlimits_apply) {
+  execd_limits lim = {.network = "none", .nofile = 77, .cpu_seconds = 33,
+                      .fsize_bytes = 1 << 20};
+  harness_job *job = run_sh("ulimit -n; ulimit -t; ulimit -f", &lim, NULL);
+  /* ulimit -f counts 512-byte blocks. */
+  ck_assert_str_eq(job->out, "77\n33\n2048\n");
+  harness_job_free(job);
+  lim.fsize_bytes = 4096;
+  job = run_sh("head -c 100000 /dev/zero > \"$WORKSPACE_OUTPUT/big\"", &lim, NULL);
+  ck_assert_int_ne(job->exit.exit_code, 0);
+  harness_job_free(job);
+}
+END_TEST
+
+START_TEST(network_none_sees_only_loopback) {
+  execd_limits lim = {.network = "none"};
+  harness_job *job = run_sh("grep -c : /proc/net/dev; grep -o 'lo:' /proc/net/dev", &lim, NULL);
+  ck_assert_int_eq(job->exit.exit_code, 0);
+  ck_assert_str_eq(job->out, "1\nlo:\n");
+  harness_job_free(job);
+}
+END_TEST
+
+START_TEST(pids_limit_stops_fork_bombs) {
+  execd_limits lim = {.network = "none", .pids = 4};
+  harness_job *job = run_sh("for i in 1 2 3 4 5 6 7 8; do sleep 5 & done; wait", &lim, NULL);
+  ck_assert_msg(job->err && (strstr(job->err, "fork") || strstr(job->err, "Resource")),
+                "stderr: %s", job->err ? job->err : "");
+  harness_job_free(job);
+}
+END_TEST
+
+START_TEST(usage_is_recorded) {
+  harness_job *job =
+      run_sh("i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; echo $i", NULL, NULL);
+  ck_assert_str_eq(job->out, "300000\n");
+  ck_assert(job->exit.cpu_seconds > 0.0);
+  ck_assert(job->exit.max_rss_bytes > 0);
+  harness_job_free(job);
+}
+END_TEST
+
+static void setup_nobody(void) {
+  load("{" ALLOWED ", \"user\": \"65534:65534\"}");
+}
+
+START_TEST(runs_as_the_configured_user) {
+  if (geteuid() != 0)
+    return; /* switching users needs root */
+  harness_job *job = run_sh("id -u; id -g; echo ok > \"$WORKSPACE_OUTPUT/x\" && echo wrote; "
+                            "touch \"$WORKSPACE_OUTPUT/../x\" 2>/dev/null || echo read-only",
+                            NULL, NULL);
+  ck_assert_msg(job->out && strcmp(job->out, "65534\n65534\nwrote\nread-only\n") == 0,
+                "out: %s err: %s", job->out ? job->out : "", job->err ? job->err : "");
+  char path[300];
+  struct stat st;
+  snprintf(path, sizeof path, "%s/output/x", workspace);
+  ck_assert_int_eq(stat(path, &st), 0);
+  ck_assert_int_eq(st.st_uid, 65534);
+  harness_job_free(job);
+}
+END_TEST
+
+START_TEST(jobs_die_with_the_daemon) {
+  /* A daemon process starts a job and dies without stopping it. */
+  int fds[2];
+  ck_assert_int_eq(pipe(fds), 0);
+  pid_t daemon = fork();
+  ck_assert_int_ge(daemon, 0);
+  if (daemon == 0) {
+    close(fds[0]);
+    harness_plugin p;
+    if (harness_load(EXECD_KIND_BACKEND, "local", "{" ALLOWED "}", &p) != 0)
+      _exit(2);
+    const char *argv[] = {"/bin/sh", "-c", "echo $$; exec sleep 300", NULL};
+    execd_limits lim = {.network = "host"};
+    execd_job_spec spec = spec_for(argv, &lim);
+    harness_job *job = harness_job_new();
+    void *h;
+    const execd_backend_ops *o = p.ops;
+    if (o->start(p.self, &spec, (execd_job *)job, &h) != 0)
+      _exit(3);
+    harness_run_until(has_line, job, WAIT_MS);
+    if (write(fds[1], job->out, strlen(job->out)) < 0)
+      _exit(4);
+    _exit(0); /* no stop(), no signal: as if killed */
+  }
+  close(fds[1]);
+  char buf[32] = "";
+  ck_assert_int_gt(read(fds[0], buf, sizeof buf - 1), 0);
+  close(fds[0]);
+  int status;
+  waitpid(daemon, &status, 0);
+  pid_t job_pid = (pid_t)atoi(buf);
+  ck_assert_int_gt(job_pid, 1);
+  ck_assert_msg(process_gone(job_pid), "job %d outlived its daemon", (int)job_pid);
+}
+END_TEST
+
+static Suite *local_suite(void) {
+  Suite *s = suite_create("local backend");
+  TCase *tc = tcase_create("local");
+  tcase_add_checked_fixture(tc, setup_default, teardown);
+  tcase_set_timeout(tc, 120);
+  tcase_add_test(tc, allow_list_and_paths);
+  tcase_add_test(tc, missing_program_fails_start_cleanly);
+  tcase_add_test(tc, signal_kills_the_whole_process_group);
+  tcase_add_test(tc, leftovers_die_with_the_leader);
+  tcase_add_test(tc, rlimits_apply);
+  tcase_add_test(tc, network_none_sees_only_loopback);
+  tcase_add_test(tc, pids_limit_stops_fork_bombs);
+  tcase_add_test(tc, usage_is_recorded);
+  tcase_add_test(tc, jobs_die_with_the_daemon);
+  suite_add_tcase(s, tc);
+  TCase *user = tcase_create("user switch");
+  tcase_add_checked_fixture(user, setup_nobody, teardown);
+  tcase_add_test(user, runs_as_the_configured_user);
+  suite_add_tcase(s, user);
+  return s;
+}
+
+int main(void) {
+  SRunner *sr = srunner_create(local_suite());
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

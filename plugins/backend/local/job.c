@@ -314,9 +314,9 @@ int local_job_start(local_backend *lb, const execd_job_spec *spec, execd_job *to
     if (!has_gid)
       plan.gid = (gid_t)plan.uid;
     plan.switch_user = true;
-    /* The job writes its outputs; everything else stays read-only to it. */
+    /* The job writes its outputs; the rest of the workspace stays
+     * read-only to it. */
     snprintf(out_path, sizeof out_path, "%s/output", spec->workspace);
-    plan.chown_paths[plan.n_chown++] = spec->workspace;
     plan.chown_paths[plan.n_chown++] = out_path;
   }
 
