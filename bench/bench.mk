@@ -1,1 +1,9 @@
-# (placeholder)
+# bench/local-throughput: executions/s through HTTP + local backend + file
+# storage against a bare posix_spawn loop (bench/README.md).  The wrapper
+# script and the README ship through EXTRA_DIST's bench directory.
+if BUILD_EXECCTL
+noinst_PROGRAMS += bench/local_throughput
+bench_local_throughput_SOURCES = bench/local_throughput.c
+bench_local_throughput_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS)
+bench_local_throughput_LDADD = $(CURL_LIBS) $(JANSSON_LIBS) -lm
+endif
