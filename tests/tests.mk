@@ -24,6 +24,7 @@ include tests/plugins/plugins.mk
 endif
 
 include tests/integration/integration.mk
+include tests/sdk/sdk.mk
 
 # The tests CI runs again under ASan+UBSan: everything but the suites that
 # drive installed or whole-daemon trees.
