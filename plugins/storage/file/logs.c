@@ -1,0 +1,261 @@
+/* Per-execution log files (dir/logs/<id>.log), capped at log_max bytes.
+ * Bytes are buffered on the loop and appended by the next group commit;
+ * the file is fsync'd with the next update of the execution (commit.c).
+ * The cap is enforced where the file's real size is known, on the thread
+ * pool: the bytes that fit are kept and a marker line says the rest was
+ * dropped. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "file_internal.h"
+
+#define TRUNCATED_MARK "\n[execd: log truncated: it reached the storage's log_max]\n"
+
+static int cmp_log(const log_buffer *a, const log_buffer *b) {
+  return strcmp(a->id, b->id);
+}
+
+RB_GENERATE_STATIC(log_buffers, log_buffer, node, cmp_log)
+
+void logs_path(const char *logs_dir, const char *id, char *buf, size_t size) {
+  snprintf(buf, size, "%s/%s.log", logs_dir, id);
+}
+
+static log_buffer *find(file_store *st, const char *id) {
+  log_buffer key;
+  snprintf(key.id, sizeof key.id, "%s", id);
+  return RB_FIND(log_buffers, &st->logs, &key);
+}
+
+static void drop(file_store *st, log_buffer *b) {
+  if (b->len)
+    st->logs_dirty--;
+  RB_REMOVE(log_buffers, &st->logs, b);
+  free(b->data);
+  free(b);
+}
+
+int logs_append(file_store *st, const char *id, const char *data, size_t len) {
+  if (len == 0)
+    return 0;
+  log_buffer *b = find(st, id);
+  if (!b) {
+    b = calloc(1, sizeof *b);
+    if (!b)
+      return EXECD_ENOMEM;
+    snprintf(b->id, sizeof b->id, "%s", id);
+    b->batch_job = -1;
+    RB_INSERT(log_buffers, &st->logs, b);
+  }
+  if (b->full)
+    return EXECD_ETOOBIG;
+  /* Memory stays bounded by the cap even before the file's size is known;
+   * the exact cut happens when the bytes are appended. */
+  uint64_t held = b->len + b->flushing;
+  size_t room = held < st->log_max ? (size_t)(st->log_max - held) : 0;
+  size_t take = len < room ? len : room;
+  if (take == 0)
+    return EXECD_ETOOBIG;
+  if (b->len + take > b->cap) {
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + take)
+      cap *= 2;
+    char *grown = realloc(b->data, cap);
+    if (!grown)
+      return EXECD_ENOMEM;
+    b->data = grown;
+    b->cap = cap;
+  }
+  memcpy(b->data + b->len, data, take);
+  if (b->len == 0)
+    st->logs_dirty++;
+  b->len += take;
+  return take < len ? EXECD_ETOOBIG : 0;
+}
+
+void logs_forget(file_store *st, const char *id) {
+  log_buffer *b = find(st, id);
+  if (!b)
+    return;
+  if (b->flushing == 0) {
+    drop(st, b);
+    return;
+  }
+  /* Its batch is in flight: drop the buffer once that batch is done. */
+  if (b->len)
+    st->logs_dirty--;
+  b->len = 0;
+  b->removed = true;
+}
+
+void logs_collect(file_store *st, log_job *jobs, size_t *n) {
+  log_buffer *b;
+  RB_FOREACH(b, log_buffers, &st->logs) {
+    b->batch_job = -1;
+    if (!b->len)
+      continue;
+    log_job *j = &jobs[*n];
+    memset(j, 0, sizeof *j);
+    snprintf(j->id, sizeof j->id, "%s", b->id);
+    j->data = b->data;
+    j->len = b->len;
+    b->flushing = b->len;
+    b->data = NULL;
+    b->len = b->cap = 0;
+    b->batch_job = (long)*n;
+    (*n)++;
+    st->logs_dirty--;
+  }
+}
+
+long logs_job_of(file_store *st, const char *id) {
+  log_buffer *b = find(st, id);
+  return b ? b->batch_job : -1;
+}
+
+/* How many of len bytes fit in a file of size bytes under cap, and whether
+ * the truncation marker follows them. */
+static size_t fit(uint64_t size, size_t len, uint64_t cap, bool *mark) {
+  *mark = false;
+  if (size >= cap)
+    return 0;
+  if (size + len <= cap)
+    return len;
+  uint64_t room = cap - size;
+  if (room >= sizeof TRUNCATED_MARK - 1) {
+    *mark = true;
+    return (size_t)(room - (sizeof TRUNCATED_MARK - 1));
+  }
+  return (size_t)room;
+}
+
+static int write_all(int fd, const char *p, size_t len) {
+  while (len > 0) {
+    ssize_t n = write(fd, p, len);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return -1;
+    p += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+void log_job_run(const char *logs_dir, uint64_t cap, log_job *job) {
+  char path[4096];
+  logs_path(logs_dir, job->id, path, sizeof path);
+  if (job->unlink) {
+    if (unlink(path) != 0 && errno != ENOENT)
+      job->err = errno;
+    return;
+  }
+  int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT && job->len) {
+    fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    job->created = fd >= 0;
+  }
+  if (fd < 0) {
+    if (errno != ENOENT) /* a sync of a log never written is fine */
+      job->err = errno;
+    return;
+  }
+  struct stat sb;
+  if (fstat(fd, &sb) != 0) {
+    job->err = errno;
+    close(fd);
+    return;
+  }
+  uint64_t size = (uint64_t)sb.st_size;
+  bool mark;
+  size_t take = fit(size, job->len, cap, &mark);
+  if ((take && write_all(fd, job->data, take) != 0) ||
+      (mark && write_all(fd, TRUNCATED_MARK, sizeof TRUNCATED_MARK - 1) != 0) ||
+      (job->sync && fsync(fd) != 0)) {
+    job->err = errno;
+    close(fd);
+    return;
+  }
+  size += take + (mark ? sizeof TRUNCATED_MARK - 1 : 0);
+  job->size = size;
+  job->full = size >= cap;
+  close(fd);
+}
+
+void logs_batch_done(file_store *st, log_job *jobs, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    log_job *j = &jobs[i];
+    log_buffer *b = find(st, j->id);
+    if (b && j->data) {
+      b->flushing = 0;
+      b->batch_job = -1;
+      if (j->full && !b->full && !b->removed) {
+        b->full = true;
+        st->host->log(st->inst, EXECD_LOG_NOTICE,
+                      "the log of %s reached log_max (%llu bytes); later "
+                      "output is dropped", j->id,
+                      (unsigned long long)st->log_max);
+      }
+      /* Keep a buffer only while it holds bytes or marks a full log. */
+      if (!b->len && (!b->full || b->removed))
+        drop(st, b);
+    }
+    if (j->data && !j->sync && st->sync) {
+      index_entry *e = index_find(&st->index, j->id);
+      if (e)
+        e->log_unsynced = true;
+    }
+  }
+}
+
+void logs_read(file_store *st, const char *id, uint64_t offset, size_t max,
+               execd_log_cb cb, void *arg) {
+  log_buffer *b = find(st, id);
+  if (!b || (!b->len && !b->flushing) || st->broken) {
+    reads_log(st, id, offset, max, cb, arg);
+    return;
+  }
+  log_wait *w = calloc(1, sizeof *w);
+  if (!w) {
+    reads_log(st, id, offset, max, cb, arg);
+    return;
+  }
+  /* Buffered bytes go with the next batch; bytes in flight with this one. */
+  w->batch = st->batches_started + (b->len ? 1 : 0);
+  snprintf(w->id, sizeof w->id, "%s", id);
+  w->offset = offset;
+  w->max = max;
+  w->cb = cb;
+  w->arg = arg;
+  STAILQ_INSERT_TAIL(&st->log_waits, w, link);
+  commit_kick(st);
+}
+
+void logs_release_waits(file_store *st) {
+  log_wait *w, *next;
+  STAILQ_FOREACH_SAFE(w, &st->log_waits, link, next) {
+    if (w->batch > st->batches_done && !st->broken)
+      continue;
+    STAILQ_REMOVE(&st->log_waits, w, log_wait, link);
+    reads_log(st, w->id, w->offset, w->max, w->cb, w->arg);
+    free(w);
+  }
+}
+
+void logs_free_all(file_store *st) {
+  log_buffer *b;
+  while ((b = RB_MIN(log_buffers, &st->logs)) != NULL)
+    drop(st, b);
+  log_wait *w;
+  while ((w = STAILQ_FIRST(&st->log_waits)) != NULL) {
+    STAILQ_REMOVE_HEAD(&st->log_waits, link);
+    free(w);
+  }
+}

@@ -1,0 +1,267 @@
+/* Reads: bodies of records from the journal and bytes of log files, on
+ * the thread pool; results are delivered on the loop.  A record whose
+ * newest version is still being written is answered from memory, and even
+ * answers with no I/O at all (ENOENT) go through the thread pool, so a
+ * callback never runs inside the op that asked for it. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "file_internal.h"
+
+enum read_kind { READ_ONE, READ_LIST, READ_LOG };
+
+typedef struct read_item {
+  json_t *json;     /* the body: in memory already, or parsed by the job */
+  journal_file *jf; /* else: where to read it */
+  uint64_t offset;
+  uint32_t length;
+} read_item;
+
+typedef struct read_job {
+  uv_work_t req;
+  file_store *st;
+  enum read_kind kind;
+  int status;
+  char err[512];
+  execd_store_cb one_cb;
+  execd_list_cb list_cb;
+  execd_log_cb log_cb;
+  void *arg;
+  char *next_cursor;
+  /* READ_LOG */
+  char log_path[4096];
+  uint64_t log_offset;
+  size_t log_max;
+  char *log_data;
+  size_t log_len;
+  /* READ_ONE, READ_LIST */
+  size_t n;
+  read_item items[];
+} read_job;
+
+static read_job *job_new(file_store *st, enum read_kind kind, size_t n) {
+  read_job *j = calloc(1, sizeof *j + n * sizeof(read_item));
+  if (!j)
+    return NULL;
+  j->req.data = j;
+  j->st = st;
+  j->kind = kind;
+  j->n = n;
+  return j;
+}
+
+/* Captures where e's newest version is, now, on the loop. */
+static void item_capture(file_store *st, read_item *it, index_entry *e) {
+  if (e->pending) {
+    it->json = json_incref(e->pending);
+  } else {
+    it->jf = journal_file_ref(st->journal);
+    it->offset = e->offset;
+    it->length = e->length;
+  }
+}
+
+/* Thread pool: reads and parses one record body. */
+static int item_load(read_item *it, char *err, size_t errlen) {
+  if (it->json || !it->jf)
+    return 0;
+  char *buf = malloc(it->length);
+  if (!buf) {
+    snprintf(err, errlen, "out of memory reading a record");
+    return EXECD_ENOMEM;
+  }
+  ssize_t n = journal_pread_all(it->jf->fd, buf, it->length, it->offset);
+  if (n != (ssize_t)it->length) {
+    snprintf(err, errlen, "reading %u bytes of the journal at offset %llu: %s",
+             it->length, (unsigned long long)it->offset,
+             n < 0 ? strerror(errno) : "end of file");
+    free(buf);
+    return EXECD_EIO;
+  }
+  int type = 0;
+  const char *payload, *why = NULL;
+  uint32_t plen;
+  int rc = 0;
+  if (journal_decode(buf, it->length, &type, &payload, &plen, &why) != 0)
+    ; /* why says what is wrong */
+  else if (type != JOURNAL_PUT)
+    why = "not a record version";
+  else if (!(it->json = json_loadb(payload, plen, 0, NULL)))
+    why = "its payload is not JSON";
+  if (why) {
+    snprintf(err, errlen, "the journal record at offset %llu is damaged (%s)",
+             (unsigned long long)it->offset, why);
+    rc = EXECD_ECORRUPT;
+  }
+  free(buf);
+  return rc;
+}
+
+static void read_log(read_job *j) {
+  int fd = open(j->log_path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno != ENOENT) { /* no file yet: no bytes yet */
+      snprintf(j->err, sizeof j->err, "opening %.400s: %s", j->log_path,
+               strerror(errno));
+      j->status = EXECD_EIO;
+    }
+    return;
+  }
+  struct stat sb;
+  if (fstat(fd, &sb) != 0) {
+    snprintf(j->err, sizeof j->err, "stat %.400s: %s", j->log_path, strerror(errno));
+    j->status = EXECD_EIO;
+  } else if ((uint64_t)sb.st_size > j->log_offset) {
+    uint64_t avail = (uint64_t)sb.st_size - j->log_offset;
+    size_t want = avail < j->log_max ? (size_t)avail : j->log_max;
+    j->log_data = malloc(want + 1);
+    ssize_t n = j->log_data ? journal_pread_all(fd, j->log_data, want, j->log_offset) : -1;
+    if (n < 0) {
+      snprintf(j->err, sizeof j->err, "reading %.400s: %s", j->log_path,
+               j->log_data ? strerror(errno) : "out of memory");
+      j->status = j->log_data ? EXECD_EIO : EXECD_ENOMEM;
+    } else {
+      j->log_len = (size_t)n;
+      j->log_data[n] = '\0';
+    }
+  }
+  close(fd);
+}
+
+static void job_run(uv_work_t *req) {
+  read_job *j = req->data;
+  if (j->status != 0 && j->kind != READ_ONE)
+    return;
+  if (j->kind == READ_LOG) {
+    read_log(j);
+    return;
+  }
+  for (size_t i = 0; i < j->n; i++) {
+    int rc = item_load(&j->items[i], j->err, sizeof j->err);
+    if (rc != 0) {
+      j->status = rc;
+      return;
+    }
+  }
+}
+
+static void job_done(uv_work_t *req, int status) {
+  read_job *j = req->data;
+  file_store *st = j->st;
+  if (status != 0 && j->status == 0) {
+    j->status = EXECD_ECANCELED;
+    snprintf(j->err, sizeof j->err, "the read was cancelled");
+  }
+  if (j->err[0]) {
+    st->host->set_error(st->inst, "%s", j->err);
+    if (j->status == EXECD_ECORRUPT || j->status == EXECD_EIO)
+      st->host->log(st->inst, EXECD_LOG_ERR, "%s", j->err);
+  }
+  switch (j->kind) {
+  case READ_ONE:
+    j->one_cb(j->arg, j->status,
+              j->n && j->status != EXECD_EIO && j->status != EXECD_ECORRUPT
+                  ? j->items[0].json
+                  : NULL);
+    break;
+  case READ_LIST: {
+    json_t *arr = json_array();
+    for (size_t i = 0; j->status == 0 && i < j->n; i++)
+      json_array_append(arr, j->items[i].json);
+    j->list_cb(j->arg, j->status, j->status == 0 ? arr : NULL,
+               j->status == 0 ? j->next_cursor : NULL);
+    json_decref(arr);
+    break;
+  }
+  case READ_LOG:
+    j->log_cb(j->arg, j->status, j->log_data ? j->log_data : "", j->log_len,
+              j->log_offset + j->log_len);
+    break;
+  }
+  for (size_t i = 0; i < j->n; i++) {
+    json_decref(j->items[i].json);
+    journal_file_unref(j->items[i].jf);
+  }
+  free(j->next_cursor);
+  free(j->log_data);
+  free(j);
+}
+
+static void job_queue(read_job *j) {
+  int rc = uv_queue_work(j->st->loop, &j->req, job_run, job_done);
+  if (rc != 0) {
+    /* Only with a broken loop; the callback still runs exactly once. */
+    j->status = EXECD_EUNAVAIL;
+    snprintf(j->err, sizeof j->err, "uv_queue_work: %s", uv_strerror(rc));
+    job_done(&j->req, 0);
+  }
+}
+
+void reads_one(file_store *st, int status, index_entry *e, execd_store_cb cb,
+               void *arg) {
+  if (!cb)
+    return;
+  read_job *j = job_new(st, READ_ONE, e ? 1 : 0);
+  if (!j) {
+    /* Nothing else can be done: the op was already accepted. */
+    st->host->log(st->inst, EXECD_LOG_ERR, "out of memory answering a read");
+    return;
+  }
+  j->status = status;
+  j->one_cb = cb;
+  j->arg = arg;
+  if (e)
+    item_capture(st, &j->items[0], e);
+  job_queue(j);
+}
+
+void reads_list(file_store *st, index_entry **entries, size_t n,
+                const char *next_cursor, execd_list_cb cb, void *arg) {
+  read_job *j = job_new(st, READ_LIST, n);
+  if (!j) {
+    st->host->log(st->inst, EXECD_LOG_ERR, "out of memory answering a list");
+    return;
+  }
+  j->list_cb = cb;
+  j->arg = arg;
+  j->next_cursor = next_cursor ? strdup(next_cursor) : NULL;
+  for (size_t i = 0; i < n; i++)
+    item_capture(st, &j->items[i], entries[i]);
+  job_queue(j);
+}
+
+void reads_log(file_store *st, const char *id, uint64_t offset, size_t max,
+               execd_log_cb cb, void *arg) {
+  read_job *j = job_new(st, READ_LOG, 0);
+  if (!j) {
+    st->host->log(st->inst, EXECD_LOG_ERR, "out of memory answering a log read");
+    return;
+  }
+  j->log_cb = cb;
+  j->arg = arg;
+  logs_path(st->logs_dir, id, j->log_path, sizeof j->log_path);
+  j->log_offset = offset;
+  j->log_max = max;
+  job_queue(j);
+}
+
+void reads_log_missing(file_store *st, uint64_t offset, execd_log_cb cb,
+                       void *arg) {
+  read_job *j = job_new(st, READ_LOG, 0);
+  if (!j) {
+    st->host->log(st->inst, EXECD_LOG_ERR, "out of memory answering a log read");
+    return;
+  }
+  j->status = EXECD_ENOENT;
+  j->log_cb = cb;
+  j->arg = arg;
+  j->log_offset = offset;
+  job_queue(j);
+}

@@ -1,0 +1,38 @@
+/* The members of a stored execution record that the file storage indexes
+ * (see <execd/storage.h>), read out of the JSON document. */
+#ifndef EXECD_FILE_RECORD_H
+#define EXECD_FILE_RECORD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+/* Longest id accepted; ids name log files, so they are also restricted to
+ * [A-Za-z0-9._-] and may not start with a dot. */
+#define RECORD_ID_MAX 64
+
+typedef struct record_fields {
+  const char *id;       /* borrowed from the record, like every string here */
+  const char *tenant;
+  const char *state;
+  const char *agent;    /* NULL if absent or null */
+  const char *idem_key; /* NULL if absent or null */
+  bool has_created;
+  int64_t created_ms;   /* timestamps.created, ms since the epoch */
+  const json_t *labels; /* object, or NULL; only string values are indexed */
+} record_fields;
+
+/* Fills f from rec.  Returns 0, or EXECD_EINVAL with the member at fault
+ * described in err. */
+int record_fields_get(const json_t *rec, record_fields *f, char *err,
+                      size_t errlen);
+
+bool record_id_valid(const char *id);
+
+/* RFC 3339 date-time ("2026-01-02T03:04:05.678Z", "+02:00" offsets) to ms
+ * since the epoch.  Returns 0, or -1 if s is not one. */
+int record_parse_time(const char *s, int64_t *ms);
+
+#endif
