@@ -234,7 +234,7 @@ int client_json(client *c, const char *method, const char *path, const json_t *b
   if (rc != CURLE_OK) {
     report_network(c, method, path, rc);
     free(t.body);
-    return -1;
+    return CLIENT_UNREACHABLE;
   }
   long status = response_status(&t);
   if (status < 200 || status >= 300) {
@@ -265,7 +265,7 @@ enum client_stream_end client_stream(client *c, const char *path, client_sink si
     end = CLIENT_STREAM_BROKEN;
   } else if (rc != CURLE_OK && !t.sink_aborted) {
     report_network(c, "GET", path, rc);
-    end = CLIENT_STREAM_ERROR;
+    end = CLIENT_STREAM_BROKEN;
   } else if (t.sink_aborted) {
     end = CLIENT_STREAM_ERROR;
   } else if (status < 200 || status >= 300) {

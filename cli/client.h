@@ -23,9 +23,14 @@ client *client_new(const char *url);
 void client_free(client *c);
 const char *client_base_url(const client *c);
 
+/* What client_json returns when execd could not be reached or the
+ * connection broke, as opposed to -1 for an answer that was an error. */
+#define CLIENT_UNREACHABLE (-2)
+
 /* One request with an optional JSON body.  Returns 0 when a JSON answer
  * with a 2xx status came back and stores it in *reply (a new reference);
- * otherwise prints the error and returns -1. */
+ * otherwise prints the error and returns -1 (an API error) or
+ * CLIENT_UNREACHABLE (a network error). */
 int client_json(client *c, const char *method, const char *path, const json_t *body,
                 json_t **reply);
 
@@ -41,9 +46,9 @@ typedef int (*client_sink)(const char *data, size_t len, void *ud);
 
 enum client_stream_end {
   CLIENT_STREAM_DONE = 0,    /* the server ended the body normally */
-  CLIENT_STREAM_ERROR = -1,  /* an API or network error, already printed */
+  CLIENT_STREAM_ERROR = -1,  /* an API error, or the sink refused; printed */
   CLIENT_STREAM_STOPPED = 1, /* *stop became non-zero (e.g. Ctrl-C) */
-  CLIENT_STREAM_BROKEN = 2,  /* the connection broke mid-body (message printed) */
+  CLIENT_STREAM_BROKEN = 2,  /* no connection, or it broke mid-body; printed */
 };
 
 /* GET path, passing the body to sink as it arrives.  stop, if not NULL, is

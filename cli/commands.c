@@ -79,7 +79,9 @@ int execctl_cancel(client *c, const char *id, bool json) {
   if (json)
     format_json(stdout, doc);
   else
-    printf("%s %s\n", id, json_string_value(json_object_get(doc, "state")));
+    /* A running job is only signalled: CANCELLED comes once it is gone. */
+    printf("%s: cancel requested, state %s\n", id,
+           json_string_value(json_object_get(doc, "state")));
   json_decref(doc);
   return EXECCTL_OK;
 }

@@ -115,8 +115,9 @@ static const char logs_help[] =
 static const char cancel_help[] =
     "Usage: execctl cancel [--json] ID\n"
     "\n"
-    "Cancels a queued, running or retry-waiting execution and prints its new\n"
-    "state.  A running job gets SIGTERM, then SIGKILL after execd's kill grace.\n"
+    "Cancels a queued, running or retry-waiting execution and prints its state\n"
+    "after the request.  A running job gets SIGTERM, then SIGKILL after execd's\n"
+    "kill grace; it stays RUNNING until it has gone, then becomes CANCELLED.\n"
     "Cancelling a finished execution is an error (409 already_finished).\n";
 
 static const char delete_help[] =

@@ -15,8 +15,8 @@
 #include "format.h"
 #include "run_outcome.h"
 
-#define STREAM_RETRIES 5     /* reconnections of a broken log stream in a row */
-#define RETRY_PAUSE_US 500000 /* between them */
+#define RECONNECT_TRIES 10        /* in a row without log progress */
+#define RECONNECT_PAUSE_US 1000000 /* between them */
 
 static volatile sig_atomic_t interrupted;
 
@@ -53,7 +53,7 @@ static int cancel_after_interrupt(client *c, const char *id) {
   char *path = request_execution_path(id, "/cancel", NULL, 0);
   json_t *doc = NULL;
   if (path && client_json(c, "POST", path, NULL, &doc) == 0)
-    fprintf(stderr, "execctl: execution %s %s\n", id,
+    fprintf(stderr, "execctl: execution %s: cancel requested, state %s\n", id,
             json_string_value(json_object_get(doc, "state")));
   json_decref(doc);
   free(path);
@@ -61,46 +61,55 @@ static int cancel_after_interrupt(client *c, const char *id) {
 }
 
 /* Follows the log from where it left off until the execution has ended,
- * and stores the final document in *final. */
+ * and stores the final document in *final.  A stream that broke, or an
+ * execd that cannot be reached (restarting), is tried again at the same
+ * offset, so no log is lost or repeated. */
 static int follow_to_end(client *c, const char *id, bool echo, json_t **final) {
   log_sink sink = {.echo = echo};
-  int broken = 0;
   char *doc_path = request_execution_path(id, NULL, NULL, 0);
   if (!doc_path)
     return EXECCTL_API_ERROR;
   int rc = EXECCTL_API_ERROR;
+  int tries = 0;
+  uint64_t received_at_last_try = 0;
   *final = NULL;
-  for (;;) {
+  while (!interrupted) {
     char suffix[64];
     snprintf(suffix, sizeof suffix, "/logs?follow=1&offset=%" PRIu64, sink.received);
     char *path = request_execution_path(id, suffix, NULL, 0);
     enum client_stream_end end =
         path ? client_stream(c, path, take_log, &sink, &interrupted) : CLIENT_STREAM_ERROR;
     free(path);
-    if (end == CLIENT_STREAM_STOPPED || interrupted) {
-      rc = cancel_after_interrupt(c, id);
+    if (end == CLIENT_STREAM_STOPPED || interrupted)
       break;
-    }
     if (end == CLIENT_STREAM_ERROR)
-      break;
-    json_t *doc;
-    if (client_json(c, "GET", doc_path, NULL, &doc))
-      break;
-    if (run_outcome_terminal(json_string_value(json_object_get(doc, "state")))) {
-      *final = doc;
-      rc = EXECCTL_OK;
-      break;
+      goto done;
+    if (end == CLIENT_STREAM_DONE) {
+      json_t *doc;
+      int got = client_json(c, "GET", doc_path, NULL, &doc);
+      if (got == -1)
+        goto done;
+      if (got == 0 && run_outcome_terminal(json_string_value(json_object_get(doc, "state")))) {
+        *final = doc;
+        rc = EXECCTL_OK;
+        goto done;
+      }
+      if (got == 0)
+        json_decref(doc);
     }
-    json_decref(doc);
-    /* A stream that ended before the execution did was cut (execd
-     * restarting, a proxy): pick it up again at the same offset. */
-    broken = end == CLIENT_STREAM_BROKEN ? broken + 1 : 0;
-    if (broken > STREAM_RETRIES) {
-      fprintf(stderr, "execctl: giving up on the log of execution %s\n", id);
-      break;
+    if (sink.received != received_at_last_try)
+      tries = 0; /* it moved on: a new problem */
+    received_at_last_try = sink.received;
+    if (++tries > RECONNECT_TRIES) {
+      fprintf(stderr, "execctl: giving up on execution %s; 'execctl logs -f %s' resumes\n", id,
+              id);
+      goto done;
     }
-    usleep(RETRY_PAUSE_US);
+    fprintf(stderr, "execctl: reconnecting (%d of %d)\n", tries, RECONNECT_TRIES);
+    usleep(RECONNECT_PAUSE_US);
   }
+  rc = cancel_after_interrupt(c, id);
+done:
   free(doc_path);
   return rc;
 }
