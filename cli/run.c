@@ -26,13 +26,15 @@ static void on_interrupt(int sig) {
   interrupted = 1;
 }
 
-/* No SA_RESTART: a blocking poll in libcurl returns so the flag is seen. */
+/* No SA_RESTART: a blocking poll in libcurl returns so the flag is seen.
+ * An ignored SIGINT (a background job of a script, nohup) stays ignored. */
 static void catch_interrupt(void) {
-  struct sigaction sa;
+  struct sigaction sa, old;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_interrupt;
   sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, NULL);
+  if (sigaction(SIGINT, NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+    sigaction(SIGINT, &sa, NULL);
 }
 
 typedef struct {
