@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,9 +134,14 @@ static const char health_help[] =
     "(GET /readyz) and prints each of them.  Exits with 0 when all are ready,\n"
     "1 otherwise.\n";
 
-static int usage_error(const command *cmd, const char *fmt, const char *arg) {
+static int usage_error(const command *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int usage_error(const command *cmd, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
   fprintf(stderr, "execctl: %s%s", cmd ? cmd->name : "", cmd ? ": " : "");
-  fprintf(stderr, fmt, arg);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
   fprintf(stderr, "\nTry 'execctl help%s%s'.\n", cmd ? " " : "", cmd ? cmd->name : "");
   return EXECCTL_USAGE;
 }
@@ -155,7 +161,7 @@ static int bad_option(const command *cmd, int c, char **argv) {
 /* The one ID argument of get, logs, cancel and delete. */
 static const char *single_id(const command *cmd, int argc, char **argv) {
   if (optind >= argc) {
-    usage_error(cmd, "%s", "missing execution id");
+    usage_error(cmd, "missing execution id");
     return NULL;
   }
   if (optind + 1 < argc) {
@@ -233,7 +239,7 @@ static int list_main(const command *cmd, int argc, char **argv, const char *url)
     case AGENT_OPTION: o.agent = optarg; break;
     case 'l':
       if (o.label)
-        return usage_error(cmd, "%s", "--label can be given once");
+        return usage_error(cmd, "--label can be given once");
       o.label = optarg;
       break;
     case LIMIT_OPTION: o.limit = optarg; break;
@@ -268,12 +274,12 @@ static int simple_main(const command *cmd, int argc, char **argv, const char *ur
     switch (c) {
     case JSON_OPTION:
       if (is_logs)
-        return usage_error(cmd, "%s", "--json is not an option of logs (the log is text)");
+        return usage_error(cmd, "--json is not an option of logs (the log is text)");
       json = true;
       break;
     case 'f':
       if (!is_logs)
-        return usage_error(cmd, "unknown option '%s'", "-f");
+        return usage_error(cmd, "unknown option '-f'");
       follow = true;
       break;
     case URL_OPTION: url = optarg; break;
