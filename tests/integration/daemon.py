@@ -5,6 +5,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -119,6 +120,31 @@ class Daemon:
                 return e.code, json.loads(text)
             except ValueError:
                 return e.code, text
+
+    def post_oversized(self, path, size, token="token-a"):
+        """POSTs headers announcing a SIZE-byte body with Expect: 100-continue
+        (as curl does for large bodies) and returns (status, document): the
+        server is to refuse before the body is sent."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=30) as s:
+            s.sendall(("POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                       "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
+                       "Content-Length: %d\r\nExpect: 100-continue\r\n\r\n"
+                       % (path, token, size)).encode())
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            head, _, body = data.partition(b"\r\n\r\n")
+            status = int(head.split()[1])
+            length = re.search(rb"(?i)content-length:\s*(\d+)", head)
+            while length and len(body) < int(length.group(1)):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                body += chunk
+            return status, (json.loads(body) if body.strip() else None)
 
     def submit(self, req, wait=None, token="token-a"):
         path = "/v1/executions" + ("?wait=%d" % wait if wait else "")
