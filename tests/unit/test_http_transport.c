@@ -52,6 +52,7 @@ typedef struct fake_exec {
   int line_no;
   execd_reply_cb wait_cb; /* submit ?wait= */
   void *wait_arg;
+  int await_watch; /* print nothing until someone watches it */
 } fake_exec;
 
 struct execd_watch {
@@ -256,10 +257,17 @@ static void set_state(fake_exec *ex, const char *state) {
   }
 }
 
+static int watched(const fake_exec *ex) {
+  for (execd_watch *w = fh.watches; w; w = w->next)
+    if (w->ex == ex && !w->dead)
+      return 1;
+  return 0;
+}
+
 /* Every tick, running executions print one line each. */
 static void runner_cb(uv_timer_t *t) {
   for (fake_exec *ex = fh.execs; ex; ex = ex->next) {
-    if (terminal(ex) || ex->lines_left < 0)
+    if (terminal(ex) || ex->lines_left < 0 || (ex->await_watch && !watched(ex)))
       continue;
     if (ex->lines_left == 0) {
       set_state(ex, "SUCCEEDED");
@@ -1401,6 +1409,7 @@ static int count(const char *hay, const char *needle) {
 START_TEST(test_events) {
   start_server("{\"listen\": \"127.0.0.1:0\"}");
   fake_exec *ex = new_exec("anonymous", 5, NULL);
+  ex->await_watch = 1; /* all five lines must reach the follower */
   fake_exec *done = new_exec("anonymous", 0, NULL);
   set_state(done, "FAILED");
   char p_hist[128], p_follow[128], p_done[128];
