@@ -206,9 +206,15 @@ static int load_record(void *arg, int type, uint64_t offset, uint32_t rec_len,
                        size_t errlen) {
   load_ctx *c = arg;
   file_store *st = c->st;
-  (void)err;
-  (void)errlen;
-  json_t *rec = json_loadb(payload, payload_len, 0, NULL);
+  /* A PUT is loaded from its index line only; tombstones are small. */
+  size_t meta_len = payload_len, body_len;
+  const char *body;
+  if (type == JOURNAL_PUT &&
+      record_payload_split(payload, payload_len, &meta_len, &body, &body_len) != 0) {
+    skip(c, offset);
+    return 0;
+  }
+  json_t *rec = json_loadb(payload, meta_len, 0, NULL);
   if (!rec) {
     skip(c, offset);
     return 0;

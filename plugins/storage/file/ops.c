@@ -29,15 +29,20 @@ static int64_t now_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* A new write of type for e, its record encoded from payload.  Returns 0,
+/* A new write of type for e, its record encoded from payload (a PUT, with
+ * its indexed members f, or a tombstone).  Returns 0,
  * or EXECD_ENOMEM / EXECD_ETOOBIG with the error set. */
 static int write_new(file_store *st, int type, index_entry *e,
-                     const json_t *payload, json_t *record, execd_store_cb cb,
-                     void *arg, pending_write **out) {
+                     const json_t *payload, const record_fields *f,
+                     json_t *record, execd_store_cb cb, void *arg,
+                     pending_write **out) {
   *out = NULL;
   pending_write *w = calloc(1, sizeof *w);
-  char *text = json_dumps(payload, JSON_COMPACT);
-  size_t len = text ? strlen(text) : 0;
+  size_t len = 0;
+  char *text = f ? record_payload(payload, f, &len)
+                 : json_dumps(payload, JSON_COMPACT);
+  if (text && !f)
+    len = strlen(text);
   if (!w || !text || journal_encode(type, text, len, &w->rec) != 0) {
     free(w);
     free(text);
@@ -96,7 +101,7 @@ static int file_insert(void *self, const json_t *record, execd_store_cb cb,
     st->host->set_error(st->inst, "out of memory");
     rc = EXECD_ENOMEM;
   } else {
-    rc = write_new(st, JOURNAL_PUT, e, record, copy, cb, arg, &w);
+    rc = write_new(st, JOURNAL_PUT, e, record, &f, copy, cb, arg, &w);
   }
   if (rc != 0) {
     json_decref(copy);
@@ -131,7 +136,7 @@ static int file_update(void *self, const json_t *record,
   }
   json_t *copy = json_deep_copy(record);
   pending_write *w = NULL;
-  rc = copy ? write_new(st, JOURNAL_PUT, e, record, copy, cb, arg, &w)
+  rc = copy ? write_new(st, JOURNAL_PUT, e, record, &f, copy, cb, arg, &w)
             : EXECD_ENOMEM;
   if (rc != 0) {
     if (!copy)
@@ -240,7 +245,8 @@ static int file_remove(void *self, const char *id, execd_store_cb cb,
   }
   json_t *tombstone = json_pack("{s:s}", "id", e->id);
   pending_write *w = NULL;
-  rc = tombstone ? write_new(st, JOURNAL_DELETE, e, tombstone, NULL, cb, arg, &w)
+  rc = tombstone ? write_new(st, JOURNAL_DELETE, e, tombstone, NULL, NULL, cb,
+                             arg, &w)
                  : EXECD_ENOMEM;
   json_decref(tombstone);
   if (rc != 0)

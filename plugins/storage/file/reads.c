@@ -88,13 +88,16 @@ static int item_load(read_item *it, char *err, size_t errlen) {
   int type = 0;
   const char *payload, *why = NULL;
   uint32_t plen;
+  size_t meta_len, body_len;
+  const char *body;
   int rc = 0;
   if (journal_decode(buf, it->length, &type, &payload, &plen, &why) != 0)
     ; /* why says what is wrong */
   else if (type != JOURNAL_PUT)
     why = "not a record version";
-  else if (!(it->json = json_loadb(payload, plen, 0, NULL)))
-    why = "its payload is not JSON";
+  else if (record_payload_split(payload, plen, &meta_len, &body, &body_len) != 0 ||
+           !(it->json = json_loadb(body, body_len, 0, NULL)))
+    why = "its payload is not an index line and a JSON record";
   if (why) {
     snprintf(err, errlen, "the journal record at offset %llu is damaged (%s)",
              (unsigned long long)it->offset, why);

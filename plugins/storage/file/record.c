@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -143,5 +144,43 @@ int record_fields_get(const json_t *rec, record_fields *f, char *err,
     }
     f->has_created = true;
   }
+  return 0;
+}
+
+char *record_payload(const json_t *rec, const record_fields *f, size_t *len) {
+  const json_t *created =
+      json_object_get(json_object_get(rec, "timestamps"), "created");
+  json_t *meta = json_pack(
+      "{s:s, s:s, s:s, s:s?, s:s?, s:O?, s:{s:O?}}", "id", f->id, "tenant",
+      f->tenant, "state", f->state, "agent", f->agent, "idempotency_key",
+      f->idem_key, "labels", f->labels, "timestamps", "created", created);
+  char *head = meta ? json_dumps(meta, JSON_COMPACT) : NULL;
+  char *body = json_dumps(rec, JSON_COMPACT);
+  json_decref(meta);
+  char *out = NULL;
+  if (head && body) {
+    /* Compact JSON holds no raw newline: it separates the two. */
+    size_t h = strlen(head), b = strlen(body);
+    out = malloc(h + 1 + b + 1);
+    if (out) {
+      memcpy(out, head, h);
+      out[h] = '\n';
+      memcpy(out + h + 1, body, b + 1);
+      *len = h + 1 + b;
+    }
+  }
+  free(head);
+  free(body);
+  return out;
+}
+
+int record_payload_split(const char *payload, size_t len, size_t *meta_len,
+                         const char **body, size_t *body_len) {
+  const char *nl = memchr(payload, '\n', len);
+  if (!nl)
+    return -1;
+  *meta_len = (size_t)(nl - payload);
+  *body = nl + 1;
+  *body_len = len - *meta_len - 1;
   return 0;
 }

@@ -31,6 +31,16 @@ int record_fields_get(const json_t *rec, record_fields *f, char *err,
 
 bool record_id_valid(const char *id);
 
+/* The payload of a journal PUT: one line of JSON holding only the indexed
+ * members (so that loading the journal parses little), a newline, and the
+ * whole record as compact JSON.  Returns a malloc'd text, or NULL if out of
+ * memory. */
+char *record_payload(const json_t *rec, const record_fields *f, size_t *len);
+/* Splits a PUT payload: the index line is payload[0, *meta_len), the
+ * record starts at *body.  Returns 0, or -1 if it has no such shape. */
+int record_payload_split(const char *payload, size_t len, size_t *meta_len,
+                         const char **body, size_t *body_len);
+
 /* RFC 3339 date-time ("2026-01-02T03:04:05.678Z", "+02:00" offsets) to ms
  * since the epoch.  Returns 0, or -1 if s is not one. */
 int record_parse_time(const char *s, int64_t *ms);
