@@ -84,7 +84,10 @@ static int write_records(commit_batch *b) {
 static void batch_run(uv_work_t *req) {
   commit_batch *b = req->data;
   bool any_sync = false;
+  /* Log bytes first: they must be durable once the updates are. */
   for (size_t i = 0; i < b->nlogs; i++) {
+    if (b->logs[i].unlink)
+      continue;
     log_job_run(b->logs_dir, b->log_max, &b->logs[i]);
     if (b->logs[i].err) {
       snprintf(b->err, sizeof b->err, "writing the log of %s in %s: %s",
@@ -99,17 +102,51 @@ static void batch_run(uv_work_t *req) {
              strerror(errno));
     return;
   }
-  if (STAILQ_EMPTY(&b->writes))
-    return;
-  if (write_records(b) != 0) {
-    snprintf(b->err, sizeof b->err, "writing %llu bytes to the journal at "
-             "offset %llu: %s", (unsigned long long)(b->end - b->start),
-             (unsigned long long)b->start, strerror(errno));
-    return;
+  if (!STAILQ_EMPTY(&b->writes)) {
+    if (write_records(b) != 0) {
+      snprintf(b->err, sizeof b->err, "writing %llu bytes to the journal at "
+               "offset %llu: %s", (unsigned long long)(b->end - b->start),
+               (unsigned long long)b->start, strerror(errno));
+      return;
+    }
+    if (b->sync && fdatasync(b->jf->fd) != 0) {
+      snprintf(b->err, sizeof b->err, "fdatasync of the journal: %s",
+               strerror(errno));
+      return;
+    }
   }
-  if (b->sync && fdatasync(b->jf->fd) != 0)
-    snprintf(b->err, sizeof b->err, "fdatasync of the journal: %s",
-             strerror(errno));
+  /* Log files of removed executions go once their tombstones are durable:
+   * a crash in between leaves a stray file, never a record without log. */
+  for (size_t i = 0; i < b->nlogs; i++) {
+    if (!b->logs[i].unlink)
+      continue;
+    log_job_run(b->logs_dir, b->log_max, &b->logs[i]);
+    if (b->logs[i].err) {
+      snprintf(b->err, sizeof b->err, "deleting the log of %s in %s: %s",
+               b->logs[i].id, b->logs_dir, strerror(b->logs[i].err));
+      return;
+    }
+  }
+}
+
+/* The entry's newest version is no longer being written. */
+static void write_finished(pending_write *w) {
+  index_entry *e = w->entry;
+  if (w->type == JOURNAL_PUT && --e->pending_writes == 0) {
+    json_decref(e->pending);
+    e->pending = NULL;
+  }
+}
+
+void commit_fail_queued(file_store *st) {
+  pending_write *w;
+  while ((w = STAILQ_FIRST(&st->queued)) != NULL) {
+    STAILQ_REMOVE_HEAD(&st->queued, link);
+    write_finished(w);
+    /* Through the thread pool: this may run inside an op call. */
+    reads_one(st, EXECD_EIO, NULL, w->cb, w->arg);
+    pending_write_free(w);
+  }
 }
 
 /* A committed PUT: the entry's newest on-disk version is now w's. */
@@ -137,13 +174,9 @@ static void batch_done(uv_work_t *req, int status) {
   pending_write *w;
   while ((w = STAILQ_FIRST(&b->writes)) != NULL) {
     STAILQ_REMOVE_HEAD(&b->writes, link);
-    index_entry *e = w->entry;
     if (ok && w->type == JOURNAL_PUT)
       book_put(st, w);
-    if (w->type == JOURNAL_PUT && --e->pending_writes == 0) {
-      json_decref(e->pending);
-      e->pending = NULL;
-    }
+    write_finished(w);
     if (w->cb) {
       if (!ok)
         st->host->set_error(st->inst, "%s", st->broken);

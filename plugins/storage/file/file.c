@@ -65,7 +65,9 @@ void store_break(file_store *st, const char *why) {
                 "storage writes stopped: %s; restart execd once the cause is "
                 "fixed (nothing acknowledged is lost)",
                 st->broken);
-  /* Reads waiting for log bytes to be written would wait forever. */
+  /* Nothing queued will be written; reads waiting for log bytes to be
+   * written would wait forever. */
+  commit_fail_queued(st);
   logs_release_waits(st);
 }
 

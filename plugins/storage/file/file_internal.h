@@ -117,6 +117,9 @@ void commit_enqueue(file_store *st, pending_write *w);
  * is running. */
 void commit_kick(file_store *st);
 void pending_write_free(pending_write *w);
+/* After store_break: the queued writes fail (callbacks with EXECD_EIO,
+ * later, from the loop). */
+void commit_fail_queued(file_store *st);
 
 /* --- compact.c ----------------------------------------------------------- */
 bool compact_due(const file_store *st);
