@@ -137,7 +137,10 @@ int workspace_prepare(const char *dir, const json_t *input, const json_t *checkp
     goto out;
   }
   json_t *config = json_object_get(input, "config");
-  if ((rc = write_json_at(conf, "config.json", config ? config : json_object()))) {
+  json_t *empty = config ? NULL : json_object();
+  rc = write_json_at(conf, "config.json", config ? config : empty);
+  json_decref(empty);
+  if (rc) {
     snprintf(err, errlen, "cannot write config/config.json: %s", strerror(-rc));
     goto out;
   }
