@@ -1,5 +1,6 @@
 /* The file storage plugin: what its parts share.  file.c has the plugin
- * descriptor, configuration and the storage ops; journal.c the record
+ * descriptor, configuration and the store's lifecycle; ops.c the storage
+ * ops; record.c the indexed members of a record; journal.c the record
  * format and recovery; index.c the in-memory index; commit.c the group
  * commit of writes; compact.c the journal compaction; logs.c the
  * per-execution log files; reads.c the reads of bodies and logs.  Every
