@@ -185,8 +185,9 @@ static void on_inserted(void *arg, int status, json_t *stored) {
       uv_timer_init(eng->loop, &c->timer);
       c->timer.data = c;
       uv_timer_start(&c->timer, submit_wait_timeout, (uint64_t)c->wait_s * 1000, 0);
-      engine_publish(eng, EXECD_EVENT_STATE_CHANGED, ex,
-                     json_pack("{s:n, s:s, s:s}", "from", "to", "QUEUED", "reason", "accepted"));
+      json_t *ev = json_pack("{s:n, s:s, s:s}", "from", "to", "QUEUED", "reason", "accepted");
+      engine_publish(eng, EXECD_EVENT_STATE_CHANGED, ex, ev);
+      json_decref(ev);
       engine_schedule(eng);
       json_decref(c->record);
       return; /* c lives until the wait ends */
