@@ -334,8 +334,10 @@ int main(int argc, char **argv) {
     free(d.eng.transports);
     loader_exit();
     config_free(d.cfg);
-    if (rc != 0)
-      log_err("refusing to start: a plugin could not be loaded");
+    if (rc != 0 && check_only)
+      log_err("%s: configuration invalid", config_path);
+    else if (rc != 0)
+      log_err("refusing to start: a plugin could not be loaded or configured");
     return rc != 0 ? 1 : 0;
   }
 
