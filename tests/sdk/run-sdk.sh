@@ -144,6 +144,11 @@ fi
 
 # --- 5. the installed execd loads it --------------------------------------
 execd=$stage$EXECD_SDK_SBINDIR/execd
+if [ ! -e "$stage$plugindir/storage_file.so" ]; then
+  # configure --disable-file: no storage to load the sample plugin with.
+  echo "SKIP: the file storage is not built; the sample plugin was built but not loaded"
+  exit 77
+fi
 [ -x "$execd" ] || fail "execd was not installed in $EXECD_SDK_SBINDIR"
 "$execd" --version | grep -q "plugin ABI $abi_major.$abi_minor" ||
   fail "execd --version does not report plugin ABI $abi_major.$abi_minor"
