@@ -1,6 +1,6 @@
 # bench/local-throughput: executions/s through HTTP + local backend + file
 # storage against a bare posix_spawn loop (bench/README.md).  The wrapper
-# script and the README ship through EXTRA_DIST's bench directory.
+# script and the README are listed in EXTRA_DIST (Makefile.am).
 if BUILD_EXECCTL
 noinst_PROGRAMS += bench/local_throughput
 bench_local_throughput_SOURCES = bench/local_throughput.c

@@ -1076,7 +1076,6 @@ int engine_recover(engine *eng, void (*cb)(void *arg, int status), void *arg) {
 typedef struct drain_ctx {
   engine *eng;
   uv_timer_t poll;
-  int64_t deadline;
   void (*cb)(void *arg);
   void *arg;
 } drain_ctx;
@@ -1085,7 +1084,7 @@ static void drain_closed(uv_handle_t *h) { free(h->data); }
 
 static void drain_check(uv_timer_t *t) {
   drain_ctx *d = t->data;
-  if (d->eng->running > 0 && ids_now_ms() < d->deadline)
+  if (d->eng->running > 0 && ids_now_ms() < d->eng->drain_deadline_ms)
     return;
   if (d->eng->running > 0)
     log_warn("shutdown: %d executions still running after the grace period; they will be "
@@ -1102,7 +1101,7 @@ void engine_drain(engine *eng, void (*cb)(void *arg), void *arg) {
   d->eng = eng;
   d->cb = cb;
   d->arg = arg;
-  d->deadline = ids_now_ms() + eng->cfg->shutdown_grace_ms;
+  eng->drain_deadline_ms = ids_now_ms() + eng->cfg->shutdown_grace_ms;
   uv_timer_init(eng->loop, &d->poll);
   d->poll.data = d;
   if (eng->running)
@@ -1110,6 +1109,8 @@ void engine_drain(engine *eng, void (*cb)(void *arg), void *arg) {
                (long long)eng->cfg->shutdown_grace_ms, eng->running);
   uv_timer_start(&d->poll, drain_check, 1, 50);
 }
+
+void engine_drain_now(engine *eng) { eng->drain_deadline_ms = 0; }
 
 void engine_close(engine *eng) {
   /* Whatever is left stays in storage as it is and is recovered at the

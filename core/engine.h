@@ -82,6 +82,7 @@ struct engine {
   size_t n_active;
   int running;
   bool draining;
+  int64_t drain_deadline_ms; /* while draining: stop waiting for jobs then */
   uint64_t accepted_total;
   uint64_t rejected_total;
   uint64_t finished_total[STATE__COUNT];
@@ -96,6 +97,9 @@ int engine_recover(engine *eng, void (*cb)(void *arg, int status), void *arg);
 /* Stop starting attempts; cb runs once no attempt is running or the
  * shutdown grace has passed. */
 void engine_drain(engine *eng, void (*cb)(void *arg), void *arg);
+/* Ends a drain at once (a second SIGTERM): running jobs are left to
+ * recovery at the next start. */
+void engine_drain_now(engine *eng);
 void engine_close(engine *eng);
 
 execution *engine_find(engine *eng, const char *id);

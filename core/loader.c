@@ -81,8 +81,8 @@ int loader_open(int kind, const char *name, const execd_host *host,
   if (!handle) {
     const char *why = lt_dlerror();
     snprintf(err, errlen,
-             "%s: cannot load plugin '%s' (%s); searched EXECD_PLUGIN_PATH and "
-             "plugin_dir '%s'",
+             "%s: cannot load plugin '%s' (%s); searched %s (EXECD_PLUGIN_PATH, "
+             "then plugin_dir)",
              module, name, why ? why : "not found",
              lt_dlgetsearchpath() ? lt_dlgetsearchpath() : "");
     return EXECD_ENOENT;

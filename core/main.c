@@ -188,7 +188,7 @@ static void on_stop_signal(uv_signal_t *h, int signum) {
   daemon_ctx *d = h->data;
   if (d->stopping) {
     log_notice("%s again: not waiting any longer", strsignal(signum));
-    d->eng.cfg = d->cfg;
+    engine_drain_now(&d->eng);
     return;
   }
   d->stopping = 1;

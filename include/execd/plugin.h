@@ -50,7 +50,7 @@ enum execd_config_type {
 };
 
 /* One declared config key; arrays end with an entry whose name is NULL.
- * default_value is documentation for execd --help-plugin and doc/; the
+ * default_value is documentation (execd.conf(5), doc/); the
  * plugin applies its own defaults. */
 typedef struct execd_config_key {
   const char *name;
