@@ -148,6 +148,13 @@ START_TEST(missing_program_fails_start_cleanly) {
   ck_assert_ptr_nonnull(strstr(harness_last_error(), "/bin/execd-no-such-program"));
   ck_assert_ptr_nonnull(strstr(harness_last_error(), "No such file"));
   ck_assert_int_eq(job.exited, 0);
+  const char *sh[] = {"/bin/sh", "-c", "true", NULL};
+  spec = spec_for(sh, &lim);
+  spec.working_dir = "/nonexistent-execd-dir";
+  ck_assert_int_eq(ops->start(backend.self, &spec, (execd_job *)&job, &h), EXECD_EINVAL);
+  ck_assert_msg(strstr(harness_last_error(), "chdir /nonexistent-execd-dir"), "%s",
+                harness_last_error());
+  ck_assert_int_eq(job.exited, 0);
 }
 END_TEST
 

@@ -442,8 +442,11 @@ failed:
   }
   free(j);
   char what[PATH_MAX + 64];
-  snprintf(what, sizeof what, "%s %s", step ? step : "spawn",
-           step && strcmp(step, "execve") == 0 ? spec->argv[0] : "");
+  const char *subject = !step                         ? ""
+                        : strcmp(step, "execve") == 0 ? spec->argv[0]
+                        : strcmp(step, "chdir") == 0  ? plan.cwd
+                                                      : "";
+  snprintf(what, sizeof what, "%s%s%s", step ? step : "spawn", *subject ? " " : "", subject);
   return fail(lb, rc, "%s: %s", what, e);
 }
 
