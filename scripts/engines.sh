@@ -1,0 +1,318 @@
+#!/bin/sh
+# Private container engines for execd's tests, CI and benchmarks (as root):
+# a dockerd and a `podman system service` on their own sockets, state and
+# data directories, so they neither use nor disturb an engine the machine
+# already runs, plus the test image busybox:local in both, built from the
+# busybox-static binary (no registry is needed).
+#
+#   scripts/engines.sh start    start what is not running, build the image if missing
+#   scripts/engines.sh stop     remove containers labelled execd*, stop both engines
+#   scripts/engines.sh status   sockets, pids and engine versions
+#   scripts/engines.sh docker|podman ARGS...   that engine's CLI on the private engine
+#
+# The exit status of start and status says which engine is not usable:
+# bit 1 docker, bit 2 podman (so 0 both fine, 1 docker, 2 podman, 3 neither).
+# Sockets: $EXECD_DOCKER_SOCKET and $EXECD_PODMAN_SOCKET for the tests.
+set -u
+
+run_dir=${EXECD_ENGINES_RUN_DIR:-/run/execd-test}
+data_dir=${EXECD_ENGINES_DATA_DIR:-/var/lib/execd-test}
+image=busybox:local
+docker_sock=$run_dir/docker.sock
+podman_sock=$run_dir/podman.sock
+start_timeout=${EXECD_ENGINES_START_TIMEOUT:-60}
+docker_bit=1
+podman_bit=2
+
+say() { printf 'engines: %s\n' "$*"; }
+loud() {
+  printf '\n!!! engines: %s\n\n' "$*" >&2
+}
+
+usage() {
+  echo "usage: $0 start|stop|status | docker ARGS... | podman ARGS..." >&2
+  exit 2
+}
+
+# --- helpers ------------------------------------------------------------------
+
+pings() { # SOCKET: does an engine answer GET /_ping there?
+  [ -S "$1" ] && curl -fsS --max-time 5 --unix-socket "$1" http://engine/_ping >/dev/null 2>&1
+}
+
+# PIDFILE MARK: the pid in PIDFILE if that process is alive and its command
+# line contains MARK (a recycled pid must not be signalled).
+live_pid() {
+  [ -f "$1" ] || return 1
+  pid=$(cat "$1" 2>/dev/null) || return 1
+  case $pid in '' | *[!0-9]*) return 1 ;; esac
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$2" || return 1
+  echo "$pid"
+}
+
+# SOCKET LOG PID: wait until SOCKET answers or PID dies or the timeout passes.
+wait_ping() {
+  waited=0
+  while ! pings "$1"; do
+    if ! kill -0 "$3" 2>/dev/null; then
+      return 1
+    fi
+    if [ "$waited" -ge $((start_timeout * 10)) ]; then
+      return 1
+    fi
+    sleep 0.1
+    waited=$((waited + 1))
+  done
+}
+
+# Podman keeps its state where these flags say; the service and every CLI
+# call must use the same ones.  runc, not crun: crun refuses hybrid cgroup
+# v1/v2 hosts ("cgroups in hybrid mode not supported"), runc runs on both.
+podman_flags="--root $data_dir/podman --runroot $run_dir/podman-run --tmpdir $run_dir/podman-tmp"
+if command -v runc >/dev/null 2>&1; then
+  podman_flags="$podman_flags --runtime runc"
+fi
+
+podman_cmd() {
+  # shellcheck disable=SC2086 # the flags are words without blanks
+  podman $podman_flags "$@"
+}
+
+docker_cmd() {
+  DOCKER_HOST=unix://$docker_sock docker "$@"
+}
+
+engine_cmd() { # ENGINE ARGS...
+  e=$1
+  shift
+  case $e in
+    docker) docker_cmd "$@" ;;
+    podman) podman_cmd "$@" ;;
+  esac
+}
+
+# --- start ----------------------------------------------------------------------
+
+start_docker() {
+  if pings "$docker_sock"; then
+    say "docker: already running on $docker_sock"
+    return 0
+  fi
+  command -v dockerd >/dev/null 2>&1 || {
+    loud "docker: dockerd is not installed (apt-get install docker.io)"
+    return 1
+  }
+  if pid=$(live_pid "$run_dir/docker.pid" "$docker_sock"); then
+    say "docker: dockerd $pid is starting, waiting for it"
+  else
+    rm -f "$docker_sock" "$run_dir/docker.pid"
+    # An empty config file: /etc/docker/daemon.json belongs to the machine's
+    # own dockerd.  No bridge, NAT or iptables: test containers run with
+    # NetworkMode none.  The containerd namespace keeps this dockerd's
+    # containers apart should it share a system containerd.
+    echo '{}' >"$run_dir/docker-daemon.json"
+    setsid dockerd --config-file "$run_dir/docker-daemon.json" \
+      --host "unix://$docker_sock" --pidfile "$run_dir/docker.pid" \
+      --data-root "$data_dir/docker" --exec-root "$run_dir/docker-exec" \
+      --containerd-namespace execd-test --containerd-plugins-namespace execd-test-plugins \
+      --bridge none --iptables=false --ip6tables=false --ip-forward=false --ip-masq=false \
+      </dev/null >"$run_dir/dockerd.log" 2>&1 &
+    pid=$!
+  fi
+  t0=$(date +%s%N)
+  if ! wait_ping "$docker_sock" "$run_dir/dockerd.log" "$pid"; then
+    loud "docker: dockerd did not answer on $docker_sock within ${start_timeout}s; the end of $run_dir/dockerd.log:"
+    tail -n 20 "$run_dir/dockerd.log" >&2
+    return 1
+  fi
+  say "docker: dockerd $pid answers on $docker_sock after $((($(date +%s%N) - t0) / 1000000)) ms"
+}
+
+start_podman() {
+  if pings "$podman_sock"; then
+    say "podman: already running on $podman_sock"
+    return 0
+  fi
+  command -v podman >/dev/null 2>&1 || {
+    loud "podman: podman is not installed (apt-get install podman)"
+    return 1
+  }
+  if pid=$(live_pid "$run_dir/podman.pid" "$podman_sock"); then
+    say "podman: service $pid is starting, waiting for it"
+  else
+    rm -f "$podman_sock"
+    # --time=0: the service stays up however long it is idle.  setsid execs
+    # in place (a background job is no group leader), so $! is podman's pid.
+    # shellcheck disable=SC2086
+    setsid podman $podman_flags system service --time=0 "unix://$podman_sock" \
+      </dev/null >"$run_dir/podman.log" 2>&1 &
+    pid=$!
+    echo "$pid" >"$run_dir/podman.pid"
+  fi
+  t0=$(date +%s%N)
+  if ! wait_ping "$podman_sock" "$run_dir/podman.log" "$pid"; then
+    loud "podman: the service did not answer on $podman_sock within ${start_timeout}s; the end of $run_dir/podman.log:"
+    tail -n 20 "$run_dir/podman.log" >&2
+    return 1
+  fi
+  say "podman: service $pid answers on $podman_sock after $((($(date +%s%N) - t0) / 1000000)) ms"
+}
+
+# --- the test image -------------------------------------------------------------
+
+has_image() { # SOCKET
+  curl -fsS --max-time 10 --unix-socket "$1" "http://engine/images/$image/json" >/dev/null 2>&1
+}
+
+# A root filesystem of the static busybox: /bin with one relative symlink per
+# applet (an absolute link into the build directory would dangle inside the
+# container), /etc/passwd and /etc/group with nobody/nogroup 65534 for
+# non-root jobs, and a world-writable /tmp.
+make_rootfs() { # DIR
+  busybox=$(command -v busybox) || {
+    loud "busybox is not installed (apt-get install busybox-static)"
+    return 1
+  }
+  if ldd "$busybox" >/dev/null 2>&1; then
+    loud "$busybox is dynamically linked; the image needs busybox-static"
+    return 1
+  fi
+  mkdir -p "$1/bin" "$1/etc" "$1/tmp"
+  cp "$busybox" "$1/bin/busybox"
+  for applet in $("$busybox" --list); do
+    [ "$applet" = busybox ] || ln -sf busybox "$1/bin/$applet"
+  done
+  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$1/etc/passwd"
+  printf 'root:x:0:\nnogroup:x:65534:\n' >"$1/etc/group"
+  chmod 1777 "$1/tmp"
+}
+
+build_image() { # ENGINE SOCKET
+  if has_image "$2"; then
+    say "$1: image $image present"
+    return 0
+  fi
+  rootfs=$(mktemp -d "${TMPDIR:-/tmp}/execd-rootfs.XXXXXX")
+  ok=1
+  # podman import reports its progress on stderr: shown only on failure.
+  if make_rootfs "$rootfs/fs" &&
+    tar -C "$rootfs/fs" -cf - . |
+    engine_cmd "$1" import -c 'ENV PATH=/bin' -c 'CMD ["/bin/sh"]' - "$image" \
+      >/dev/null 2>"$rootfs/import.err" &&
+    has_image "$2"; then
+    say "$1: image $image built from busybox-static"
+    ok=0
+  else
+    loud "$1: could not build the image $image"
+    cat "$rootfs/import.err" >&2
+  fi
+  rm -rf "$rootfs"
+  return $ok
+}
+
+# --- stop -------------------------------------------------------------------------
+
+# Ids of the containers (any state) with a label execd or execd.*.
+labelled_containers() { # SOCKET
+  curl -fsS --max-time 30 --unix-socket "$1" 'http://engine/containers/json?all=1' |
+    python3 -c '
+import json, sys
+for c in json.load(sys.stdin):
+    if any(k == "execd" or k.startswith("execd.") for k in (c.get("Labels") or {})):
+        print(c["Id"])'
+}
+
+remove_leftovers() { # ENGINE SOCKET
+  n=0
+  for id in $(labelled_containers "$2"); do
+    if curl -fsS --max-time 60 --unix-socket "$2" -X DELETE \
+      "http://engine/containers/$id?force=1&v=1" >/dev/null; then
+      n=$((n + 1))
+    else
+      loud "$1: could not remove container $id"
+    fi
+  done
+  [ "$n" -eq 0 ] || say "$1: removed $n leftover container(s) labelled execd*"
+}
+
+stop_engine() { # ENGINE SOCKET PIDFILE
+  if pings "$2"; then
+    remove_leftovers "$1" "$2"
+  fi
+  if ! pid=$(live_pid "$3" "$2"); then
+    say "$1: not running"
+    rm -f "$2"
+    return 0
+  fi
+  kill -TERM "$pid"
+  # dockerd stops its containerd and the service its conmons before exiting.
+  waited=0
+  while kill -0 "$pid" 2>/dev/null; do
+    if [ "$waited" -ge 300 ]; then
+      loud "$1: pid $pid ignored SIGTERM for 30 s; sending SIGKILL"
+      kill -KILL "$pid" 2>/dev/null
+      break
+    fi
+    sleep 0.1
+    waited=$((waited + 1))
+  done
+  rm -f "$2" "$3"
+  say "$1: stopped (pid $pid)"
+}
+
+# --- status -----------------------------------------------------------------------
+
+version_of() { # SOCKET
+  curl -fsS --max-time 10 --unix-socket "$1" http://engine/version |
+    python3 -c '
+import json, sys
+v = json.load(sys.stdin)
+print("%s %s (API %s)" % (v.get("Components", [{}])[0].get("Name", "Engine"), v.get("Version"), v.get("ApiVersion")))'
+}
+
+status_engine() { # ENGINE SOCKET PIDFILE
+  if pings "$2"; then
+    pid=$(live_pid "$3" "$2") || pid="not ours"
+    img=missing
+    has_image "$2" && img=present
+    say "$1: $2 pid $pid, $(version_of "$2"), image $image $img"
+    return 0
+  fi
+  say "$1: not running ($2 does not answer)"
+  return 1
+}
+
+# --- main -------------------------------------------------------------------------
+
+[ $# -ge 1 ] || usage
+action=$1
+shift
+case $action in
+  start | stop | status) [ $# -eq 0 ] || usage ;;
+  docker) docker_cmd "$@"; exit ;;
+  podman) podman_cmd "$@"; exit ;;
+  *) usage ;;
+esac
+if [ "$(id -u)" != 0 ]; then
+  echo "engines.sh: run as root (it starts dockerd and podman)" >&2
+  exit 1
+fi
+mkdir -p "$run_dir" "$data_dir"
+failed=0
+case $action in
+  start)
+    { start_docker && build_image docker "$docker_sock"; } || failed=$((failed | docker_bit))
+    { start_podman && build_image podman "$podman_sock"; } || failed=$((failed | podman_bit))
+    [ $((failed & docker_bit)) -eq 0 ] || loud "docker engine NOT available: tests that need it will skip"
+    [ $((failed & podman_bit)) -eq 0 ] || loud "podman engine NOT available: tests that need it will skip"
+    ;;
+  stop)
+    stop_engine docker "$docker_sock" "$run_dir/docker.pid"
+    stop_engine podman "$podman_sock" "$run_dir/podman.pid"
+    ;;
+  status)
+    status_engine docker "$docker_sock" "$run_dir/docker.pid" || failed=$((failed | docker_bit))
+    status_engine podman "$podman_sock" "$run_dir/podman.pid" || failed=$((failed | podman_bit))
+    ;;
+esac
+exit $failed
