@@ -12,3 +12,7 @@ apt-get install -y -qq --no-install-recommends \
   libuv1-dev libjansson-dev libconfig-dev libssl-dev libbsd-dev libarchive-dev zlib1g-dev \
   libcurl4-openssl-dev libmicrohttpd-dev check libsubunit-dev \
   python3 procps curl groff-base man-db >/dev/null
+# Container engines for the docker and podman backend tests
+# (scripts/engines.sh); podman runs its containers with runc here.
+apt-get install -y -qq --no-install-recommends \
+  docker.io podman runc busybox-static >/dev/null
