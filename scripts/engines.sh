@@ -50,14 +50,16 @@ live_pid() {
   echo "$pid"
 }
 
-# SOCKET LOG PID: wait until SOCKET answers or PID dies or the timeout passes.
+# SOCKET PID: wait until SOCKET answers or PID dies or the timeout passes.
 wait_ping() {
   waited=0
   while ! pings "$1"; do
-    if ! kill -0 "$3" 2>/dev/null; then
+    if ! kill -0 "$2" 2>/dev/null; then
+      echo "exited without answering on $1"
       return 1
     fi
     if [ "$waited" -ge $((start_timeout * 10)) ]; then
+      echo "did not answer on $1 within ${start_timeout}s (pid $2 left running)"
       return 1
     fi
     sleep 0.1
@@ -120,8 +122,8 @@ start_docker() {
     pid=$!
   fi
   t0=$(date +%s%N)
-  if ! wait_ping "$docker_sock" "$run_dir/dockerd.log" "$pid"; then
-    loud "docker: dockerd did not answer on $docker_sock within ${start_timeout}s; the end of $run_dir/dockerd.log:"
+  if ! why=$(wait_ping "$docker_sock" "$pid"); then
+    loud "docker: dockerd $why; the end of $run_dir/dockerd.log:"
     tail -n 20 "$run_dir/dockerd.log" >&2
     return 1
   fi
@@ -150,8 +152,8 @@ start_podman() {
     echo "$pid" >"$run_dir/podman.pid"
   fi
   t0=$(date +%s%N)
-  if ! wait_ping "$podman_sock" "$run_dir/podman.log" "$pid"; then
-    loud "podman: the service did not answer on $podman_sock within ${start_timeout}s; the end of $run_dir/podman.log:"
+  if ! why=$(wait_ping "$podman_sock" "$pid"); then
+    loud "podman: the service $why; the end of $run_dir/podman.log:"
     tail -n 20 "$run_dir/podman.log" >&2
     return 1
   fi
