@@ -1,0 +1,29 @@
+# The docker backend: executions as hardened containers through the Docker
+# Engine API (doc/backend-docker.md).  Links the shared engine client.
+include plugins/backend/engine/engine.mk
+
+if BUILD_PLUGIN_DOCKER
+plugin_LTLIBRARIES += plugins/backend/docker/backend_docker.la
+plugins_backend_docker_backend_docker_la_SOURCES = \
+	plugins/backend/docker/docker_internal.h \
+	plugins/backend/docker/docker.c \
+	plugins/backend/docker/job.c
+plugins_backend_docker_backend_docker_la_CFLAGS = $(PLUGIN_CFLAGS) $(CURL_CFLAGS)
+plugins_backend_docker_backend_docker_la_LDFLAGS = $(PLUGIN_LDFLAGS)
+plugins_backend_docker_backend_docker_la_LIBADD = plugins/backend/engine/libengine.la \
+	$(CURL_LIBS) $(LIBARCHIVE_LIBS) $(UV_LIBS) $(JANSSON_LIBS)
+EXTRA_DIST += doc/backend-docker.md
+
+if HAVE_CHECK
+# The conformance suite against a real engine (skips when none answers),
+# and the docker backend's own guarantees (hardening, images_allowed, pull).
+TESTS += tests/conformance/run-docker.sh
+EXTRA_DIST += tests/conformance/run-docker.sh
+check_PROGRAMS += tests/conformance/test_docker_backend
+TESTS += tests/conformance/test_docker_backend
+tests_conformance_test_docker_backend_SOURCES = tests/conformance/test_docker_backend.c
+tests_conformance_test_docker_backend_CFLAGS = $(TEST_CFLAGS) $(CURL_CFLAGS)
+tests_conformance_test_docker_backend_LDADD = tests/conformance/libharness.la $(CHECK_LIBS) \
+	$(CURL_LIBS) $(UV_LIBS) $(JANSSON_LIBS)
+endif
+endif

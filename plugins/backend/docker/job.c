@@ -1,0 +1,840 @@
+/* One attempt as a container.  The steps, each started by the answer to
+ * the one before, all on the loop through the engine client:
+ *   create (labels, hardened HostConfig, anonymous volume at /workspace)
+ *   → pack the host workspace (thread pool) → PUT archive into the volume
+ *   → attach stdin (hijacked, only with stdin data)
+ *   → POST wait?condition=next-exit; once its headers arrive: start
+ *     (so the exit cannot be missed) → logs?follow (stdout/stderr apart)
+ *   → wait answers; logs drain → inspect (exit code, OOMKilled)
+ *   → GET archive of /workspace/output → unpack into the host's
+ *     <workspace>/output (thread pool) → DELETE ?v=1&force=1 → job_exited.
+ * A failure anywhere records the first error and jumps to the removal. */
+#include "config.h"
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../engine/engine_attach.h"
+#include "../engine/engine_frames.h"
+#include "../engine/engine_tar.h"
+#include "docker_internal.h"
+
+#define STEP_TIMEOUT_MS 60000L  /* create, upload, inspect, download, remove */
+#define PULL_TIMEOUT_MS 0L      /* pulls stream progress: no overall cap */
+
+struct docker_job {
+  docker_backend *b;
+  execd_job *job;
+  char exec_id[80];
+  unsigned attempt;
+  char *image;
+  char *workspace;
+  char *id;            /* container id once created */
+  json_t *create_body;
+  char *stdin_data;
+  size_t stdin_len;
+  uid_t uid;
+  gid_t gid;
+  int64_t memory_bytes;
+
+  engine_request *step;  /* the one sequential request in flight */
+  engine_request *wait;
+  engine_request *logs;
+  engine_attach *attach;
+  engine_frames frames;
+  uv_timer_t drain;
+  uv_work_t work;
+  bool work_pending;
+  bool release_wanted;
+  bool abandoned;
+  bool in_start;       /* inside start(): no report, start() fails instead */
+  bool start_failed;
+
+  bool pulled;
+  bool started;
+  bool wait_done;
+  bool logs_done;
+  bool collecting;
+  int wait_status;     /* StatusCode from wait */
+  int signal_sent;     /* the last signal execd asked for */
+  uint64_t forwarded;  /* stdout+stderr bytes passed to the host */
+  bool output_capped;
+  char *pull_status;   /* last progress line logged */
+
+  /* tar work */
+  char *tar;
+  size_t tar_len;
+  int work_rc;
+  char work_err[512];
+
+  /* the result */
+  int exit_code;
+  bool failed;
+  const char *error_code;
+  char error_message[512];
+  bool retryable;
+
+  LIST_ENTRY(docker_job) link;
+};
+
+static void do_create(docker_job *j);
+static void do_pull(docker_job *j);
+static void do_wait(docker_job *j);
+static void do_remove(docker_job *j);
+static void maybe_collect(docker_job *j);
+
+/* ---- lifetime ----------------------------------------------------------------------- */
+
+static void on_drain_closed(uv_handle_t *h) {
+  docker_job *j = h->data;
+  free(j->image);
+  free(j->workspace);
+  free(j->id);
+  json_decref(j->create_body);
+  free(j->stdin_data);
+  free(j->tar);
+  free(j->pull_status);
+  free(j);
+}
+
+/* Frees the job once no thread-pool work refers to it. */
+static void job_release(docker_job *j) {
+  if (j->work_pending) {
+    j->release_wanted = true;
+    return;
+  }
+  LIST_REMOVE(j, link);
+  engine_request_cancel(j->step);
+  engine_request_cancel(j->wait);
+  engine_request_cancel(j->logs);
+  j->step = j->wait = j->logs = NULL;
+  engine_attach_close(j->attach);
+  j->attach = NULL;
+  uv_close((uv_handle_t *)&j->drain, on_drain_closed);
+}
+
+void docker_jobs_abandon(docker_backend *b) {
+  docker_job *j, *next;
+  for (j = LIST_FIRST(&b->jobs); j; j = next) {
+    next = LIST_NEXT(j, link);
+    j->abandoned = true;
+    if (j->id)
+      b->host->log(b->inst, EXECD_LOG_WARNING,
+                   "execution %s: execd stops while its container %.12s runs; it is left "
+                   "to the engine",
+                   j->exec_id, j->id);
+    job_release(j);
+  }
+}
+
+/* ---- errors ------------------------------------------------------------------------ */
+
+/* Records the first failure; later ones are consequences. */
+static void set_failure(docker_job *j, const char *code, bool retryable, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void set_failure(docker_job *j, const char *code, bool retryable, const char *fmt, ...) {
+  if (j->failed)
+    return;
+  j->failed = true;
+  j->error_code = code;
+  j->retryable = retryable;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(j->error_message, sizeof j->error_message, fmt, ap);
+  va_end(ap);
+  j->b->host->log(j->b->inst, EXECD_LOG_WARNING, "execution %s: %s", j->exec_id,
+                  j->error_message);
+}
+
+/* A failed engine call: unreachable engine → backend_unavailable (a new
+ * attempt may work), otherwise code with the engine's own message. */
+static void fail_call(docker_job *j, const char *what, const engine_response *r, const char *code,
+                      bool retryable) {
+  char msg[400];
+  engine_error_message(r, msg, sizeof msg);
+  if (r->transport_err)
+    set_failure(j, EXECD_ERR_BACKEND_UNAVAILABLE, true, "docker engine at %s: %s: %s",
+                j->b->socket, what, msg);
+  else
+    set_failure(j, code, retryable || r->status >= 500, "docker: %s: %s", what, msg);
+}
+
+static void fail_and_clean(docker_job *j, const char *what, const engine_response *r,
+                           const char *code, bool retryable) {
+  fail_call(j, what, r, code, retryable);
+  do_remove(j);
+}
+
+/* ---- the end ----------------------------------------------------------------------- */
+
+static void report_exit(docker_job *j) {
+  if (j->in_start) {
+    j->start_failed = true;
+    return;
+  }
+  execd_job_exit ex = {
+      .struct_size = sizeof ex,
+      .exit_code = j->exit_code,
+      .error_code = j->failed ? j->error_code : NULL,
+      .error_message = j->failed ? j->error_message : NULL,
+      .retryable = j->failed && j->retryable,
+  };
+  if (j->signal_sent && j->exit_code == 128 + j->signal_sent)
+    ex.term_signal = j->signal_sent;
+  execd_job *job = j->job;
+  docker_backend *b = j->b;
+  job_release(j);
+  b->host->job_exited(job, &ex);
+}
+
+static void on_removed(void *arg, const engine_response *r) {
+  docker_job *j = arg;
+  j->step = NULL;
+  if (r->transport_err || (r->status != 204 && r->status != 404))
+    j->b->host->log(j->b->inst, EXECD_LOG_WARNING, "execution %s: removing container %.12s: %s",
+                    j->exec_id, j->id, engine_error_message(r, (char[200]){0}, 200));
+  report_exit(j);
+}
+
+static void do_remove(docker_job *j) {
+  engine_request_cancel(j->wait);
+  engine_request_cancel(j->logs);
+  j->wait = j->logs = NULL;
+  engine_attach_close(j->attach);
+  j->attach = NULL;
+  uv_timer_stop(&j->drain);
+  if (!j->failed && j->exit_code < 0)
+    j->exit_code = -1;
+  if (!j->id) {
+    report_exit(j);
+    return;
+  }
+  char path[200];
+  snprintf(path, sizeof path, "/containers/%s?v=1&force=1", j->id);
+  j->step = engine_request_json(j->b->client, "DELETE", path, NULL, STEP_TIMEOUT_MS, on_removed,
+                                j);
+  if (!j->step)
+    report_exit(j);
+}
+
+/* ---- outputs ------------------------------------------------------------------------ */
+
+static void unpack_work(uv_work_t *w) {
+  docker_job *j = w->data;
+  char dest[4096];
+  unsigned skipped = 0;
+  snprintf(dest, sizeof dest, "%s/output", j->workspace);
+  j->work_rc = engine_tar_unpack(j->tar, j->tar_len, "output", dest, (uint64_t)j->b->output_max,
+                                 &skipped, j->work_err, sizeof j->work_err);
+  if (j->work_rc == 0 && skipped)
+    snprintf(j->work_err, sizeof j->work_err,
+             "%u output entries that are not regular files or directories were left out",
+             skipped);
+}
+
+static void unpack_done(uv_work_t *w, int status) {
+  docker_job *j = w->data;
+  j->work_pending = false;
+  free(j->tar);
+  j->tar = NULL;
+  if (j->release_wanted || j->abandoned) {
+    j->release_wanted = false;
+    job_release(j);
+    return;
+  }
+  if (status != 0 || j->work_rc != 0)
+    set_failure(j, "output_error", false, "collecting outputs: %s",
+                status ? "cancelled" : j->work_err);
+  else if (j->work_err[0])
+    j->b->host->log(j->b->inst, EXECD_LOG_WARNING, "execution %s: %s", j->exec_id, j->work_err);
+  do_remove(j);
+}
+
+static void on_output_archive(void *arg, const engine_response *r) {
+  docker_job *j = arg;
+  j->step = NULL;
+  if (r->status == 404) { /* the job removed its output directory */
+    do_remove(j);
+    return;
+  }
+  if (r->transport_err || r->status != 200) {
+    fail_and_clean(j, "downloading /workspace/output", r, "output_error", false);
+    return;
+  }
+  if (r->truncated) {
+    set_failure(j, "output_error", false, "outputs are larger than output_max (%lld bytes)",
+                (long long)j->b->output_max);
+    do_remove(j);
+    return;
+  }
+  j->tar = malloc(r->body_len + 1);
+  if (!j->tar) {
+    set_failure(j, "output_error", false, "out of memory for the outputs");
+    do_remove(j);
+    return;
+  }
+  memcpy(j->tar, r->body, r->body_len);
+  j->tar_len = r->body_len;
+  j->work.data = j;
+  j->work_err[0] = '\0';
+  j->work_pending = true;
+  uv_queue_work(j->b->loop, &j->work, unpack_work, unpack_done);
+}
+
+static void download_outputs(docker_job *j) {
+  char path[200];
+  snprintf(path, sizeof path, "/containers/%s/archive?path=" DOCKER_WORKSPACE "/output", j->id);
+  /* Tar headers and padding come on top of the file data. */
+  engine_request_opts o = {.method = "GET", .path = path, .timeout_ms = 0,
+                           .body_max = (size_t)j->b->output_max + (size_t)j->b->output_max / 8 +
+                                       (1u << 20),
+                           .on_done = on_output_archive, .arg = j};
+  j->step = engine_request_start(j->b->client, &o);
+  if (!j->step) {
+    set_failure(j, "output_error", false, "out of memory");
+    do_remove(j);
+  }
+}
+
+/* ---- exit status ----------------------------------------------------------------- */
+
+static void on_inspect(void *arg, const engine_response *r) {
+  docker_job *j = arg;
+  j->step = NULL;
+  j->exit_code = j->wait_status;
+  if (r->transport_err || r->status != 200) {
+    fail_and_clean(j, "inspecting the exited container", r, EXECD_ERR_BACKEND_UNAVAILABLE, true);
+    return;
+  }
+  json_t *doc = json_loadb(r->body, r->body_len, 0, NULL);
+  json_t *state = json_object_get(doc, "State");
+  json_t *code = json_object_get(state, "ExitCode");
+  if (json_is_integer(code))
+    j->exit_code = (int)json_integer_value(code);
+  if (json_is_true(json_object_get(state, "OOMKilled")))
+    set_failure(j, EXECD_ERR_OOM_KILLED, false,
+                "the container was killed for exceeding its memory limit of %lld bytes",
+                (long long)j->memory_bytes);
+  json_decref(doc);
+  download_outputs(j);
+}
+
+static void on_drain_timeout(uv_timer_t *t) {
+  docker_job *j = t->data;
+  j->b->host->log(j->b->inst, EXECD_LOG_WARNING,
+                  "execution %s: the log stream did not end %lld ms after the exit; the "
+                  "rest of the output is dropped",
+                  j->exec_id, (long long)j->b->output_drain_ms);
+  engine_request_cancel(j->logs);
+  j->logs = NULL;
+  j->logs_done = true;
+  maybe_collect(j);
+}
+
+/* Both the exit and the end of the log stream are needed before the
+ * container is inspected, so no output is lost. */
+static void maybe_collect(docker_job *j) {
+  if (!j->wait_done || j->collecting)
+    return;
+  if (!j->logs_done) {
+    if (!uv_is_active((uv_handle_t *)&j->drain))
+      uv_timer_start(&j->drain, on_drain_timeout, (uint64_t)j->b->output_drain_ms, 0);
+    return;
+  }
+  uv_timer_stop(&j->drain);
+  j->collecting = true;
+  engine_attach_close(j->attach);
+  j->attach = NULL;
+  char path[200];
+  snprintf(path, sizeof path, "/containers/%s/json", j->id);
+  j->step = engine_request_json(j->b->client, "GET", path, NULL, STEP_TIMEOUT_MS, on_inspect, j);
+}
+
+/* ---- logs ------------------------------------------------------------------------------ */
+
+static void on_frame(void *arg, int stream, const char *data, size_t len) {
+  docker_job *j = arg;
+  if (stream != ENGINE_FRAME_STDOUT && stream != ENGINE_FRAME_STDERR)
+    return;
+  uint64_t room = (uint64_t)j->b->log_max - j->forwarded;
+  if (len > room) {
+    len = (size_t)room;
+    if (!j->output_capped) {
+      j->output_capped = true;
+      j->b->host->log(j->b->inst, EXECD_LOG_WARNING,
+                      "execution %s: output over log_max (%lld bytes); the rest is dropped",
+                      j->exec_id, (long long)j->b->log_max);
+    }
+  }
+  if (len == 0)
+    return;
+  j->forwarded += len;
+  j->b->host->job_output(j->job,
+                         stream == ENGINE_FRAME_STDOUT ? EXECD_STREAM_STDOUT : EXECD_STREAM_STDERR,
+                         data, len);
+}
+
+static int on_log_data(void *arg, const char *data, size_t len) {
+  docker_job *j = arg;
+  if (engine_frames_feed(&j->frames, data, len) < 0) {
+    j->b->host->log(j->b->inst, EXECD_LOG_WARNING,
+                    "execution %s: the log stream is not in the multiplexed format",
+                    j->exec_id);
+    return 1;
+  }
+  return 0;
+}
+
+static void on_logs_done(void *arg, const engine_response *r) {
+  docker_job *j = arg;
+  j->logs = NULL;
+  j->logs_done = true;
+  if (r->transport_err && !j->wait_done)
+    j->b->host->log(j->b->inst, EXECD_LOG_WARNING, "execution %s: log stream broke: %s",
+                    j->exec_id, r->error ? r->error : "?");
+  else if (!r->transport_err && r->status != 200)
+    j->b->host->log(j->b->inst, EXECD_LOG_WARNING, "execution %s: logs: %s", j->exec_id,
+                    engine_error_message(r, (char[200]){0}, 200));
+  maybe_collect(j);
+}
+
+static void follow_logs(docker_job *j) {
+  char path[200];
+  snprintf(path, sizeof path, "/containers/%s/logs?follow=1&stdout=1&stderr=1", j->id);
+  engine_frames_init(&j->frames, on_frame, j);
+  engine_request_opts o = {.method = "GET", .path = path, .on_data = on_log_data,
+                           .on_done = on_logs_done, .arg = j};
+  j->logs = engine_request_start(j->b->client, &o);
+  if (!j->logs)
+    j->logs_done = true;
+}
+
+/* ---- wait and start ------------------------------------------------------------------- */
+
+static void on_started(void *arg, const engine_response *r) {
+  docker_job *j = arg;
+  j->step = NULL;
+  if (r->transport_err || (r->status != 204 && r->status != 304)) {
+    /* A failed start leaves the next-exit wait pending forever. */
+    j->exit_code = r->status == 400 || r->status == 404 ? 127 : -1;
+    fail_and_clean(j, "starting the container", r, EXECD_ERR_SPAWN_FAILED, false);
+    return;
+  }
+  j->started = true;
+  if (j->attach && engine_attach_send_eof(j->attach, j->stdin_data, j->stdin_len) != 0)
+    j->b->host->log(j->b->inst, EXECD_LOG_WARNING, "execution %s: writing stdin failed",
+                    j->exec_id);
+  follow_logs(j);
+  /* SIGTERM/SIGKILL asked for while the container was being set up. */
+  if (j->signal_sent)
+    docker_job_signal(j->b, j, j->signal_sent);
+}
+
+static void on_wait_headers(void *arg, long status) {
+  docker_job *j = arg;
+  if (status != 200 || j->step)
+    return; /* the error comes with on_wait_done */
+  if (j->signal_sent == SIGKILL) { /* killed before it ran */
+    set_failure(j, "cancelled", false, "stopped before the container started");
+    do_remove(j);
+    return;
+  }
+  char path[200];
+  snprintf(path, sizeof path, "/containers/%s/start", j->id);
+  j->step = engine_request_json(j->b->client, "POST", path, NULL, STEP_TIMEOUT_MS, on_started, j);
+}
+
+static void on_wait_done(void *arg, const engine_response *r) {
+  docker_job *j = arg;
+  j->wait = NULL;
+  if (r->transport_err || r->status != 200) {
+    fail_and_clean(j, "waiting for the container", r, EXECD_ERR_BACKEND_UNAVAILABLE, true);
+    return;
+  }
+  json_t *doc = json_loadb(r->body, r->body_len, 0, NULL);
+  json_t *code = json_object_get(doc, "StatusCode");
+  j->wait_status = json_is_integer(code) ? (int)json_integer_value(code) : -1;
+  json_decref(doc);
+  j->wait_done = true;
+  maybe_collect(j);
+}
+
+static void do_wait(docker_job *j) {
+  char path[200];
+  snprintf(path, sizeof path, "/containers/%s/wait?condition=next-exit", j->id);
+  engine_request_opts o = {.method = "POST", .path = path, .on_headers = on_wait_headers,
+                           .on_done = on_wait_done, .arg = j};
+  j->wait = engine_request_start(j->b->client, &o);
+  if (!j->wait) {
+    set_failure(j, EXECD_ERR_SPAWN_FAILED, true, "out of memory");
+    do_remove(j);
+  }
+}
+
+static void on_attached(void *arg, int status, const char *error) {
+  docker_job *j = arg;
+  if (status != 0) {
+    set_failure(j, EXECD_ERR_SPAWN_FAILED, true, "docker: attaching stdin: %s", error);
+    do_remove(j);
+    return;
+  }
+  do_wait(j);
+}
+
+static void after_upload(docker_job *j) {
+  if (!j->stdin_data) {
+    do_wait(j);
+    return;
+  }
+  char path[200];
+  snprintf(path, sizeof path, DOCKER_API_PREFIX "/containers/%s/attach?stream=1&stdin=1", j->id);
+  j->attach = engine_attach_open(j->b->loop, j->b->socket, path, on_attached, j);
+  if (!j->attach) {
+    set_failure(j, EXECD_ERR_SPAWN_FAILED, true, "out of memory");
+    do_remove(j);
+  }
+}
+
+/* ---- workspace upload ------------------------------------------------------------------ */
+
+static void on_uploaded(void *arg, const engine_response *r) {
+  docker_job *j = arg;
+  j->step = NULL;
+  if (r->transport_err || r->status != 200) {
+    fail_and_clean(j, "uploading the workspace", r, EXECD_ERR_SPAWN_FAILED, false);
+    return;
+  }
+  after_upload(j);
+}
+
+static void pack_work(uv_work_t *w) {
+  docker_job *j = w->data;
+  j->work_rc = engine_tar_pack(j->workspace, j->uid, j->gid, &j->tar, &j->tar_len, j->work_err,
+                               sizeof j->work_err);
+}
+
+static void pack_done(uv_work_t *w, int status) {
+  docker_job *j = w->data;
+  j->work_pending = false;
+  if (j->release_wanted || j->abandoned) {
+    j->release_wanted = false;
+    job_release(j);
+    return;
+  }
+  if (status != 0 || j->work_rc != 0) {
+    set_failure(j, "workspace_error", true, "packing the workspace: %s",
+                status ? "cancelled" : j->work_err);
+    do_remove(j);
+    return;
+  }
+  if (j->signal_sent) {
+    set_failure(j, "cancelled", false, "stopped before the container started");
+    do_remove(j);
+    return;
+  }
+  char path[200];
+  snprintf(path, sizeof path, "/containers/%s/archive?path=" DOCKER_WORKSPACE, j->id);
+  engine_request_opts o = {.method = "PUT", .path = path, .body_owned = j->tar,
+                           .body_len = j->tar_len, .content_type = "application/x-tar",
+                           .timeout_ms = STEP_TIMEOUT_MS, .on_done = on_uploaded, .arg = j};
+  j->tar = NULL; /* the request owns it now */
+  j->step = engine_request_start(j->b->client, &o);
+  if (!j->step) {
+    set_failure(j, EXECD_ERR_SPAWN_FAILED, true, "out of memory");
+    do_remove(j);
+  }
+}
+
+/* ---- create and pull ---------------------------------------------------------------- */
+
+static void on_created(void *arg, const engine_response *r) {
+  docker_job *j = arg;
+  j->step = NULL;
+  if (r->status == 404 && !r->transport_err) {
+    if (j->b->pull == PULL_IF_NOT_PRESENT && !j->pulled) {
+      do_pull(j);
+      return;
+    }
+    char msg[300];
+    set_failure(j, EXECD_ERR_IMAGE_NOT_FOUND, false, "image \"%s\" not found%s: %s", j->image,
+                j->b->pull == PULL_NEVER ? " (pull is \"never\" on this backend)" : "",
+                engine_error_message(r, msg, sizeof msg));
+    do_remove(j);
+    return;
+  }
+  if (r->transport_err || r->status != 201) {
+    fail_and_clean(j, "creating the container", r, EXECD_ERR_SPAWN_FAILED, r->status == 409);
+    return;
+  }
+  json_t *doc = json_loadb(r->body, r->body_len, 0, NULL);
+  const char *id = json_string_value(json_object_get(doc, "Id"));
+  j->id = id ? strdup(id) : NULL;
+  json_t *warnings = json_object_get(doc, "Warnings");
+  size_t i;
+  json_t *w;
+  json_array_foreach(warnings, i, w) {
+    if (json_is_string(w))
+      j->b->host->log(j->b->inst, EXECD_LOG_WARNING, "execution %s: docker: %s", j->exec_id,
+                      json_string_value(w));
+  }
+  json_decref(doc);
+  if (!j->id) {
+    set_failure(j, EXECD_ERR_SPAWN_FAILED, true, "docker: create answered without an Id");
+    do_remove(j);
+    return;
+  }
+  if (j->signal_sent) {
+    set_failure(j, "cancelled", false, "stopped before the container started");
+    do_remove(j);
+    return;
+  }
+  j->work.data = j;
+  j->work_pending = true;
+  uv_queue_work(j->b->loop, &j->work, pack_work, pack_done);
+}
+
+static void do_create(docker_job *j) {
+  char path[200];
+  snprintf(path, sizeof path, "/containers/create?name=execd-%s-%u", j->exec_id, j->attempt);
+  j->step = engine_request_json(j->b->client, "POST", path, j->create_body, STEP_TIMEOUT_MS,
+                                on_created, j);
+  if (!j->step) {
+    set_failure(j, EXECD_ERR_SPAWN_FAILED, true, "out of memory");
+    do_remove(j);
+  }
+}
+
+/* Progress arrives as JSON lines; log each new status once, note errors. */
+static int on_pull_data(void *arg, const char *data, size_t len) {
+  docker_job *j = arg;
+  json_error_t jerr;
+  size_t off = 0;
+  while (off < len) {
+    const char *nl = memchr(data + off, '\n', len - off);
+    size_t n = nl ? (size_t)(nl - (data + off)) : len - off;
+    json_t *doc = json_loadb(data + off, n, 0, &jerr);
+    const char *status = json_string_value(json_object_get(doc, "status"));
+    const char *error = json_string_value(json_object_get(doc, "error"));
+    if (error) {
+      set_failure(j, EXECD_ERR_IMAGE_NOT_FOUND, false, "pulling image \"%s\": %s", j->image,
+                  error);
+    } else if (status && (!j->pull_status || strcmp(status, j->pull_status) != 0)) {
+      j->b->host->log(j->b->inst, EXECD_LOG_INFO, "execution %s: pulling %s: %s", j->exec_id,
+                      j->image, status);
+      free(j->pull_status);
+      j->pull_status = strdup(status);
+    }
+    json_decref(doc);
+    off += n + 1;
+  }
+  return 0;
+}
+
+static void on_pulled(void *arg, const engine_response *r) {
+  docker_job *j = arg;
+  j->step = NULL;
+  j->pulled = true;
+  if (r->transport_err || r->status != 200) {
+    char msg[300];
+    if (r->status == 404 || r->status == 403 || r->status == 401 || r->status == 500)
+      set_failure(j, EXECD_ERR_IMAGE_NOT_FOUND, false, "pulling image \"%s\": %s", j->image,
+                  engine_error_message(r, msg, sizeof msg));
+    else
+      fail_call(j, "pulling the image", r, EXECD_ERR_IMAGE_NOT_FOUND, false);
+  }
+  if (j->failed) {
+    do_remove(j);
+    return;
+  }
+  do_create(j);
+}
+
+static void do_pull(docker_job *j) {
+  /* fromImage=<name>&tag=<tag>; a digest reference goes whole in fromImage. */
+  char *name = strdup(j->image);
+  const char *tag = "latest";
+  char *slash = strrchr(name, '/');
+  char *colon = strrchr(name, ':');
+  if (strchr(name, '@')) {
+    tag = NULL;
+  } else if (colon && (!slash || colon > slash)) {
+    *colon = '\0';
+    tag = colon + 1;
+  }
+  char *ename = engine_url_escape(name);
+  char *etag = tag ? engine_url_escape(tag) : NULL;
+  char path[1200];
+  snprintf(path, sizeof path, "/images/create?fromImage=%s%s%s", ename ? ename : "",
+           etag ? "&tag=" : "", etag ? etag : "");
+  free(name);
+  free(ename);
+  free(etag);
+  j->b->host->log(j->b->inst, EXECD_LOG_INFO, "execution %s: pulling image %s", j->exec_id,
+                  j->image);
+  engine_request_opts o = {.method = "POST", .path = path, .timeout_ms = PULL_TIMEOUT_MS,
+                           .extra_header = j->b->registry_auth, .on_data = on_pull_data,
+                           .on_done = on_pulled, .arg = j};
+  j->step = engine_request_start(j->b->client, &o);
+  if (!j->step) {
+    set_failure(j, EXECD_ERR_SPAWN_FAILED, true, "out of memory");
+    do_remove(j);
+  }
+}
+
+/* ---- the create body ------------------------------------------------------------------- */
+
+static int64_t tighter(int64_t backend, int64_t request) {
+  if (request <= 0)
+    return backend;
+  if (backend <= 0)
+    return request;
+  return request < backend ? request : backend;
+}
+
+static json_t *strv_json(const char *const *v) {
+  json_t *a = json_array();
+  for (; v && *v; v++)
+    json_array_append_new(a, json_string(*v));
+  return a;
+}
+
+static json_t *create_body(docker_job *j, const execd_job_spec *spec) {
+  docker_backend *b = j->b;
+  const execd_limits *l = spec->limits;
+  execd_limits none = {0};
+  if (!l)
+    l = &none;
+  j->memory_bytes = tighter(b->memory_bytes, l->memory_bytes);
+  int64_t pids = tighter(b->pids_limit, l->pids);
+  int64_t nofile = tighter(b->nofile, l->nofile);
+  double cpus = b->cpus;
+  if (l->cpus > 0 && (cpus <= 0 || l->cpus < cpus))
+    cpus = l->cpus;
+  const char *network = l->network && strcmp(l->network, "none") == 0 ? "none" : b->network;
+
+  char attempt[16], tmpfs[160];
+  snprintf(attempt, sizeof attempt, "%u", spec->attempt);
+  snprintf(tmpfs, sizeof tmpfs, "rw,noexec,nosuid,nodev,size=%lld,uid=%u,gid=%u",
+           (long long)b->tmpfs_size, (unsigned)j->uid, (unsigned)j->gid);
+  char log_max[32];
+  snprintf(log_max, sizeof log_max, "%lld", (long long)b->log_max);
+
+  json_t *host = json_pack("{s:s, s:b, s:b, s:{s:s}, s:[{s:s, s:s}], s:{s:s, s:{s:s, s:s}}}",
+                           "NetworkMode", network, "ReadonlyRootfs", b->readonly_rootfs, "Init",
+                           b->init, "Tmpfs", "/tmp", tmpfs, "Mounts", "Type", "volume", "Target",
+                           DOCKER_WORKSPACE, "LogConfig", "Type", "json-file", "Config",
+                           "max-size", log_max, "max-file", "1");
+  if (!host)
+    return NULL;
+  if (b->drop_capabilities)
+    json_object_set_new(host, "CapDrop", json_pack("[s]", "ALL"));
+  if (b->no_new_privileges)
+    json_object_set_new(host, "SecurityOpt", json_pack("[s]", "no-new-privileges"));
+  if (j->memory_bytes > 0) {
+    json_object_set_new(host, "Memory", json_integer(j->memory_bytes));
+    json_object_set_new(host, "MemorySwap", json_integer(j->memory_bytes));
+  }
+  if (cpus > 0)
+    json_object_set_new(host, "NanoCpus", json_integer((json_int_t)(cpus * 1e9)));
+  if (pids > 0)
+    json_object_set_new(host, "PidsLimit", json_integer(pids));
+  json_t *ulimits = json_array();
+  if (nofile > 0)
+    json_array_append_new(ulimits, json_pack("{s:s, s:I, s:I}", "Name", "nofile", "Soft",
+                                             (json_int_t)nofile, "Hard", (json_int_t)nofile));
+  if (b->nproc > 0)
+    json_array_append_new(ulimits, json_pack("{s:s, s:I, s:I}", "Name", "nproc", "Soft",
+                                             (json_int_t)b->nproc, "Hard", (json_int_t)b->nproc));
+  json_object_set_new(host, "Ulimits", ulimits);
+
+  char user[64];
+  snprintf(user, sizeof user, "%u:%u", (unsigned)j->uid, (unsigned)j->gid);
+  json_t *labels = json_pack("{s:s, s:s, s:s}", "execd.execution", spec->execution_id,
+                             "execd.attempt", attempt, "execd.instance",
+                             b->host->instance_name(b->inst));
+  bool with_stdin = spec->stdin_data != NULL;
+  json_t *body = json_pack("{s:s, s:o, s:o, s:s, s:o, s:b, s:b, s:b, s:b, s:b, s:b, s:o}",
+                           "Image", spec->image, "Cmd", strv_json(spec->argv), "Env",
+                           strv_json(spec->env), "User", user, "Labels", labels, "AttachStdin",
+                           with_stdin, "OpenStdin", with_stdin, "StdinOnce", with_stdin,
+                           "AttachStdout", 0, "AttachStderr", 0, "Tty", 0, "HostConfig", host);
+  if (body && spec->working_dir)
+    json_object_set_new(body, "WorkingDir", json_string(spec->working_dir));
+  return body;
+}
+
+/* ---- entry points ---------------------------------------------------------------------- */
+
+int docker_job_start(docker_backend *b, const execd_job_spec *spec, execd_job *job,
+                     void **handle) {
+  docker_job *j = calloc(1, sizeof *j);
+  if (!j)
+    return EXECD_ENOMEM;
+  j->b = b;
+  j->job = job;
+  j->attempt = spec->attempt;
+  j->exit_code = -1;
+  snprintf(j->exec_id, sizeof j->exec_id, "%s", spec->execution_id);
+  j->uid = b->uid;
+  j->gid = b->gid;
+  if (spec->user)
+    docker_parse_user(spec->user, &j->uid, &j->gid); /* check() vetted it */
+  j->image = strdup(spec->image);
+  j->workspace = strdup(spec->workspace ? spec->workspace : "");
+  if (spec->stdin_data) {
+    j->stdin_data = malloc(spec->stdin_len + 1);
+    if (j->stdin_data)
+      memcpy(j->stdin_data, spec->stdin_data, spec->stdin_len);
+    j->stdin_len = spec->stdin_len;
+  }
+  j->create_body = create_body(j, spec);
+  if (!j->image || !j->workspace || !j->create_body || (spec->stdin_data && !j->stdin_data)) {
+    free(j->image);
+    free(j->workspace);
+    free(j->stdin_data);
+    json_decref(j->create_body);
+    free(j);
+    b->host->set_error(b->inst, "out of memory");
+    return EXECD_ENOMEM;
+  }
+  uv_timer_init(b->loop, &j->drain);
+  j->drain.data = j;
+  LIST_INSERT_HEAD(&b->jobs, j, link);
+  j->in_start = true;
+  if (b->pull == PULL_ALWAYS)
+    do_pull(j);
+  else
+    do_create(j);
+  j->in_start = false;
+  if (j->start_failed) { /* not even the first request could be made */
+    b->host->set_error(b->inst, "%s", j->error_message);
+    job_release(j);
+    return EXECD_ENOMEM;
+  }
+  *handle = j;
+  return 0;
+}
+
+static void on_killed(void *arg, const engine_response *r) {
+  docker_backend *b = arg;
+  if (r->transport_err || (r->status != 204 && r->status != 409 && r->status != 404))
+    b->host->log(b->inst, EXECD_LOG_WARNING, "docker: kill: %s",
+                 engine_error_message(r, (char[200]){0}, 200));
+}
+
+int docker_job_signal(docker_backend *b, void *handle, int signum) {
+  docker_job *j = handle;
+  j->signal_sent = signum;
+  if (!j->started || j->collecting)
+    return 0; /* applied when the container starts, or it has already exited */
+  char path[200];
+  snprintf(path, sizeof path, "/containers/%s/kill?signal=%d", j->id, signum);
+  /* The answer only matters for the log: it refers to the backend, not
+   * the job, which may be gone by then. */
+  if (!engine_request_json(b->client, "POST", path, NULL, STEP_TIMEOUT_MS, on_killed, b))
+    return EXECD_ENOMEM;
+  return 0;
+}

@@ -1,0 +1,27 @@
+# The container-engine client shared by the container backends: HTTP over
+# the engine's socket (libcurl multi on libuv), the stream demuxer, tar in
+# and out (libarchive), stdin through a hijacked attach.
+if BUILD_PLUGIN_DOCKER
+noinst_LTLIBRARIES += plugins/backend/engine/libengine.la
+plugins_backend_engine_libengine_la_SOURCES = \
+	plugins/backend/engine/engine_http.c plugins/backend/engine/engine_http.h \
+	plugins/backend/engine/engine_frames.c plugins/backend/engine/engine_frames.h \
+	plugins/backend/engine/engine_tar.c plugins/backend/engine/engine_tar.h \
+	plugins/backend/engine/engine_attach.c plugins/backend/engine/engine_attach.h
+plugins_backend_engine_libengine_la_CFLAGS = $(PLUGIN_CFLAGS) $(CURL_CFLAGS) $(LIBARCHIVE_CFLAGS)
+plugins_backend_engine_libengine_la_LIBADD = $(CURL_LIBS) $(LIBARCHIVE_LIBS) $(UV_LIBS) \
+	$(JANSSON_LIBS)
+
+# Unit tests of the pure parts: the frame demuxer and tar safety.
+if HAVE_CHECK
+check_PROGRAMS += tests/unit/test_engine_frames tests/unit/test_engine_tar
+TESTS += tests/unit/test_engine_frames tests/unit/test_engine_tar
+tests_unit_test_engine_frames_SOURCES = tests/unit/test_engine_frames.c
+tests_unit_test_engine_frames_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_unit_test_engine_frames_LDADD = plugins/backend/engine/libengine.la $(CHECK_LIBS)
+tests_unit_test_engine_tar_SOURCES = tests/unit/test_engine_tar.c
+tests_unit_test_engine_tar_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(LIBARCHIVE_CFLAGS)
+tests_unit_test_engine_tar_LDADD = plugins/backend/engine/libengine.la $(CHECK_LIBS) \
+	$(LIBARCHIVE_LIBS)
+endif
+endif

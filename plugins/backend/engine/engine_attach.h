@@ -1,0 +1,28 @@
+/* Stdin of a container through a hijacked attach: a raw connection to the
+ * engine's socket, the attach request written by hand, then the job's
+ * stdin bytes and a half-close (shutdown of the write side), which the
+ * engine turns into EOF on the job's stdin.  libcurl cannot half-close a
+ * hijacked connection, hence this separate piece. */
+#ifndef EXECD_ENGINE_ATTACH_H
+#define EXECD_ENGINE_ATTACH_H
+
+#include <stddef.h>
+
+#include <uv.h>
+
+typedef struct engine_attach engine_attach;
+
+/* The attach is established (status 0), or failed (status < 0, error says
+ * why).  Called once. */
+typedef void (*engine_attach_cb)(void *arg, int status, const char *error);
+
+/* Connects to socket_path and sends POST <path> with the upgrade headers;
+ * path is the whole request path ("/v1.41/containers/ID/attach?..."). */
+engine_attach *engine_attach_open(uv_loop_t *loop, const char *socket_path, const char *path,
+                                  engine_attach_cb cb, void *arg);
+/* Writes data (copied), then half-closes.  Only after a successful open. */
+int engine_attach_send_eof(engine_attach *a, const char *data, size_t len);
+/* Closes the connection; no callback runs after this. */
+void engine_attach_close(engine_attach *a);
+
+#endif

@@ -1,0 +1,438 @@
+/* libcurl multi_socket on the libuv loop, for an engine's REST API over its
+ * unix socket.  The pattern is curl's multi-uv example with three rules:
+ * - the multi API is never called from inside curl's callbacks: requests
+ *   started or cancelled meanwhile are queued and applied once
+ *   curl_multi_socket_action has returned;
+ * - curl's 0 ms timeout is clamped to 1 ms, since libuv 1.44 runs a 0 ms
+ *   timer re-armed from its own callback again in the same pass, forever;
+ * - poll errors are passed on as CURL_CSELECT_ERR so curl sees them. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+
+#include <curl/curl.h>
+
+#include "engine_http.h"
+
+#define DEFAULT_BODY_MAX (1u << 20)
+#define CONNECT_TIMEOUT_MS 5000L
+
+struct engine_request {
+  engine_client *c;
+  CURL *easy;
+  struct curl_slist *headers;
+  engine_request_opts o;
+  char *send_body;  /* owned copy of the request body */
+  char *buf;        /* buffered response body */
+  size_t len, cap, max;
+  int truncated;
+  int headers_done;
+  int added;        /* handed to the multi handle */
+  int cancelled;
+  char errbuf[CURL_ERROR_SIZE];
+  LIST_ENTRY(engine_request) link;
+  TAILQ_ENTRY(engine_request) queue; /* pending add or removal */
+};
+
+typedef struct sock_ctx {
+  uv_poll_t poll;
+  curl_socket_t fd;
+  engine_client *c;
+} sock_ctx;
+
+struct engine_client {
+  uv_loop_t *loop;
+  CURLM *multi;
+  uv_timer_t timer;
+  char *socket_path;
+  char *prefix;
+  char *name;
+  int in_curl;       /* inside curl_multi_socket_action: no multi calls */
+  int closing;
+  int open_handles;  /* libuv handles not yet closed */
+  LIST_HEAD(, engine_request) requests;
+  TAILQ_HEAD(, engine_request) to_add;
+  TAILQ_HEAD(, engine_request) to_remove;
+};
+
+static void request_free(engine_request *r) {
+  if (r->easy)
+    curl_easy_cleanup(r->easy);
+  curl_slist_free_all(r->headers);
+  free(r->send_body);
+  free(r->buf);
+  free(r);
+}
+
+/* Takes r out of the multi handle and frees it.  Not inside curl callbacks. */
+static void request_discard(engine_request *r) {
+  LIST_REMOVE(r, link);
+  if (r->added)
+    curl_multi_remove_handle(r->c->multi, r->easy);
+  request_free(r);
+}
+
+static void maybe_free_client(engine_client *c) {
+  if (c->closing && c->open_handles == 0) {
+    free(c->socket_path);
+    free(c->prefix);
+    free(c->name);
+    free(c);
+  }
+}
+
+static void on_handle_closed(uv_handle_t *h) {
+  engine_client *c = h->data;
+  if (h != (uv_handle_t *)&c->timer)
+    free(h); /* a sock_ctx: the poll handle is its first member */
+  c->open_handles--;
+  maybe_free_client(c);
+}
+
+static void deliver_done(engine_client *c) {
+  CURLMsg *msg;
+  int left;
+  while ((msg = curl_multi_info_read(c->multi, &left))) {
+    if (msg->msg != CURLMSG_DONE)
+      continue;
+    engine_request *r = NULL;
+    CURLcode result = msg->data.result;
+    curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+    /* msg is dead once the handle is removed: keep what is needed. */
+    LIST_REMOVE(r, link);
+    curl_multi_remove_handle(c->multi, r->easy);
+    r->added = 0;
+    if (!r->cancelled) {
+      engine_response resp = {0};
+      curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &resp.status);
+      if (result != CURLE_OK) {
+        resp.transport_err = 1;
+        resp.error = r->errbuf[0] ? r->errbuf : curl_easy_strerror(result);
+      }
+      resp.body = r->buf ? r->buf : "";
+      resp.body_len = r->len;
+      resp.truncated = r->truncated;
+      r->o.on_done(r->o.arg, &resp);
+    }
+    request_free(r);
+  }
+}
+
+/* Applies what was queued while curl was running. */
+static void apply_queued(engine_client *c) {
+  engine_request *r;
+  while ((r = TAILQ_FIRST(&c->to_remove))) {
+    TAILQ_REMOVE(&c->to_remove, r, queue);
+    request_discard(r);
+  }
+  while ((r = TAILQ_FIRST(&c->to_add))) {
+    TAILQ_REMOVE(&c->to_add, r, queue);
+    if (curl_multi_add_handle(c->multi, r->easy) == CURLM_OK)
+      r->added = 1;
+  }
+}
+
+static void drive(engine_client *c, curl_socket_t fd, int ev_bitmask) {
+  int running = 0;
+  c->in_curl = 1;
+  curl_multi_socket_action(c->multi, fd, ev_bitmask, &running);
+  c->in_curl = 0;
+  apply_queued(c);
+  deliver_done(c);
+  apply_queued(c);
+}
+
+static void on_poll(uv_poll_t *p, int status, int events) {
+  sock_ctx *s = (sock_ctx *)p;
+  int flags = 0;
+  if (status < 0)
+    flags = CURL_CSELECT_ERR;
+  if (events & UV_READABLE)
+    flags |= CURL_CSELECT_IN;
+  if (events & UV_WRITABLE)
+    flags |= CURL_CSELECT_OUT;
+  drive(s->c, s->fd, flags);
+}
+
+static void on_timer(uv_timer_t *t) {
+  drive(t->data, CURL_SOCKET_TIMEOUT, 0);
+}
+
+static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp) {
+  (void)easy;
+  engine_client *c = userp;
+  sock_ctx *s = socketp;
+  if (what == CURL_POLL_REMOVE) {
+    if (s) {
+      uv_poll_stop(&s->poll); /* now: the fd number may be reused at once */
+      uv_close((uv_handle_t *)&s->poll, on_handle_closed);
+      curl_multi_assign(c->multi, fd, NULL);
+    }
+    return 0;
+  }
+  if (!s) {
+    s = calloc(1, sizeof *s);
+    if (!s)
+      return -1;
+    s->fd = fd;
+    s->c = c;
+    if (uv_poll_init_socket(c->loop, &s->poll, fd) != 0) {
+      free(s);
+      return -1;
+    }
+    s->poll.data = c;
+    c->open_handles++;
+    curl_multi_assign(c->multi, fd, s);
+  }
+  int events = 0;
+  if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
+    events |= UV_READABLE;
+  if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
+    events |= UV_WRITABLE;
+  uv_poll_start(&s->poll, events, on_poll);
+  return 0;
+}
+
+static int timer_cb(CURLM *multi, long timeout_ms, void *userp) {
+  (void)multi;
+  engine_client *c = userp;
+  if (timeout_ms < 0)
+    uv_timer_stop(&c->timer);
+  else
+    uv_timer_start(&c->timer, on_timer, timeout_ms > 0 ? (uint64_t)timeout_ms : 1, 0);
+  return 0;
+}
+
+static void global_init(void) {
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+engine_client *engine_client_new(uv_loop_t *loop, const char *socket_path, const char *prefix,
+                                 const char *name) {
+  static uv_once_t once = UV_ONCE_INIT;
+  uv_once(&once, global_init);
+  engine_client *c = calloc(1, sizeof *c);
+  if (!c)
+    return NULL;
+  c->loop = loop;
+  c->socket_path = strdup(socket_path);
+  c->prefix = strdup(prefix ? prefix : "");
+  c->name = strdup(name ? name : "engine");
+  c->multi = curl_multi_init();
+  LIST_INIT(&c->requests);
+  TAILQ_INIT(&c->to_add);
+  TAILQ_INIT(&c->to_remove);
+  if (!c->socket_path || !c->prefix || !c->name || !c->multi) {
+    if (c->multi)
+      curl_multi_cleanup(c->multi);
+    free(c->socket_path);
+    free(c->prefix);
+    free(c->name);
+    free(c);
+    return NULL;
+  }
+  uv_timer_init(loop, &c->timer);
+  c->timer.data = c;
+  c->open_handles = 1;
+  curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+  curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+  curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+  curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+  return c;
+}
+
+void engine_client_close(engine_client *c) {
+  if (!c || c->closing)
+    return;
+  c->closing = 1;
+  engine_request *r;
+  while ((r = TAILQ_FIRST(&c->to_remove)))
+    TAILQ_REMOVE(&c->to_remove, r, queue);
+  while ((r = TAILQ_FIRST(&c->to_add)))
+    TAILQ_REMOVE(&c->to_add, r, queue);
+  while ((r = LIST_FIRST(&c->requests)))
+    request_discard(r);
+  curl_multi_cleanup(c->multi); /* removes its sockets through socket_cb */
+  c->multi = NULL;
+  uv_timer_stop(&c->timer);
+  uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+}
+
+const char *engine_client_socket(const engine_client *c) { return c->socket_path; }
+const char *engine_client_name(const engine_client *c) { return c->name; }
+
+static size_t on_write(char *ptr, size_t size, size_t nmemb, void *userdata) {
+  engine_request *r = userdata;
+  size_t n = size * nmemb;
+  if (r->cancelled)
+    return 0; /* aborts the transfer */
+  if (r->o.on_data)
+    return r->o.on_data(r->o.arg, ptr, n) == 0 ? n : 0;
+  if (r->len + n > r->max) {
+    r->truncated = 1;
+    n = r->max - r->len;
+  }
+  if (r->len + n + 1 > r->cap) {
+    size_t cap = r->cap ? r->cap : 4096;
+    while (cap < r->len + n + 1)
+      cap *= 2;
+    char *b = realloc(r->buf, cap);
+    if (!b)
+      return 0;
+    r->buf = b;
+    r->cap = cap;
+  }
+  memcpy(r->buf + r->len, ptr, n);
+  r->len += n;
+  r->buf[r->len] = '\0';
+  return size * nmemb;
+}
+
+static size_t on_header(char *line, size_t size, size_t nitems, void *userdata) {
+  engine_request *r = userdata;
+  size_t n = size * nitems;
+  if (r->cancelled)
+    return n;
+  if ((n == 2 && line[0] == '\r' && line[1] == '\n') || (n == 1 && line[0] == '\n')) {
+    long status = 0;
+    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (status >= 200 && !r->headers_done) {
+      r->headers_done = 1;
+      if (r->o.on_headers)
+        r->o.on_headers(r->o.arg, status);
+    }
+  }
+  return n;
+}
+
+engine_request *engine_request_start(engine_client *c, const engine_request_opts *o) {
+  engine_request *r = calloc(1, sizeof *r);
+  if (!r) {
+    free(o->body_owned);
+    return NULL;
+  }
+  r->c = c;
+  r->o = *o;
+  r->o.body_owned = NULL;
+  r->o.body = NULL;
+  r->o.path = NULL;
+  r->o.extra_header = NULL;
+  r->o.content_type = NULL;
+  r->o.method = NULL;
+  r->max = o->body_max ? o->body_max : DEFAULT_BODY_MAX;
+  size_t body_len = o->body_len;
+  if (o->body_owned) {
+    r->send_body = o->body_owned;
+  } else if (o->body) {
+    r->send_body = malloc(body_len + 1);
+    if (r->send_body)
+      memcpy(r->send_body, o->body, body_len);
+  }
+  r->easy = curl_easy_init();
+  size_t url_len = strlen(c->prefix) + strlen(o->path) + 32;
+  char *url = malloc(url_len);
+  if (!r->easy || !url || (o->body && !r->send_body)) {
+    free(url);
+    request_free(r);
+    return NULL;
+  }
+  snprintf(url, url_len, "http://localhost%s%s", c->prefix, o->path);
+  CURL *e = r->easy;
+  curl_easy_setopt(e, CURLOPT_URL, url);
+  free(url);
+  curl_easy_setopt(e, CURLOPT_UNIX_SOCKET_PATH, c->socket_path);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)r);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
+  if (o->timeout_ms > 0)
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, o->timeout_ms);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
+  const char *method = o->method ? o->method : "GET";
+  if (strcmp(method, "GET") != 0)
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+  if (r->send_body || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0) {
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(r->send_body ? body_len : 0));
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->send_body ? r->send_body : "");
+    char ct[128];
+    snprintf(ct, sizeof ct, "Content-Type: %s",
+             o->content_type ? o->content_type : "application/json");
+    r->headers = curl_slist_append(r->headers, ct);
+  }
+  if (o->extra_header)
+    r->headers = curl_slist_append(r->headers, o->extra_header);
+  /* No 100-continue round trip before larger bodies. */
+  r->headers = curl_slist_append(r->headers, "Expect:");
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
+
+  LIST_INSERT_HEAD(&c->requests, r, link);
+  if (c->in_curl) {
+    TAILQ_INSERT_TAIL(&c->to_add, r, queue);
+  } else if (curl_multi_add_handle(c->multi, e) == CURLM_OK) {
+    r->added = 1;
+  } else {
+    LIST_REMOVE(r, link);
+    request_free(r);
+    return NULL;
+  }
+  return r;
+}
+
+engine_request *engine_request_json(engine_client *c, const char *method, const char *path,
+                                    const json_t *body, long timeout_ms, engine_done_cb done,
+                                    void *arg) {
+  engine_request_opts o = {.method = method, .path = path, .timeout_ms = timeout_ms,
+                           .on_done = done, .arg = arg};
+  if (body) {
+    o.body_owned = json_dumps(body, JSON_COMPACT);
+    if (!o.body_owned)
+      return NULL;
+    o.body_len = strlen(o.body_owned);
+  }
+  return engine_request_start(c, &o);
+}
+
+void engine_request_cancel(engine_request *r) {
+  if (!r || r->cancelled)
+    return;
+  r->cancelled = 1;
+  engine_client *c = r->c;
+  if (c->in_curl) {
+    if (!r->added) /* still waiting to be added: drop it from that queue */
+      TAILQ_REMOVE(&c->to_add, r, queue);
+    TAILQ_INSERT_TAIL(&c->to_remove, r, queue);
+  } else {
+    request_discard(r);
+  }
+}
+
+const char *engine_error_message(const engine_response *r, char *buf, size_t size) {
+  if (r->transport_err) {
+    snprintf(buf, size, "%s", r->error ? r->error : "connection failed");
+    return buf;
+  }
+  json_t *doc = json_loadb(r->body, r->body_len, 0, NULL);
+  const char *msg = json_string_value(json_object_get(doc, "message"));
+  if (msg)
+    snprintf(buf, size, "%s", msg);
+  else
+    snprintf(buf, size, "HTTP %ld: %.*s", r->status, (int)(r->body_len > 200 ? 200 : r->body_len),
+             r->body);
+  json_decref(doc);
+  size_t n = strlen(buf);
+  while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+    buf[--n] = '\0';
+  return buf;
+}
+
+char *engine_url_escape(const char *s) {
+  char *e = curl_easy_escape(NULL, s, 0);
+  char *copy = e ? strdup(e) : NULL;
+  curl_free(e);
+  return copy;
+}
