@@ -2,10 +2,11 @@
  * the one before, all on the loop through the engine client:
  *   create (labels, hardened HostConfig, anonymous volume at /workspace)
  *   → pack the host workspace (thread pool) → PUT archive into the volume
- *   → attach stdin (hijacked, only with stdin data)
+ *   → attach (hijacked: stdout/stderr frames, and stdin when there is any)
  *   → POST wait?condition=next-exit; once its headers arrive: start
- *     (so the exit cannot be missed) → logs?follow (stdout/stderr apart)
- *   → wait answers; logs drain → inspect (exit code, OOMKilled)
+ *     (so the exit cannot be missed) → stdin written, then half-closed
+ *   → wait answers and the output stream ends → inspect (exit code,
+ *     OOMKilled)
  *   → GET archive of /workspace/output → unpack into the host's
  *     <workspace>/output (thread pool) → DELETE ?v=1&force=1 → job_exited.
  * A failure anywhere records the first error and jumps to the removal. */
@@ -42,7 +43,6 @@ struct docker_job {
 
   engine_request *step;  /* the one sequential request in flight */
   engine_request *wait;
-  engine_request *logs;
   engine_attach *attach;
   engine_frames frames;
   uv_timer_t drain;
@@ -56,12 +56,13 @@ struct docker_job {
   bool pulled;
   bool started;
   bool wait_done;
-  bool logs_done;
+  bool output_done;
   bool collecting;
   int wait_status;     /* StatusCode from wait */
   int signal_sent;     /* the last signal execd asked for */
   uint64_t forwarded;  /* stdout+stderr bytes passed to the host */
   bool output_capped;
+  bool output_bad;
   char *pull_status;   /* last progress line logged */
 
   /* tar work */
@@ -109,8 +110,7 @@ static void job_release(docker_job *j) {
   LIST_REMOVE(j, link);
   engine_request_cancel(j->step);
   engine_request_cancel(j->wait);
-  engine_request_cancel(j->logs);
-  j->step = j->wait = j->logs = NULL;
+  j->step = j->wait = NULL;
   engine_attach_close(j->attach);
   j->attach = NULL;
   uv_close((uv_handle_t *)&j->drain, on_drain_closed);
@@ -201,8 +201,7 @@ static void on_removed(void *arg, const engine_response *r) {
 
 static void do_remove(docker_job *j) {
   engine_request_cancel(j->wait);
-  engine_request_cancel(j->logs);
-  j->wait = j->logs = NULL;
+  j->wait = NULL;
   engine_attach_close(j->attach);
   j->attach = NULL;
   uv_timer_stop(&j->drain);
@@ -325,21 +324,19 @@ static void on_inspect(void *arg, const engine_response *r) {
 static void on_drain_timeout(uv_timer_t *t) {
   docker_job *j = t->data;
   j->b->host->log(j->b->inst, EXECD_LOG_WARNING,
-                  "execution %s: the log stream did not end %lld ms after the exit; the "
+                  "execution %s: the output stream did not end %lld ms after the exit; the "
                   "rest of the output is dropped",
                   j->exec_id, (long long)j->b->output_drain_ms);
-  engine_request_cancel(j->logs);
-  j->logs = NULL;
-  j->logs_done = true;
+  j->output_done = true;
   maybe_collect(j);
 }
 
-/* Both the exit and the end of the log stream are needed before the
+/* Both the exit and the end of the output stream are needed before the
  * container is inspected, so no output is lost. */
 static void maybe_collect(docker_job *j) {
   if (!j->wait_done || j->collecting)
     return;
-  if (!j->logs_done) {
+  if (!j->output_done) {
     if (!uv_is_active((uv_handle_t *)&j->drain))
       uv_timer_start(&j->drain, on_drain_timeout, (uint64_t)j->b->output_drain_ms, 0);
     return;
@@ -353,7 +350,7 @@ static void maybe_collect(docker_job *j) {
   j->step = engine_request_json(j->b->client, "GET", path, NULL, STEP_TIMEOUT_MS, on_inspect, j);
 }
 
-/* ---- logs ------------------------------------------------------------------------------ */
+/* ---- output ------------------------------------------------------------------------ */
 
 static void on_frame(void *arg, int stream, const char *data, size_t len) {
   docker_job *j = arg;
@@ -377,39 +374,23 @@ static void on_frame(void *arg, int stream, const char *data, size_t len) {
                          data, len);
 }
 
-static int on_log_data(void *arg, const char *data, size_t len) {
+static void on_output(void *arg, const char *data, size_t len) {
   docker_job *j = arg;
-  if (engine_frames_feed(&j->frames, data, len) < 0) {
+  if (engine_frames_feed(&j->frames, data, len) < 0 && !j->output_bad) {
+    j->output_bad = true;
     j->b->host->log(j->b->inst, EXECD_LOG_WARNING,
-                    "execution %s: the log stream is not in the multiplexed format",
+                    "execution %s: the output stream is not in the multiplexed format",
                     j->exec_id);
-    return 1;
   }
-  return 0;
 }
 
-static void on_logs_done(void *arg, const engine_response *r) {
+static void on_output_end(void *arg, int status) {
   docker_job *j = arg;
-  j->logs = NULL;
-  j->logs_done = true;
-  if (r->transport_err && !j->wait_done)
-    j->b->host->log(j->b->inst, EXECD_LOG_WARNING, "execution %s: log stream broke: %s",
-                    j->exec_id, r->error ? r->error : "?");
-  else if (!r->transport_err && r->status != 200)
-    j->b->host->log(j->b->inst, EXECD_LOG_WARNING, "execution %s: logs: %s", j->exec_id,
-                    engine_error_message(r, (char[200]){0}, 200));
+  j->output_done = true;
+  if (status < 0 && !j->wait_done)
+    j->b->host->log(j->b->inst, EXECD_LOG_WARNING, "execution %s: the output stream broke",
+                    j->exec_id);
   maybe_collect(j);
-}
-
-static void follow_logs(docker_job *j) {
-  char path[200];
-  snprintf(path, sizeof path, "/containers/%s/logs?follow=1&stdout=1&stderr=1", j->id);
-  engine_frames_init(&j->frames, on_frame, j);
-  engine_request_opts o = {.method = "GET", .path = path, .on_data = on_log_data,
-                           .on_done = on_logs_done, .arg = j};
-  j->logs = engine_request_start(j->b->client, &o);
-  if (!j->logs)
-    j->logs_done = true;
 }
 
 /* ---- wait and start ------------------------------------------------------------------- */
@@ -424,10 +405,9 @@ static void on_started(void *arg, const engine_response *r) {
     return;
   }
   j->started = true;
-  if (j->attach && engine_attach_send_eof(j->attach, j->stdin_data, j->stdin_len) != 0)
+  if (j->stdin_data && engine_attach_send_eof(j->attach, j->stdin_data, j->stdin_len) != 0)
     j->b->host->log(j->b->inst, EXECD_LOG_WARNING, "execution %s: writing stdin failed",
                     j->exec_id);
-  follow_logs(j);
   /* SIGTERM/SIGKILL asked for while the container was being set up. */
   if (j->signal_sent)
     docker_job_signal(j->b, j, j->signal_sent);
@@ -484,14 +464,15 @@ static void on_attached(void *arg, int status, const char *error) {
   do_wait(j);
 }
 
+/* Attached before the start, so the output stream holds every byte. */
 static void after_upload(docker_job *j) {
-  if (!j->stdin_data) {
-    do_wait(j);
-    return;
-  }
   char path[200];
-  snprintf(path, sizeof path, DOCKER_API_PREFIX "/containers/%s/attach?stream=1&stdin=1", j->id);
-  j->attach = engine_attach_open(j->b->loop, j->b->socket, path, on_attached, j);
+  snprintf(path, sizeof path,
+           DOCKER_API_PREFIX "/containers/%s/attach?stream=1&stdout=1&stderr=1%s", j->id,
+           j->stdin_data ? "&stdin=1" : "");
+  engine_frames_init(&j->frames, on_frame, j);
+  j->attach = engine_attach_open(j->b->loop, j->b->socket, path, on_attached, on_output,
+                                 on_output_end, j);
   if (!j->attach) {
     set_failure(j, EXECD_ERR_SPAWN_FAILED, true, "out of memory");
     do_remove(j);
@@ -760,7 +741,7 @@ static json_t *create_body(docker_job *j, const execd_job_spec *spec) {
                            "Image", spec->image, "Cmd", strv_json(spec->argv), "Env",
                            strv_json(spec->env), "User", user, "Labels", labels, "AttachStdin",
                            with_stdin, "OpenStdin", with_stdin, "StdinOnce", with_stdin,
-                           "AttachStdout", 0, "AttachStderr", 0, "Tty", 0, "HostConfig", host);
+                           "AttachStdout", 1, "AttachStderr", 1, "Tty", 0, "HostConfig", host);
   if (body && spec->working_dir)
     json_object_set_new(body, "WorkingDir", json_string(spec->working_dir));
   return body;

@@ -21,7 +21,10 @@ struct engine_attach {
   size_t header_len;
   int ready;         /* the upgrade answer was seen */
   int closing;
+  int ended;
   engine_attach_cb cb;
+  engine_attach_data_cb on_data;
+  engine_attach_end_cb on_end;
   void *arg;
 };
 
@@ -45,6 +48,14 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   buf->len = buf->base ? suggested : 0;
 }
 
+static void end(engine_attach *a, int status) {
+  if (a->ended || a->closing)
+    return;
+  a->ended = 1;
+  if (a->on_end)
+    a->on_end(a->arg, status);
+}
+
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
   engine_attach *a = s->data;
   if (n < 0) {
@@ -53,31 +64,44 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
       char msg[160];
       snprintf(msg, sizeof msg, "attach: connection closed before the answer (%s)",
                uv_strerror((int)n));
+      a->ready = 1;
+      a->ended = 1;
       report(a, -1, msg);
+    } else {
+      end(a, n == UV_EOF ? 0 : -1);
     }
-  } else if (n > 0 && !a->ready) {
-    /* Collect the answer's header; what follows is the raw stream, which
-     * this attach (stdin only) does not need. */
+  } else if (n > 0 && a->ready) {
+    if (!a->closing && !a->ended && a->on_data)
+      a->on_data(a->arg, buf->base, (size_t)n);
+  } else if (n > 0) {
+    /* Collect the answer's header; what follows it is the raw stream. */
     size_t room = sizeof a->header - 1 - a->header_len;
     size_t take = (size_t)n < room ? (size_t)n : room;
     memcpy(a->header + a->header_len, buf->base, take);
+    size_t before = a->header_len;
     a->header_len += take;
     a->header[a->header_len] = '\0';
-    if (strstr(a->header, "\r\n\r\n")) {
+    char *eoh = strstr(a->header, "\r\n\r\n");
+    if (eoh) {
       int status = 0;
       if (sscanf(a->header, "HTTP/1.%*d %d", &status) == 1 && (status == 101 || status == 200)) {
         a->ready = 1;
+        size_t used = (size_t)(eoh + 4 - a->header) - before; /* of this read */
         report(a, 0, NULL);
+        if (!a->closing && (size_t)n > used && a->on_data)
+          a->on_data(a->arg, buf->base + used, (size_t)n - used);
       } else {
         char msg[300];
         char *eol = strstr(a->header, "\r\n\r\n");
         const char *body = eol + 4;
         snprintf(msg, sizeof msg, "attach refused: HTTP %d %.200s", status, body);
         a->ready = 1;
+        a->ended = 1;
         report(a, -1, msg);
       }
     } else if (a->header_len == sizeof a->header - 1) {
       a->ready = 1;
+      a->ended = 1;
       report(a, -1, "attach: answer header too long");
     }
   }
@@ -90,6 +114,7 @@ static void on_request_written(uv_write_t *w, int status) {
     char msg[160];
     snprintf(msg, sizeof msg, "attach: cannot send the request: %s", uv_strerror(status));
     a->ready = 1;
+    a->ended = 1;
     report(a, -1, msg);
   }
 }
@@ -102,6 +127,7 @@ static void on_connect(uv_connect_t *c, int status) {
     char msg[200];
     snprintf(msg, sizeof msg, "attach: cannot connect to the engine: %s", uv_strerror(status));
     a->ready = 1;
+    a->ended = 1;
     report(a, -1, msg);
     return;
   }
@@ -112,7 +138,8 @@ static void on_connect(uv_connect_t *c, int status) {
 }
 
 engine_attach *engine_attach_open(uv_loop_t *loop, const char *socket_path, const char *path,
-                                  engine_attach_cb cb, void *arg) {
+                                  engine_attach_cb cb, engine_attach_data_cb on_data,
+                                  engine_attach_end_cb on_end, void *arg) {
   engine_attach *a = calloc(1, sizeof *a);
   if (!a)
     return NULL;
@@ -124,6 +151,8 @@ engine_attach *engine_attach_open(uv_loop_t *loop, const char *socket_path, cons
     return NULL;
   }
   a->cb = cb;
+  a->on_data = on_data;
+  a->on_end = on_end;
   a->arg = arg;
   uv_pipe_init(loop, &a->pipe, 0);
   a->pipe.data = a;
@@ -164,5 +193,7 @@ void engine_attach_close(engine_attach *a) {
     return;
   a->closing = 1;
   a->cb = NULL;
+  a->on_data = NULL;
+  a->on_end = NULL;
   uv_close((uv_handle_t *)&a->pipe, on_closed);
 }
