@@ -1,2 +1,361 @@
-/* placeholder, replaced below */
-int main(void) { return 77; }
+/* The docker backend's own guarantees beyond the backend contract, checked
+ * against a real engine: hardening seen from inside the job, images outside
+ * images_allowed refused before anything exists, a missing image with
+ * pull "never", and no container left behind.  Skips (77) with a loud
+ * message when no engine answers.
+ *   EXECD_DOCKER_SOCKET  the engine's socket (default /var/run/docker.sock,
+ *                        else /run/execd-test-docker.sock)
+ *   EXECD_DOCKER_IMAGE   image with busybox (default busybox:local) */
+#include "config.h"
+
+#include <check.h>
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define WAIT_MS 60000
+
+static const char *sock;
+static const char *image;
+static harness_plugin backend;
+static const execd_backend_ops *ops;
+static char workspace[64];
+static unsigned seq;
+
+/* ---- talking to the engine directly, to see what exists ------------------ */
+
+typedef struct body {
+  char data[65536];
+  size_t len;
+} body;
+
+static size_t collect(char *p, size_t size, size_t n, void *arg) {
+  body *b = arg;
+  size_t len = size * n;
+  size_t room = sizeof b->data - 1 - b->len;
+  size_t take = len < room ? len : room;
+  memcpy(b->data + b->len, p, take);
+  b->len += take;
+  b->data[b->len] = '\0';
+  return len;
+}
+
+/* GET path on the engine; returns the HTTP status, body in *out. */
+static long engine_get(const char *path, body *out) {
+  CURL *c = curl_easy_init();
+  char url[1024];
+  snprintf(url, sizeof url, "http://localhost/v1.41%s", path);
+  out->len = 0;
+  out->data[0] = '\0';
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, sock);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+  long status = 0;
+  if (curl_easy_perform(c) == CURLE_OK)
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+  curl_easy_cleanup(c);
+  return status;
+}
+
+/* Containers (running or not) labelled with this execution id. */
+static size_t containers_of(const char *execution_id) {
+  char filter[256], path[512];
+  snprintf(filter, sizeof filter, "{\"label\":[\"execd.execution=%s\"]}", execution_id);
+  char *esc = curl_easy_escape(NULL, filter, 0);
+  snprintf(path, sizeof path, "/containers/json?all=1&filters=%s", esc);
+  curl_free(esc);
+  body b;
+  ck_assert_int_eq(engine_get(path, &b), 200);
+  json_t *list = json_loads(b.data, 0, NULL);
+  ck_assert_msg(json_is_array(list), "container list is not an array: %s", b.data);
+  size_t n = json_array_size(list);
+  json_decref(list);
+  return n;
+}
+
+/* ---- fixture ----------------------------------------------------------- */
+
+static void load(const char *extra) {
+  char repo[128], config[1024];
+  snprintf(repo, sizeof repo, "%s", image);
+  char *colon = strrchr(repo, ':');
+  if (colon)
+    *colon = '\0';
+  snprintf(config, sizeof config,
+           "{\"socket\": \"%s\", \"images_allowed\": [\"%s:*\"]%s%s}", sock, repo,
+           extra ? ", " : "", extra ? extra : "");
+  int rc = harness_load(EXECD_KIND_BACKEND, "docker", config, &backend);
+  ck_assert_msg(rc == 0, "loading the docker backend: %s", harness_last_error());
+  ops = backend.ops;
+}
+
+static void setup(void) {
+  snprintf(workspace, sizeof workspace, "/tmp/execd-dockertest-XXXXXX");
+  ck_assert_ptr_nonnull(mkdtemp(workspace));
+  chmod(workspace, 0755);
+  const char *subs[] = {"input", "config", "output"};
+  for (int i = 0; i < 3; i++) {
+    char d[128];
+    snprintf(d, sizeof d, "%s/%s", workspace, subs[i]);
+    ck_assert_int_eq(mkdir(d, 0755), 0);
+  }
+  backend.plugin = NULL;
+}
+
+static void teardown(void) {
+  if (backend.plugin)
+    harness_unload(&backend);
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", workspace);
+  ck_assert_int_eq(system(cmd), 0);
+}
+
+static void spec_for(execd_job_spec *spec, execd_limits *limits, const char *img,
+                     const char *const *argv, char *id, size_t id_size) {
+  static const char *env[] = {"PATH=/bin", NULL};
+  snprintf(id, id_size, "0190c0de-d0c0-7000-8000-%06u%06u", ++seq,
+           (unsigned)getpid() % 1000000); /* each test runs in its own process */
+  *spec = (execd_job_spec){
+      .struct_size = sizeof *spec,
+      .execution_id = id,
+      .attempt = 1,
+      .argv = argv,
+      .image = img,
+      .env = env,
+      .workspace = workspace,
+      .limits = limits,
+  };
+}
+
+static harness_job *run(const char *img, const char *script, execd_limits *limits, char *id,
+                        size_t id_size) {
+  const char *argv[] = {"/bin/sh", "-c", script, NULL};
+  execd_job_spec spec;
+  spec_for(&spec, limits, img, argv, id, id_size);
+  harness_job *job = harness_job_new();
+  void *handle = NULL;
+  int rc = ops->start(backend.self, &spec, (execd_job *)job, &handle);
+  ck_assert_msg(rc == 0, "start: %s (%s)", execd_strerror(rc), harness_last_error());
+  ck_assert_msg(harness_wait_job(job, WAIT_MS), "the job did not exit");
+  ck_assert_int_eq(job->exited, 1);
+  return job;
+}
+
+/* ---- tests ------------------------------------------------------------- */
+
+static int never(void *arg) {
+  (void)arg;
+  return 0;
+}
+
+START_TEST(hardening_is_seen_from_inside) {
+  load(NULL);
+  execd_limits limits = {.memory_bytes = 64 << 20, .pids = 100, .network = "none"};
+  char id[64];
+  harness_job *job = run(image,
+                         "grep -E '^(CapEff|NoNewPrivs):' /proc/self/status; "
+                         "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | sed 's/^/if=/'; "
+                         "if touch /x 2>/dev/null; then echo root=writable; "
+                         "else echo root=readonly; fi; "
+                         "echo uid=$(id -u); "
+                         "echo mem=$(cat /sys/fs/cgroup/memory/memory.limit_in_bytes "
+                         "/sys/fs/cgroup/memory.max 2>/dev/null); "
+                         "echo pids=$(cat /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/pids.max "
+                         "2>/dev/null); "
+                         "touch /tmp/t && echo tmp=writable",
+                         &limits, id, sizeof id);
+  ck_assert_int_eq(job->exit.exit_code, 0);
+  const char *out = job->out ? job->out : "";
+  ck_assert_msg(strstr(out, "CapEff:\t0000000000000000\n"), "capabilities left: %s", out);
+  ck_assert_msg(strstr(out, "NoNewPrivs:\t1\n"), "no_new_privs not set: %s", out);
+  ck_assert_msg(strstr(out, "if=lo\n"), "no loopback: %s", out);
+  const char *ifs = out;
+  int interfaces = 0;
+  while ((ifs = strstr(ifs, "if="))) {
+    interfaces++;
+    ifs += 3;
+  }
+  ck_assert_msg(interfaces == 1, "network interfaces besides lo: %s", out);
+  ck_assert_msg(strstr(out, "root=readonly\n"), "root file system writable: %s", out);
+  ck_assert_msg(strstr(out, "uid=") && !strstr(out, "uid=0\n"), "runs as root: %s", out);
+  ck_assert_msg(strstr(out, "uid=65534\n"), "not the default user: %s", out);
+  ck_assert_msg(strstr(out, "mem=67108864\n"), "memory limit not applied: %s", out);
+  ck_assert_msg(strstr(out, "pids=100\n"), "pids limit not applied: %s", out);
+  ck_assert_msg(strstr(out, "tmp=writable\n"), "/tmp not writable for the job: %s", out);
+  ck_assert_uint_eq(containers_of(id), 0);
+  harness_job_free(job);
+}
+END_TEST
+
+START_TEST(request_cannot_widen_the_backend_limits) {
+  load("\"memory\": 33554432, \"pids_limit\": 50");
+  execd_limits limits = {.memory_bytes = 256 << 20, .pids = 500, .network = "none"};
+  char id[64];
+  harness_job *job = run(image,
+                         "echo mem=$(cat /sys/fs/cgroup/memory/memory.limit_in_bytes "
+                         "/sys/fs/cgroup/memory.max 2>/dev/null); "
+                         "echo pids=$(cat /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/pids.max "
+                         "2>/dev/null)",
+                         &limits, id, sizeof id);
+  const char *out = job->out ? job->out : "";
+  ck_assert_msg(strstr(out, "mem=33554432\n"), "memory widened by the request: %s", out);
+  ck_assert_msg(strstr(out, "pids=50\n"), "pids widened by the request: %s", out);
+  harness_job_free(job);
+}
+END_TEST
+
+START_TEST(image_outside_images_allowed_is_refused_before_anything_exists) {
+  load(NULL);
+  const char *argv[] = {"/bin/true", NULL};
+  execd_limits limits = {.network = "none"};
+  execd_job_spec spec;
+  char id[64];
+  spec_for(&spec, &limits, "docker.io/library/alpine:latest", argv, id, sizeof id);
+  ck_assert_int_eq(ops->check(backend.self, &spec), EXECD_EPERM);
+  ck_assert_msg(strstr(harness_last_error(), "image_not_allowed") &&
+                    strstr(harness_last_error(), "alpine"),
+                "message: %s", harness_last_error());
+  harness_job *job = harness_job_new();
+  void *handle = NULL;
+  ck_assert_int_eq(ops->start(backend.self, &spec, (execd_job *)job, &handle), EXECD_EPERM);
+  harness_run_until(never, NULL, 200); /* let a wrongly started job show up */
+  ck_assert_int_eq(job->exited, 0);
+  ck_assert_uint_eq(containers_of(id), 0);
+  harness_job_free(job);
+}
+END_TEST
+
+START_TEST(missing_image_with_pull_never_is_image_not_found) {
+  load("\"pull\": \"never\"");
+  char repo[160], id[64];
+  snprintf(repo, sizeof repo, "%s", image);
+  char *colon = strrchr(repo, ':');
+  if (colon)
+    *colon = '\0';
+  strcat(repo, ":no-such-tag-execd");
+  execd_limits limits = {.network = "none"};
+  harness_job *job = run(repo, "true", &limits, id, sizeof id);
+  ck_assert_ptr_nonnull(job->exit.error_code);
+  ck_assert_str_eq(job->exit.error_code, EXECD_ERR_IMAGE_NOT_FOUND);
+  ck_assert_int_eq(job->exit.retryable, 0);
+  ck_assert_msg(strstr(job->exit.error_message, "no-such-tag-execd"), "message: %s",
+                job->exit.error_message);
+  ck_assert_uint_eq(containers_of(id), 0);
+  harness_job_free(job);
+}
+END_TEST
+
+START_TEST(engine_gone_is_backend_unavailable) {
+  char config[256];
+  snprintf(config, sizeof config,
+           "{\"socket\": \"/nonexistent/docker.sock\", \"images_allowed\": [\"*\"]}");
+  ck_assert_int_eq(harness_load(EXECD_KIND_BACKEND, "docker", config, &backend), 0);
+  ops = backend.ops;
+  ck_assert_int_eq(ops->health(backend.self), EXECD_EUNAVAIL);
+  ck_assert_msg(strstr(harness_last_error(), "/nonexistent/docker.sock"), "message: %s",
+                harness_last_error());
+  const char *argv[] = {"/bin/true", NULL};
+  execd_limits limits = {.network = "none"};
+  execd_job_spec spec;
+  char id[64];
+  spec_for(&spec, &limits, image, argv, id, sizeof id);
+  harness_job *job = harness_job_new();
+  void *handle = NULL;
+  ck_assert_int_eq(ops->start(backend.self, &spec, (execd_job *)job, &handle), EXECD_EUNAVAIL);
+  ck_assert_msg(strstr(harness_last_error(), "backend_unavailable"), "message: %s",
+                harness_last_error());
+  harness_job_free(job);
+}
+END_TEST
+
+START_TEST(outputs_come_back_and_stdin_is_closed) {
+  load(NULL);
+  const char *argv[] = {"/bin/sh", "-c",
+                        "cat > \"$WORKSPACE_OUTPUT/echo.txt\"; mkdir \"$WORKSPACE_OUTPUT/d\"; "
+                        "echo nested > \"$WORKSPACE_OUTPUT/d/n.txt\"; "
+                        "ln -s /etc/passwd \"$WORKSPACE_OUTPUT/link\"",
+                        NULL};
+  static const char *env[] = {"PATH=/bin", "WORKSPACE_OUTPUT=/workspace/output", NULL};
+  execd_limits limits = {.network = "none"};
+  execd_job_spec spec;
+  char id[64];
+  spec_for(&spec, &limits, image, argv, id, sizeof id);
+  spec.env = env;
+  spec.stdin_data = "{\"envelope\": 1}\n";
+  spec.stdin_len = strlen(spec.stdin_data);
+  harness_job *job = harness_job_new();
+  void *handle = NULL;
+  ck_assert_int_eq(ops->start(backend.self, &spec, (execd_job *)job, &handle), 0);
+  ck_assert(harness_wait_job(job, WAIT_MS));
+  ck_assert_int_eq(job->exit.exit_code, 0);
+  ck_assert_ptr_null(job->exit.error_code);
+  char path[128], text[64] = "";
+  snprintf(path, sizeof path, "%s/output/echo.txt", workspace);
+  FILE *f = fopen(path, "r");
+  ck_assert_msg(f != NULL, "echo.txt not collected");
+  ck_assert_ptr_nonnull(fgets(text, sizeof text, f));
+  fclose(f);
+  ck_assert_str_eq(text, "{\"envelope\": 1}\n");
+  snprintf(path, sizeof path, "%s/output/d/n.txt", workspace);
+  ck_assert_int_eq(access(path, R_OK), 0);
+  struct stat st;
+  snprintf(path, sizeof path, "%s/output/link", workspace);
+  ck_assert_msg(lstat(path, &st) != 0, "a symlink from the container was unpacked");
+  ck_assert_uint_eq(containers_of(id), 0);
+  harness_job_free(job);
+}
+END_TEST
+
+int main(void) {
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  sock = getenv("EXECD_DOCKER_SOCKET");
+  if (!sock || !*sock)
+    sock = access("/var/run/docker.sock", F_OK) == 0 ? "/var/run/docker.sock"
+                                                       : "/run/execd-test-docker.sock";
+  image = getenv("EXECD_DOCKER_IMAGE");
+  if (!image || !*image)
+    image = "busybox:local";
+  body b;
+  if (engine_get("/_ping", &b) != 200) {
+    fprintf(stderr, "SKIP: no docker engine at %s\n", sock);
+    printf("SKIP: no docker engine at %s\n", sock);
+    return 77;
+  }
+  char path[300];
+  snprintf(path, sizeof path, "/images/%s/json", image);
+  if (engine_get(path, &b) != 200) {
+    fprintf(stderr, "SKIP: docker engine at %s has no image %s\n", sock, image);
+    return 77;
+  }
+  /* The docker plugin is built next to the others, not in the default path. */
+  const char *builddir = getenv("EXECD_BUILDDIR");
+  const char *plugin_path = getenv("EXECD_PLUGIN_PATH");
+  char search[4096];
+  snprintf(search, sizeof search, "%s/plugins/backend/docker%s%s", builddir ? builddir : ".",
+           plugin_path ? ":" : "", plugin_path ? plugin_path : "");
+  setenv("EXECD_PLUGIN_PATH", search, 1);
+
+  Suite *s = suite_create("docker backend");
+  TCase *tc = tcase_create("docker");
+  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_set_timeout(tc, 120);
+  tcase_add_test(tc, hardening_is_seen_from_inside);
+  tcase_add_test(tc, request_cannot_widen_the_backend_limits);
+  tcase_add_test(tc, image_outside_images_allowed_is_refused_before_anything_exists);
+  tcase_add_test(tc, missing_image_with_pull_never_is_image_not_found);
+  tcase_add_test(tc, engine_gone_is_backend_unavailable);
+  tcase_add_test(tc, outputs_come_back_and_stdin_is_closed);
+  suite_add_tcase(s, tc);
+  SRunner *sr = srunner_create(s);
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
