@@ -417,7 +417,7 @@ static void on_wait_headers(void *arg, long status) {
   docker_job *j = arg;
   if (status != 200 || j->step)
     return; /* the error comes with on_wait_done */
-  if (j->signal_sent == SIGKILL) { /* killed before it ran */
+  if (j->signal_sent) { /* stopped before it ran */
     set_failure(j, "cancelled", false, "stopped before the container started");
     do_remove(j);
     return;
