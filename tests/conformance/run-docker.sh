@@ -1,14 +1,16 @@
 #!/bin/sh
 # The backend conformance suite against a real Docker engine.  Skips (77)
 # with a loud message when no engine answers on the socket.
-#   EXECD_DOCKER_SOCKET  the engine's socket (default /var/run/docker.sock,
-#                        else /run/execd-test-docker.sock if that exists)
+#   EXECD_DOCKER_SOCKET  the engine's socket (default: the first socket of
+#                        /run/execd-test/docker.sock (scripts/engines.sh),
+#                        /var/run/docker.sock, /run/execd-test-docker.sock)
 #   EXECD_DOCKER_IMAGE   image with a POSIX shell (default busybox:local)
 set -u
 sock=${EXECD_DOCKER_SOCKET:-}
 if [ -z "$sock" ]; then
-  sock=/var/run/docker.sock
-  [ -S "$sock" ] || sock=/run/execd-test-docker.sock
+  for sock in /run/execd-test/docker.sock /var/run/docker.sock /run/execd-test-docker.sock; do
+    [ -S "$sock" ] && break
+  done
 fi
 image=${EXECD_DOCKER_IMAGE:-busybox:local}
 builddir=${EXECD_BUILDDIR:-.}

@@ -3,8 +3,9 @@
  * images_allowed refused before anything exists, a missing image with
  * pull "never", and no container left behind.  Skips (77) with a loud
  * message when no engine answers.
- *   EXECD_DOCKER_SOCKET  the engine's socket (default /var/run/docker.sock,
- *                        else /run/execd-test-docker.sock)
+ *   EXECD_DOCKER_SOCKET  the engine's socket (default: the first socket of
+ *                        /run/execd-test/docker.sock (scripts/engines.sh),
+ *                        /var/run/docker.sock, /run/execd-test-docker.sock)
  *   EXECD_DOCKER_IMAGE   image with busybox (default busybox:local) */
 #include "config.h"
 
@@ -316,9 +317,15 @@ END_TEST
 int main(void) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
   sock = getenv("EXECD_DOCKER_SOCKET");
-  if (!sock || !*sock)
-    sock = access("/var/run/docker.sock", F_OK) == 0 ? "/var/run/docker.sock"
-                                                       : "/run/execd-test-docker.sock";
+  static const char *candidates[] = {"/run/execd-test/docker.sock", "/var/run/docker.sock",
+                                     "/run/execd-test-docker.sock"};
+  for (size_t i = 0; (!sock || !*sock) && i < 3; i++) {
+    struct stat st;
+    if (stat(candidates[i], &st) == 0 && S_ISSOCK(st.st_mode))
+      sock = candidates[i];
+  }
+  if (!sock)
+    sock = candidates[0];
   image = getenv("EXECD_DOCKER_IMAGE");
   if (!image || !*image)
     image = "busybox:local";
