@@ -54,6 +54,7 @@ struct docker_job {
   bool start_failed;
 
   bool pulled;
+  bool replaced_stale;
   bool started;
   bool wait_done;
   bool output_done;
@@ -101,18 +102,19 @@ static void on_drain_closed(uv_handle_t *h) {
   free(j);
 }
 
-/* Frees the job once no thread-pool work refers to it. */
+/* Ends the job's I/O now; frees it once no thread-pool work refers to it. */
 static void job_release(docker_job *j) {
-  if (j->work_pending) {
-    j->release_wanted = true;
-    return;
-  }
-  LIST_REMOVE(j, link);
   engine_request_cancel(j->step);
   engine_request_cancel(j->wait);
   j->step = j->wait = NULL;
   engine_attach_close(j->attach);
   j->attach = NULL;
+  uv_timer_stop(&j->drain);
+  if (j->work_pending) {
+    j->release_wanted = true;
+    return;
+  }
+  LIST_REMOVE(j, link);
   uv_close((uv_handle_t *)&j->drain, on_drain_closed);
 }
 
@@ -200,6 +202,8 @@ static void on_removed(void *arg, const engine_response *r) {
 }
 
 static void do_remove(docker_job *j) {
+  engine_request_cancel(j->step); /* e.g. a start still in flight */
+  j->step = NULL;
   engine_request_cancel(j->wait);
   j->wait = NULL;
   engine_attach_close(j->attach);
@@ -531,6 +535,34 @@ static void pack_done(uv_work_t *w, int status) {
 
 /* ---- create and pull ---------------------------------------------------------------- */
 
+static void on_stale_removed(void *arg, const engine_response *r) {
+  docker_job *j = arg;
+  j->step = NULL;
+  if (r->transport_err || (r->status != 204 && r->status != 404)) {
+    fail_and_clean(j, "removing a stale container of the same name", r, EXECD_ERR_SPAWN_FAILED,
+                   true);
+    return;
+  }
+  do_create(j);
+}
+
+/* A container of this execution and attempt is left from an execd that
+ * stopped without removing it; this attempt replaces it. */
+static void remove_stale(docker_job *j) {
+  j->replaced_stale = true;
+  j->b->host->log(j->b->inst, EXECD_LOG_WARNING,
+                  "execution %s: removing container execd-%s-%u left from an earlier run",
+                  j->exec_id, j->exec_id, j->attempt);
+  char path[200];
+  snprintf(path, sizeof path, "/containers/execd-%s-%u?v=1&force=1", j->exec_id, j->attempt);
+  j->step = engine_request_json(j->b->client, "DELETE", path, NULL, STEP_TIMEOUT_MS,
+                                on_stale_removed, j);
+  if (!j->step) {
+    set_failure(j, EXECD_ERR_SPAWN_FAILED, true, "out of memory");
+    do_remove(j);
+  }
+}
+
 static void on_created(void *arg, const engine_response *r) {
   docker_job *j = arg;
   j->step = NULL;
@@ -546,8 +578,12 @@ static void on_created(void *arg, const engine_response *r) {
     do_remove(j);
     return;
   }
+  if (r->status == 409 && !r->transport_err && !j->replaced_stale) {
+    remove_stale(j);
+    return;
+  }
   if (r->transport_err || r->status != 201) {
-    fail_and_clean(j, "creating the container", r, EXECD_ERR_SPAWN_FAILED, r->status == 409);
+    fail_and_clean(j, "creating the container", r, EXECD_ERR_SPAWN_FAILED, false);
     return;
   }
   json_t *doc = json_loadb(r->body, r->body_len, 0, NULL);
