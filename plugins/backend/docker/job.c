@@ -53,6 +53,7 @@ struct docker_job {
   bool in_start;       /* inside start(): no report, start() fails instead */
   bool start_failed;
 
+  uint64_t t0;         /* uv_hrtime at start() */
   bool pulled;
   bool replaced_stale;
   bool started;
@@ -83,6 +84,7 @@ struct docker_job {
 };
 
 static void do_create(docker_job *j);
+static void trace(docker_job *j, const char *step);
 static void do_pull(docker_job *j);
 static void do_wait(docker_job *j);
 static void do_remove(docker_job *j);
@@ -130,6 +132,13 @@ void docker_jobs_abandon(docker_backend *b) {
                    j->exec_id, j->id);
     job_release(j);
   }
+}
+
+/* Debug-level timing of each step, to see where an attempt's time goes. */
+static void trace(docker_job *j, const char *step) {
+  uint64_t now = uv_hrtime();
+  j->b->host->log(j->b->inst, EXECD_LOG_DEBUG, "execution %s: %s after %.1f ms", j->exec_id, step,
+                  (double)(now - j->t0) / 1e6);
 }
 
 /* ---- errors ------------------------------------------------------------------------ */
@@ -195,6 +204,7 @@ static void report_exit(docker_job *j) {
 static void on_removed(void *arg, const engine_response *r) {
   docker_job *j = arg;
   j->step = NULL;
+  trace(j, "removed");
   if (r->transport_err || (r->status != 204 && r->status != 404))
     j->b->host->log(j->b->inst, EXECD_LOG_WARNING, "execution %s: removing container %.12s: %s",
                     j->exec_id, j->id, engine_error_message(r, (char[200]){0}, 200));
@@ -241,6 +251,7 @@ static void unpack_work(uv_work_t *w) {
 static void unpack_done(uv_work_t *w, int status) {
   docker_job *j = w->data;
   j->work_pending = false;
+  trace(j, "outputs unpacked");
   free(j->tar);
   j->tar = NULL;
   if (j->release_wanted || j->abandoned) {
@@ -259,12 +270,16 @@ static void unpack_done(uv_work_t *w, int status) {
 static void on_output_archive(void *arg, const engine_response *r) {
   docker_job *j = arg;
   j->step = NULL;
+  trace(j, "outputs downloaded");
   if (r->status == 404) { /* the job removed its output directory */
     do_remove(j);
     return;
   }
   if (r->transport_err || r->status != 200) {
-    fail_and_clean(j, "downloading /workspace/output", r, "output_error", false);
+    /* A 5xx here is the engine failing (it stops, its store is closed),
+     * not the job's outputs. */
+    fail_and_clean(j, "downloading /workspace/output", r,
+                   r->status >= 500 ? EXECD_ERR_BACKEND_UNAVAILABLE : "output_error", false);
     return;
   }
   if (r->truncated) {
@@ -307,6 +322,7 @@ static void download_outputs(docker_job *j) {
 static void on_inspect(void *arg, const engine_response *r) {
   docker_job *j = arg;
   j->step = NULL;
+  trace(j, "inspected");
   j->exit_code = j->wait_status;
   if (r->transport_err || r->status != 200) {
     fail_and_clean(j, "inspecting the exited container", r, EXECD_ERR_BACKEND_UNAVAILABLE, true);
@@ -390,6 +406,7 @@ static void on_output(void *arg, const char *data, size_t len) {
 
 static void on_output_end(void *arg, int status) {
   docker_job *j = arg;
+  trace(j, "output stream ended");
   j->output_done = true;
   if (status < 0 && !j->wait_done)
     j->b->host->log(j->b->inst, EXECD_LOG_WARNING, "execution %s: the output stream broke",
@@ -409,6 +426,7 @@ static void on_started(void *arg, const engine_response *r) {
     return;
   }
   j->started = true;
+  trace(j, "started");
   if (j->stdin_data && engine_attach_send_eof(j->attach, j->stdin_data, j->stdin_len) != 0)
     j->b->host->log(j->b->inst, EXECD_LOG_WARNING, "execution %s: writing stdin failed",
                     j->exec_id);
@@ -421,6 +439,7 @@ static void on_wait_headers(void *arg, long status) {
   docker_job *j = arg;
   if (status != 200 || j->step)
     return; /* the error comes with on_wait_done */
+  trace(j, "waiting");
   if (j->signal_sent) { /* stopped before it ran */
     set_failure(j, "cancelled", false, "stopped before the container started");
     do_remove(j);
@@ -443,6 +462,7 @@ static void on_wait_done(void *arg, const engine_response *r) {
   j->wait_status = json_is_integer(code) ? (int)json_integer_value(code) : -1;
   json_decref(doc);
   j->wait_done = true;
+  trace(j, "exited");
   maybe_collect(j);
 }
 
@@ -460,6 +480,7 @@ static void do_wait(docker_job *j) {
 
 static void on_attached(void *arg, int status, const char *error) {
   docker_job *j = arg;
+  trace(j, "attached");
   if (status != 0) {
     set_failure(j, EXECD_ERR_SPAWN_FAILED, true, "docker: attaching stdin: %s", error);
     do_remove(j);
@@ -488,6 +509,7 @@ static void after_upload(docker_job *j) {
 static void on_uploaded(void *arg, const engine_response *r) {
   docker_job *j = arg;
   j->step = NULL;
+  trace(j, "workspace uploaded");
   if (r->transport_err || r->status != 200) {
     fail_and_clean(j, "uploading the workspace", r, EXECD_ERR_SPAWN_FAILED, false);
     return;
@@ -504,6 +526,7 @@ static void pack_work(uv_work_t *w) {
 static void pack_done(uv_work_t *w, int status) {
   docker_job *j = w->data;
   j->work_pending = false;
+  trace(j, "workspace packed");
   if (j->release_wanted || j->abandoned) {
     j->release_wanted = false;
     job_release(j);
@@ -598,6 +621,7 @@ static void on_created(void *arg, const engine_response *r) {
                       json_string_value(w));
   }
   json_decref(doc);
+  trace(j, "created");
   if (!j->id) {
     set_failure(j, EXECD_ERR_SPAWN_FAILED, true, "docker: create answered without an Id");
     do_remove(j);
@@ -820,6 +844,7 @@ int docker_job_start(docker_backend *b, const execd_job_spec *spec, execd_job *j
   uv_timer_init(b->loop, &j->drain);
   j->drain.data = j;
   LIST_INSERT_HEAD(&b->jobs, j, link);
+  j->t0 = uv_hrtime();
   j->in_start = true;
   if (b->pull == PULL_ALWAYS)
     do_pull(j);
