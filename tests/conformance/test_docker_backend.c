@@ -65,6 +65,30 @@ static long engine_get(const char *path, body *out) {
   return status;
 }
 
+/* POST or DELETE on the engine; returns the HTTP status, body in *out. */
+static long engine_call(const char *method, const char *path, const char *json, body *out) {
+  CURL *c = curl_easy_init();
+  char url[1024];
+  snprintf(url, sizeof url, "http://localhost/v1.41%s", path);
+  out->len = 0;
+  out->data[0] = '\0';
+  struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, sock);
+  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+  curl_easy_setopt(c, CURLOPT_POSTFIELDS, json ? json : "");
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+  long status = 0;
+  if (curl_easy_perform(c) == CURLE_OK)
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+  curl_slist_free_all(h);
+  curl_easy_cleanup(c);
+  return status;
+}
+
 /* Containers (running or not) labelled with this execution id. */
 static size_t containers_of(const char *execution_id) {
   char filter[256], path[512];
@@ -314,6 +338,51 @@ START_TEST(outputs_come_back_and_stdin_is_closed) {
 }
 END_TEST
 
+static int gone(void *arg) {
+  return containers_of(arg) == 0;
+}
+
+/* Creates a stopped container with these labels; returns its id (static). */
+static const char *leftover(const char *daemon, const char *instance, const char *exec_id) {
+  static char id[80];
+  char json[1024];
+  snprintf(json, sizeof json,
+           "{\"Image\": \"%s\", \"Cmd\": [\"true\"], \"Labels\": {\"execd.daemon\": \"%s\", "
+           "\"execd.instance\": \"%s\", \"execd.execution\": \"%s\", \"execd.attempt\": \"1\"}}",
+           image, daemon, instance, exec_id);
+  body b;
+  ck_assert_int_eq(engine_call("POST", "/containers/create", json, &b), 201);
+  json_t *doc = json_loads(b.data, 0, NULL);
+  snprintf(id, sizeof id, "%s", json_string_value(json_object_get(doc, "Id")));
+  json_decref(doc);
+  return id;
+}
+
+START_TEST(containers_left_by_an_earlier_run_are_removed_at_start) {
+  load(NULL);
+  const execd_host *h = harness_host();
+  char daemon[256], instance[64], mine[64], theirs[64];
+  snprintf(daemon, sizeof daemon, "%s", h->state_dir(backend.inst));
+  snprintf(instance, sizeof instance, "%s", h->instance_name(backend.inst));
+  harness_unload(&backend);
+  backend.plugin = NULL;
+  snprintf(mine, sizeof mine, "leftover-mine-%d", (int)getpid());
+  snprintf(theirs, sizeof theirs, "leftover-theirs-%d", (int)getpid());
+  leftover(daemon, instance, mine);
+  char other_id[80];
+  snprintf(other_id, sizeof other_id, "%s", leftover("/another/execd", instance, theirs));
+  ck_assert_uint_eq(containers_of(mine), 1);
+
+  load(NULL); /* the same daemon starting again */
+  ck_assert_msg(harness_run_until(gone, mine, WAIT_MS), "the leftover container is still there");
+  ck_assert_uint_eq(containers_of(theirs), 1); /* another daemon's: left alone */
+  char path[200];
+  body b;
+  snprintf(path, sizeof path, "/containers/%s?force=1&v=1", other_id);
+  ck_assert_int_eq(engine_call("DELETE", path, NULL, &b), 204);
+}
+END_TEST
+
 int main(void) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
   sock = getenv("EXECD_DOCKER_SOCKET");
@@ -359,6 +428,7 @@ int main(void) {
   tcase_add_test(tc, missing_image_with_pull_never_is_image_not_found);
   tcase_add_test(tc, engine_gone_is_backend_unavailable);
   tcase_add_test(tc, outputs_come_back_and_stdin_is_closed);
+  tcase_add_test(tc, containers_left_by_an_earlier_run_are_removed_at_start);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);

@@ -217,7 +217,10 @@ static void on_ping(void *arg, const engine_response *r) {
   docker_backend *b = arg;
   b->ping = NULL;
   b->health_at = uv_now(b->loop);
+  bool was_down = !b->healthy;
   b->healthy = !r->transport_err && r->status == 200;
+  if (b->healthy && was_down)
+    docker_sweep(b); /* at start, and after the engine was down */
   if (!b->healthy) {
     char msg[200];
     snprintf(b->health_error, sizeof b->health_error, "docker engine at %s: %s", b->socket,
@@ -259,6 +262,7 @@ static void docker_destroy(void *self) {
   free(b->user);
   free(b->network);
   free(b->registry_auth);
+  free(b->daemon_label);
   free(b);
 }
 
@@ -271,6 +275,12 @@ static int docker_create(const execd_host *host, execd_instance *inst, const jso
   b->inst = inst;
   b->loop = host->loop(inst);
   LIST_INIT(&b->jobs);
+  const char *state_dir = host->state_dir(inst);
+  b->daemon_label = strdup(state_dir ? state_dir : "");
+  if (!b->daemon_label) {
+    free(b);
+    return EXECD_ENOMEM;
+  }
   int rc = configure(b, config);
   if (rc) {
     docker_destroy(b);
@@ -298,6 +308,7 @@ static void docker_stop(void *self) {
   engine_client_close(b->client);
   b->client = NULL;
   b->ping = NULL;
+  b->sweep = NULL;
 }
 
 /* ---- ops ------------------------------------------------------------------------- */

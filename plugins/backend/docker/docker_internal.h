@@ -58,6 +58,9 @@ typedef struct docker_backend {
   engine_request *ping;
   char health_error[256];
 
+  char *daemon_label;     /* execd.daemon: this daemon's state directory */
+  engine_request *sweep;  /* listing of leftover containers in flight */
+
   LIST_HEAD(, docker_job) jobs;
 } docker_backend;
 
@@ -66,6 +69,12 @@ int docker_job_start(docker_backend *b, const execd_job_spec *spec, execd_job *j
 int docker_job_signal(docker_backend *b, void *handle, int signum);
 /* stop(): forget every job without reporting (the loop is stopping). */
 void docker_jobs_abandon(docker_backend *b);
+
+/* True if this attempt of the execution is running now (its container
+ * may exist before the create's answer arrives). */
+bool docker_job_owns(docker_backend *b, const char *execution_id, const char *attempt);
+/* Removes containers an earlier run of this daemon left (sweep.c). */
+void docker_sweep(docker_backend *b);
 
 /* "uid[:gid]" with numbers; returns 0 or -1. */
 int docker_parse_user(const char *s, uid_t *uid, gid_t *gid);

@@ -793,9 +793,9 @@ static json_t *create_body(docker_job *j, const execd_job_spec *spec) {
 
   char user[64];
   snprintf(user, sizeof user, "%u:%u", (unsigned)j->uid, (unsigned)j->gid);
-  json_t *labels = json_pack("{s:s, s:s, s:s}", "execd.execution", spec->execution_id,
+  json_t *labels = json_pack("{s:s, s:s, s:s, s:s}", "execd.execution", spec->execution_id,
                              "execd.attempt", attempt, "execd.instance",
-                             b->host->instance_name(b->inst));
+                             b->host->instance_name(b->inst), "execd.daemon", b->daemon_label);
   bool with_stdin = spec->stdin_data != NULL;
   json_t *body = json_pack("{s:s, s:o, s:o, s:s, s:o, s:b, s:b, s:b, s:b, s:b, s:b, s:o}",
                            "Image", spec->image, "Cmd", strv_json(spec->argv), "Env",
@@ -858,6 +858,17 @@ int docker_job_start(docker_backend *b, const execd_job_spec *spec, execd_job *j
   }
   *handle = j;
   return 0;
+}
+
+bool docker_job_owns(docker_backend *b, const char *execution_id, const char *attempt) {
+  docker_job *j;
+  char n[16];
+  LIST_FOREACH(j, &b->jobs, link) {
+    snprintf(n, sizeof n, "%u", j->attempt);
+    if (strcmp(j->exec_id, execution_id) == 0 && strcmp(n, attempt) == 0)
+      return true;
+  }
+  return false;
 }
 
 static void on_killed(void *arg, const engine_response *r) {

@@ -1,0 +1,69 @@
+/* Removal of containers an earlier run of this execd left behind (execd
+ * stopped or the engine died mid-run).  Such an attempt is over for execd
+ * (it is retried per the execution's retry policy, as with the local
+ * backend), so its container must not linger.  Containers are matched by
+ * the labels execd.daemon (this daemon's state directory) and
+ * execd.instance, so other daemons' containers on the same engine are left
+ * alone; containers of attempts running now (by execution and attempt:
+ * a create may not have answered yet) are skipped.
+ * Runs at start and whenever the engine comes back after being down. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "docker_internal.h"
+
+#define SWEEP_TIMEOUT_MS 30000L
+
+static void on_orphan_removed(void *arg, const engine_response *r) {
+  docker_backend *b = arg;
+  if (r->transport_err || (r->status != 204 && r->status != 404))
+    b->host->log(b->inst, EXECD_LOG_WARNING, "removing a leftover container: %s",
+                 engine_error_message(r, (char[200]){0}, 200));
+}
+
+static void on_listed(void *arg, const engine_response *r) {
+  docker_backend *b = arg;
+  b->sweep = NULL;
+  if (r->transport_err || r->status != 200)
+    return; /* tried again when the engine is back */
+  json_t *list = json_loadb(r->body, r->body_len, 0, NULL);
+  size_t i;
+  json_t *c;
+  json_array_foreach(list, i, c) {
+    const char *id = json_string_value(json_object_get(c, "Id"));
+    json_t *labels = json_object_get(c, "Labels");
+    const char *exec_id = json_string_value(json_object_get(labels, "execd.execution"));
+    const char *attempt = json_string_value(json_object_get(labels, "execd.attempt"));
+    if (!id || (exec_id && attempt && docker_job_owns(b, exec_id, attempt)))
+      continue;
+    b->host->log(b->inst, EXECD_LOG_WARNING,
+                 "removing container %.12s of execution %s, left by an earlier run", id,
+                 exec_id ? exec_id : "?");
+    char path[200];
+    snprintf(path, sizeof path, "/containers/%s?v=1&force=1", id);
+    engine_request_json(b->client, "DELETE", path, NULL, SWEEP_TIMEOUT_MS, on_orphan_removed, b);
+  }
+  json_decref(list);
+}
+
+void docker_sweep(docker_backend *b) {
+  if (b->sweep || !b->client || b->stopped)
+    return;
+  json_t *filter = json_pack("{s:[s+, s+]}", "label", "execd.daemon=", b->daemon_label,
+                             "execd.instance=", b->host->instance_name(b->inst));
+  char *text = filter ? json_dumps(filter, JSON_COMPACT) : NULL;
+  char *esc = text ? engine_url_escape(text) : NULL;
+  json_decref(filter);
+  free(text);
+  if (!esc)
+    return;
+  char *path = NULL;
+  if (asprintf(&path, "/containers/json?all=1&filters=%s", esc) >= 0) {
+    b->sweep = engine_request_json(b->client, "GET", path, NULL, SWEEP_TIMEOUT_MS, on_listed, b);
+    free(path);
+  }
+  free(esc);
+}
