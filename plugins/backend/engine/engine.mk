@@ -12,10 +12,12 @@ plugins_backend_engine_libengine_la_CFLAGS = $(PLUGIN_CFLAGS) $(CURL_CFLAGS) $(L
 plugins_backend_engine_libengine_la_LIBADD = $(CURL_LIBS) $(LIBARCHIVE_LIBS) $(UV_LIBS) \
 	$(JANSSON_LIBS)
 
-# Unit tests of the pure parts: the frame demuxer and tar safety.
+# Unit tests: the frame demuxer, tar safety, the HTTP client against a
+# fake engine on a unix socket.
 if HAVE_CHECK
-check_PROGRAMS += tests/unit/test_engine_frames tests/unit/test_engine_tar
-TESTS += tests/unit/test_engine_frames tests/unit/test_engine_tar
+check_PROGRAMS += tests/unit/test_engine_frames tests/unit/test_engine_tar \
+	tests/unit/test_engine_http
+TESTS += tests/unit/test_engine_frames tests/unit/test_engine_tar tests/unit/test_engine_http
 tests_unit_test_engine_frames_SOURCES = tests/unit/test_engine_frames.c
 tests_unit_test_engine_frames_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_unit_test_engine_frames_LDADD = plugins/backend/engine/libengine.la $(CHECK_LIBS)
@@ -23,5 +25,9 @@ tests_unit_test_engine_tar_SOURCES = tests/unit/test_engine_tar.c
 tests_unit_test_engine_tar_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(LIBARCHIVE_CFLAGS)
 tests_unit_test_engine_tar_LDADD = plugins/backend/engine/libengine.la $(CHECK_LIBS) \
 	$(LIBARCHIVE_LIBS)
+tests_unit_test_engine_http_SOURCES = tests/unit/test_engine_http.c
+tests_unit_test_engine_http_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_unit_test_engine_http_LDADD = plugins/backend/engine/libengine.la $(CHECK_LIBS) \
+	$(UV_LIBS) $(JANSSON_LIBS)
 endif
 endif
