@@ -338,6 +338,26 @@ START_TEST(outputs_come_back_and_stdin_is_closed) {
 }
 END_TEST
 
+START_TEST(bad_configuration_is_refused_naming_the_key) {
+  static const struct {
+    const char *config, *named;
+  } bad[] = {
+      {"{\"pull\": \"sometimes\"}", "pull"},
+      {"{\"user\": \"nobody\"}", "user \"nobody\""},
+      {"{\"memory\": 1000}", "memory"},
+      {"{\"socket\": \"docker.sock\"}", "socket"},
+      {"{\"images_allowed\": [\"\"]}", "images_allowed[0]"},
+      {"{\"registry_auth_file\": \"/nonexistent/auth.json\"}", "/nonexistent/auth.json"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    harness_plugin p;
+    ck_assert_int_eq(harness_load(EXECD_KIND_BACKEND, "docker", bad[i].config, &p), EXECD_ECONFIG);
+    ck_assert_msg(strstr(harness_last_error(), bad[i].named), "%s: message \"%s\" does not name %s",
+                  bad[i].config, harness_last_error(), bad[i].named);
+  }
+}
+END_TEST
+
 static int gone(void *arg) {
   return containers_of(arg) == 0;
 }
@@ -429,6 +449,7 @@ int main(void) {
   tcase_add_test(tc, engine_gone_is_backend_unavailable);
   tcase_add_test(tc, outputs_come_back_and_stdin_is_closed);
   tcase_add_test(tc, containers_left_by_an_earlier_run_are_removed_at_start);
+  tcase_add_test(tc, bad_configuration_is_refused_naming_the_key);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
