@@ -883,6 +883,8 @@ int docker_job_signal(docker_backend *b, void *handle, int signum) {
   j->signal_sent = signum;
   if (!j->started || j->collecting)
     return 0; /* applied when the container starts, or it has already exited */
+  if (!b->client)
+    return EXECD_EUNAVAIL; /* the backend is stopping */
   char path[200];
   snprintf(path, sizeof path, "/containers/%s/kill?signal=%d", j->id, signum);
   /* The answer only matters for the log: it refers to the backend, not
