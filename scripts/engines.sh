@@ -259,6 +259,11 @@ stop_engine() { # ENGINE SOCKET PIDFILE
     waited=$((waited + 1))
   done
   rm -f "$2" "$3"
+  # Podman's overlay driver bind-mounts its layer directory onto itself and
+  # leaves it mounted; unmounted so that the data directory can be removed.
+  if [ "$1" = podman ] && mountpoint -q "$data_dir/podman/overlay"; then
+    umount "$data_dir/podman/overlay" || loud "podman: could not unmount $data_dir/podman/overlay"
+  fi
   say "$1: stopped (pid $pid)"
 }
 
