@@ -270,8 +270,10 @@ int api_submit(execd_instance *inst, const char *tenant, const char *body, size_
     eng->rejected_total++;
     const char *field = json_object_get(spec, "image") && rc == EXECD_EPERM ? "container.image"
                         : rc == EXECD_EPERM ? "container.command" : "container";
-    reply_err(cb, arg, rc == EXECD_EPERM ? EXECD_EPERM : EXECD_EINVAL,
-              rc == EXECD_EPERM ? "not_allowed" : "invalid_request", field,
+    const char *code = rc != EXECD_EPERM                  ? "invalid_request"
+                       : json_object_get(spec, "image") ? "image_not_allowed"
+                                                        : "command_not_allowed";
+    reply_err(cb, arg, rc == EXECD_EPERM ? EXECD_EPERM : EXECD_EINVAL, code, field,
               "backend %s refuses it: %s", b->inst->name, why);
     json_decref(req);
     json_decref(spec);
