@@ -15,4 +15,4 @@ apt-get install -y -qq --no-install-recommends \
 # Container engines for the docker and podman backend tests
 # (scripts/engines.sh); podman runs its containers with runc here.
 apt-get install -y -qq --no-install-recommends \
-  docker.io podman runc busybox-static >/dev/null
+  docker.io podman runc busybox-static catatonit >/dev/null

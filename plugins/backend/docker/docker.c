@@ -1,5 +1,6 @@
-/* The docker backend plugin: descriptor, configuration, check(), health()
- * and the ops glue.  Running jobs live in job.c. */
+/* A container backend (docker or podman, by its flavor): configuration,
+ * check(), health() and the ops glue.  Running jobs live in job.c, the
+ * descriptors in docker_plugin.c and ../podman/podman.c. */
 #include "config.h"
 
 #include <errno.h>
@@ -7,43 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "docker_internal.h"
 
 #define HEALTH_TTL_MS 5000
 #define PING_TIMEOUT_MS 2000
-
-static const execd_config_key docker_config_keys[] = {
-    {"socket", EXECD_CFG_STRING, "/var/run/docker.sock", "the Docker Engine's unix socket"},
-    {"images_allowed", EXECD_CFG_LIST, "[]",
-     "globs of the images executions may use (\"registry.example/jobs/*\"); nothing runs "
-     "unless it matches"},
-    {"pull", EXECD_CFG_STRING, "if-not-present",
-     "when images are pulled: \"never\", \"if-not-present\" or \"always\""},
-    {"registry_auth_file", EXECD_CFG_STRING, NULL,
-     "JSON file {\"username\", \"password\", \"serveraddress\"} sent with pulls"},
-    {"user", EXECD_CFG_STRING, "65534:65534", "\"uid:gid\" jobs run as inside the container"},
-    {"network", EXECD_CFG_STRING, "none",
-     "NetworkMode of job containers; a request may only ask for \"none\" instead"},
-    {"readonly_rootfs", EXECD_CFG_BOOL, "true", "mount the image's root file system read-only"},
-    {"drop_capabilities", EXECD_CFG_BOOL, "true", "drop every Linux capability (CapDrop ALL)"},
-    {"no_new_privileges", EXECD_CFG_BOOL, "true", "no privilege gain through setuid files"},
-    {"init", EXECD_CFG_BOOL, "true",
-     "an init process as PID 1 that forwards signals and reaps children"},
-    {"memory", EXECD_CFG_SIZE, "512M", "memory limit (swap off); a request may lower it"},
-    {"cpus", EXECD_CFG_FLOAT, "1", "CPU share; a request may lower it"},
-    {"pids_limit", EXECD_CFG_INT, "256", "processes per container; a request may lower it"},
-    {"nofile", EXECD_CFG_INT, "1024", "open files per process; a request may lower it"},
-    {"nproc", EXECD_CFG_INT, "4096",
-     "RLIMIT_NPROC: counted per uid across the host, so keep it above pids_limit"},
-    {"tmpfs_size", EXECD_CFG_SIZE, "64M", "size of the tmpfs at /tmp (counts against memory)"},
-    {"log_max", EXECD_CFG_SIZE, "16M",
-     "engine log file cap, and the most stdout+stderr forwarded per attempt"},
-    {"output_max", EXECD_CFG_SIZE, "256M", "the most file data collected from the output dir"},
-    {"output_drain", EXECD_CFG_DURATION, "2s",
-     "how long to wait for the log stream to end after the container exited"},
-    {NULL, 0, NULL, NULL}};
 
 /* ---- config ---------------------------------------------------------------- */
 
@@ -134,9 +105,28 @@ static int load_registry_auth(docker_backend *b, const char *file) {
   return b->registry_auth ? 0 : EXECD_ENOMEM;
 }
 
+/* Podman's runtime fails with "error setting rlimit" unless nofile and
+ * nproc are set, and set within the host's hard limits. */
+static int check_required_ulimit(docker_backend *b, const char *key, int64_t value,
+                                 int resource) {
+  struct rlimit rl;
+  if (value <= 0) {
+    b->host->set_error(b->inst, "%s must be set (above 0): the %s engine needs explicit ulimits",
+                       key, b->flavor->name);
+    return EXECD_ECONFIG;
+  }
+  if (getrlimit(resource, &rl) == 0 && rl.rlim_max != RLIM_INFINITY &&
+      (uint64_t)value > (uint64_t)rl.rlim_max) {
+    b->host->set_error(b->inst, "%s %lld is above the host's hard limit %llu", key,
+                       (long long)value, (unsigned long long)rl.rlim_max);
+    return EXECD_ECONFIG;
+  }
+  return 0;
+}
+
 static int configure(docker_backend *b, const json_t *config) {
   const char *socket = json_string_value(json_object_get(config, "socket"));
-  b->socket = strdup(socket ? socket : "/var/run/docker.sock");
+  b->socket = strdup(socket ? socket : b->flavor->default_socket);
   if (b->socket[0] != '/')
     return config_error(b, "socket \"%s\" must be an absolute path to a unix socket", b->socket);
 
@@ -205,6 +195,14 @@ static int configure(docker_backend *b, const json_t *config) {
                         "cpus, pids_limit, nofile and nproc must not be negative; tmpfs_size, "
                         "log_max and output_max must be positive");
 
+  if (b->flavor->ulimits_required) {
+    int rc = check_required_ulimit(b, "nofile", b->nofile, RLIMIT_NOFILE);
+    if (!rc)
+      rc = check_required_ulimit(b, "nproc", b->nproc, RLIMIT_NPROC);
+    if (rc)
+      return rc;
+  }
+
   const char *auth = json_string_value(json_object_get(config, "registry_auth_file"));
   if (auth)
     return load_registry_auth(b, auth);
@@ -223,7 +221,7 @@ static void on_ping(void *arg, const engine_response *r) {
     docker_sweep(b); /* at start, and after the engine was down */
   if (!b->healthy) {
     char msg[200];
-    snprintf(b->health_error, sizeof b->health_error, "docker engine at %s: %s", b->socket,
+    snprintf(b->health_error, sizeof b->health_error, "%s engine at %s: %s", b->flavor->name, b->socket,
              engine_error_message(r, msg, sizeof msg));
   }
 }
@@ -239,7 +237,7 @@ static int docker_health(void *self) {
   struct stat st;
   if (stat(b->socket, &st) != 0 || !S_ISSOCK(st.st_mode)) {
     b->healthy = false;
-    b->host->set_error(b->inst, "docker engine socket %s: %s", b->socket,
+    b->host->set_error(b->inst, "%s engine socket %s: %s", b->flavor->name, b->socket,
                        errno ? strerror(errno) : "not a socket");
     return EXECD_EUNAVAIL;
   }
@@ -253,7 +251,7 @@ static int docker_health(void *self) {
 
 /* ---- lifecycle ------------------------------------------------------------------ */
 
-static void docker_destroy(void *self) {
+void docker_backend_destroy(void *self) {
   docker_backend *b = self;
   if (!b)
     return;
@@ -266,11 +264,12 @@ static void docker_destroy(void *self) {
   free(b);
 }
 
-static int docker_create(const execd_host *host, execd_instance *inst, const json_t *config,
-                         void **self) {
+int docker_backend_create(const docker_flavor *flavor, const execd_host *host,
+                          execd_instance *inst, const json_t *config, void **self) {
   docker_backend *b = calloc(1, sizeof *b);
   if (!b)
     return EXECD_ENOMEM;
+  b->flavor = flavor;
   b->host = host;
   b->inst = inst;
   b->loop = host->loop(inst);
@@ -283,16 +282,16 @@ static int docker_create(const execd_host *host, execd_instance *inst, const jso
   }
   int rc = configure(b, config);
   if (rc) {
-    docker_destroy(b);
+    docker_backend_destroy(b);
     return rc;
   }
   *self = b;
   return 0;
 }
 
-static int docker_start_instance(void *self) {
+int docker_backend_start(void *self) {
   docker_backend *b = self;
-  b->client = engine_client_new(b->loop, b->socket, DOCKER_API_PREFIX, "docker");
+  b->client = engine_client_new(b->loop, b->socket, b->flavor->api_prefix, b->flavor->name);
   if (!b->client) {
     b->host->set_error(b->inst, "cannot create the engine client (out of memory)");
     return EXECD_ENOMEM;
@@ -301,7 +300,7 @@ static int docker_start_instance(void *self) {
   return 0;
 }
 
-static void docker_stop(void *self) {
+void docker_backend_stop(void *self) {
   docker_backend *b = self;
   b->stopped = true;
   docker_jobs_abandon(b);
@@ -316,7 +315,8 @@ static void docker_stop(void *self) {
 static int docker_check(void *self, const execd_job_spec *spec) {
   docker_backend *b = self;
   if (!spec->image || !*spec->image) {
-    b->host->set_error(b->inst, "the docker backend runs images: container.image is missing");
+    b->host->set_error(b->inst, "the %s backend runs images: container.image is missing",
+                       b->flavor->name);
     return EXECD_EINVAL;
   }
   bool allowed = false;
@@ -362,8 +362,8 @@ static int docker_start(void *self, const execd_job_spec *spec, execd_job *job, 
     return rc;
   struct stat st;
   if (stat(b->socket, &st) != 0) {
-    b->host->set_error(b->inst, "%s: docker engine socket %s: %s",
-                       EXECD_ERR_BACKEND_UNAVAILABLE, b->socket, strerror(errno));
+    b->host->set_error(b->inst, "%s: %s engine socket %s: %s",
+                       EXECD_ERR_BACKEND_UNAVAILABLE, b->flavor->name, b->socket, strerror(errno));
     return EXECD_EUNAVAIL;
   }
   return docker_job_start(b, spec, job, handle);
@@ -373,26 +373,10 @@ static int docker_signal(void *self, void *handle, int signum) {
   return docker_job_signal(self, handle, signum);
 }
 
-static const execd_backend_ops docker_ops = {
+const execd_backend_ops docker_backend_ops = {
     .struct_size = sizeof(execd_backend_ops),
     .check = docker_check,
     .start = docker_start,
     .signal = docker_signal,
     .health = docker_health,
 };
-
-static const execd_plugin docker_plugin = {
-    EXECD_PLUGIN_HEADER,
-    .kind = EXECD_KIND_BACKEND,
-    .name = "docker",
-    .version = PACKAGE_VERSION,
-    .description = "runs executions as hardened containers through the Docker Engine API",
-    .config_keys = docker_config_keys,
-    .create = docker_create,
-    .start = docker_start_instance,
-    .stop = docker_stop,
-    .destroy = docker_destroy,
-    .ops = &docker_ops,
-};
-
-EXECD_PLUGIN_DEFINE(docker_plugin)

@@ -8,7 +8,8 @@ plugins_backend_docker_backend_docker_la_SOURCES = \
 	plugins/backend/docker/docker_internal.h \
 	plugins/backend/docker/docker.c \
 	plugins/backend/docker/job.c \
-	plugins/backend/docker/sweep.c
+	plugins/backend/docker/sweep.c \
+	plugins/backend/docker/docker_plugin.c
 plugins_backend_docker_backend_docker_la_CFLAGS = $(PLUGIN_CFLAGS) $(CURL_CFLAGS)
 plugins_backend_docker_backend_docker_la_LDFLAGS = $(PLUGIN_LDFLAGS)
 plugins_backend_docker_backend_docker_la_LIBADD = plugins/backend/engine/libengine.la \

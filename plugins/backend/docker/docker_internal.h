@@ -1,6 +1,9 @@
-/* The docker backend: executions as hardened containers through the Docker
- * Engine API (v1.41) on the engine's unix socket.  docker.c holds the
- * configuration, check(), health() and the descriptor; job.c runs one
+/* The container backends (docker, podman): executions as hardened
+ * containers through the Docker Engine API (v1.41) on the engine's unix
+ * socket.  Both plugins are built from these sources; what differs between
+ * the engines is a docker_flavor chosen by the descriptor (docker_plugin.c,
+ * ../podman/podman.c).  docker.c holds the configuration, check(),
+ * health() and the ops; job.c runs one
  * attempt: create → upload workspace → attach stdin → wait → start →
  * logs → inspect → download outputs → remove. */
 #ifndef EXECD_DOCKER_INTERNAL_H
@@ -22,7 +25,53 @@ enum docker_pull { PULL_NEVER, PULL_IF_NOT_PRESENT, PULL_ALWAYS };
 
 typedef struct docker_job docker_job;
 
+/* What differs between the engines speaking this API. */
+typedef struct docker_flavor {
+  const char *name;           /* "docker": messages and the client's name */
+  const char *default_socket;
+  const char *api_prefix;
+  bool tmpfs_owner_options;   /* tmpfs takes uid=/gid= (podman 4.3 refuses them) */
+  bool ulimits_required;      /* nofile and nproc must be set (else runc fails) */
+  bool oom_flag_reported;     /* State.OOMKilled is set; if not, exit 137 is read as OOM */
+} docker_flavor;
+
+/* The configuration keys of a container backend whose socket defaults to
+ * SOCKET (a string literal). */
+#define DOCKER_CONFIG_KEYS(SOCKET, SOCKET_DESC)                                                  \
+  {"socket", EXECD_CFG_STRING, SOCKET, SOCKET_DESC},                                             \
+      {"images_allowed", EXECD_CFG_LIST, "[]",                                                   \
+       "globs of the images executions may use (\"registry.example/jobs/*\"); nothing runs "     \
+       "unless it matches"},                                                                     \
+      {"pull", EXECD_CFG_STRING, "if-not-present",                                               \
+       "when images are pulled: \"never\", \"if-not-present\" or \"always\""},                  \
+      {"registry_auth_file", EXECD_CFG_STRING, NULL,                                             \
+       "JSON file {\"username\", \"password\", \"serveraddress\"} sent with pulls"},             \
+      {"user", EXECD_CFG_STRING, "65534:65534", "\"uid:gid\" jobs run as inside the container"}, \
+      {"network", EXECD_CFG_STRING, "none",                                                      \
+       "NetworkMode of job containers; a request may only ask for \"none\" instead"},            \
+      {"readonly_rootfs", EXECD_CFG_BOOL, "true", "mount the image's root file system read-only"}, \
+      {"drop_capabilities", EXECD_CFG_BOOL, "true", "drop every Linux capability (CapDrop ALL)"}, \
+      {"no_new_privileges", EXECD_CFG_BOOL, "true", "no privilege gain through setuid files"},    \
+      {"init", EXECD_CFG_BOOL, "true",                                                           \
+       "an init process as PID 1 that forwards signals and reaps children"},                     \
+      {"memory", EXECD_CFG_SIZE, "512M", "memory limit (swap off); a request may lower it"},     \
+      {"cpus", EXECD_CFG_FLOAT, "1", "CPU share; a request may lower it"},                       \
+      {"pids_limit", EXECD_CFG_INT, "256", "processes per container; a request may lower it"},   \
+      {"nofile", EXECD_CFG_INT, "1024", "open files per process; a request may lower it"},       \
+      {"nproc", EXECD_CFG_INT, "4096",                                                           \
+       "RLIMIT_NPROC: counted per uid across the host, so keep it above pids_limit"},            \
+      {"tmpfs_size", EXECD_CFG_SIZE, "64M", "size of the tmpfs at /tmp (counts against memory)"}, \
+      {"log_max", EXECD_CFG_SIZE, "16M",                                                         \
+       "engine log file cap, and the most stdout+stderr forwarded per attempt"},                 \
+      {"output_max", EXECD_CFG_SIZE, "256M", "the most file data collected from the output dir"}, \
+      {"output_drain", EXECD_CFG_DURATION, "2s",                                                 \
+       "how long to wait for the log stream to end after the container exited"},                 \
+  {                                                                                              \
+    NULL, 0, NULL, NULL                                                                          \
+  }
+
 typedef struct docker_backend {
+  const docker_flavor *flavor;
   const execd_host *host;
   execd_instance *inst;
   uv_loop_t *loop;
@@ -63,6 +112,14 @@ typedef struct docker_backend {
 
   LIST_HEAD(, docker_job) jobs;
 } docker_backend;
+
+/* The plugin entry points shared by the descriptors (docker.c). */
+int docker_backend_create(const docker_flavor *flavor, const execd_host *host,
+                          execd_instance *inst, const json_t *config, void **self);
+int docker_backend_start(void *self);
+void docker_backend_stop(void *self);
+void docker_backend_destroy(void *self);
+extern const execd_backend_ops docker_backend_ops;
 
 int docker_job_start(docker_backend *b, const execd_job_spec *spec, execd_job *job,
                      void **handle);

@@ -167,10 +167,11 @@ static void fail_call(docker_job *j, const char *what, const engine_response *r,
   char msg[400];
   engine_error_message(r, msg, sizeof msg);
   if (r->transport_err)
-    set_failure(j, EXECD_ERR_BACKEND_UNAVAILABLE, true, "docker engine at %s: %s: %s",
-                j->b->socket, what, msg);
+    set_failure(j, EXECD_ERR_BACKEND_UNAVAILABLE, true, "%s engine at %s: %s: %s",
+                j->b->flavor->name, j->b->socket, what, msg);
   else
-    set_failure(j, code, retryable || r->status >= 500, "docker: %s: %s", what, msg);
+    set_failure(j, code, retryable || r->status >= 500, "%s: %s: %s", j->b->flavor->name,
+                what, msg);
 }
 
 static void fail_and_clean(docker_job *j, const char *what, const engine_response *r,
@@ -205,7 +206,7 @@ static void on_removed(void *arg, const engine_response *r) {
   docker_job *j = arg;
   j->step = NULL;
   trace(j, "removed");
-  if (r->transport_err || (r->status != 204 && r->status != 404))
+  if (r->transport_err || (r->status != 200 && r->status != 204 && r->status != 404))
     j->b->host->log(j->b->inst, EXECD_LOG_WARNING, "execution %s: removing container %.12s: %s",
                     j->exec_id, j->id, engine_error_message(r, (char[200]){0}, 200));
   report_exit(j);
@@ -337,6 +338,13 @@ static void on_inspect(void *arg, const engine_response *r) {
     set_failure(j, EXECD_ERR_OOM_KILLED, false,
                 "the container was killed for exceeding its memory limit of %lld bytes",
                 (long long)j->memory_bytes);
+  else if (!j->b->flavor->oom_flag_reported && j->exit_code == 128 + SIGKILL &&
+           j->memory_bytes > 0 && !j->signal_sent)
+    set_failure(j, EXECD_ERR_OOM_KILLED, false,
+                "the container was probably killed for exceeding its memory limit of %lld "
+                "bytes: SIGKILLed (exit 137) with no kill sent by execd (%s does not report "
+                "OOMKilled, so this is inferred)",
+                (long long)j->memory_bytes, j->b->flavor->name);
   json_decref(doc);
   download_outputs(j);
 }
@@ -482,7 +490,8 @@ static void on_attached(void *arg, int status, const char *error) {
   docker_job *j = arg;
   trace(j, "attached");
   if (status != 0) {
-    set_failure(j, EXECD_ERR_SPAWN_FAILED, true, "docker: attaching stdin: %s", error);
+    set_failure(j, EXECD_ERR_SPAWN_FAILED, true, "%s: attaching stdin: %s",
+                j->b->flavor->name, error);
     do_remove(j);
     return;
   }
@@ -492,9 +501,8 @@ static void on_attached(void *arg, int status, const char *error) {
 /* Attached before the start, so the output stream holds every byte. */
 static void after_upload(docker_job *j) {
   char path[200];
-  snprintf(path, sizeof path,
-           DOCKER_API_PREFIX "/containers/%s/attach?stream=1&stdout=1&stderr=1%s", j->id,
-           j->stdin_data ? "&stdin=1" : "");
+  snprintf(path, sizeof path, "%s/containers/%s/attach?stream=1&stdout=1&stderr=1%s",
+           j->b->flavor->api_prefix, j->id, j->stdin_data ? "&stdin=1" : "");
   engine_frames_init(&j->frames, on_frame, j);
   j->attach = engine_attach_open(j->b->loop, j->b->socket, path, on_attached, on_output,
                                  on_output_end, j);
@@ -617,13 +625,15 @@ static void on_created(void *arg, const engine_response *r) {
   json_t *w;
   json_array_foreach(warnings, i, w) {
     if (json_is_string(w))
-      j->b->host->log(j->b->inst, EXECD_LOG_WARNING, "execution %s: docker: %s", j->exec_id,
+      j->b->host->log(j->b->inst, EXECD_LOG_WARNING, "execution %s: %s: %s", j->exec_id,
+                      j->b->flavor->name,
                       json_string_value(w));
   }
   json_decref(doc);
   trace(j, "created");
   if (!j->id) {
-    set_failure(j, EXECD_ERR_SPAWN_FAILED, true, "docker: create answered without an Id");
+    set_failure(j, EXECD_ERR_SPAWN_FAILED, true, "%s: create answered without an Id",
+                j->b->flavor->name);
     do_remove(j);
     return;
   }
@@ -758,8 +768,12 @@ static json_t *create_body(docker_job *j, const execd_job_spec *spec) {
 
   char attempt[16], tmpfs[160];
   snprintf(attempt, sizeof attempt, "%u", spec->attempt);
-  snprintf(tmpfs, sizeof tmpfs, "rw,noexec,nosuid,nodev,size=%lld,uid=%u,gid=%u",
-           (long long)b->tmpfs_size, (unsigned)j->uid, (unsigned)j->gid);
+  if (b->flavor->tmpfs_owner_options)
+    snprintf(tmpfs, sizeof tmpfs, "rw,noexec,nosuid,nodev,size=%lld,uid=%u,gid=%u",
+             (long long)b->tmpfs_size, (unsigned)j->uid, (unsigned)j->gid);
+  else /* no owner options: world-writable and sticky, like the host's /tmp */
+    snprintf(tmpfs, sizeof tmpfs, "rw,noexec,nosuid,nodev,size=%lld,mode=1777",
+             (long long)b->tmpfs_size);
   char log_max[32];
   snprintf(log_max, sizeof log_max, "%lld", (long long)b->log_max);
 
@@ -874,7 +888,7 @@ bool docker_job_owns(docker_backend *b, const char *execution_id, const char *at
 static void on_killed(void *arg, const engine_response *r) {
   docker_backend *b = arg;
   if (r->transport_err || (r->status != 204 && r->status != 409 && r->status != 404))
-    b->host->log(b->inst, EXECD_LOG_WARNING, "docker: kill: %s",
+    b->host->log(b->inst, EXECD_LOG_WARNING, "%s: kill: %s", b->flavor->name,
                  engine_error_message(r, (char[200]){0}, 200));
 }
 

@@ -1,7 +1,7 @@
 # The container-engine client shared by the container backends: HTTP over
 # the engine's socket (libcurl multi on libuv), the stream demuxer, tar in
 # and out (libarchive), stdin through a hijacked attach.
-if BUILD_PLUGIN_DOCKER
+if BUILD_PLUGIN_ENGINE
 noinst_LTLIBRARIES += plugins/backend/engine/libengine.la
 plugins_backend_engine_libengine_la_SOURCES = \
 	plugins/backend/engine/engine_http.c plugins/backend/engine/engine_http.h \

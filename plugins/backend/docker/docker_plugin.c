@@ -1,0 +1,38 @@
+/* The docker backend's descriptor: the container backend (docker.c,
+ * job.c) with Docker Engine behaviour. */
+#include "config.h"
+
+#include "docker_internal.h"
+
+static const docker_flavor docker_engine = {
+    .name = "docker",
+    .default_socket = "/var/run/docker.sock",
+    .api_prefix = DOCKER_API_PREFIX,
+    .tmpfs_owner_options = true,
+    .ulimits_required = false,
+    .oom_flag_reported = true,
+};
+
+static const execd_config_key docker_config_keys[] = {
+    DOCKER_CONFIG_KEYS("/var/run/docker.sock", "the Docker Engine's unix socket")};
+
+static int docker_create(const execd_host *host, execd_instance *inst, const json_t *config,
+                         void **self) {
+  return docker_backend_create(&docker_engine, host, inst, config, self);
+}
+
+static const execd_plugin docker_plugin = {
+    EXECD_PLUGIN_HEADER,
+    .kind = EXECD_KIND_BACKEND,
+    .name = "docker",
+    .version = PACKAGE_VERSION,
+    .description = "runs executions as hardened containers through the Docker Engine API",
+    .config_keys = docker_config_keys,
+    .create = docker_create,
+    .start = docker_backend_start,
+    .stop = docker_backend_stop,
+    .destroy = docker_backend_destroy,
+    .ops = &docker_backend_ops,
+};
+
+EXECD_PLUGIN_DEFINE(docker_plugin)
