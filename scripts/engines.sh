@@ -270,8 +270,11 @@ stop_engine() { # ENGINE SOCKET PIDFILE
 # --- status -----------------------------------------------------------------------
 
 version_of() { # SOCKET
-  curl -fsS --max-time 10 --unix-socket "$1" http://engine/version |
-    python3 -c '
+  v=$(curl -fsS --max-time 10 --unix-socket "$1" http://engine/version 2>/dev/null) || {
+    echo "version unknown (GET /version did not answer in 10 s)"
+    return 0
+  }
+  printf '%s\n' "$v" | python3 -c '
 import json, sys
 v = json.load(sys.stdin)
 print("%s %s (API %s)" % (v.get("Components", [{}])[0].get("Name", "Engine"), v.get("Version"), v.get("ApiVersion")))'
