@@ -32,7 +32,7 @@ typedef struct docker_flavor {
   const char *api_prefix;
   bool tmpfs_owner_options;   /* tmpfs takes uid=/gid= (podman 4.3 refuses them) */
   bool ulimits_required;      /* nofile and nproc must be set (else runc fails) */
-  bool oom_flag_reported;     /* State.OOMKilled is set; if not, exit 137 is read as OOM */
+  bool oom_flag_reported;     /* sets State.OOMKilled (exit 137 is read as OOM either way) */
 } docker_flavor;
 
 /* The configuration keys of a container backend whose socket defaults to

@@ -338,13 +338,16 @@ static void on_inspect(void *arg, const engine_response *r) {
     set_failure(j, EXECD_ERR_OOM_KILLED, false,
                 "the container was killed for exceeding its memory limit of %lld bytes",
                 (long long)j->memory_bytes);
-  else if (!j->b->flavor->oom_flag_reported && j->exit_code == 128 + SIGKILL &&
-           j->memory_bytes > 0 && !j->signal_sent)
+  else if (j->exit_code == 128 + SIGKILL && j->memory_bytes > 0 && !j->signal_sent)
+    /* podman never sets OOMKilled; dockerd sets it from an OOM event that
+     * can be processed after the exit, so an inspect may not show it yet. */
     set_failure(j, EXECD_ERR_OOM_KILLED, false,
                 "the container was probably killed for exceeding its memory limit of %lld "
-                "bytes: SIGKILLed (exit 137) with no kill sent by execd (%s does not report "
-                "OOMKilled, so this is inferred)",
-                (long long)j->memory_bytes, j->b->flavor->name);
+                "bytes: SIGKILLed (exit 137) with no kill sent by execd (%s %s, so this is "
+                "inferred)",
+                (long long)j->memory_bytes, j->b->flavor->name,
+                j->b->flavor->oom_flag_reported ? "had not reported OOMKilled yet"
+                                                : "does not report OOMKilled");
   json_decref(doc);
   download_outputs(j);
 }
