@@ -18,5 +18,12 @@ if HAVE_CHECK
 # The conformance suite against a real podman service (skips when none answers).
 TESTS += tests/conformance/run-podman.sh
 EXTRA_DIST += tests/conformance/run-podman.sh
+# Its configuration rules (no engine needed).
+check_PROGRAMS += tests/conformance/test_podman_backend
+TESTS += tests/conformance/test_podman_backend
+tests_conformance_test_podman_backend_SOURCES = tests/conformance/test_podman_backend.c
+tests_conformance_test_podman_backend_CFLAGS = $(TEST_CFLAGS)
+tests_conformance_test_podman_backend_LDADD = tests/conformance/libharness.la $(CHECK_LIBS) \
+	$(UV_LIBS) $(JANSSON_LIBS)
 endif
 endif
