@@ -94,7 +94,10 @@ static void start_job(const char *script, const job_opts *o, harness_job *job, v
   snprintf(out_env, sizeof out_env, "WORKSPACE_OUTPUT=%s/output",
            image ? "/workspace" : workspace);
   snprintf(in_env, sizeof in_env, "WORKSPACE_INPUT=%s/input", image ? "/workspace" : workspace);
-  snprintf(id, sizeof id, "0190c0de-0000-7000-8000-%012u", ++attempt_seq);
+  /* Unique per process: container backends name containers after it, and
+   * two suites may share one engine. */
+  snprintf(id, sizeof id, "0190c0de-%04x-7000-8000-%012u", (unsigned)getpid() & 0xffff,
+           ++attempt_seq);
   const char *env[] = {"PATH=/usr/local/bin:/usr/bin:/bin", out_env, in_env,
                        o && o->extra_env ? o->extra_env : "EXECD_TEST=1", NULL};
   execd_limits limits = {.memory_bytes = o ? o->memory : 0, .network = "none",
