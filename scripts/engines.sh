@@ -113,12 +113,13 @@ start_docker() {
     # NetworkMode none.  The containerd namespace keeps this dockerd's
     # containers apart should it share a system containerd.
     echo '{}' >"$run_dir/docker-daemon.json"
-    setsid dockerd --config-file "$run_dir/docker-daemon.json" \
+    # From the run directory, like podman below.
+    (cd "$run_dir" && exec setsid dockerd --config-file "$run_dir/docker-daemon.json" \
       --host "unix://$docker_sock" --pidfile "$run_dir/docker.pid" \
       --data-root "$data_dir/docker" --exec-root "$run_dir/docker-exec" \
       --containerd-namespace execd-test --containerd-plugins-namespace execd-test-plugins \
       --bridge none --iptables=false --ip6tables=false --ip-forward=false --ip-masq=false \
-      </dev/null >"$run_dir/dockerd.log" 2>&1 &
+      </dev/null >"$run_dir/dockerd.log" 2>&1) &
     pid=$!
   fi
   t0=$(date +%s%N)
@@ -146,8 +147,10 @@ start_podman() {
     # --time=0: the service stays up however long it is idle.  setsid execs
     # in place (a background job is no group leader), so $! is podman's pid.
     # shellcheck disable=SC2086
-    setsid podman $podman_flags system service --time=0 "unix://$podman_sock" \
-      </dev/null >"$run_dir/podman.log" 2>&1 &
+    # From the run directory: conmon leaves files such as "oom" in its
+    # working directory, which must not be the caller's.
+    (cd "$run_dir" && exec setsid podman $podman_flags system service --time=0 \
+      "unix://$podman_sock" </dev/null >"$run_dir/podman.log" 2>&1) &
     pid=$!
     echo "$pid" >"$run_dir/podman.pid"
   fi
