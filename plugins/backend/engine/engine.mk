@@ -2,6 +2,9 @@
 # the engine's socket (libcurl multi on libuv), the stream demuxer, tar in
 # and out (libarchive), stdin through a hijacked attach.
 if BUILD_PLUGIN_ENGINE
+# The conformance suite against a real engine, shared by run-docker.sh and
+# run-podman.sh.
+EXTRA_DIST += tests/conformance/run-engine.sh
 noinst_LTLIBRARIES += plugins/backend/engine/libengine.la
 plugins_backend_engine_libengine_la_SOURCES = \
 	plugins/backend/engine/engine_http.c plugins/backend/engine/engine_http.h \
