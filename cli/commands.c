@@ -16,21 +16,33 @@ static char *execution_path(const char *id, const char *suffix) {
   return path;
 }
 
-int execctl_get(client *c, const char *id, bool json) {
-  char *path = execution_path(id, NULL);
+/* METHOD on an execution (its path plus SUFFIX): prints the answer as JSON
+ * with --json, else with show().  Shared by get, cancel and delete. */
+static int execution_call(client *c, const char *method, const char *id, const char *suffix,
+                          bool json, void (*show)(const char *id, const json_t *doc)) {
+  char *path = execution_path(id, suffix);
   if (!path)
     return EXECCTL_USAGE;
   json_t *doc;
-  int rc = client_json(c, "GET", path, NULL, &doc);
+  int rc = client_json(c, method, path, NULL, &doc);
   free(path);
   if (rc)
     return EXECCTL_API_ERROR;
   if (json)
     format_json(stdout, doc);
   else
-    format_execution(stdout, doc);
+    show(id, doc);
   json_decref(doc);
   return EXECCTL_OK;
+}
+
+static void show_execution(const char *id, const json_t *doc) {
+  (void)id;
+  format_execution(stdout, doc);
+}
+
+int execctl_get(client *c, const char *id, bool json) {
+  return execution_call(c, "GET", id, NULL, json, show_execution);
 }
 
 int execctl_list(client *c, const list_options *o) {
@@ -67,40 +79,23 @@ int execctl_logs(client *c, const char *id, bool follow) {
   return end == CLIENT_STREAM_DONE ? EXECCTL_OK : EXECCTL_API_ERROR;
 }
 
+static void show_cancel(const char *id, const json_t *doc) {
+  /* A running job is only signalled: CANCELLED comes once it is gone. */
+  printf("%s: cancel requested, state %s\n", id,
+         json_string_value(json_object_get(doc, "state")));
+}
+
 int execctl_cancel(client *c, const char *id, bool json) {
-  char *path = execution_path(id, "/cancel");
-  if (!path)
-    return EXECCTL_USAGE;
-  json_t *doc;
-  int rc = client_json(c, "POST", path, NULL, &doc);
-  free(path);
-  if (rc)
-    return EXECCTL_API_ERROR;
-  if (json)
-    format_json(stdout, doc);
-  else
-    /* A running job is only signalled: CANCELLED comes once it is gone. */
-    printf("%s: cancel requested, state %s\n", id,
-           json_string_value(json_object_get(doc, "state")));
-  json_decref(doc);
-  return EXECCTL_OK;
+  return execution_call(c, "POST", id, "/cancel", json, show_cancel);
+}
+
+static void show_deleted(const char *id, const json_t *doc) {
+  (void)doc;
+  printf("%s deleted\n", id);
 }
 
 int execctl_delete(client *c, const char *id, bool json) {
-  char *path = execution_path(id, NULL);
-  if (!path)
-    return EXECCTL_USAGE;
-  json_t *doc;
-  int rc = client_json(c, "DELETE", path, NULL, &doc);
-  free(path);
-  if (rc)
-    return EXECCTL_API_ERROR;
-  if (json)
-    format_json(stdout, doc);
-  else
-    printf("%s deleted\n", id);
-  json_decref(doc);
-  return EXECCTL_OK;
+  return execution_call(c, "DELETE", id, NULL, json, show_deleted);
 }
 
 /* /readyz answers 503 with a document when something is down, so any
