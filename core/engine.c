@@ -267,6 +267,7 @@ typedef struct prepare_work {
   json_t *checkpoint; /* own reference */
   uid_t uid;
   gid_t gid;
+  bool reattach;      /* recovery: re-attach instead of start */
   int rc;
   char err[512];
 } prepare_work;
@@ -285,6 +286,8 @@ static void set_error(execution *ex, const char *code, const char *message,
 }
 
 static void begin_running(execution *ex);
+static void reattach_running(execution *ex);
+static void recovery_step_done(engine *eng);
 
 static void prepare_done(uv_work_t *req, int status) {
   prepare_work *w = req->data;
@@ -299,12 +302,18 @@ static void prepare_done(uv_work_t *req, int status) {
     ex->exit = json_pack("{s:i, s:s, s:b}", "exit_code", -1, "error_code", "workspace_error",
                          "retryable", 1);
     finish_attempt(ex);
+  } else if (w->reattach) {
+    reattach_running(ex);
   } else {
     begin_running(ex);
   }
+  if (w->reattach)
+    recovery_step_done(ex->eng);
   free(w);
   ex_unref(ex);
 }
+
+static void queue_prepare(execution *ex, bool reattach);
 
 static void start_attempt(execution *ex) {
   engine *eng = ex->eng;
@@ -312,6 +321,9 @@ static void start_attempt(execution *ex) {
   json_object_set_new(ex->record, "attempts", json_integer(attempt));
   json_object_set_new(ex->record, "error", json_null());
   json_object_set_new(ex->record, "retry_at", json_null());
+  /* Where this attempt's output starts in the stored log: after a restart
+   * a re-attached attempt's replayed output is matched against it. */
+  json_object_set_new(ex->record, "log_start", json_integer((json_int_t)ex->log_stored));
   char reason[160];
   snprintf(reason, sizeof reason, "attempt %u scheduled on backend %s", attempt,
            ex->backend->inst->name);
@@ -326,7 +338,15 @@ static void start_attempt(execution *ex) {
   ex->logs_len = 0;
   ex->logs_truncated = false;
   ex->stdout_len = 0;
+  ex->log_skip = 0;
+  queue_prepare(ex, false);
+}
 
+/* Lays out the attempt's workspace on the thread pool, then starts the
+ * attempt (or re-attaches to it after a restart). */
+static void queue_prepare(execution *ex, bool reattach) {
+  engine *eng = ex->eng;
+  unsigned attempt = (unsigned)json_integer_value(json_object_get(ex->record, "attempts"));
   char dir[4096];
   snprintf(dir, sizeof dir, "%s/work/%s-%u", eng->cfg->state_dir, ex->id, attempt);
   free(ex->workspace);
@@ -334,6 +354,7 @@ static void start_attempt(execution *ex) {
 
   prepare_work *w = calloc(1, sizeof *w);
   w->ex = ex;
+  w->reattach = reattach;
   w->req.data = w;
   w->input = json_object_get(json_object_get(ex->record, "request"), "input");
   json_t *cp = json_object_get(ex->record, "checkpoint");
@@ -408,8 +429,10 @@ static void free_strv(char **v) {
   free(v);
 }
 
-static void begin_running(execution *ex) {
-  engine *eng = ex->eng;
+/* Builds the job spec of the current attempt and hands it to the backend's
+ * start(), or adopt() when re-attaching after a restart.  *timeout_ms is
+ * the attempt's wall-clock limit (0: none). */
+static int call_backend(execution *ex, bool reattach, int64_t *timeout_ms) {
   const json_t *spec = spec_of(ex);
   const json_t *res = json_object_get(spec, "resources");
   bool container = json_object_get(spec, "image") != NULL;
@@ -461,10 +484,20 @@ static void begin_running(execution *ex) {
   };
   ex->job.ex = ex;
   ex->backend->inst->last_error[0] = '\0';
-  int rc = ex->backend->ops->start(ex->backend->inst->self, &js, &ex->job, &ex->handle);
+  const execd_backend_ops *ops = ex->backend->ops;
+  void *self = ex->backend->inst->self;
+  int rc = reattach ? ops->adopt(self, &js, &ex->job, &ex->handle)
+                    : ops->start(self, &js, &ex->job, &ex->handle);
   free(argv);
   free_strv(env);
   free(stdin_text);
+  *timeout_ms = limits.timeout_ms;
+  return rc;
+}
+
+static void begin_running(execution *ex) {
+  int64_t timeout_ms = 0;
+  int rc = call_backend(ex, false, &timeout_ms);
   if (rc != 0) {
     const char *why = instance_error(ex->backend->inst, execd_strerror(rc));
     log_warn("execution %s: backend %s could not start it: %s", ex->id,
@@ -480,9 +513,46 @@ static void begin_running(execution *ex) {
   ex_ref(ex); /* held until job_exited */
   set_timestamp(ex, "started");
   transition(ex, STATE_RUNNING, "started");
-  if (limits.timeout_ms > 0)
-    uv_timer_start(&ex->timer, on_timeout, (uint64_t)limits.timeout_ms, 0);
-  (void)eng;
+  if (timeout_ms > 0)
+    uv_timer_start(&ex->timer, on_timeout, (uint64_t)timeout_ms, 0);
+}
+
+/* Recovery: the attempt was running when execd stopped and its backend can
+ * re-attach to it.  The backend replays the job's output from the start;
+ * storage already holds part of it (log_skip). */
+static void reattach_running(execution *ex) {
+  int64_t timeout_ms = 0;
+  int rc = call_backend(ex, true, &timeout_ms);
+  if (rc != 0) {
+    const char *why = instance_error(ex->backend->inst, execd_strerror(rc));
+    log_warn("execution %s: backend %s could not re-attach to it: %s", ex->id,
+             ex->backend->inst->name, why);
+    char msg[600];
+    snprintf(msg, sizeof msg, "execd restarted while the execution was running and could not "
+             "re-attach to it: %s", why);
+    ex->exit = json_pack("{s:i, s:s, s:s, s:b}", "exit_code", -1, "error_code",
+                         EXECD_ERR_DAEMON_RESTART, "error_message", msg, "retryable", 1);
+    ex->handle = NULL;
+    finish_attempt(ex);
+  } else {
+    ex_ref(ex); /* held until job_exited */
+    log_notice("execution %s: re-attached to attempt %lld on backend %s", ex->id,
+               (long long)json_integer_value(json_object_get(ex->record, "attempts")),
+               ex->backend->inst->name);
+    if (ex->state == STATE_STARTING) {
+      set_timestamp(ex, "started");
+      transition(ex, STATE_RUNNING, "re-attached after a restart of execd");
+    }
+    if (timeout_ms > 0) {
+      /* What is left of the limit since the attempt started. */
+      int64_t started = 0;
+      ids_parse_time(json_string_value(json_object_get(json_object_get(ex->record, "timestamps"),
+                                                       "started")),
+                     &started);
+      int64_t left = started > 0 ? timeout_ms - (ids_now_ms() - started) : timeout_ms;
+      uv_timer_start(&ex->timer, on_timeout, (uint64_t)(left > 1 ? left : 1), 0);
+    }
+  }
 }
 
 static void stop_job(execution *ex, int why) {
@@ -527,6 +597,19 @@ static void keep_log(execution *ex, const char *data, size_t len) {
   ex->logs_len += len;
   b[ex->logs_len] = '\0';
   ex->logs = b;
+}
+
+/* Appends to the stored log, except the first log_skip bytes: output a
+ * backend replays after a restart that storage kept before it. */
+static void store_log(execution *ex, const char *data, size_t len) {
+  engine *eng = ex->eng;
+  size_t skip = ex->log_skip < len ? (size_t)ex->log_skip : len;
+  ex->log_skip -= skip;
+  data += skip;
+  len -= skip;
+  if (len && eng->store->log_append &&
+      eng->store->log_append(eng->storage->self, ex->id, data, len) == 0)
+    ex->log_stored += len;
 }
 
 typedef struct line_ctx {
@@ -574,8 +657,7 @@ static void on_line(void *arg, const char *line, size_t len, int complete) {
     return;
   }
   keep_log(ex, line, len);
-  if (eng->store->log_append)
-    eng->store->log_append(eng->storage->self, ex->id, line, len);
+  store_log(ex, line, len);
   if (ex->waiters) {
     json_t *ev = json_pack("{s:s, s:s%}", "stream",
                            c->stream == EXECD_STREAM_STDERR ? "stderr" : "stdout", "data",
@@ -958,19 +1040,128 @@ backend_rt *engine_backend(engine *eng, const char *name) {
 
 /* --- recovery after a restart ------------------------------------------- */
 
-typedef struct recover_ctx {
+/* Recovery reads every unfinished record, page by page and state by state.
+ * Per execution that ran before, it first measures the stored log (where a
+ * re-attached attempt's replayed output continues).  An attempt that was
+ * running is re-attached when its backend can (adopt), else it ends as
+ * interrupted (daemon_restart) and is retried per its policy.  Recovery is
+ * over when every page is read and every such step is done; then backends
+ * hear adopt_done() and may remove what nobody re-attached. */
+struct recover_ctx {
   engine *eng;
   void (*cb)(void *arg, int status);
   void *arg;
   int state_index;
   char *cursor;
-  unsigned resumed, failed;
-} recover_ctx;
+  bool listed;      /* every page has been read */
+  unsigned pending; /* executions whose log count or re-attach is under way */
+  unsigned resumed, reattached, failed;
+};
 
 static const exec_state recover_states[] = {STATE_RUNNING, STATE_STARTING, STATE_RETRY_WAIT,
                                             STATE_QUEUED};
 
 static void recover_next(recover_ctx *c);
+
+static void recovery_finish(recover_ctx *c) {
+  engine *eng = c->eng;
+  eng->recovery = NULL;
+  for (size_t i = 0; i < eng->n_backends; i++) {
+    const execd_backend_ops *ops = eng->backends[i].ops;
+    if (EXECD_BACKEND_HAS(ops, adopt_done))
+      ops->adopt_done(eng->backends[i].inst->self);
+  }
+  if (c->resumed || c->reattached || c->failed)
+    log_notice("recovery: resumed %u executions, re-attached to %u running attempts, %u "
+               "interrupted by the restart",
+               c->resumed, c->reattached, c->failed);
+  c->cb(c->arg, 0);
+  free(c->cursor);
+  free(c);
+  engine_schedule(eng);
+}
+
+static void recovery_step_done(engine *eng) {
+  recover_ctx *c = eng->recovery;
+  if (!c) /* recovery already failed */
+    return;
+  c->pending--;
+  if (c->listed && c->pending == 0)
+    recovery_finish(c);
+}
+
+/* Puts a recovered execution back where its state says. */
+static void recover_dispatch(recover_ctx *c, execution *ex) {
+  engine *eng = c->eng;
+  switch (ex->state) {
+  case STATE_RUNNING:
+  case STATE_STARTING: {
+    ex->backend->running++; /* finish_attempt gives it back */
+    eng->running++;
+    if (EXECD_BACKEND_HAS(ex->backend->ops, adopt)) {
+      c->reattached++;
+      c->pending++;
+      json_int_t start = json_integer_value(json_object_get(ex->record, "log_start"));
+      ex->log_skip = ex->log_stored > (uint64_t)start ? ex->log_stored - (uint64_t)start : 0;
+      if (ex->log_skip)
+        log_info("execution %s: storage holds %llu bytes of the attempt's output; the rest "
+                 "of its replay is stored after them",
+                 ex->id, (unsigned long long)ex->log_skip);
+      queue_prepare(ex, true);
+      break;
+    }
+    c->failed++;
+    ex->exit = json_pack("{s:i, s:s, s:s, s:b}", "exit_code", -1, "error_code",
+                         EXECD_ERR_DAEMON_RESTART, "error_message",
+                         "execd restarted while the execution was running", "retryable", 1);
+    finish_attempt(ex);
+    break;
+  }
+  case STATE_RETRY_WAIT: {
+    int64_t at = 0;
+    ids_parse_time(json_string_value(json_object_get(ex->record, "retry_at")), &at);
+    int64_t delay = at - ids_now_ms();
+    uv_timer_start(&ex->timer, on_retry_timer, (uint64_t)(delay > 1 ? delay : 1), 0);
+    c->resumed++;
+    break;
+  }
+  default:
+    scheduler_push(&eng->sched, &ex->queue);
+    c->resumed++;
+  }
+}
+
+/* Measuring the stored log of a recovered execution, a chunk at a time. */
+typedef struct log_count {
+  execution *ex;
+  uint64_t offset;
+} log_count;
+
+#define LOG_COUNT_CHUNK (1u << 20)
+
+static void on_log_chunk(void *arg, int status, const char *data, size_t len,
+                         uint64_t next_offset) {
+  log_count *k = arg;
+  execution *ex = k->ex;
+  engine *eng = ex->eng;
+  (void)data;
+  if (status == 0 && len > 0) {
+    k->offset = next_offset;
+    if (eng->store->log_read(eng->storage->self, ex->id, k->offset, LOG_COUNT_CHUNK,
+                             on_log_chunk, k) == 0)
+      return;
+  } else if (status != 0) {
+    log_warn("execution %s: reading its stored log failed (%s); a re-attached attempt's "
+             "output may be stored twice",
+             ex->id, execd_strerror(status));
+  }
+  ex->log_stored = k->offset;
+  free(k);
+  if (eng->recovery)
+    recover_dispatch(eng->recovery, ex);
+  ex_unref(ex);
+  recovery_step_done(eng);
+}
 
 static void recover_one(recover_ctx *c, json_t *record) {
   engine *eng = c->eng;
@@ -991,39 +1182,35 @@ static void recover_one(recover_ctx *c, json_t *record) {
     json_decref(copy);
     return;
   }
-  switch (ex->state) {
-  case STATE_RUNNING:
-  case STATE_STARTING: {
-    c->failed++;
-    ex->backend->running++; /* finish_attempt gives it back */
-    eng->running++;
-    ex->exit = json_pack("{s:i, s:s, s:s, s:b}", "exit_code", -1, "error_code",
-                         "daemon_restart", "error_message",
-                         "execd restarted while the execution was running", "retryable", 1);
-    finish_attempt(ex);
-    break;
+  if (json_integer_value(json_object_get(record, "attempts")) > 0 && eng->store->log_read) {
+    log_count *k = calloc(1, sizeof *k);
+    if (k) {
+      k->ex = ex;
+      ex_ref(ex);
+      if (eng->store->log_read(eng->storage->self, ex->id, 0, LOG_COUNT_CHUNK, on_log_chunk,
+                               k) == 0) {
+        c->pending++;
+        return;
+      }
+      free(k);
+      ex_unref(ex);
+    }
   }
-  case STATE_RETRY_WAIT: {
-    int64_t at = 0;
-    ids_parse_time(json_string_value(json_object_get(record, "retry_at")), &at);
-    int64_t delay = at - ids_now_ms();
-    uv_timer_start(&ex->timer, on_retry_timer, (uint64_t)(delay > 1 ? delay : 1), 0);
-    c->resumed++;
-    break;
-  }
-  default:
-    scheduler_push(&eng->sched, &ex->queue);
-    c->resumed++;
-  }
+  recover_dispatch(c, ex);
+}
+
+static void recovery_failed(recover_ctx *c, int status) {
+  c->eng->recovery = NULL;
+  c->cb(c->arg, status);
+  free(c->cursor);
+  free(c);
 }
 
 static void on_recover_page(void *arg, int status, json_t *records, const char *next) {
   recover_ctx *c = arg;
   if (status != 0) {
     log_err("recovery: listing executions failed: %s", execd_strerror(status));
-    c->cb(c->arg, status);
-    free(c->cursor);
-    free(c);
+    recovery_failed(c, status);
     return;
   }
   size_t i;
@@ -1039,12 +1226,9 @@ static void on_recover_page(void *arg, int status, json_t *records, const char *
 static void recover_next(recover_ctx *c) {
   engine *eng = c->eng;
   if (c->state_index >= (int)(sizeof recover_states / sizeof recover_states[0])) {
-    if (c->resumed || c->failed)
-      log_notice("recovery: resumed %u executions, %u interrupted by the restart", c->resumed,
-                 c->failed);
-    c->cb(c->arg, 0);
-    free(c);
-    engine_schedule(eng);
+    c->listed = true;
+    if (c->pending == 0)
+      recovery_finish(c);
     return;
   }
   execd_list_query q = {
@@ -1056,17 +1240,18 @@ static void recover_next(recover_ctx *c) {
   int rc = eng->store->list(eng->storage->self, &q, on_recover_page, c);
   if (rc != 0) {
     log_err("recovery: storage refused to list: %s", execd_strerror(rc));
-    c->cb(c->arg, rc);
-    free(c->cursor);
-    free(c);
+    recovery_failed(c, rc);
   }
 }
 
 int engine_recover(engine *eng, void (*cb)(void *arg, int status), void *arg) {
   recover_ctx *c = calloc(1, sizeof *c);
+  if (!c)
+    return EXECD_ENOMEM;
   c->eng = eng;
   c->cb = cb;
   c->arg = arg;
+  eng->recovery = c;
   recover_next(c);
   return 0;
 }

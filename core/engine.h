@@ -22,6 +22,7 @@
 
 typedef struct execution execution;
 typedef struct engine engine;
+typedef struct recover_ctx recover_ctx;
 
 typedef struct backend_rt {
   execd_instance *inst;
@@ -56,6 +57,8 @@ struct execution {
   char *logs;            /* log text kept for the result, capped */
   size_t logs_len;
   bool logs_truncated;
+  uint64_t log_stored;   /* bytes of this execution's log in storage */
+  uint64_t log_skip;     /* replayed log bytes storage already holds */
   char *stdout_text;     /* io:"json" stdout, capped */
   size_t stdout_len;
   json_t *exit;          /* what the backend reported */
@@ -88,6 +91,7 @@ struct engine {
   uint64_t finished_total[STATE__COUNT];
   uint64_t attempts_total;
   int64_t started_ms;
+  recover_ctx *recovery; /* while recovery runs at start */
 };
 
 void engine_init(engine *eng, uv_loop_t *loop, const execd_config *cfg);

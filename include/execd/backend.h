@@ -12,6 +12,7 @@
 #ifndef EXECD_BACKEND_H
 #define EXECD_BACKEND_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -59,6 +60,9 @@ typedef struct execd_job_spec {
 #define EXECD_ERR_BACKEND_UNAVAILABLE "backend_unavailable"
 #define EXECD_ERR_SPAWN_FAILED "spawn_failed"
 #define EXECD_ERR_COMMAND_NOT_ALLOWED "command_not_allowed"
+/* The attempt was interrupted by a restart of execd and cannot be resumed
+ * (retryable: it did not finish). */
+#define EXECD_ERR_DAEMON_RESTART "daemon_restart"
 
 /* How an attempt ended. */
 typedef struct execd_job_exit {
@@ -91,7 +95,29 @@ typedef struct execd_backend_ops {
   /* 0 if the backend can run jobs now, else EXECD_EUNAVAIL with
    * host->set_error.  May be NULL (always ready). */
   int (*health)(void *self);
+
+  /* ---- since ABI 1.1 (check struct_size before use; may be NULL) ---- */
+
+  /* Re-attach to an attempt an earlier run of execd started on this
+   * backend instance (spec->execution_id, spec->attempt), which may still
+   * run or may have ended while execd was down.  Called at start, before
+   * adopt_done(), only for attempts execd recorded as starting or running.
+   * On 0, *handle is as from start(): the job's output is delivered again
+   * from its beginning through job_output (execd skips what it kept), and
+   * exactly one job_exited follows, with error_code EXECD_ERR_DAEMON_RESTART
+   * if nothing of the attempt is left to collect.  On failure nothing was
+   * adopted and execd treats the attempt as interrupted. */
+  int (*adopt)(void *self, const execd_job_spec *spec, execd_job *job, void **handle);
+  /* Called once, after every adopt() of the start: whatever the backend
+   * finds of earlier attempts that was not adopted (containers, cgroups)
+   * belongs to nobody and may be removed. */
+  void (*adopt_done)(void *self);
 } execd_backend_ops;
+
+/* True if OPS (of a plugin built against any 1.x) has the member FIELD. */
+#define EXECD_BACKEND_HAS(ops, field)                                                            \
+  ((ops)->struct_size >= offsetof(execd_backend_ops, field) + sizeof((ops)->field) &&          \
+   (ops)->field != NULL)
 
 #ifdef __cplusplus
 }

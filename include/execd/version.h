@@ -4,12 +4,15 @@
  * minor is not newer than EXECD_ABI_MINOR.  A minor bump only appends
  * fields to the end of structs and functions to the end of the host table;
  * anything else is a major bump.
+ *
+ * 1.1  execd_backend_ops: adopt() and adopt_done() (re-attaching to
+ *      attempts that outlived a restart of execd).
  */
 #ifndef EXECD_VERSION_H
 #define EXECD_VERSION_H
 
 #define EXECD_ABI_MAJOR 1
-#define EXECD_ABI_MINOR 0
+#define EXECD_ABI_MINOR 1
 
 /* Marks the one symbol a plugin exports (built with -fvisibility=hidden). */
 #if defined(__GNUC__)

@@ -393,7 +393,9 @@ START_TEST(containers_left_by_an_earlier_run_are_removed_at_start) {
   snprintf(other_id, sizeof other_id, "%s", leftover("/another/execd", instance, theirs));
   ck_assert_uint_eq(containers_of(mine), 1);
 
-  load(NULL); /* the same daemon starting again */
+  load(NULL); /* the same daemon starting again, with nothing to re-attach */
+  ck_assert_msg(EXECD_BACKEND_HAS(ops, adopt_done), "the plugin has no adopt_done op");
+  ops->adopt_done(backend.self);
   ck_assert_msg(harness_run_until(gone, mine, WAIT_MS), "the leftover container is still there");
   ck_assert_uint_eq(containers_of(theirs), 1); /* another daemon's: left alone */
   char path[200];

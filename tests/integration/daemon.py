@@ -15,7 +15,8 @@ import urllib.request
 BUILDDIR = os.environ.get("EXECD_BUILDDIR", os.getcwd())
 PLUGIN_PATH = os.environ.get("EXECD_PLUGIN_PATH", ":".join(
     os.path.join(BUILDDIR, d) for d in
-    ("plugins/backend/local", "plugins/storage/file", "plugins/transport/http")))
+    ("plugins/backend/local", "plugins/backend/docker", "plugins/backend/podman",
+     "plugins/storage/file", "plugins/transport/http")))
 EXECD = os.path.join(BUILDDIR, "core", "execd")
 EXECCTL = os.path.join(BUILDDIR, "cli", "execctl")
 
@@ -27,14 +28,17 @@ daemon: {{ state_dir = "{state}"; max_running = 8; log_level = "debug";
 storage: {{ plugin = "file"; path = "{state}/store"; }};
 backends: ( {{ name = "local"; plugin = "local";
               commands_allowed = [ "/bin/*", "/usr/bin/*" ];
-              defaults = {{ memory = "1G"; timeout = "2m"; }}; }} );
+              defaults = {{ memory = "1G"; timeout = "2m"; }}; }}{extra_backends} );
 transports: ( {{ plugin = "http"; listen = "127.0.0.1:{port}"; tokens_file = "{state}/tokens"; }} );
 """
 
 
 class Daemon:
-    def __init__(self, state=None):
+    def __init__(self, state=None, extra_backends=""):
+        """extra_backends: libconfig text of more backends, each starting
+        with a comma (", { name = ...; }")."""
         self.state = state or tempfile.mkdtemp(prefix="execd-it-")
+        self.extra_backends = extra_backends
         self.proc = None
         self.port = None
         self.log_path = os.path.join(self.state, "execd.log")
@@ -46,7 +50,8 @@ class Daemon:
     def write_config(self, port=0):
         path = os.path.join(self.state, "execd.conf")
         with open(path, "w") as f:
-            f.write(CONFIG.format(state=self.state, port=port))
+            f.write(CONFIG.format(state=self.state, port=port,
+                                  extra_backends=self.extra_backends))
         return path
 
     def start(self, port=None):

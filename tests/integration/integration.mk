@@ -1,4 +1,5 @@
 # Integration tests: the real daemon over HTTP and through execctl.
-TESTS += tests/integration/run-integration.sh
+TESTS += tests/integration/run-integration.sh tests/integration/run-container-restart.sh
 EXTRA_DIST += tests/integration/run-integration.sh tests/integration/daemon.py \
-	tests/integration/test_daemon.py
+	tests/integration/test_daemon.py tests/integration/run-container-restart.sh \
+	tests/integration/test_container_restart.py

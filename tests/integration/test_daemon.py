@@ -112,7 +112,10 @@ class DaemonTest(unittest.TestCase):
 
     def test_cancel_kills_the_process_group(self):
         marker = "execd-cancel-marker-%d" % time.time_ns()
-        status, doc = self.d.submit(sh("sleep 60 & sleep 60 # %s" % marker))
+        # A duration of its own, so other tests' sleeps are not mistaken for
+        # the background child.
+        child = "sleep 60.%06d" % (time.time_ns() % 1000000)
+        status, doc = self.d.submit(sh("%s & %s # %s" % (child, child, marker)))
         self.assertEqual(status, 201, doc)
         eid = doc["execution_id"]
         self.d.wait_state(eid, ["RUNNING"])
@@ -124,7 +127,7 @@ class DaemonTest(unittest.TestCase):
         self.assertEqual(doc["error"]["code"], "cancelled")
         time.sleep(0.2)
         self.assertFalse(process_exists(marker))
-        self.assertFalse(process_exists("sleep 60"))
+        self.assertFalse(process_exists(child))
         status, doc = self.d.request("POST", "/v1/executions/%s/cancel" % eid)
         self.assertEqual(status, 409, doc)
 

@@ -373,10 +373,29 @@ static int docker_signal(void *self, void *handle, int signum) {
   return docker_job_signal(self, handle, signum);
 }
 
+static int docker_adopt(void *self, const execd_job_spec *spec, execd_job *job, void **handle) {
+  docker_backend *b = self;
+  struct stat st;
+  if (!b->client || stat(b->socket, &st) != 0) {
+    b->host->set_error(b->inst, "%s: %s engine socket %s: %s", EXECD_ERR_BACKEND_UNAVAILABLE,
+                       b->flavor->name, b->socket, b->client ? strerror(errno) : "stopped");
+    return EXECD_EUNAVAIL;
+  }
+  return docker_job_adopt(b, spec, job, handle);
+}
+
+static void docker_adopt_done(void *self) {
+  docker_backend *b = self;
+  b->adoption_over = true;
+  docker_sweep(b);
+}
+
 const execd_backend_ops docker_backend_ops = {
     .struct_size = sizeof(execd_backend_ops),
     .check = docker_check,
     .start = docker_start,
     .signal = docker_signal,
     .health = docker_health,
+    .adopt = docker_adopt,
+    .adopt_done = docker_adopt_done,
 };

@@ -109,6 +109,7 @@ typedef struct docker_backend {
 
   char *daemon_label;     /* execd.daemon: this daemon's state directory */
   engine_request *sweep;  /* listing of leftover containers in flight */
+  bool adoption_over;     /* execd re-attached what it will (adopt_done) */
 
   LIST_HEAD(, docker_job) jobs;
 } docker_backend;
@@ -122,6 +123,9 @@ void docker_backend_destroy(void *self);
 extern const execd_backend_ops docker_backend_ops;
 
 int docker_job_start(docker_backend *b, const execd_job_spec *spec, execd_job *job,
+                     void **handle);
+/* Re-attach to an attempt an earlier run of execd started (the adopt op). */
+int docker_job_adopt(docker_backend *b, const execd_job_spec *spec, execd_job *job,
                      void **handle);
 int docker_job_signal(docker_backend *b, void *handle, int signum);
 /* stop(): forget every job without reporting (the loop is stopping). */

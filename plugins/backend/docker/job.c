@@ -43,6 +43,7 @@ struct docker_job {
 
   engine_request *step;  /* the one sequential request in flight */
   engine_request *wait;
+  engine_request *logs;  /* re-attached: the container's log, followed */
   engine_attach *attach;
   engine_frames frames;
   uv_timer_t drain;
@@ -108,7 +109,8 @@ static void on_drain_closed(uv_handle_t *h) {
 static void job_release(docker_job *j) {
   engine_request_cancel(j->step);
   engine_request_cancel(j->wait);
-  j->step = j->wait = NULL;
+  engine_request_cancel(j->logs);
+  j->step = j->wait = j->logs = NULL;
   engine_attach_close(j->attach);
   j->attach = NULL;
   uv_timer_stop(&j->drain);
@@ -127,8 +129,8 @@ void docker_jobs_abandon(docker_backend *b) {
     j->abandoned = true;
     if (j->id)
       b->host->log(b->inst, EXECD_LOG_WARNING,
-                   "execution %s: execd stops while its container %.12s runs; it is left "
-                   "to the engine",
+                   "execution %s: execd stops while its container %.12s runs; the next "
+                   "start of execd re-attaches to it",
                    j->exec_id, j->id);
     job_release(j);
   }
@@ -217,6 +219,8 @@ static void do_remove(docker_job *j) {
   j->step = NULL;
   engine_request_cancel(j->wait);
   j->wait = NULL;
+  engine_request_cancel(j->logs);
+  j->logs = NULL;
   engine_attach_close(j->attach);
   j->attach = NULL;
   uv_timer_stop(&j->drain);
@@ -376,6 +380,8 @@ static void maybe_collect(docker_job *j) {
   j->collecting = true;
   engine_attach_close(j->attach);
   j->attach = NULL;
+  engine_request_cancel(j->logs);
+  j->logs = NULL;
   char path[200];
   snprintf(path, sizeof path, "/containers/%s/json", j->id);
   j->step = engine_request_json(j->b->client, "GET", path, NULL, STEP_TIMEOUT_MS, on_inspect, j);
@@ -826,11 +832,14 @@ static json_t *create_body(docker_job *j, const execd_job_spec *spec) {
 
 /* ---- entry points ---------------------------------------------------------------------- */
 
-int docker_job_start(docker_backend *b, const execd_job_spec *spec, execd_job *job,
-                     void **handle) {
+/* A job for this attempt of spec, listed in b->jobs; NULL on ENOMEM (with
+ * host->set_error). */
+static docker_job *job_new(docker_backend *b, const execd_job_spec *spec, execd_job *job) {
   docker_job *j = calloc(1, sizeof *j);
-  if (!j)
-    return EXECD_ENOMEM;
+  if (!j) {
+    b->host->set_error(b->inst, "out of memory");
+    return NULL;
+  }
   j->b = b;
   j->job = job;
   j->attempt = spec->attempt;
@@ -856,12 +865,20 @@ int docker_job_start(docker_backend *b, const execd_job_spec *spec, execd_job *j
     json_decref(j->create_body);
     free(j);
     b->host->set_error(b->inst, "out of memory");
-    return EXECD_ENOMEM;
+    return NULL;
   }
   uv_timer_init(b->loop, &j->drain);
   j->drain.data = j;
   LIST_INSERT_HEAD(&b->jobs, j, link);
   j->t0 = uv_hrtime();
+  return j;
+}
+
+int docker_job_start(docker_backend *b, const execd_job_spec *spec, execd_job *job,
+                     void **handle) {
+  docker_job *j = job_new(b, spec, job);
+  if (!j)
+    return EXECD_ENOMEM;
   j->in_start = true;
   if (b->pull == PULL_ALWAYS)
     do_pull(j);
@@ -869,6 +886,119 @@ int docker_job_start(docker_backend *b, const execd_job_spec *spec, execd_job *j
     do_create(j);
   j->in_start = false;
   if (j->start_failed) { /* not even the first request could be made */
+    b->host->set_error(b->inst, "%s", j->error_message);
+    job_release(j);
+    return EXECD_ENOMEM;
+  }
+  *handle = j;
+  return 0;
+}
+
+/* ---- re-attaching after a restart of execd ------------------------------------------- */
+
+/* The container's output from its first byte: its log, then followed until
+ * it exits (an exited container's log simply ends). */
+static int on_log_data(void *arg, const char *data, size_t len) {
+  on_output(arg, data, len);
+  return 0;
+}
+
+static void on_log_done(void *arg, const engine_response *r) {
+  docker_job *j = arg;
+  j->logs = NULL;
+  on_output_end(j, r->transport_err || r->status != 200 ? -1 : 0);
+}
+
+static void follow_adopted(docker_job *j) {
+  char logs[200], wait[200];
+  snprintf(logs, sizeof logs, "/containers/%s/logs?follow=1&stdout=1&stderr=1", j->id);
+  snprintf(wait, sizeof wait, "/containers/%s/wait?condition=not-running", j->id);
+  engine_frames_init(&j->frames, on_frame, j);
+  engine_request_opts lo = {.method = "GET", .path = logs, .on_data = on_log_data,
+                            .on_done = on_log_done, .arg = j};
+  engine_request_opts wo = {.method = "POST", .path = wait, .on_done = on_wait_done, .arg = j};
+  j->logs = engine_request_start(j->b->client, &lo);
+  j->wait = engine_request_start(j->b->client, &wo);
+  if (!j->logs || !j->wait) {
+    set_failure(j, EXECD_ERR_BACKEND_UNAVAILABLE, true, "out of memory");
+    do_remove(j);
+  }
+}
+
+static void on_adopt_inspect(void *arg, const engine_response *r) {
+  docker_job *j = arg;
+  docker_backend *b = j->b;
+  j->step = NULL;
+  if (!r->transport_err && r->status == 404) {
+    set_failure(j, EXECD_ERR_DAEMON_RESTART, true,
+                "execd restarted while the execution was running and its container "
+                "execd-%s-%u is gone",
+                j->exec_id, j->attempt);
+    do_remove(j);
+    return;
+  }
+  if (r->transport_err || r->status != 200) {
+    fail_and_clean(j, "inspecting the container to re-attach to", r,
+                   EXECD_ERR_BACKEND_UNAVAILABLE, true);
+    return;
+  }
+  json_t *doc = json_loadb(r->body, r->body_len, 0, NULL);
+  json_t *labels = json_object_get(json_object_get(doc, "Config"), "Labels");
+  const char *daemon = json_string_value(json_object_get(labels, "execd.daemon"));
+  const char *instance = json_string_value(json_object_get(labels, "execd.instance"));
+  const char *id = json_string_value(json_object_get(doc, "Id"));
+  const char *status = json_string_value(json_object_get(json_object_get(doc, "State"), "Status"));
+  if (!id || !daemon || strcmp(daemon, b->daemon_label) != 0 || !instance ||
+      strcmp(instance, b->host->instance_name(b->inst)) != 0) {
+    /* Not ours to collect or remove. */
+    set_failure(j, EXECD_ERR_DAEMON_RESTART, true,
+                "execd restarted while the execution was running; the container named "
+                "execd-%s-%u belongs to another execd or backend",
+                j->exec_id, j->attempt);
+    json_decref(doc);
+    do_remove(j);
+    return;
+  }
+  j->id = strdup(id);
+  bool never_started = !status || strcmp(status, "created") == 0 ||
+                       strcmp(status, "configured") == 0;
+  json_decref(doc);
+  if (!j->id) {
+    set_failure(j, EXECD_ERR_BACKEND_UNAVAILABLE, true, "out of memory");
+    do_remove(j);
+    return;
+  }
+  if (never_started) {
+    /* Stopped between create and start: it never ran, so a new attempt
+     * runs nothing twice. */
+    set_failure(j, EXECD_ERR_DAEMON_RESTART, true,
+                "execd restarted before the container of the attempt was started");
+    do_remove(j);
+    return;
+  }
+  trace(j, "re-attached");
+  j->started = true;
+  follow_adopted(j);
+}
+
+int docker_job_adopt(docker_backend *b, const execd_job_spec *spec, execd_job *job,
+                     void **handle) {
+  docker_job *j = job_new(b, spec, job);
+  if (!j)
+    return EXECD_ENOMEM;
+  free(j->stdin_data); /* the first run of execd wrote it */
+  j->stdin_data = NULL;
+  j->in_start = true;
+  char path[200];
+  snprintf(path, sizeof path, "/containers/execd-%s-%u/json", j->exec_id, j->attempt);
+  j->step = engine_request_json(b->client, "GET", path, NULL, STEP_TIMEOUT_MS, on_adopt_inspect,
+                                j);
+  if (!j->step) {
+    set_failure(j, EXECD_ERR_BACKEND_UNAVAILABLE, true, "out of memory");
+    report_exit(j);
+  }
+  j->in_start = false;
+  if (j->start_failed) {
     b->host->set_error(b->inst, "%s", j->error_message);
     job_release(j);
     return EXECD_ENOMEM;

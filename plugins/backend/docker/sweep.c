@@ -1,12 +1,13 @@
-/* Removal of containers an earlier run of this execd left behind (execd
- * stopped or the engine died mid-run).  Such an attempt is over for execd
- * (it is retried per the execution's retry policy, as with the local
- * backend), so its container must not linger.  Containers are matched by
+/* Removal of containers an earlier run of this execd left behind that it
+ * did not re-attach to (adopt): those of executions that ended, or whose
+ * attempt was given up while the engine was down.  Such an attempt is over
+ * for execd, so its container must not linger.  Containers are matched by
  * the labels execd.daemon (this daemon's state directory) and
  * execd.instance, so other daemons' containers on the same engine are left
  * alone; containers of attempts running now (by execution and attempt:
  * a create may not have answered yet) are skipped.
- * Runs at start and whenever the engine comes back after being down. */
+ * Runs once execd has re-attached what it will (adopt_done) and whenever
+ * the engine comes back after being down. */
 #include "config.h"
 
 #include <stdio.h>
@@ -50,7 +51,9 @@ static void on_listed(void *arg, const engine_response *r) {
 }
 
 void docker_sweep(docker_backend *b) {
-  if (b->sweep || !b->client || b->stopped)
+  /* Until execd has re-attached to the attempts that outlived its last
+   * run, their containers are not leftovers. */
+  if (b->sweep || !b->client || b->stopped || !b->adoption_over)
     return;
   json_t *filter = json_pack("{s:[s+, s+]}", "label", "execd.daemon=", b->daemon_label,
                              "execd.instance=", b->host->instance_name(b->inst));

@@ -1,0 +1,188 @@
+"""kill -9 of execd while container executions run, then a restart: execd
+re-attaches to the containers (the attempt is not run again), the logs are
+complete and stored once, and no container or volume is left.  Runs against
+each engine named by EXECD_DOCKER_SOCKET / EXECD_PODMAN_SOCKET."""
+import http.client
+import json
+import os
+import socket
+import sys
+import time
+import unittest
+import urllib.parse
+
+from daemon import Daemon
+
+IMAGE = os.environ.get("EXECD_CONTAINER_IMAGE", "busybox:local")
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path, timeout=30):
+        super().__init__("localhost", timeout=timeout)
+        self.unix_path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.unix_path)
+
+
+class Engine:
+    """The engine's REST API on its socket, for what the test checks."""
+
+    def __init__(self, sock):
+        self.sock = sock
+
+    def call(self, method, path):
+        conn = UnixHTTPConnection(self.sock)
+        try:
+            conn.request(method, "/v1.41" + path)
+            resp = conn.getresponse()
+            body = resp.read().decode()
+            return resp.status, (json.loads(body) if body.strip().startswith(("{", "[")) else body)
+        finally:
+            conn.close()
+
+    def containers_of(self, execution_id):
+        flt = urllib.parse.quote(json.dumps({"label": ["execd.execution=" + execution_id]}))
+        status, doc = self.call("GET", "/containers/json?all=1&filters=" + flt)
+        assert status == 200, doc
+        return doc
+
+    def inspect(self, name):
+        return self.call("GET", "/containers/%s/json" % name)
+
+    def volume_exists(self, name):
+        return self.call("GET", "/volumes/" + urllib.parse.quote(name))[0] == 200
+
+
+def engines():
+    found = []
+    for name in ("docker", "podman"):
+        sock = os.environ.get("EXECD_%s_SOCKET" % name.upper())
+        if sock:
+            found.append((name, sock))
+    return found
+
+
+class ContainerRestartTest(unittest.TestCase):
+    engine_name = None
+    sock = None
+
+    def setUp(self):
+        if not self.engine_name:
+            self.skipTest("abstract")
+        self.engine = Engine(self.sock)
+        backend = (', {{ name = "{n}"; plugin = "{n}"; socket = "{s}"; pull = "never"; '
+                   'images_allowed = [ "{i}" ]; }}').format(n=self.engine_name, s=self.sock,
+                                                          i=IMAGE)
+        self.d = Daemon(extra_backends=backend).start()
+
+    def tearDown(self):
+        self.d.cleanup()
+
+    def submit(self, script, **extra):
+        req = {"backend": self.engine_name,
+               "container": {"image": IMAGE, "command": ["/bin/sh", "-c", script]},
+               "output": {"logs": True}}
+        req.update(extra)
+        status, doc = self.d.submit(req)
+        self.assertEqual(status, 201, doc)
+        return doc["execution_id"]
+
+    def container_and_volume(self, eid):
+        """Waits until the attempt's container runs; returns its id and the
+        name of the volume at /workspace."""
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            status, doc = self.engine.inspect("execd-%s-1" % eid)
+            if status == 200 and doc["State"]["Status"] == "running":
+                vols = [m["Name"] for m in doc["Mounts"] if m.get("Destination") == "/workspace"]
+                self.assertEqual(len(vols), 1, doc["Mounts"])
+                return doc["Id"], vols[0]
+            time.sleep(0.1)
+        self.fail("the container of %s did not start" % eid)
+
+    def assert_nothing_left(self, eid, volume):
+        self.assertEqual(self.engine.containers_of(eid), [])
+        self.assertFalse(self.engine.volume_exists(volume), "volume %s is left" % volume)
+
+    def test_kill9_while_the_container_runs(self):
+        eid = self.submit("echo first; echo to-stderr >&2; sleep 5; echo second")
+        self.d.wait_state(eid, ["RUNNING"], timeout=60)
+        cid, volume = self.container_and_volume(eid)
+        # Storage holds the first lines before the kill (a log read returns
+        # only what storage has written), so the replay must not repeat them.
+        deadline = time.time() + 30
+        while True:
+            stored = self.d.request("GET", "/v1/executions/%s/logs" % eid)[1]
+            if "first\n" in stored and "to-stderr\n" in stored:
+                break
+            self.assertLess(time.time(), deadline, "no log stored: %r" % stored)
+            time.sleep(0.1)
+        self.d.kill9()
+        status, doc = self.engine.inspect(cid)
+        self.assertEqual(doc["State"]["Status"], "running", "the container died with execd")
+        self.d.start()
+        doc = self.d.wait_state(eid, ["SUCCEEDED", "FAILED", "TIMED_OUT", "CANCELLED"],
+                                timeout=60)
+        self.assertEqual(doc["state"], "SUCCEEDED", doc)
+        self.assertEqual(doc["attempts"], 1, "the attempt ran again: %s" % doc["history"])
+        logs = doc["result"]["logs"]
+        for line in ("first\n", "to-stderr\n", "second\n"):
+            self.assertEqual(logs.count(line), 1, "result logs: %r" % logs)
+        status, stored = self.d.request("GET", "/v1/executions/%s/logs" % eid)
+        self.assertEqual(status, 200)
+        for line in ("first\n", "to-stderr\n", "second\n"):
+            self.assertEqual(stored.count(line), 1, "stored logs: %r" % stored)
+        self.assertIn("re-attached to attempt 1", self.d.log_text())
+        self.assert_nothing_left(eid, volume)
+
+    def test_container_that_ended_while_execd_was_down(self):
+        eid = self.submit("echo begun; sleep 2; echo '{\"n\": 7}' > $WORKSPACE_OUTPUT/result.json;"
+                          " echo ended")
+        self.d.wait_state(eid, ["RUNNING"], timeout=60)
+        cid, volume = self.container_and_volume(eid)
+        self.d.kill9()
+        deadline = time.time() + 60
+        while self.engine.inspect(cid)[1]["State"]["Status"] == "running":
+            self.assertLess(time.time(), deadline, "the container did not end")
+            time.sleep(0.2)
+        self.d.start()
+        doc = self.d.wait_state(eid, ["SUCCEEDED", "FAILED", "TIMED_OUT", "CANCELLED"],
+                                timeout=60)
+        self.assertEqual(doc["state"], "SUCCEEDED", doc)
+        self.assertEqual(doc["attempts"], 1)
+        self.assertEqual(doc["result"]["output"], {"n": 7})
+        self.assertEqual(doc["result"]["logs"], "begun\nended\n")
+        self.assert_nothing_left(eid, volume)
+
+    def test_failed_exit_code_is_collected_after_restart(self):
+        eid = self.submit("sleep 2; exit 3")
+        self.d.wait_state(eid, ["RUNNING"], timeout=60)
+        cid, volume = self.container_and_volume(eid)
+        self.d.kill9()
+        self.d.start()
+        doc = self.d.wait_state(eid, ["SUCCEEDED", "FAILED", "TIMED_OUT", "CANCELLED"],
+                                timeout=60)
+        self.assertEqual(doc["state"], "FAILED", doc)
+        self.assertEqual(doc["error"]["code"], "exit_code", doc)
+        self.assertEqual(doc["result"]["exit_code"], 3)
+        self.assertEqual(doc["attempts"], 1)
+        self.assert_nothing_left(eid, volume)
+
+
+def load_tests(loader, tests, pattern):
+    suite = unittest.TestSuite()
+    for name, sock in engines():
+        cls = type("ContainerRestart_" + name, (ContainerRestartTest,),
+                   {"engine_name": name, "sock": sock})
+        suite.addTests(loader.loadTestsFromTestCase(cls))
+    return suite
+
+
+if __name__ == "__main__":
+    if not engines():
+        print("SKIP: no container engine (EXECD_DOCKER_SOCKET / EXECD_PODMAN_SOCKET unset)")
+        sys.exit(77)
+    unittest.main(verbosity=2)
