@@ -171,6 +171,34 @@ class ContainerRestartTest(unittest.TestCase):
         self.assertEqual(doc["attempts"], 1)
         self.assert_nothing_left(eid, volume)
 
+    def test_timeout_still_applies_after_restart(self):
+        # A 3 s limit on a 60 s job: after the restart the rest of the limit
+        # is enforced on the re-attached container.
+        eid = self.submit("sleep 60", resources={"timeout": 3})
+        self.d.wait_state(eid, ["RUNNING"], timeout=60)
+        cid, volume = self.container_and_volume(eid)
+        self.d.kill9()
+        self.d.start()
+        doc = self.d.wait_state(eid, ["SUCCEEDED", "FAILED", "TIMED_OUT", "CANCELLED"],
+                                timeout=50)
+        self.assertEqual(doc["state"], "TIMED_OUT", doc)
+        self.assertEqual(doc["attempts"], 1)
+        self.assert_nothing_left(eid, volume)
+
+    def test_cancel_after_restart(self):
+        eid = self.submit("sleep 60")
+        self.d.wait_state(eid, ["RUNNING"], timeout=60)
+        cid, volume = self.container_and_volume(eid)
+        self.d.kill9()
+        self.d.start()
+        self.assertIn("re-attached", self.d.log_text())
+        status, doc = self.d.request("POST", "/v1/executions/%s/cancel" % eid)
+        self.assertEqual(status, 200, doc)
+        doc = self.d.wait_state(eid, ["SUCCEEDED", "FAILED", "TIMED_OUT", "CANCELLED"],
+                                timeout=50)
+        self.assertEqual(doc["state"], "CANCELLED", doc)
+        self.assert_nothing_left(eid, volume)
+
 
 def load_tests(loader, tests, pattern):
     suite = unittest.TestSuite()
