@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "engine.h"
 #include "ids.h"
@@ -250,7 +251,9 @@ static bool backend_has_room(sched_entry *e, void *arg) {
 static void start_attempt(execution *ex);
 
 void engine_schedule(engine *eng) {
-  while (!eng->draining && eng->running < eng->cfg->max_running) {
+  /* Nothing starts before recovery is over: it removes the last run's
+   * workspaces and needs to know which ones are still in use. */
+  while (!eng->draining && !eng->recovery && eng->running < eng->cfg->max_running) {
     sched_entry *e = scheduler_pop(&eng->sched, backend_has_room, NULL);
     if (!e)
       break;
@@ -274,6 +277,13 @@ typedef struct prepare_work {
 
 static void prepare_run(uv_work_t *req) {
   prepare_work *w = req->data;
+  struct stat st;
+  /* A re-attached attempt's workspace may be in use (bind-mounted into its
+   * container): keep it as it is. */
+  if (w->reattach && stat(w->ex->workspace, &st) == 0 && S_ISDIR(st.st_mode)) {
+    w->rc = 0;
+    return;
+  }
   w->rc = workspace_prepare(w->ex->workspace, w->input, w->checkpoint, w->uid, w->gid,
                             w->err, sizeof w->err);
 }
@@ -1063,7 +1073,62 @@ static const exec_state recover_states[] = {STATE_RUNNING, STATE_STARTING, STATE
 
 static void recover_next(recover_ctx *c);
 
+/* The end of recovery: workspaces of the last run that no re-attached
+ * attempt uses are removed (thread pool) before anything new starts. */
+typedef struct sweep_work {
+  uv_work_t req;
+  recover_ctx *c;
+  char dir[4096];
+  char **keep; /* NULL-terminated basenames; owned */
+} sweep_work;
+
+static void recovery_complete(recover_ctx *c);
+
+static void sweep_run(uv_work_t *req) {
+  sweep_work *w = req->data;
+  int rc = workspace_sweep(w->dir, (const char *const *)w->keep);
+  if (rc)
+    log_warn("removing workspaces left by the last run in %s: %s", w->dir, strerror(-rc));
+}
+
+static void sweep_done(uv_work_t *req, int status) {
+  sweep_work *w = req->data;
+  (void)status;
+  recover_ctx *c = w->c;
+  for (char **k = w->keep; *k; k++)
+    free(*k);
+  free(w->keep);
+  free(w);
+  recovery_complete(c);
+}
+
 static void recovery_finish(recover_ctx *c) {
+  engine *eng = c->eng;
+  size_t n = 0, i = 0;
+  execution *ex;
+  RB_FOREACH(ex, exec_tree, &eng->active) n++;
+  sweep_work *w = calloc(1, sizeof *w);
+  char **keep = calloc(n + 1, sizeof *keep);
+  if (!w || !keep) {
+    free(w);
+    free(keep);
+    log_warn("recovery: out of memory; workspaces of the last run are left in place");
+    recovery_complete(c);
+    return;
+  }
+  RB_FOREACH(ex, exec_tree, &eng->active) {
+    const char *slash = ex->workspace ? strrchr(ex->workspace, '/') : NULL;
+    if (slash && (keep[i] = strdup(slash + 1)) != NULL)
+      i++;
+  }
+  w->c = c;
+  w->keep = keep;
+  w->req.data = w;
+  snprintf(w->dir, sizeof w->dir, "%s/work", eng->cfg->state_dir);
+  uv_queue_work(eng->loop, &w->req, sweep_run, sweep_done);
+}
+
+static void recovery_complete(recover_ctx *c) {
   engine *eng = c->eng;
   eng->recovery = NULL;
   for (size_t i = 0; i < eng->n_backends; i++) {

@@ -262,11 +262,11 @@ static void close_leftover(uv_handle_t *h, void *arg) {
     uv_close(h, NULL);
 }
 
-static void clean_stale_workspaces(const char *state_dir) {
-  /* Nothing runs before recovery: every workspace left is from a crash. */
+/* Workspaces left by an earlier run are removed at the end of recovery,
+ * except those of attempts re-attached to (engine.c). */
+static void make_work_dir(const char *state_dir) {
   char dir[4096];
   snprintf(dir, sizeof dir, "%s/work", state_dir);
-  workspace_remove(dir);
   mkdir_p(dir, 0755);
 }
 
@@ -345,7 +345,7 @@ int main(int argc, char **argv) {
     log_err("cannot create state_dir %s: %s", d.cfg->state_dir, strerror(errno));
     return 1;
   }
-  clean_stale_workspaces(d.cfg->state_dir);
+  make_work_dir(d.cfg->state_dir);
   api_init(&d.eng);
   if (create_all(&d) != 0 || start_kind(&d, EXECD_KIND_STORAGE) != 0 ||
       start_kind(&d, EXECD_KIND_BACKEND) != 0) {

@@ -1,8 +1,10 @@
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -221,4 +223,28 @@ int workspace_remove(const char *dir) {
   if (nftw(dir, remove_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0 && errno != ENOENT)
     return -errno;
   return 0;
+}
+
+int workspace_sweep(const char *dir, const char *const *keep) {
+  DIR *d = opendir(dir);
+  if (!d)
+    return errno == ENOENT ? 0 : -errno;
+  int rc = 0;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+      continue;
+    bool kept = false;
+    for (const char *const *k = keep; k && *k && !kept; k++)
+      kept = strcmp(*k, e->d_name) == 0;
+    if (kept)
+      continue;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+    int r = workspace_remove(path);
+    if (r && !rc)
+      rc = r;
+  }
+  closedir(d);
+  return rc;
 }

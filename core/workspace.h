@@ -19,5 +19,8 @@ int workspace_prepare(const char *dir, const json_t *input, const json_t *checkp
                       uid_t uid, gid_t gid, char *err, size_t errlen);
 /* Remove dir and everything below it, never following symlinks. */
 int workspace_remove(const char *dir);
+/* Remove every entry of dir whose name is not in keep (NULL-terminated),
+ * as workspace_remove does.  A missing dir is fine. */
+int workspace_sweep(const char *dir, const char *const *keep);
 
 #endif

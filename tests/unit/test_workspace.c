@@ -120,6 +120,35 @@ START_TEST(collects_outputs) {
 }
 END_TEST
 
+/* The end of recovery: the last run's workspaces go, those in use stay. */
+START_TEST(sweep_keeps_only_the_named) {
+  char path[256];
+  const char *names[] = {"a-1", "b-2", "c-1"};
+  for (int i = 0; i < 3; i++) {
+    snprintf(path, sizeof path, "%s/%s", root, names[i]);
+    ck_assert_int_eq(mkdir(path, 0755), 0);
+    snprintf(path, sizeof path, "%s/%s/output", root, names[i]);
+    ck_assert_int_eq(mkdir(path, 0755), 0);
+  }
+  snprintf(path, sizeof path, "%s/stray-file", root);
+  int fd = open(path, O_CREAT | O_WRONLY, 0644);
+  ck_assert_int_ge(fd, 0);
+  close(fd);
+  const char *keep[] = {"b-2", "not-there", NULL};
+  ck_assert_int_eq(workspace_sweep(root, keep), 0);
+  struct stat st;
+  snprintf(path, sizeof path, "%s/b-2/output", root);
+  ck_assert_int_eq(stat(path, &st), 0);
+  const char *gone[] = {"a-1", "c-1", "stray-file"};
+  for (int i = 0; i < 3; i++) {
+    snprintf(path, sizeof path, "%s/%s", root, gone[i]);
+    ck_assert_msg(lstat(path, &st) != 0, "%s was not removed", gone[i]);
+  }
+  snprintf(path, sizeof path, "%s/missing", root);
+  ck_assert_int_eq(workspace_sweep(path, keep), 0);
+}
+END_TEST
+
 START_TEST(envelope) {
   const char *out = "log line\n{\"ok\": true, \"output\": {\"v\": 1}}\n\n";
   json_t *e = outputs_parse_envelope(out, strlen(out));
@@ -139,6 +168,7 @@ int main(void) {
   tcase_add_test(tc, lays_out_input);
   tcase_add_test(tc, collects_outputs);
   tcase_add_test(tc, envelope);
+  tcase_add_test(tc, sweep_keeps_only_the_named);
   suite_add_tcase(s, tc);
   SRunner *r = srunner_create(s);
   srunner_run_all(r, CK_NORMAL);
