@@ -1,7 +1,8 @@
 """kill -9 of execd while container executions run, then a restart: execd
 re-attaches to the containers (the attempt is not run again), the logs are
-complete and stored once, and no container or volume is left.  Runs against
-each engine named by EXECD_DOCKER_SOCKET / EXECD_PODMAN_SOCKET."""
+complete and stored once, and no container, volume or workspace is left.
+Runs against each engine named by EXECD_DOCKER_SOCKET / EXECD_PODMAN_SOCKET,
+with the workspace bind-mounted (the default) and copied into a volume."""
 import http.client
 import json
 import os
@@ -68,14 +69,15 @@ def engines():
 class ContainerRestartTest(unittest.TestCase):
     engine_name = None
     sock = None
+    mount = None  # workspace_mount: "bind" or "volume"
 
     def setUp(self):
         if not self.engine_name:
             self.skipTest("abstract")
         self.engine = Engine(self.sock)
         backend = (', {{ name = "{n}"; plugin = "{n}"; socket = "{s}"; pull = "never"; '
-                   'images_allowed = [ "{i}" ]; }}').format(n=self.engine_name, s=self.sock,
-                                                          i=IMAGE)
+                   'images_allowed = [ "{i}" ]; workspace_mount = "{m}"; }}'
+                   ).format(n=self.engine_name, s=self.sock, i=IMAGE, m=self.mount)
         self.d = Daemon(extra_backends=backend).start()
 
     def tearDown(self):
@@ -91,21 +93,35 @@ class ContainerRestartTest(unittest.TestCase):
         return doc["execution_id"]
 
     def container_and_volume(self, eid):
-        """Waits until the attempt's container runs; returns its id and the
-        name of the volume at /workspace."""
+        """Waits until the attempt's container runs; returns its id and what
+        is mounted at /workspace: the volume's name, or the host directory
+        bind-mounted there."""
         deadline = time.time() + 60
         while time.time() < deadline:
             status, doc = self.engine.inspect("execd-%s-1" % eid)
             if status == 200 and doc["State"]["Status"] == "running":
-                vols = [m["Name"] for m in doc["Mounts"] if m.get("Destination") == "/workspace"]
-                self.assertEqual(len(vols), 1, doc["Mounts"])
-                return doc["Id"], vols[0]
+                mounts = [m for m in doc["Mounts"] if m.get("Destination") == "/workspace"]
+                self.assertEqual(len(mounts), 1, doc["Mounts"])
+                if self.mount == "bind":
+                    self.assertEqual(mounts[0]["Type"], "bind", mounts)
+                    self.assertTrue(os.path.isdir(mounts[0]["Source"]), mounts)
+                    return doc["Id"], mounts[0]["Source"]
+                self.assertEqual(mounts[0]["Type"], "volume", mounts)
+                return doc["Id"], mounts[0]["Name"]
             time.sleep(0.1)
         self.fail("the container of %s did not start" % eid)
 
     def assert_nothing_left(self, eid, volume):
         self.assertEqual(self.engine.containers_of(eid), [])
-        self.assertFalse(self.engine.volume_exists(volume), "volume %s is left" % volume)
+        if self.mount == "bind":
+            # The workspace is removed on the thread pool once the
+            # execution has ended.
+            deadline = time.time() + 10
+            while os.path.exists(volume) and time.time() < deadline:
+                time.sleep(0.1)
+            self.assertFalse(os.path.exists(volume), "workspace %s is left" % volume)
+        else:
+            self.assertFalse(self.engine.volume_exists(volume), "volume %s is left" % volume)
 
     def test_kill9_while_the_container_runs(self):
         eid = self.submit("echo first; echo to-stderr >&2; sleep 5; echo second")
@@ -203,9 +219,10 @@ class ContainerRestartTest(unittest.TestCase):
 def load_tests(loader, tests, pattern):
     suite = unittest.TestSuite()
     for name, sock in engines():
-        cls = type("ContainerRestart_" + name, (ContainerRestartTest,),
-                   {"engine_name": name, "sock": sock})
-        suite.addTests(loader.loadTestsFromTestCase(cls))
+        for mount in ("bind", "volume"):
+            cls = type("ContainerRestart_%s_%s" % (name, mount), (ContainerRestartTest,),
+                       {"engine_name": name, "sock": sock, "mount": mount})
+            suite.addTests(loader.loadTestsFromTestCase(cls))
     return suite
 
 

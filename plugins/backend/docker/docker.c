@@ -9,7 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "docker_internal.h"
 
@@ -195,6 +198,21 @@ static int configure(docker_backend *b, const json_t *config) {
                         "cpus, pids_limit, nofile and nproc must not be negative; tmpfs_size, "
                         "log_max and output_max must be positive");
 
+  const char *mount = json_string_value(json_object_get(config, "workspace_mount"));
+  if (!mount || strcmp(mount, "bind") == 0)
+    b->bind_workspace = true;
+  else if (strcmp(mount, "volume") != 0)
+    return config_error(b, "workspace_mount must be \"bind\" or \"volume\", not \"%s\"", mount);
+  /* The workspace is handed to the job's uid with chown. */
+  if (b->bind_workspace && geteuid() != 0 && geteuid() != b->uid) {
+    b->host->set_error(b->inst,
+                       "workspace_mount = \"bind\" needs execd to run as root or as the job "
+                       "user %u (it gives the workspace to that uid); use workspace_mount = "
+                       "\"volume\"",
+                       (unsigned)b->uid);
+    return EXECD_ECONFIG;
+  }
+
   if (b->flavor->ulimits_required) {
     int rc = check_required_ulimit(b, "nofile", b->nofile, RLIMIT_NOFILE);
     if (!rc)
@@ -230,6 +248,24 @@ static void refresh_health(docker_backend *b) {
   if (b->ping || b->stopped || !b->client)
     return;
   b->ping = engine_request_json(b->client, "GET", "/_ping", NULL, PING_TIMEOUT_MS, on_ping, b);
+}
+
+/* dockerd told to stop closes its listener (removing the socket) first,
+ * then stops the containers while still answering on the connections it
+ * has: such a container looks as if it had exited by itself. */
+bool docker_engine_refuses(const docker_backend *b) {
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  if (strlen(b->socket) >= sizeof sa.sun_path)
+    return false;
+  memcpy(sa.sun_path, b->socket, strlen(b->socket) + 1);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return false;
+  /* Non-blocking: a listener with a full backlog fails with EAGAIN at once. */
+  bool refused = connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0 &&
+                 (errno == ECONNREFUSED || errno == ENOENT);
+  close(fd);
+  return refused;
 }
 
 static int docker_health(void *self) {

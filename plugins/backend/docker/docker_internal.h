@@ -4,8 +4,9 @@
  * the engines is a docker_flavor chosen by the descriptor (docker_plugin.c,
  * ../podman/podman.c).  docker.c holds the configuration, check(),
  * health() and the ops; job.c runs one
- * attempt: create → upload workspace → attach stdin → wait → start →
- * logs → inspect → download outputs → remove. */
+ * attempt: create (workspace bind-mounted, or uploaded into a volume) →
+ * attach stdin → wait → start → logs → inspect → (download outputs) →
+ * remove. */
 #ifndef EXECD_DOCKER_INTERNAL_H
 #define EXECD_DOCKER_INTERNAL_H
 
@@ -64,6 +65,10 @@ typedef struct docker_flavor {
       {"log_max", EXECD_CFG_SIZE, "16M",                                                         \
        "engine log file cap, and the most stdout+stderr forwarded per attempt"},                 \
       {"output_max", EXECD_CFG_SIZE, "256M", "the most file data collected from the output dir"}, \
+      {"workspace_mount", EXECD_CFG_STRING, "bind",                                             \
+       "how the workspace reaches the container: \"bind\" (the host directory, mounted) or "   \
+       "\"volume\" (copied into a volume and back, for engines that do not share the host's " \
+       "files and uids)"},                                                                       \
       {"output_drain", EXECD_CFG_DURATION, "2s",                                                 \
        "how long to wait for the log stream to end after the container exited"},                 \
   {                                                                                              \
@@ -99,6 +104,7 @@ typedef struct docker_backend {
   int64_t log_max;        /* engine log file cap and output forwarded */
   int64_t output_max;     /* bytes of files collected from the output dir */
   int64_t output_drain_ms;
+  bool bind_workspace;    /* workspace_mount = "bind": no copy in or out */
   char *registry_auth;    /* X-Registry-Auth header value, or NULL */
 
   /* health: the last /_ping answer, refreshed in the background */
@@ -136,6 +142,8 @@ void docker_jobs_abandon(docker_backend *b);
 bool docker_job_owns(docker_backend *b, const char *execution_id, const char *attempt);
 /* Removes containers an earlier run of this daemon left (sweep.c). */
 void docker_sweep(docker_backend *b);
+/* True if the engine's socket refuses new connections: it is stopping. */
+bool docker_engine_refuses(const docker_backend *b);
 
 /* "uid[:gid]" with numbers; returns 0 or -1. */
 int docker_parse_user(const char *s, uid_t *uid, gid_t *gid);

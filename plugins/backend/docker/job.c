@@ -1,14 +1,18 @@
 /* One attempt as a container.  The steps, each started by the answer to
  * the one before, all on the loop through the engine client:
- *   create (labels, hardened HostConfig, anonymous volume at /workspace)
- *   → pack the host workspace (thread pool) → PUT archive into the volume
+ *   workspace_mount = "bind": the host workspace is given to the job's uid
+ *     (thread pool) → create (labels, hardened HostConfig, the workspace
+ *     bind-mounted at /workspace)
+ *   workspace_mount = "volume": create (an anonymous volume at /workspace)
+ *     → pack the host workspace (thread pool) → PUT archive into the volume
  *   → attach (hijacked: stdout/stderr frames, and stdin when there is any)
  *   → POST wait?condition=next-exit; once its headers arrive: start
  *     (so the exit cannot be missed) → stdin written, then half-closed
  *   → wait answers and the output stream ends → inspect (exit code,
  *     OOMKilled)
- *   → GET archive of /workspace/output → unpack into the host's
- *     <workspace>/output (thread pool) → DELETE ?v=1&force=1 → job_exited.
+ *   → volume only: GET archive of /workspace/output → unpack into the
+ *     host's <workspace>/output (thread pool)
+ *   → DELETE ?v=1&force=1 → job_exited.
  * A failure anywhere records the first error and jumps to the removal. */
 #include "config.h"
 
@@ -20,6 +24,7 @@
 
 #include "../engine/engine_attach.h"
 #include "../engine/engine_frames.h"
+#include "../engine/engine_fs.h"
 #include "../engine/engine_tar.h"
 #include "docker_internal.h"
 
@@ -40,6 +45,7 @@ struct docker_job {
   uid_t uid;
   gid_t gid;
   int64_t memory_bytes;
+  bool bind;           /* the host workspace is mounted, not copied */
 
   engine_request *step;  /* the one sequential request in flight */
   engine_request *wait;
@@ -338,6 +344,9 @@ static void on_inspect(void *arg, const engine_response *r) {
   json_t *code = json_object_get(state, "ExitCode");
   if (json_is_integer(code))
     j->exit_code = (int)json_integer_value(code);
+  if (j->exit_code > 128 && !j->signal_sent && docker_engine_refuses(j->b))
+    set_failure(j, EXECD_ERR_BACKEND_UNAVAILABLE, true, "%s engine at %s: going down, it stopped "
+                "the container (exit %d)", j->b->flavor->name, j->b->socket, j->exit_code);
   if (json_is_true(json_object_get(state, "OOMKilled")))
     set_failure(j, EXECD_ERR_OOM_KILLED, false,
                 "the container was killed for exceeding its memory limit of %lld bytes",
@@ -353,7 +362,10 @@ static void on_inspect(void *arg, const engine_response *r) {
                 j->b->flavor->oom_flag_reported ? "had not reported OOMKilled yet"
                                                 : "does not report OOMKilled");
   json_decref(doc);
-  download_outputs(j);
+  if (j->bind)
+    do_remove(j); /* the outputs are in the host workspace already */
+  else
+    download_outputs(j);
 }
 
 static void on_drain_timeout(uv_timer_t *t) {
@@ -651,6 +663,10 @@ static void on_created(void *arg, const engine_response *r) {
     do_remove(j);
     return;
   }
+  if (j->bind) {
+    after_upload(j);
+    return;
+  }
   j->work.data = j;
   j->work_pending = true;
   uv_queue_work(j->b->loop, &j->work, pack_work, pack_done);
@@ -786,11 +802,16 @@ static json_t *create_body(docker_job *j, const execd_job_spec *spec) {
   char log_max[32];
   snprintf(log_max, sizeof log_max, "%lld", (long long)b->log_max);
 
-  json_t *host = json_pack("{s:s, s:b, s:b, s:{s:s}, s:[{s:s, s:s}], s:{s:s, s:{s:s, s:s}}}",
+  /* A bind mount shares the host workspace (nothing to copy); a volume is
+   * for engines that do not see the host's files.  A read-only root file
+   * system refuses archive uploads anywhere but a volume. */
+  json_t *mount = j->bind ? json_pack("{s:s, s:s, s:s, s:b}", "Type", "bind", "Source",
+                                      j->workspace, "Target", DOCKER_WORKSPACE, "ReadOnly", 0)
+                          : json_pack("{s:s, s:s}", "Type", "volume", "Target", DOCKER_WORKSPACE);
+  json_t *host = json_pack("{s:s, s:b, s:b, s:{s:s}, s:[o], s:{s:s, s:{s:s, s:s}}}",
                            "NetworkMode", network, "ReadonlyRootfs", b->readonly_rootfs, "Init",
-                           b->init, "Tmpfs", "/tmp", tmpfs, "Mounts", "Type", "volume", "Target",
-                           DOCKER_WORKSPACE, "LogConfig", "Type", "json-file", "Config",
-                           "max-size", log_max, "max-file", "1");
+                           b->init, "Tmpfs", "/tmp", tmpfs, "Mounts", mount, "LogConfig", "Type",
+                           "json-file", "Config", "max-size", log_max, "max-file", "1");
   if (!host)
     return NULL;
   if (b->drop_capabilities)
@@ -851,6 +872,7 @@ static docker_job *job_new(docker_backend *b, const execd_job_spec *spec, execd_
     docker_parse_user(spec->user, &j->uid, &j->gid); /* check() vetted it */
   j->image = strdup(spec->image);
   j->workspace = strdup(spec->workspace ? spec->workspace : "");
+  j->bind = b->bind_workspace;
   if (spec->stdin_data) {
     j->stdin_data = malloc(spec->stdin_len + 1);
     if (j->stdin_data)
@@ -874,16 +896,57 @@ static docker_job *job_new(docker_backend *b, const execd_job_spec *spec, execd_
   return j;
 }
 
+/* The first request of an attempt: a pull first if the policy says so. */
+static void begin_create(docker_job *j) {
+  if (j->b->pull == PULL_ALWAYS)
+    do_pull(j);
+  else
+    do_create(j);
+}
+
+static void give_work(uv_work_t *w) {
+  docker_job *j = w->data;
+  j->work_rc = engine_chown_tree(j->workspace, j->uid, j->gid, j->work_err, sizeof j->work_err);
+}
+
+static void give_done(uv_work_t *w, int status) {
+  docker_job *j = w->data;
+  j->work_pending = false;
+  trace(j, "workspace given to the job's user");
+  if (j->release_wanted || j->abandoned) {
+    j->release_wanted = false;
+    job_release(j);
+    return;
+  }
+  if (status != 0 || j->work_rc != 0) {
+    set_failure(j, "workspace_error", false, "preparing the bind-mounted workspace: %s",
+                status ? "cancelled" : j->work_err);
+    do_remove(j);
+    return;
+  }
+  if (j->signal_sent) {
+    set_failure(j, "cancelled", false, "stopped before the container started");
+    do_remove(j);
+    return;
+  }
+  begin_create(j);
+}
+
 int docker_job_start(docker_backend *b, const execd_job_spec *spec, execd_job *job,
                      void **handle) {
   docker_job *j = job_new(b, spec, job);
   if (!j)
     return EXECD_ENOMEM;
   j->in_start = true;
-  if (b->pull == PULL_ALWAYS)
-    do_pull(j);
-  else
-    do_create(j);
+  if (j->bind) {
+    /* The job's uid must own its inputs and output directory before the
+     * container runs. */
+    j->work.data = j;
+    j->work_pending = true;
+    uv_queue_work(b->loop, &j->work, give_work, give_done);
+  } else {
+    begin_create(j);
+  }
   j->in_start = false;
   if (j->start_failed) { /* not even the first request could be made */
     b->host->set_error(b->inst, "%s", j->error_message);
@@ -925,6 +988,21 @@ static void follow_adopted(docker_job *j) {
   }
 }
 
+/* How the container of an earlier run got its workspace, whatever the
+ * configuration says now: a bind mount at /workspace holds its outputs on
+ * the host already. */
+static bool workspace_is_bound(const json_t *inspect) {
+  size_t i;
+  json_t *m;
+  json_array_foreach(json_object_get(inspect, "Mounts"), i, m) {
+    const char *dest = json_string_value(json_object_get(m, "Destination"));
+    const char *type = json_string_value(json_object_get(m, "Type"));
+    if (dest && type && strcmp(dest, DOCKER_WORKSPACE) == 0)
+      return strcmp(type, "bind") == 0;
+  }
+  return false;
+}
+
 static void on_adopt_inspect(void *arg, const engine_response *r) {
   docker_job *j = arg;
   docker_backend *b = j->b;
@@ -960,6 +1038,7 @@ static void on_adopt_inspect(void *arg, const engine_response *r) {
     return;
   }
   j->id = strdup(id);
+  j->bind = workspace_is_bound(doc);
   bool never_started = !status || strcmp(status, "created") == 0 ||
                        strcmp(status, "configured") == 0;
   json_decref(doc);

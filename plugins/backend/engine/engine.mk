@@ -1,6 +1,7 @@
 # The container-engine client shared by the container backends: HTTP over
 # the engine's socket (libcurl multi on libuv), the stream demuxer, tar in
-# and out (libarchive), stdin through a hijacked attach.
+# and out (libarchive), stdin through a hijacked attach, handing a
+# bind-mounted workspace to the job's user.
 if BUILD_PLUGIN_ENGINE
 # The conformance suite against a real engine, shared by run-docker.sh and
 # run-podman.sh.
@@ -10,7 +11,8 @@ plugins_backend_engine_libengine_la_SOURCES = \
 	plugins/backend/engine/engine_http.c plugins/backend/engine/engine_http.h \
 	plugins/backend/engine/engine_frames.c plugins/backend/engine/engine_frames.h \
 	plugins/backend/engine/engine_tar.c plugins/backend/engine/engine_tar.h \
-	plugins/backend/engine/engine_attach.c plugins/backend/engine/engine_attach.h
+	plugins/backend/engine/engine_attach.c plugins/backend/engine/engine_attach.h \
+	plugins/backend/engine/engine_fs.c plugins/backend/engine/engine_fs.h
 plugins_backend_engine_libengine_la_CFLAGS = $(PLUGIN_CFLAGS) $(CURL_CFLAGS) $(LIBARCHIVE_CFLAGS)
 plugins_backend_engine_libengine_la_LIBADD = $(CURL_LIBS) $(LIBARCHIVE_LIBS) $(UV_LIBS) \
 	$(JANSSON_LIBS)
