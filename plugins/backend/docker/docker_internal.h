@@ -34,6 +34,7 @@ typedef struct docker_flavor {
   bool tmpfs_owner_options;   /* tmpfs takes uid=/gid= (podman 4.3 refuses them) */
   bool ulimits_required;      /* nofile and nproc must be set (else runc fails) */
   bool oom_flag_reported;     /* sets State.OOMKilled (exit 137 is read as OOM either way) */
+  bool exit_seen_at_stream_end; /* the wait answers late: inspect when the output ends */
 } docker_flavor;
 
 /* The configuration keys of a container backend whose socket defaults to

@@ -11,6 +11,7 @@ static const docker_flavor docker_engine = {
     .tmpfs_owner_options = true,
     .ulimits_required = false,
     .oom_flag_reported = true,
+    .exit_seen_at_stream_end = false, /* its wait answers within ms of the exit */
 };
 
 static const execd_config_key docker_config_keys[] = {

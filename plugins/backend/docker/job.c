@@ -50,6 +50,7 @@ struct docker_job {
   engine_request *step;  /* the one sequential request in flight */
   engine_request *wait;
   engine_request *logs;  /* re-attached: the container's log, followed */
+  engine_request *probe; /* inspect at the end of the output, before the wait answers */
   engine_attach *attach;
   engine_frames frames;
   uv_timer_t drain;
@@ -66,6 +67,7 @@ struct docker_job {
   bool started;
   bool wait_done;
   bool output_done;
+  bool output_clean;   /* the output stream ended without an error */
   bool collecting;
   int wait_status;     /* StatusCode from wait */
   int signal_sent;     /* the last signal execd asked for */
@@ -116,7 +118,8 @@ static void job_release(docker_job *j) {
   engine_request_cancel(j->step);
   engine_request_cancel(j->wait);
   engine_request_cancel(j->logs);
-  j->step = j->wait = j->logs = NULL;
+  engine_request_cancel(j->probe);
+  j->step = j->wait = j->logs = j->probe = NULL;
   engine_attach_close(j->attach);
   j->attach = NULL;
   uv_timer_stop(&j->drain);
@@ -227,6 +230,8 @@ static void do_remove(docker_job *j) {
   j->wait = NULL;
   engine_request_cancel(j->logs);
   j->logs = NULL;
+  engine_request_cancel(j->probe);
+  j->probe = NULL;
   engine_attach_close(j->attach);
   j->attach = NULL;
   uv_timer_stop(&j->drain);
@@ -394,6 +399,10 @@ static void maybe_collect(docker_job *j) {
   j->attach = NULL;
   engine_request_cancel(j->logs);
   j->logs = NULL;
+  engine_request_cancel(j->wait); /* answered, or made moot by the probe */
+  j->wait = NULL;
+  engine_request_cancel(j->probe);
+  j->probe = NULL;
   char path[200];
   snprintf(path, sizeof path, "/containers/%s/json", j->id);
   j->step = engine_request_json(j->b->client, "GET", path, NULL, STEP_TIMEOUT_MS, on_inspect, j);
@@ -433,6 +442,41 @@ static void on_output(void *arg, const char *data, size_t len) {
   }
 }
 
+/* The answer to the inspect made when the output ended: an exited
+ * container stands for the wait's answer.  One still running (it closed
+ * its output, or the engine is slow to notice) leaves it to the wait. */
+static void on_probe(void *arg, const engine_response *r) {
+  docker_job *j = arg;
+  j->probe = NULL;
+  if (j->wait_done || r->transport_err || r->status != 200)
+    return;
+  json_t *doc = json_loadb(r->body, r->body_len, 0, NULL);
+  json_t *state = json_object_get(doc, "State");
+  json_t *code = json_object_get(state, "ExitCode");
+  bool ended = json_is_false(json_object_get(state, "Running")) &&
+               json_is_false(json_object_get(state, "Paused")) &&
+               json_is_false(json_object_get(state, "Restarting")) && json_is_integer(code);
+  if (ended)
+    j->wait_status = (int)json_integer_value(code);
+  json_decref(doc);
+  if (!ended)
+    return;
+  j->wait_done = true;
+  trace(j, "exited (seen by inspect)");
+  maybe_collect(j);
+}
+
+/* On engines whose wait is late, an output stream that ended cleanly
+ * after the start is the first sign of the exit. */
+static void probe_exit(docker_job *j) {
+  if (!j->b->flavor->exit_seen_at_stream_end || !j->output_done || !j->output_clean ||
+      !j->started || j->wait_done || j->collecting || j->probe)
+    return;
+  char path[200];
+  snprintf(path, sizeof path, "/containers/%s/json", j->id);
+  j->probe = engine_request_json(j->b->client, "GET", path, NULL, STEP_TIMEOUT_MS, on_probe, j);
+}
+
 static void on_output_end(void *arg, int status) {
   docker_job *j = arg;
   trace(j, "output stream ended");
@@ -440,6 +484,8 @@ static void on_output_end(void *arg, int status) {
   if (status < 0 && !j->wait_done)
     j->b->host->log(j->b->inst, EXECD_LOG_WARNING, "execution %s: the output stream broke",
                     j->exec_id);
+  j->output_clean = status == 0;
+  probe_exit(j);
   maybe_collect(j);
 }
 
@@ -462,6 +508,7 @@ static void on_started(void *arg, const engine_response *r) {
   /* SIGTERM/SIGKILL asked for while the container was being set up. */
   if (j->signal_sent)
     docker_job_signal(j->b, j, j->signal_sent);
+  probe_exit(j); /* the output may have ended before the start's answer came */
 }
 
 static void on_wait_headers(void *arg, long status) {
@@ -683,7 +730,10 @@ static void do_create(docker_job *j) {
   }
 }
 
-/* Progress arrives as JSON lines; log each new status once, note errors. */
+/* Progress arrives as JSON lines; log each new status once, note errors.
+ * An answer other than 200 streams here too: its body is one
+ * {"message": ...} document, kept whole in pull_status for on_pulled (a
+ * 200 stream has status and error lines only). */
 static int on_pull_data(void *arg, const char *data, size_t len) {
   docker_job *j = arg;
   json_error_t jerr;
@@ -702,6 +752,9 @@ static int on_pull_data(void *arg, const char *data, size_t len) {
                       j->image, status);
       free(j->pull_status);
       j->pull_status = strdup(status);
+    } else if (!status && json_is_string(json_object_get(doc, "message"))) {
+      free(j->pull_status);
+      j->pull_status = strndup(data + off, n);
     }
     json_decref(doc);
     off += n + 1;
@@ -715,11 +768,16 @@ static void on_pulled(void *arg, const engine_response *r) {
   j->pulled = true;
   if (r->transport_err || r->status != 200) {
     char msg[300];
+    engine_response er = *r; /* the streamed error body, for its message */
+    if (!r->transport_err && r->body_len == 0 && j->pull_status) {
+      er.body = j->pull_status;
+      er.body_len = strlen(j->pull_status);
+    }
     if (r->status == 404 || r->status == 403 || r->status == 401 || r->status == 500)
       set_failure(j, EXECD_ERR_IMAGE_NOT_FOUND, false, "pulling image \"%s\": %s", j->image,
-                  engine_error_message(r, msg, sizeof msg));
+                  engine_error_message(&er, msg, sizeof msg));
     else
-      fail_call(j, "pulling the image", r, EXECD_ERR_IMAGE_NOT_FOUND, false);
+      fail_call(j, "pulling the image", &er, EXECD_ERR_IMAGE_NOT_FOUND, false);
   }
   if (j->failed) {
     do_remove(j);

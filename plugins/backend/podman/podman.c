@@ -3,7 +3,8 @@
  * with the quirks measured on Podman 4.3 (doc/backend-docker.md): tmpfs
  * refuses uid=/gid=, nofile and nproc ulimits must be explicit, and
  * OOMKilled is never set, so exit 137 under a memory limit with no kill
- * from execd is reported as oom_killed. */
+ * from execd is reported as oom_killed, and the exit is read with an
+ * inspect when the output stream ends rather than from the late wait. */
 #include "config.h"
 
 #include "../docker/docker_internal.h"
@@ -15,6 +16,10 @@ static const docker_flavor podman_engine = {
     .tmpfs_owner_options = false,
     .ulimits_required = true,
     .oom_flag_reported = false,
+    /* Its wait answers only after the cleanup process conmon runs at the
+     * exit (100-300 ms here); an inspect once the attach stream ends
+     * already shows the exit. */
+    .exit_seen_at_stream_end = true,
 };
 
 static const execd_config_key podman_config_keys[] = {
