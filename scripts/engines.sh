@@ -75,9 +75,29 @@ if command -v runc >/dev/null 2>&1; then
   podman_flags="$podman_flags --runtime runc"
 fi
 
+# Podman, unlike dockerd, does not let plain HTTP reach a registry on the
+# loopback unless registries.conf marks it insecure; the private engine
+# gets a registries.conf of its own that does (the image pull tests run a
+# registry on 127.0.0.1), and the machine's /etc/containers/registries.conf
+# is neither read nor changed.  Drop-ins in registries.conf.d still apply.
+podman_registries_conf=$run_dir/podman-registries.conf
+
+write_podman_registries_conf() {
+  cat >"$podman_registries_conf" <<'EOF'
+# Written by execd's scripts/engines.sh for its private podman service.
+[[registry]]
+location = "127.0.0.1"
+insecure = true
+EOF
+}
+
 podman_cmd() {
   # shellcheck disable=SC2086 # the flags are words without blanks
-  podman $podman_flags "$@"
+  if [ -f "$podman_registries_conf" ]; then
+    CONTAINERS_REGISTRIES_CONF=$podman_registries_conf podman $podman_flags "$@"
+  else
+    podman $podman_flags "$@"
+  fi
 }
 
 docker_cmd() {
@@ -149,7 +169,9 @@ start_podman() {
     # shellcheck disable=SC2086
     # From the run directory: conmon leaves files such as "oom" in its
     # working directory, which must not be the caller's.
-    (cd "$run_dir" && exec setsid podman $podman_flags system service --time=0 \
+    write_podman_registries_conf
+    (cd "$run_dir" && CONTAINERS_REGISTRIES_CONF=$podman_registries_conf \
+      exec setsid podman $podman_flags system service --time=0 \
       "unix://$podman_sock" </dev/null >"$run_dir/podman.log" 2>&1) &
     pid=$!
     echo "$pid" >"$run_dir/podman.pid"

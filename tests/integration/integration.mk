@@ -3,3 +3,7 @@ TESTS += tests/integration/run-integration.sh tests/integration/run-container-re
 EXTRA_DIST += tests/integration/run-integration.sh tests/integration/daemon.py \
 	tests/integration/test_daemon.py tests/integration/run-container-restart.sh \
 	tests/integration/test_container_restart.py
+# Image pulls from a local docker-registry with htpasswd auth.
+TESTS += tests/integration/run-container-registry.sh
+EXTRA_DIST += tests/integration/run-container-registry.sh \
+	tests/integration/test_container_registry.py
