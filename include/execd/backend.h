@@ -6,8 +6,10 @@
  *   <workspace>/config/  config.json
  *   <workspace>/output/  empty; the job writes here
  * and reads outputs from <workspace>/output/ after job_exited.  A container
- * backend copies the workspace into the container at /workspace and the
- * output directory back before reporting the exit.
+ * backend mounts the workspace at /workspace (or copies it in, and the
+ * output directory back before reporting the exit).  The workspace is the
+ * attempt's alone: nothing else in it is read but what execd wrote and the
+ * output directory, never through a symlink.
  */
 #ifndef EXECD_BACKEND_H
 #define EXECD_BACKEND_H
