@@ -3,6 +3,10 @@ TESTS += tests/integration/run-integration.sh tests/integration/run-container-re
 EXTRA_DIST += tests/integration/run-integration.sh tests/integration/daemon.py \
 	tests/integration/test_daemon.py tests/integration/run-container-restart.sh \
 	tests/integration/test_container_restart.py
+# dockerd stopped mid-run and started again (a private dockerd of the test's own).
+TESTS += tests/integration/run-container-engine-down.sh
+EXTRA_DIST += tests/integration/run-container-engine-down.sh \
+	tests/integration/test_container_engine_down.py
 # Image pulls from a local docker-registry with htpasswd auth.
 TESTS += tests/integration/run-container-registry.sh
 EXTRA_DIST += tests/integration/run-container-registry.sh \
