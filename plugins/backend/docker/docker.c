@@ -325,13 +325,33 @@ int docker_backend_create(const docker_flavor *flavor, const execd_host *host,
   return 0;
 }
 
+static void on_health_timer(uv_timer_t *t) {
+  refresh_health(t->data);
+}
+
+/* The timer is freed apart from the backend: its close completes on the
+ * loop, perhaps after destroy(). */
+static void on_health_timer_closed(uv_handle_t *h) {
+  free(h);
+}
+
 int docker_backend_start(void *self) {
   docker_backend *b = self;
   b->client = engine_client_new(b->loop, b->socket, b->flavor->api_prefix, b->flavor->name);
-  if (!b->client) {
+  b->health_timer = malloc(sizeof *b->health_timer);
+  if (!b->client || !b->health_timer) {
     b->host->set_error(b->inst, "cannot create the engine client (out of memory)");
+    free(b->health_timer);
+    b->health_timer = NULL;
     return EXECD_ENOMEM;
   }
+  /* Health is also refreshed without /readyz being asked: an engine that
+   * comes back is noticed, and what it kept of this daemon's containers is
+   * swept, within HEALTH_TTL_MS. */
+  uv_timer_init(b->loop, b->health_timer);
+  b->health_timer->data = b;
+  uv_timer_start(b->health_timer, on_health_timer, HEALTH_TTL_MS, HEALTH_TTL_MS);
+  uv_unref((uv_handle_t *)b->health_timer);
   refresh_health(b);
   return 0;
 }
@@ -339,6 +359,11 @@ int docker_backend_start(void *self) {
 void docker_backend_stop(void *self) {
   docker_backend *b = self;
   b->stopped = true;
+  if (b->health_timer) {
+    uv_timer_stop(b->health_timer);
+    uv_close((uv_handle_t *)b->health_timer, on_health_timer_closed);
+    b->health_timer = NULL;
+  }
   docker_jobs_abandon(b);
   engine_client_close(b->client);
   b->client = NULL;

@@ -112,6 +112,7 @@ typedef struct docker_backend {
   bool healthy;
   uint64_t health_at;     /* uv_now of the last answer */
   engine_request *ping;
+  uv_timer_t *health_timer; /* pings in the background, so a returning engine is seen */
   char health_error[256];
 
   char *daemon_label;     /* execd.daemon: this daemon's state directory */
