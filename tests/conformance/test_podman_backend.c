@@ -1,7 +1,15 @@
-/* The podman backend's own configuration rules, which need no engine:
- * podman's runtime fails unless nofile and nproc are set within the
- * host's hard limits, so the plugin refuses anything else at load, naming
- * the key; and its socket defaults to podman's, not docker's. */
+/* The podman backend: the container backend tests (container_backend.c,
+ * which test_docker_backend runs against docker) with the podman plugin
+ * against a real podman service, and podman's own configuration rules,
+ * which need no engine: podman's runtime fails unless nofile and nproc are
+ * set within the host's hard limits, so the plugin refuses anything else
+ * at load, naming the key; and its socket defaults to podman's, not
+ * docker's.  The engine tests skip (77) with a loud message when no
+ * service answers; the others run either way.
+ *   EXECD_PODMAN_SOCKET  the service's socket (default: the first socket of
+ *                        /run/execd-test/podman.sock (scripts/engines.sh),
+ *                        /run/podman/podman.sock)
+ *   EXECD_PODMAN_IMAGE   image with busybox (default busybox:local) */
 #include "config.h"
 
 #include <check.h>
@@ -10,6 +18,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "container_backend.h"
 #include "harness.h"
 
 static void setup(void) {
@@ -61,23 +70,14 @@ START_TEST(socket_defaults_to_podmans) {
 END_TEST
 
 int main(void) {
-  /* The podman plugin is built next to the others, not in the default path. */
-  const char *builddir = getenv("EXECD_BUILDDIR");
-  const char *plugin_path = getenv("EXECD_PLUGIN_PATH");
-  char search[4096];
-  snprintf(search, sizeof search, "%s/plugins/backend/podman%s%s", builddir ? builddir : ".",
-           plugin_path ? ":" : "", plugin_path ? plugin_path : "");
-  setenv("EXECD_PLUGIN_PATH", search, 1);
-
+  static const char *const sockets[] = {"/run/execd-test/podman.sock", "/run/podman/podman.sock",
+                                        NULL};
+  static const container_engine podman = {"podman", "podman service", sockets};
   Suite *s = suite_create("podman backend");
-  TCase *tc = tcase_create("podman");
+  TCase *tc = tcase_create("podman configuration");
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_add_test(tc, ulimits_must_be_set_within_the_host_limits);
   tcase_add_test(tc, socket_defaults_to_podmans);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return container_backend_main(&podman, s);
 }

@@ -18,12 +18,14 @@ EXTRA_DIST += doc/backend-docker.md
 
 if HAVE_CHECK
 # The conformance suite against a real engine (skips when none answers),
-# and the docker backend's own guarantees (hardening, images_allowed, pull).
+# and the docker backend's own guarantees (hardening, images_allowed, pull):
+# the container backend tests, which test_podman_backend runs too.
 TESTS += tests/conformance/run-docker.sh
 EXTRA_DIST += tests/conformance/run-docker.sh
 check_PROGRAMS += tests/conformance/test_docker_backend
 TESTS += tests/conformance/test_docker_backend
-tests_conformance_test_docker_backend_SOURCES = tests/conformance/test_docker_backend.c
+tests_conformance_test_docker_backend_SOURCES = tests/conformance/test_docker_backend.c \
+	tests/conformance/container_backend.c tests/conformance/container_backend.h
 tests_conformance_test_docker_backend_CFLAGS = $(TEST_CFLAGS) $(CURL_CFLAGS)
 tests_conformance_test_docker_backend_LDADD = tests/conformance/libharness.la $(CHECK_LIBS) \
 	$(CURL_LIBS) $(UV_LIBS) $(JANSSON_LIBS)

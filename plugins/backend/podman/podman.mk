@@ -18,12 +18,14 @@ if HAVE_CHECK
 # The conformance suite against a real podman service (skips when none answers).
 TESTS += tests/conformance/run-podman.sh
 EXTRA_DIST += tests/conformance/run-podman.sh
-# Its configuration rules (no engine needed).
+# The container backend tests of test_docker_backend against the podman
+# service (skip when none answers), and podman's configuration rules.
 check_PROGRAMS += tests/conformance/test_podman_backend
 TESTS += tests/conformance/test_podman_backend
-tests_conformance_test_podman_backend_SOURCES = tests/conformance/test_podman_backend.c
-tests_conformance_test_podman_backend_CFLAGS = $(TEST_CFLAGS)
+tests_conformance_test_podman_backend_SOURCES = tests/conformance/test_podman_backend.c \
+	tests/conformance/container_backend.c tests/conformance/container_backend.h
+tests_conformance_test_podman_backend_CFLAGS = $(TEST_CFLAGS) $(CURL_CFLAGS)
 tests_conformance_test_podman_backend_LDADD = tests/conformance/libharness.la $(CHECK_LIBS) \
-	$(UV_LIBS) $(JANSSON_LIBS)
+	$(CURL_LIBS) $(UV_LIBS) $(JANSSON_LIBS)
 endif
 endif

@@ -1,0 +1,537 @@
+/* See container_backend.h.  The guarantees of a container backend (docker
+ * or podman), checked against its real engine: hardening seen from inside
+ * the job, limits a request cannot widen, images outside images_allowed
+ * refused before anything exists, a missing image with pull "never",
+ * outputs and stdin, and no container left behind; and, with no engine,
+ * bad configuration and an engine that is gone.  Where the engines differ
+ * the test branches on the flavor (is_podman()) and says why. */
+#include "config.h"
+
+#include "container_backend.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define WAIT_MS 60000
+
+static const container_engine *engine;
+static const char *sock;
+static const char *image;
+static harness_plugin backend;
+static const execd_backend_ops *ops;
+static char workspace[64];
+static unsigned seq;
+
+static int is_podman(void) {
+  return strcmp(engine->plugin, "podman") == 0;
+}
+
+/* ---- talking to the engine directly, to see what exists ------------------ */
+
+typedef struct body {
+  char data[65536];
+  size_t len;
+} body;
+
+static size_t collect(char *p, size_t size, size_t n, void *arg) {
+  body *b = arg;
+  size_t len = size * n;
+  size_t room = sizeof b->data - 1 - b->len;
+  size_t take = len < room ? len : room;
+  memcpy(b->data + b->len, p, take);
+  b->len += take;
+  b->data[b->len] = '\0';
+  return len;
+}
+
+/* GET path on the engine; returns the HTTP status, body in *out. */
+static long engine_get(const char *path, body *out) {
+  CURL *c = curl_easy_init();
+  char url[1024];
+  snprintf(url, sizeof url, "http://localhost/v1.41%s", path);
+  out->len = 0;
+  out->data[0] = '\0';
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, sock);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+  long status = 0;
+  if (curl_easy_perform(c) == CURLE_OK)
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+  curl_easy_cleanup(c);
+  return status;
+}
+
+/* POST or DELETE on the engine; returns the HTTP status, body in *out. */
+static long engine_call(const char *method, const char *path, const char *json, body *out) {
+  CURL *c = curl_easy_init();
+  char url[1024];
+  snprintf(url, sizeof url, "http://localhost/v1.41%s", path);
+  out->len = 0;
+  out->data[0] = '\0';
+  struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, sock);
+  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+  curl_easy_setopt(c, CURLOPT_POSTFIELDS, json ? json : "");
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+  long status = 0;
+  if (curl_easy_perform(c) == CURLE_OK)
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+  curl_slist_free_all(h);
+  curl_easy_cleanup(c);
+  return status;
+}
+
+/* Containers (running or not) labelled with this execution id. */
+static size_t containers_of(const char *execution_id) {
+  char filter[256], path[512];
+  snprintf(filter, sizeof filter, "{\"label\":[\"execd.execution=%s\"]}", execution_id);
+  char *esc = curl_easy_escape(NULL, filter, 0);
+  snprintf(path, sizeof path, "/containers/json?all=1&filters=%s", esc);
+  curl_free(esc);
+  body b;
+  ck_assert_int_eq(engine_get(path, &b), 200);
+  json_t *list = json_loads(b.data, 0, NULL);
+  ck_assert_msg(json_is_array(list), "container list is not an array: %s", b.data);
+  size_t n = json_array_size(list);
+  json_decref(list);
+  return n;
+}
+
+/* ---- fixture ----------------------------------------------------------- */
+
+static void load(const char *extra) {
+  char repo[128], config[1024];
+  snprintf(repo, sizeof repo, "%s", image);
+  char *colon = strrchr(repo, ':');
+  if (colon)
+    *colon = '\0';
+  snprintf(config, sizeof config,
+           "{\"socket\": \"%s\", \"images_allowed\": [\"%s:*\"]%s%s}", sock, repo,
+           extra ? ", " : "", extra ? extra : "");
+  int rc = harness_load(EXECD_KIND_BACKEND, engine->plugin, config, &backend);
+  ck_assert_msg(rc == 0, "loading the %s backend: %s", engine->plugin, harness_last_error());
+  ops = backend.ops;
+}
+
+static void setup(void) {
+  snprintf(workspace, sizeof workspace, "/tmp/execd-%stest-XXXXXX", engine->plugin);
+  ck_assert_ptr_nonnull(mkdtemp(workspace));
+  chmod(workspace, 0755);
+  const char *subs[] = {"input", "config", "output"};
+  for (int i = 0; i < 3; i++) {
+    char d[128];
+    snprintf(d, sizeof d, "%s/%s", workspace, subs[i]);
+    ck_assert_int_eq(mkdir(d, 0755), 0);
+  }
+  backend.plugin = NULL;
+}
+
+static void teardown(void) {
+  if (backend.plugin)
+    harness_unload(&backend);
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", workspace);
+  ck_assert_int_eq(system(cmd), 0);
+}
+
+static void spec_for(execd_job_spec *spec, execd_limits *limits, const char *img,
+                     const char *const *argv, char *id, size_t id_size) {
+  static const char *env[] = {"PATH=/bin", NULL};
+  snprintf(id, id_size, "0190c0de-d0c0-7000-8000-%06u%06u", ++seq,
+           (unsigned)getpid() % 1000000); /* each test runs in its own process */
+  *spec = (execd_job_spec){
+      .struct_size = sizeof *spec,
+      .execution_id = id,
+      .attempt = 1,
+      .argv = argv,
+      .image = img,
+      .env = env,
+      .workspace = workspace,
+      .limits = limits,
+  };
+}
+
+static harness_job *run(const char *img, const char *script, execd_limits *limits, char *id,
+                        size_t id_size) {
+  const char *argv[] = {"/bin/sh", "-c", script, NULL};
+  execd_job_spec spec;
+  spec_for(&spec, limits, img, argv, id, id_size);
+  harness_job *job = harness_job_new();
+  void *handle = NULL;
+  int rc = ops->start(backend.self, &spec, (execd_job *)job, &handle);
+  ck_assert_msg(rc == 0, "start: %s (%s)", execd_strerror(rc), harness_last_error());
+  ck_assert_msg(harness_wait_job(job, WAIT_MS), "the job did not exit");
+  ck_assert_int_eq(job->exited, 1);
+  return job;
+}
+
+/* ---- tests against the engine ------------------------------------------ */
+
+static int never(void *arg) {
+  (void)arg;
+  return 0;
+}
+
+/* The limits as the job's cgroup has them: cgroup v1 (a mount per
+ * controller) or v2 (one mount), whichever the host has.  Both engines
+ * mount the container's own cgroup at /sys/fs/cgroup: on a v1 host (as
+ * measured with podman 4.3 and runc, and docker 20.10) the same paths
+ * under memory/ and pids/. */
+#define CGROUP_LIMITS                                                                       \
+  "echo mem=$(cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory.max " \
+  "2>/dev/null); "                                                                          \
+  "echo pids=$(cat /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/pids.max 2>/dev/null); "
+
+START_TEST(hardening_is_seen_from_inside) {
+  load(NULL);
+  execd_limits limits = {.memory_bytes = 64 << 20, .pids = 100, .network = "none"};
+  char id[64];
+  harness_job *job = run(image,
+                         "grep -E '^(CapEff|CapBnd|NoNewPrivs):' /proc/self/status; "
+                         "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | sed 's/^/if=/'; "
+                         "if touch /x 2>/dev/null; then echo root=writable; "
+                         "else echo root=readonly; fi; "
+                         "echo rootmount=$(grep '^[^ ]* / ' /proc/mounts | tail -n 1 | "
+                         "cut -d' ' -f4 | cut -d, -f1); "
+                         "echo uid=$(id -u); " CGROUP_LIMITS
+                         "touch /tmp/t && echo tmp=writable; "
+                         "echo tmpowner=$(stat -c %u:%a /tmp); "
+                         "grep ' /tmp ' /proc/mounts | cut -d' ' -f4 | tr , '\\n' | "
+                         "sed 's/^/tmpopt=/'",
+                         &limits, id, sizeof id);
+  ck_assert_int_eq(job->exit.exit_code, 0);
+  const char *out = job->out ? job->out : "";
+  ck_assert_msg(strstr(out, "CapEff:\t0000000000000000\n"), "capabilities left: %s", out);
+  /* A non-root job has no effective capabilities anyway: the bounding set
+   * is what CapDrop ALL empties. */
+  ck_assert_msg(strstr(out, "CapBnd:\t0000000000000000\n"), "capabilities not dropped: %s", out);
+  ck_assert_msg(strstr(out, "NoNewPrivs:\t1\n"), "no_new_privs not set: %s", out);
+  ck_assert_msg(strstr(out, "if=lo\n"), "no loopback: %s", out);
+  const char *ifs = out;
+  int interfaces = 0;
+  while ((ifs = strstr(ifs, "if="))) {
+    interfaces++;
+    ifs += 3;
+  }
+  ck_assert_msg(interfaces == 1, "network interfaces besides lo: %s", out);
+  /* The job's user cannot write / anyway: the mount is what must be ro. */
+  ck_assert_msg(strstr(out, "root=readonly\n"), "root file system writable: %s", out);
+  ck_assert_msg(strstr(out, "rootmount=ro\n"), "root file system not mounted read-only: %s", out);
+  ck_assert_msg(strstr(out, "uid=") && !strstr(out, "uid=0\n"), "runs as root: %s", out);
+  ck_assert_msg(strstr(out, "uid=65534\n"), "not the default user: %s", out);
+  ck_assert_msg(strstr(out, "mem=67108864\n"), "memory limit not applied: %s", out);
+  ck_assert_msg(strstr(out, "pids=100\n"), "pids limit not applied: %s", out);
+  ck_assert_msg(strstr(out, "tmp=writable\n"), "/tmp not writable for the job: %s", out);
+  ck_assert_msg(strstr(out, "tmpopt=noexec\n") && strstr(out, "tmpopt=nosuid\n") &&
+                    strstr(out, "tmpopt=nodev\n"),
+                "/tmp not mounted noexec,nosuid,nodev: %s", out);
+  /* Docker's tmpfs takes uid=/gid= (owned by the job's user); podman 4.3
+   * refuses them, so the flavor asks for mode=1777 instead (world-writable
+   * and sticky, like the host's /tmp). */
+  if (is_podman())
+    ck_assert_msg(strstr(out, "tmpowner=0:1777\n"), "/tmp not root's with mode 1777: %s", out);
+  else
+    ck_assert_msg(strstr(out, "tmpowner=65534:"), "/tmp not the job user's: %s", out);
+  ck_assert_uint_eq(containers_of(id), 0);
+  harness_job_free(job);
+}
+END_TEST
+
+START_TEST(request_cannot_widen_the_backend_limits) {
+  load("\"memory\": 33554432, \"pids_limit\": 50");
+  execd_limits limits = {.memory_bytes = 256 << 20, .pids = 500, .network = "none"};
+  char id[64];
+  harness_job *job = run(image, CGROUP_LIMITS, &limits, id, sizeof id);
+  const char *out = job->out ? job->out : "";
+  ck_assert_msg(strstr(out, "mem=33554432\n"), "memory widened by the request: %s", out);
+  ck_assert_msg(strstr(out, "pids=50\n"), "pids widened by the request: %s", out);
+  harness_job_free(job);
+}
+END_TEST
+
+START_TEST(image_outside_images_allowed_is_refused_before_anything_exists) {
+  load(NULL);
+  const char *argv[] = {"/bin/true", NULL};
+  execd_limits limits = {.network = "none"};
+  execd_job_spec spec;
+  char id[64];
+  spec_for(&spec, &limits, "docker.io/library/alpine:latest", argv, id, sizeof id);
+  ck_assert_int_eq(ops->check(backend.self, &spec), EXECD_EPERM);
+  ck_assert_msg(strstr(harness_last_error(), "image_not_allowed") &&
+                    strstr(harness_last_error(), "alpine"),
+                "message: %s", harness_last_error());
+  harness_job *job = harness_job_new();
+  void *handle = NULL;
+  ck_assert_int_eq(ops->start(backend.self, &spec, (execd_job *)job, &handle), EXECD_EPERM);
+  harness_run_until(never, NULL, 200); /* let a wrongly started job show up */
+  ck_assert_int_eq(job->exited, 0);
+  ck_assert_uint_eq(containers_of(id), 0);
+  harness_job_free(job);
+}
+END_TEST
+
+START_TEST(missing_image_with_pull_never_is_image_not_found) {
+  load("\"pull\": \"never\"");
+  char repo[160], id[64];
+  snprintf(repo, sizeof repo, "%s", image);
+  char *colon = strrchr(repo, ':');
+  if (colon)
+    *colon = '\0';
+  strcat(repo, ":no-such-tag-execd");
+  execd_limits limits = {.network = "none"};
+  harness_job *job = run(repo, "true", &limits, id, sizeof id);
+  ck_assert_ptr_nonnull(job->exit.error_code);
+  ck_assert_str_eq(job->exit.error_code, EXECD_ERR_IMAGE_NOT_FOUND);
+  ck_assert_int_eq(job->exit.retryable, 0);
+  ck_assert_msg(strstr(job->exit.error_message, "no-such-tag-execd"), "message: %s",
+                job->exit.error_message);
+  ck_assert_uint_eq(containers_of(id), 0);
+  harness_job_free(job);
+}
+END_TEST
+
+/* The job's outputs reach the host workspace, and its stdin is the
+ * request's, then closed: with the workspace bind-mounted (the default) or
+ * copied into a volume and back. */
+static void outputs_and_stdin(const char *workspace_mount) {
+  char extra[64];
+  snprintf(extra, sizeof extra, "\"workspace_mount\": \"%s\"", workspace_mount);
+  load(extra);
+  const char *argv[] = {"/bin/sh", "-c",
+                        "cat > \"$WORKSPACE_OUTPUT/echo.txt\"; mkdir \"$WORKSPACE_OUTPUT/d\"; "
+                        "echo nested > \"$WORKSPACE_OUTPUT/d/n.txt\"; "
+                        "ln -s /etc/passwd \"$WORKSPACE_OUTPUT/link\"",
+                        NULL};
+  static const char *env[] = {"PATH=/bin", "WORKSPACE_OUTPUT=/workspace/output", NULL};
+  execd_limits limits = {.network = "none"};
+  execd_job_spec spec;
+  char id[64];
+  spec_for(&spec, &limits, image, argv, id, sizeof id);
+  spec.env = env;
+  spec.stdin_data = "{\"envelope\": 1}\n";
+  spec.stdin_len = strlen(spec.stdin_data);
+  harness_job *job = harness_job_new();
+  void *handle = NULL;
+  ck_assert_int_eq(ops->start(backend.self, &spec, (execd_job *)job, &handle), 0);
+  ck_assert(harness_wait_job(job, WAIT_MS));
+  ck_assert_msg(job->exit.exit_code == 0, "exit %d: %s %s", job->exit.exit_code,
+                job->err ? job->err : "", job->error_message);
+  ck_assert_ptr_null(job->exit.error_code);
+  char path[128], text[64] = "";
+  snprintf(path, sizeof path, "%s/output/echo.txt", workspace);
+  FILE *f = fopen(path, "r");
+  ck_assert_msg(f != NULL, "echo.txt not collected");
+  ck_assert_ptr_nonnull(fgets(text, sizeof text, f));
+  fclose(f);
+  ck_assert_str_eq(text, "{\"envelope\": 1}\n");
+  snprintf(path, sizeof path, "%s/output/d/n.txt", workspace);
+  ck_assert_int_eq(access(path, R_OK), 0);
+  /* Copied back, a symlink from the container is not unpacked.  Bind
+   * mounted, the host directory holds what the job made, links too; the
+   * daemon's output collection skips symlinks (core/outputs.c). */
+  if (strcmp(workspace_mount, "volume") == 0) {
+    struct stat st;
+    snprintf(path, sizeof path, "%s/output/link", workspace);
+    ck_assert_msg(lstat(path, &st) != 0, "a symlink from the container was unpacked");
+  }
+  ck_assert_uint_eq(containers_of(id), 0);
+  harness_job_free(job);
+}
+
+START_TEST(outputs_come_back_and_stdin_is_closed_bind_mounted) {
+  outputs_and_stdin("bind");
+}
+END_TEST
+
+START_TEST(outputs_come_back_and_stdin_is_closed_through_a_volume) {
+  outputs_and_stdin("volume");
+}
+END_TEST
+
+static int gone(void *arg) {
+  return containers_of(arg) == 0;
+}
+
+/* Creates a stopped container with these labels; returns its id (static). */
+static const char *leftover(const char *daemon, const char *instance, const char *exec_id) {
+  static char id[80];
+  char json[1024];
+  snprintf(json, sizeof json,
+           "{\"Image\": \"%s\", \"Cmd\": [\"true\"], \"Labels\": {\"execd.daemon\": \"%s\", "
+           "\"execd.instance\": \"%s\", \"execd.execution\": \"%s\", \"execd.attempt\": \"1\"}}",
+           image, daemon, instance, exec_id);
+  body b;
+  ck_assert_int_eq(engine_call("POST", "/containers/create", json, &b), 201);
+  json_t *doc = json_loads(b.data, 0, NULL);
+  snprintf(id, sizeof id, "%s", json_string_value(json_object_get(doc, "Id")));
+  json_decref(doc);
+  return id;
+}
+
+START_TEST(containers_left_by_an_earlier_run_are_removed_at_start) {
+  load(NULL);
+  const execd_host *h = harness_host();
+  char daemon[256], instance[64], mine[64], theirs[64];
+  snprintf(daemon, sizeof daemon, "%s", h->state_dir(backend.inst));
+  snprintf(instance, sizeof instance, "%s", h->instance_name(backend.inst));
+  harness_unload(&backend);
+  backend.plugin = NULL;
+  snprintf(mine, sizeof mine, "leftover-mine-%d", (int)getpid());
+  snprintf(theirs, sizeof theirs, "leftover-theirs-%d", (int)getpid());
+  leftover(daemon, instance, mine);
+  char other_id[80];
+  snprintf(other_id, sizeof other_id, "%s", leftover("/another/execd", instance, theirs));
+  ck_assert_uint_eq(containers_of(mine), 1);
+
+  load(NULL); /* the same daemon starting again, with nothing to re-attach */
+  ck_assert_msg(EXECD_BACKEND_HAS(ops, adopt_done), "the plugin has no adopt_done op");
+  ops->adopt_done(backend.self);
+  ck_assert_msg(harness_run_until(gone, mine, WAIT_MS), "the leftover container is still there");
+  ck_assert_uint_eq(containers_of(theirs), 1); /* another daemon's: left alone */
+  char path[200];
+  body b;
+  snprintf(path, sizeof path, "/containers/%s?force=1&v=1", other_id);
+  ck_assert_int_eq(engine_call("DELETE", path, NULL, &b), 204); /* podman 4.3 too */
+}
+END_TEST
+
+/* ---- tests that need no engine ------------------------------------------ */
+
+START_TEST(engine_gone_is_backend_unavailable) {
+  const char *config = "{\"socket\": \"/nonexistent/engine.sock\", \"images_allowed\": [\"*\"]}";
+  ck_assert_int_eq(harness_load(EXECD_KIND_BACKEND, engine->plugin, config, &backend), 0);
+  ops = backend.ops;
+  ck_assert_int_eq(ops->health(backend.self), EXECD_EUNAVAIL);
+  char named[64];
+  snprintf(named, sizeof named, "%s engine", engine->plugin);
+  ck_assert_msg(strstr(harness_last_error(), "/nonexistent/engine.sock") &&
+                    strstr(harness_last_error(), named),
+                "message: %s", harness_last_error());
+  const char *argv[] = {"/bin/true", NULL};
+  execd_limits limits = {.network = "none"};
+  execd_job_spec spec;
+  char id[64];
+  spec_for(&spec, &limits, image, argv, id, sizeof id);
+  harness_job *job = harness_job_new();
+  void *handle = NULL;
+  ck_assert_int_eq(ops->start(backend.self, &spec, (execd_job *)job, &handle), EXECD_EUNAVAIL);
+  ck_assert_msg(strstr(harness_last_error(), "backend_unavailable"), "message: %s",
+                harness_last_error());
+  harness_job_free(job);
+}
+END_TEST
+
+START_TEST(bad_configuration_is_refused_naming_the_key) {
+  static const struct {
+    const char *config, *named;
+  } bad[] = {
+      {"{\"pull\": \"sometimes\"}", "pull"},
+      {"{\"user\": \"nobody\"}", "user \"nobody\""},
+      {"{\"memory\": 1000}", "memory"},
+      {"{\"socket\": \"docker.sock\"}", "socket"},
+      {"{\"images_allowed\": [\"\"]}", "images_allowed[0]"},
+      {"{\"registry_auth_file\": \"/nonexistent/auth.json\"}", "/nonexistent/auth.json"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    harness_plugin p;
+    ck_assert_int_eq(harness_load(EXECD_KIND_BACKEND, engine->plugin, bad[i].config, &p),
+                     EXECD_ECONFIG);
+    ck_assert_msg(strstr(harness_last_error(), bad[i].named), "%s: message \"%s\" does not name %s",
+                  bad[i].config, harness_last_error(), bad[i].named);
+  }
+}
+END_TEST
+
+/* ---- the program ------------------------------------------------------- */
+
+int container_backend_main(const container_engine *e, Suite *s) {
+  engine = e;
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  char var[64], upper[32];
+  size_t n;
+  for (n = 0; e->plugin[n] && n < sizeof upper - 1; n++)
+    upper[n] = (char)(e->plugin[n] >= 'a' && e->plugin[n] <= 'z' ? e->plugin[n] - 'a' + 'A'
+                                                                  : e->plugin[n]);
+  upper[n] = '\0';
+  snprintf(var, sizeof var, "EXECD_%s_SOCKET", upper);
+  sock = getenv(var);
+  for (size_t i = 0; (!sock || !*sock) && e->sockets[i]; i++) {
+    struct stat st;
+    if (stat(e->sockets[i], &st) == 0 && S_ISSOCK(st.st_mode))
+      sock = e->sockets[i];
+  }
+  if (!sock || !*sock)
+    sock = e->sockets[0];
+  snprintf(var, sizeof var, "EXECD_%s_IMAGE", upper);
+  image = getenv(var);
+  if (!image || !*image)
+    image = "busybox:local";
+
+  /* The plugin is built next to the others, not in the default path. */
+  const char *builddir = getenv("EXECD_BUILDDIR");
+  const char *plugin_path = getenv("EXECD_PLUGIN_PATH");
+  char search[4096];
+  snprintf(search, sizeof search, "%s/plugins/backend/%s%s%s", builddir ? builddir : ".",
+           e->plugin, plugin_path ? ":" : "", plugin_path ? plugin_path : "");
+  setenv("EXECD_PLUGIN_PATH", search, 1);
+
+  /* check keeps the names, not copies. */
+  static char alone_name[64], engine_name[64];
+  snprintf(alone_name, sizeof alone_name, "%s without an engine", e->plugin);
+  TCase *alone = tcase_create(alone_name);
+  tcase_add_checked_fixture(alone, setup, teardown);
+  tcase_add_test(alone, engine_gone_is_backend_unavailable);
+  tcase_add_test(alone, bad_configuration_is_refused_naming_the_key);
+  suite_add_tcase(s, alone);
+
+  char skip[512] = "";
+  body b;
+  char path[300];
+  snprintf(path, sizeof path, "/images/%s/json", image);
+  if (engine_get("/_ping", &b) != 200)
+    snprintf(skip, sizeof skip, "no %s at %s", e->what, sock);
+  else if (engine_get(path, &b) != 200)
+    snprintf(skip, sizeof skip, "%s at %s has no image %s (build it with scripts/engines.sh)",
+             e->what, sock, image);
+  else {
+    snprintf(engine_name, sizeof engine_name, "%s engine", e->plugin);
+    TCase *tc = tcase_create(engine_name);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, hardening_is_seen_from_inside);
+    tcase_add_test(tc, request_cannot_widen_the_backend_limits);
+    tcase_add_test(tc, image_outside_images_allowed_is_refused_before_anything_exists);
+    tcase_add_test(tc, missing_image_with_pull_never_is_image_not_found);
+    tcase_add_test(tc, outputs_come_back_and_stdin_is_closed_bind_mounted);
+    tcase_add_test(tc, outputs_come_back_and_stdin_is_closed_through_a_volume);
+    tcase_add_test(tc, containers_left_by_an_earlier_run_are_removed_at_start);
+    suite_add_tcase(s, tc);
+  }
+
+  SRunner *sr = srunner_create(s);
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  curl_global_cleanup();
+  if (failed)
+    return EXIT_FAILURE;
+  if (skip[0]) {
+    /* The engine tests did not run: a skip, not a pass. */
+    fprintf(stderr, "SKIP: %s: the %s engine tests did not run\n", skip, e->plugin);
+    printf("SKIP: %s: the %s engine tests did not run\n", skip, e->plugin);
+    return 77;
+  }
+  return EXIT_SUCCESS;
+}
