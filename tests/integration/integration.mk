@@ -11,3 +11,8 @@ EXTRA_DIST += tests/integration/run-container-engine-down.sh \
 TESTS += tests/integration/run-container-registry.sh
 EXTRA_DIST += tests/integration/run-container-registry.sh \
 	tests/integration/test_container_registry.py
+# The job I/O contract on the container backends, bind-mounted and volume
+# workspaces: inputs, outputs, and links a hostile job leaves.
+TESTS += tests/integration/run-container-workspace.sh
+EXTRA_DIST += tests/integration/run-container-workspace.sh \
+	tests/integration/test_container_workspace.py
