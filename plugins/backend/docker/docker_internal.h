@@ -117,6 +117,7 @@ typedef struct docker_backend {
 
   char *daemon_label;     /* execd.daemon: this daemon's state directory */
   engine_request *sweep;  /* listing of leftover containers in flight */
+  unsigned sweep_removals; /* removals of leftovers in flight: no new listing meanwhile */
   bool adoption_over;     /* execd re-attached what it will (adopt_done) */
 
   LIST_HEAD(, docker_job) jobs;

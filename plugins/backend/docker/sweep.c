@@ -20,7 +20,8 @@
 
 static void on_orphan_removed(void *arg, const engine_response *r) {
   docker_backend *b = arg;
-  if (r->transport_err || (r->status != 204 && r->status != 404))
+  b->sweep_removals--;
+  if (r->transport_err || (r->status != 200 && r->status != 204 && r->status != 404))
     b->host->log(b->inst, EXECD_LOG_WARNING, "removing a leftover container: %s",
                  engine_error_message(r, (char[200]){0}, 200));
 }
@@ -45,7 +46,9 @@ static void on_listed(void *arg, const engine_response *r) {
                  exec_id ? exec_id : "?");
     char path[200];
     snprintf(path, sizeof path, "/containers/%s?v=1&force=1", id);
-    engine_request_json(b->client, "DELETE", path, NULL, SWEEP_TIMEOUT_MS, on_orphan_removed, b);
+    if (engine_request_json(b->client, "DELETE", path, NULL, SWEEP_TIMEOUT_MS, on_orphan_removed,
+                            b))
+      b->sweep_removals++;
   }
   json_decref(list);
 }
@@ -53,7 +56,9 @@ static void on_listed(void *arg, const engine_response *r) {
 void docker_sweep(docker_backend *b) {
   /* Until execd has re-attached to the attempts that outlived its last
    * run, their containers are not leftovers. */
-  if (b->sweep || !b->client || b->stopped || !b->adoption_over)
+  /* A listing made while removals are in flight would list those
+   * containers again (at start, adopt_done and the first ping both ask). */
+  if (b->sweep || b->sweep_removals || !b->client || b->stopped || !b->adoption_over)
     return;
   json_t *filter = json_pack("{s:[s+, s+]}", "label", "execd.daemon=", b->daemon_label,
                              "execd.instance=", b->host->instance_name(b->inst));
