@@ -75,6 +75,8 @@ struct docker_job {
   bool output_capped;
   bool output_bad;
   char *pull_status;   /* last progress line logged */
+  char *pull_partial;  /* a progress line not yet ended by '\n' */
+  size_t pull_partial_len;
 
   /* tar work */
   char *tar;
@@ -110,6 +112,7 @@ static void on_drain_closed(uv_handle_t *h) {
   free(j->stdin_data);
   free(j->tar);
   free(j->pull_status);
+  free(j->pull_partial);
   free(j);
 }
 
@@ -734,29 +737,50 @@ static void do_create(docker_job *j) {
  * An answer other than 200 streams here too: its body is one
  * {"message": ...} document, kept whole in pull_status for on_pulled (a
  * 200 stream has status and error lines only). */
+static void pull_line(docker_job *j, const char *line, size_t n) {
+  json_error_t jerr;
+  json_t *doc = json_loadb(line, n, 0, &jerr);
+  const char *status = json_string_value(json_object_get(doc, "status"));
+  const char *error = json_string_value(json_object_get(doc, "error"));
+  if (error) {
+    set_failure(j, EXECD_ERR_IMAGE_NOT_FOUND, false, "pulling image \"%s\": %s", j->image,
+                error);
+  } else if (status && (!j->pull_status || strcmp(status, j->pull_status) != 0)) {
+    j->b->host->log(j->b->inst, EXECD_LOG_INFO, "execution %s: pulling %s: %s", j->exec_id,
+                    j->image, status);
+    free(j->pull_status);
+    j->pull_status = strdup(status);
+  } else if (!status && json_is_string(json_object_get(doc, "message"))) {
+    free(j->pull_status);
+    j->pull_status = strndup(line, n);
+  }
+  json_decref(doc);
+}
+
+/* Reads arrive cut anywhere: a line is parsed once its '\n' has come (or
+ * the stream has ended, on_pulled). */
 static int on_pull_data(void *arg, const char *data, size_t len) {
   docker_job *j = arg;
-  json_error_t jerr;
   size_t off = 0;
   while (off < len) {
     const char *nl = memchr(data + off, '\n', len - off);
     size_t n = nl ? (size_t)(nl - (data + off)) : len - off;
-    json_t *doc = json_loadb(data + off, n, 0, &jerr);
-    const char *status = json_string_value(json_object_get(doc, "status"));
-    const char *error = json_string_value(json_object_get(doc, "error"));
-    if (error) {
-      set_failure(j, EXECD_ERR_IMAGE_NOT_FOUND, false, "pulling image \"%s\": %s", j->image,
-                  error);
-    } else if (status && (!j->pull_status || strcmp(status, j->pull_status) != 0)) {
-      j->b->host->log(j->b->inst, EXECD_LOG_INFO, "execution %s: pulling %s: %s", j->exec_id,
-                      j->image, status);
-      free(j->pull_status);
-      j->pull_status = strdup(status);
-    } else if (!status && json_is_string(json_object_get(doc, "message"))) {
-      free(j->pull_status);
-      j->pull_status = strndup(data + off, n);
+    if (!nl || j->pull_partial_len) {
+      /* Lines are short (one layer's progress); a runaway one is cut. */
+      size_t room = n < 65536 - j->pull_partial_len ? n : 65536 - j->pull_partial_len;
+      char *grown = realloc(j->pull_partial, j->pull_partial_len + room + 1);
+      if (!grown)
+        return 0;
+      memcpy(grown + j->pull_partial_len, data + off, room);
+      j->pull_partial = grown;
+      j->pull_partial_len += room;
+      if (nl) {
+        pull_line(j, j->pull_partial, j->pull_partial_len);
+        j->pull_partial_len = 0;
+      }
+    } else {
+      pull_line(j, data + off, n);
     }
-    json_decref(doc);
     off += n + 1;
   }
   return 0;
@@ -766,6 +790,10 @@ static void on_pulled(void *arg, const engine_response *r) {
   docker_job *j = arg;
   j->step = NULL;
   j->pulled = true;
+  if (j->pull_partial_len) { /* the last line had no '\n' */
+    pull_line(j, j->pull_partial, j->pull_partial_len);
+    j->pull_partial_len = 0;
+  }
   if (r->transport_err || r->status != 200) {
     char msg[300];
     engine_response er = *r; /* the streamed error body, for its message */
