@@ -1,6 +1,7 @@
 # Integration tests: the real daemon over HTTP and through execctl.
 TESTS += tests/integration/run-integration.sh tests/integration/run-container-restart.sh
 EXTRA_DIST += tests/integration/run-integration.sh tests/integration/daemon.py \
+	tests/integration/container-engines.sh tests/integration/engine_api.py \
 	tests/integration/test_daemon.py tests/integration/run-container-restart.sh \
 	tests/integration/test_container_restart.py
 # dockerd stopped mid-run and started again (a private dockerd of the test's own).

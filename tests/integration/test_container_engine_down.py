@@ -8,11 +8,9 @@ The dockerd stopped here is a private one the test starts and removes (its
 own data root, exec root, containerd and socket): the shared engine on
 EXECD_DOCKER_SOCKET serves suites running in parallel and is only read,
 to copy the test image from."""
-import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,21 +19,11 @@ import unittest
 import urllib.parse
 
 from daemon import Daemon
+from engine_api import UnixHTTPConnection
 
 IMAGE = os.environ.get("EXECD_CONTAINER_IMAGE", "busybox:local")
 SHARED_SOCKET = os.environ.get("EXECD_DOCKER_SOCKET")
 TERMINAL = ["SUCCEEDED", "FAILED", "TIMED_OUT", "CANCELLED"]
-
-
-class UnixHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, path, timeout=30):
-        super().__init__("localhost", timeout=timeout)
-        self.unix_path = path
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(self.timeout)
-        self.sock.connect(self.unix_path)
 
 
 def engine_call(sock, method, path, body=None, timeout=30):

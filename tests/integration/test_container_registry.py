@@ -8,7 +8,6 @@ EXECD_DOCKER_SOCKET / EXECD_PODMAN_SOCKET; the registry binary is
 EXECD_REGISTRY (default docker-registry), htpasswd EXECD_HTPASSWD."""
 import atexit
 import base64
-import http.client
 import json
 import os
 import re
@@ -25,6 +24,7 @@ import urllib.parse
 import urllib.request
 
 from daemon import Daemon
+from engine_api import Engine, suite_per_engine
 
 SOURCE_IMAGE = os.environ.get("EXECD_CONTAINER_IMAGE", "busybox:local")
 REGISTRY_BIN = os.environ.get("EXECD_REGISTRY", "docker-registry")
@@ -34,41 +34,17 @@ FINAL = ["SUCCEEDED", "FAILED", "TIMED_OUT", "CANCELLED"]
 RETRY = {"max_attempts": 3, "backoff_ms": 100}
 
 
-class UnixHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, path, timeout=60):
-        super().__init__("localhost", timeout=timeout)
-        self.unix_path = path
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(self.timeout)
-        self.sock.connect(self.unix_path)
-
-
 def registry_auth(password, serveraddress):
     doc = {"username": USER, "password": password, "serveraddress": serveraddress}
     return base64.urlsafe_b64encode(json.dumps(doc).encode()).decode()
 
 
-class Engine:
-    """The engine's REST API on its socket, for what the test sets up and checks."""
-
-    def __init__(self, sock):
-        self.sock = sock
-
-    def call(self, method, path, headers=None):
-        conn = UnixHTTPConnection(self.sock)
-        try:
-            conn.request(method, "/v1.41" + path, headers=headers or {})
-            resp = conn.getresponse()
-            body = resp.read().decode()
-            return resp.status, body
-        finally:
-            conn.close()
+class RegistryEngine(Engine):
+    """The engine's REST API, with what this test sets up and checks."""
 
     def stream_errors(self, method, path, headers=None):
         """A progress-streaming call (push, pull): (status, error lines)."""
-        status, body = self.call(method, path, headers)
+        status, body = self.raw(method, path, headers=headers)
         errors = []
         for line in body.splitlines():
             try:
@@ -82,10 +58,10 @@ class Engine:
         return status, errors
 
     def has_image(self, name):
-        return self.call("GET", "/images/%s/json" % name)[0] == 200
+        return self.raw("GET", "/images/%s/json" % name)[0] == 200
 
     def remove_image(self, name):
-        status, body = self.call("DELETE", "/images/%s" % name)
+        status, body = self.raw("DELETE", "/images/%s" % name)
         assert status in (200, 404), "removing %s: %s %s" % (name, status, body)
 
     def pull(self, name, tag, auth):
@@ -94,7 +70,7 @@ class Engine:
 
     def containers(self, label):
         flt = urllib.parse.quote(json.dumps({"label": [label]}))
-        status, body = self.call("GET", "/containers/json?all=1&filters=" + flt)
+        status, body = self.raw("GET", "/containers/json?all=1&filters=" + flt)
         assert status == 200, body
         return json.loads(body)
 
@@ -206,7 +182,7 @@ def cleanup_all():
         Setup.registry = None
     for sock, name in Setup.pushed:
         try:
-            Engine(sock).remove_image(name)
+            RegistryEngine(sock).remove_image(name)
         except Exception as e:  # noqa: BLE001 -- cleanup goes on
             print("cleanup: removing %s: %s" % (name, e), file=sys.stderr)
     Setup.pushed = []
@@ -235,7 +211,7 @@ def registry_image():
     repo = "127.0.0.1:%d/execd/busybox" % Setup.registry.port
     # Pushed through the docker engine: a registry on 127.0.0.0/8 is
     # insecure (plain HTTP) to dockerd by default.
-    docker = Engine(os.environ["EXECD_DOCKER_SOCKET"])
+    docker = RegistryEngine(os.environ["EXECD_DOCKER_SOCKET"])
     status, body = docker.call("POST", "/images/%s/tag?%s" % (
         SOURCE_IMAGE, urllib.parse.urlencode({"repo": repo, "tag": "1"})))
     if status != 201:
@@ -250,15 +226,6 @@ def registry_image():
     return repo, "1"
 
 
-def engines():
-    found = []
-    for name in ("docker", "podman"):
-        sock = os.environ.get("EXECD_%s_SOCKET" % name.upper())
-        if sock:
-            found.append((name, sock))
-    return found
-
-
 class RegistryPullTest(unittest.TestCase):
     engine_name = None
     sock = None
@@ -271,7 +238,7 @@ class RegistryPullTest(unittest.TestCase):
         cls.image = "%s:%s" % (cls.repo, cls.tag)
         cls.repo_path = cls.repo.split("/", 1)[1]  # execd/busybox
         cls.server = cls.repo.split("/", 1)[0]     # 127.0.0.1:PORT
-        cls.engine = Engine(cls.sock)
+        cls.engine = RegistryEngine(cls.sock)
         Setup.pushed.append((cls.sock, cls.image))
         cls.good_auth = registry_auth(PASSWORD, cls.server)
         # The engine itself must reach the registry; podman only does over
@@ -437,12 +404,7 @@ class RegistryPullTest(unittest.TestCase):
 
 
 def load_tests(loader, tests, pattern):
-    suite = unittest.TestSuite()
-    for name, sock in engines():
-        cls = type("RegistryPull_" + name, (RegistryPullTest,),
-                   {"engine_name": name, "sock": sock})
-        suite.addTests(loader.loadTestsFromTestCase(cls))
-    return suite
+    return suite_per_engine(loader, RegistryPullTest, "RegistryPull")
 
 
 if __name__ == "__main__":

@@ -3,67 +3,15 @@ re-attaches to the containers (the attempt is not run again), the logs are
 complete and stored once, and no container, volume or workspace is left.
 Runs against each engine named by EXECD_DOCKER_SOCKET / EXECD_PODMAN_SOCKET,
 with the workspace bind-mounted (the default) and copied into a volume."""
-import http.client
-import json
 import os
-import socket
 import sys
 import time
 import unittest
-import urllib.parse
 
 from daemon import Daemon
+from engine_api import Engine, engines, suite_per_engine
 
 IMAGE = os.environ.get("EXECD_CONTAINER_IMAGE", "busybox:local")
-
-
-class UnixHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, path, timeout=30):
-        super().__init__("localhost", timeout=timeout)
-        self.unix_path = path
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(self.timeout)
-        self.sock.connect(self.unix_path)
-
-
-class Engine:
-    """The engine's REST API on its socket, for what the test checks."""
-
-    def __init__(self, sock):
-        self.sock = sock
-
-    def call(self, method, path):
-        conn = UnixHTTPConnection(self.sock)
-        try:
-            conn.request(method, "/v1.41" + path)
-            resp = conn.getresponse()
-            body = resp.read().decode()
-            return resp.status, (json.loads(body) if body.strip().startswith(("{", "[")) else body)
-        finally:
-            conn.close()
-
-    def containers_of(self, execution_id):
-        flt = urllib.parse.quote(json.dumps({"label": ["execd.execution=" + execution_id]}))
-        status, doc = self.call("GET", "/containers/json?all=1&filters=" + flt)
-        assert status == 200, doc
-        return doc
-
-    def inspect(self, name):
-        return self.call("GET", "/containers/%s/json" % name)
-
-    def volume_exists(self, name):
-        return self.call("GET", "/volumes/" + urllib.parse.quote(name))[0] == 200
-
-
-def engines():
-    found = []
-    for name in ("docker", "podman"):
-        sock = os.environ.get("EXECD_%s_SOCKET" % name.upper())
-        if sock:
-            found.append((name, sock))
-    return found
 
 
 class ContainerRestartTest(unittest.TestCase):
@@ -217,13 +165,7 @@ class ContainerRestartTest(unittest.TestCase):
 
 
 def load_tests(loader, tests, pattern):
-    suite = unittest.TestSuite()
-    for name, sock in engines():
-        for mount in ("bind", "volume"):
-            cls = type("ContainerRestart_%s_%s" % (name, mount), (ContainerRestartTest,),
-                       {"engine_name": name, "sock": sock, "mount": mount})
-            suite.addTests(loader.loadTestsFromTestCase(cls))
-    return suite
+    return suite_per_engine(loader, ContainerRestartTest, "ContainerRestart", ("bind", "volume"))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import time
 import unittest
 
 from daemon import Daemon
-from test_container_restart import Engine, engines
+from engine_api import Engine, engines, suite_per_engine
 
 IMAGE = os.environ.get("EXECD_CONTAINER_IMAGE", "busybox:local")
 
@@ -117,14 +117,8 @@ class ContainerWorkspaceTest(unittest.TestCase):
 
 
 def load_tests(loader, tests, pattern):
-    suite = unittest.TestSuite()
-    for name, sock in engines():
-        for mount in ("bind", "volume"):
-            cls = type("ContainerWorkspace_%s_%s" % (name, mount), (ContainerWorkspaceTest,),
-                       {"engine_name": name, "sock": sock, "mount": mount})
-            suite.addTests(loader.loadTestsFromTestCase(cls))
-    return suite
-
+    return suite_per_engine(loader, ContainerWorkspaceTest, "ContainerWorkspace",
+                            ("bind", "volume"))
 
 if __name__ == "__main__":
     if not engines():

@@ -602,26 +602,35 @@ static void pack_work(uv_work_t *w) {
                                sizeof j->work_err);
 }
 
-static void pack_done(uv_work_t *w, int status) {
-  docker_job *j = w->data;
+/* The end of thread-pool work on the workspace before the start (what:
+ * for messages).  True if the attempt goes on; otherwise the job was
+ * released, or failed and is being removed. */
+static bool workspace_work_done(docker_job *j, int status, const char *what, bool retryable) {
   j->work_pending = false;
-  trace(j, "workspace packed");
+  trace(j, what);
   if (j->release_wanted || j->abandoned) {
     j->release_wanted = false;
     job_release(j);
-    return;
+    return false;
   }
   if (status != 0 || j->work_rc != 0) {
-    set_failure(j, "workspace_error", true, "packing the workspace: %s",
+    set_failure(j, "workspace_error", retryable, "%s: %s", what,
                 status ? "cancelled" : j->work_err);
     do_remove(j);
-    return;
+    return false;
   }
   if (j->signal_sent) {
     set_failure(j, "cancelled", false, "stopped before the container started");
     do_remove(j);
-    return;
+    return false;
   }
+  return true;
+}
+
+static void pack_done(uv_work_t *w, int status) {
+  docker_job *j = w->data;
+  if (!workspace_work_done(j, status, "packing the workspace", true))
+    return;
   char path[200];
   snprintf(path, sizeof path, "/containers/%s/archive?path=" DOCKER_WORKSPACE, j->id);
   engine_request_opts o = {.method = "PUT", .path = path, .body_owned = j->tar,
@@ -997,25 +1006,8 @@ static void give_work(uv_work_t *w) {
 
 static void give_done(uv_work_t *w, int status) {
   docker_job *j = w->data;
-  j->work_pending = false;
-  trace(j, "workspace given to the job's user");
-  if (j->release_wanted || j->abandoned) {
-    j->release_wanted = false;
-    job_release(j);
-    return;
-  }
-  if (status != 0 || j->work_rc != 0) {
-    set_failure(j, "workspace_error", false, "preparing the bind-mounted workspace: %s",
-                status ? "cancelled" : j->work_err);
-    do_remove(j);
-    return;
-  }
-  if (j->signal_sent) {
-    set_failure(j, "cancelled", false, "stopped before the container started");
-    do_remove(j);
-    return;
-  }
-  begin_create(j);
+  if (workspace_work_done(j, status, "giving the workspace to the job's user", false))
+    begin_create(j);
 }
 
 int docker_job_start(docker_backend *b, const execd_job_spec *spec, execd_job *job,

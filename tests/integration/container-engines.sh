@@ -1,0 +1,22 @@
+# Sourced by the run-container-*.sh runners of suites that test every
+# engine named by EXECD_DOCKER_SOCKET / EXECD_PODMAN_SOCKET: drops an
+# engine whose plugin is not built, skips (77) loudly when none is left,
+# and points EXECD_PLUGIN_PATH at the build tree's plugins.
+# Usage: . container-engines.sh; container_engines_or_skip "WHAT IS TESTED"
+export EXECD_BUILDDIR="${EXECD_BUILDDIR:-$(pwd)}"
+container_engines_or_skip() {
+  for e in DOCKER PODMAN; do
+    eval "sock=\${EXECD_${e}_SOCKET:-}"
+    lower=$(echo $e | tr A-Z a-z)
+    if [ -n "$sock" ] && ! [ -e "$EXECD_BUILDDIR/plugins/backend/$lower/.libs/backend_$lower.so" ]; then
+      echo "!!! the $lower plugin is not built; not testing it" >&2
+      unset EXECD_${e}_SOCKET
+    fi
+  done
+  if [ -z "${EXECD_DOCKER_SOCKET:-}" ] && [ -z "${EXECD_PODMAN_SOCKET:-}" ]; then
+    echo "SKIP: no container engine to test $1 against (set EXECD_DOCKER_SOCKET or EXECD_PODMAN_SOCKET)" >&2
+    exit 77
+  fi
+  b=$EXECD_BUILDDIR/plugins/backend
+  export EXECD_PLUGIN_PATH="$b/docker:$b/podman:$b/local:$EXECD_BUILDDIR/plugins/storage/file:$EXECD_BUILDDIR/plugins/transport/http${EXECD_PLUGIN_PATH:+:$EXECD_PLUGIN_PATH}"
+}

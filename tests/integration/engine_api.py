@@ -1,0 +1,80 @@
+"""What the container-engine integration tests share: the Engine API on a
+unix socket, the engines the environment names, and one test class per
+engine (and workspace mount) made from an abstract one."""
+import http.client
+import json
+import os
+import socket
+import unittest
+import urllib.parse
+
+API = "/v1.41"
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path, timeout=60):
+        super().__init__("localhost", timeout=timeout)
+        self.unix_path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.unix_path)
+
+
+class Engine:
+    """The engine's REST API on its socket, for what a test sets up and
+    checks."""
+
+    def __init__(self, sock):
+        self.sock = sock
+
+    def raw(self, method, path, body=None, headers=None, timeout=60):
+        """(status, body text) of one call."""
+        conn = UnixHTTPConnection(self.sock, timeout=timeout)
+        try:
+            conn.request(method, API + path, body=body, headers=headers or {})
+            resp = conn.getresponse()
+            return resp.status, resp.read().decode()
+        finally:
+            conn.close()
+
+    def call(self, method, path):
+        """(status, the JSON answer, or its text when it is not JSON)."""
+        status, body = self.raw(method, path)
+        return status, (json.loads(body) if body.strip().startswith(("{", "[")) else body)
+
+    def containers_of(self, execution_id):
+        flt = urllib.parse.quote(json.dumps({"label": ["execd.execution=" + execution_id]}))
+        status, doc = self.call("GET", "/containers/json?all=1&filters=" + flt)
+        assert status == 200, doc
+        return doc
+
+    def inspect(self, name):
+        return self.call("GET", "/containers/%s/json" % name)
+
+    def volume_exists(self, name):
+        return self.call("GET", "/volumes/" + urllib.parse.quote(name))[0] == 200
+
+
+def engines():
+    """(name, socket) of each engine named by EXECD_<NAME>_SOCKET."""
+    found = []
+    for name in ("docker", "podman"):
+        sock = os.environ.get("EXECD_%s_SOCKET" % name.upper())
+        if sock:
+            found.append((name, sock))
+    return found
+
+
+def suite_per_engine(loader, base, prefix, mounts=None):
+    """The tests of BASE once per engine (and per workspace_mount in
+    MOUNTS), as classes PREFIX_<engine>[_<mount>] with the class attributes
+    engine_name, sock and mount set."""
+    suite = unittest.TestSuite()
+    for name, sock in engines():
+        for mount in mounts or (None,):
+            cls = type("%s_%s%s" % (prefix, name, "_" + mount if mount else ""), (base,),
+                       {"engine_name": name, "sock": sock, "mount": mount})
+            suite.addTests(loader.loadTestsFromTestCase(cls))
+    return suite
