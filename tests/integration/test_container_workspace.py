@@ -4,7 +4,8 @@ the job, a non-root user, reads input.json, documents, files (a 0600 one
 too) and config.json, and writes result.json and files that come back with
 their sha256; what a hostile job leaves in its output directory (symlinks
 to host files, a symlinked directory, a FIFO) is never read through; the
-host workspace is gone afterwards.  Runs against each engine named by
+host workspace is gone afterwards; progress and checkpoints from the
+job's log lines reach the record and the next attempt.  Runs against each engine named by
 EXECD_DOCKER_SOCKET / EXECD_PODMAN_SOCKET."""
 import hashlib
 import os
@@ -105,6 +106,23 @@ class ContainerWorkspaceTest(unittest.TestCase):
         self.assertEqual(files["config.txt"]["content"], '{"param":"v"}')
         self.assertEqual(files["graph.txt"]["content"], '{"nodes":[1],"relationships":[]}')
         self.assertEqual(files["sub/n.txt"]["content"], "nested\n")
+        self.assert_workspaces_gone()
+
+    def test_progress_and_checkpoint_reach_the_next_attempt(self):
+        script = ("echo '::execd::progress {\"percent\": 40, \"message\": \"m\"}'; "
+                  "if [ \"$ATTEMPT\" = 1 ]; then "
+                  "echo '::execd::checkpoint {\"token\": \"step-2\", \"data\": {\"i\": 7}}'; "
+                  "exit 1; fi; "
+                  "cat /workspace/input/checkpoint.json > $WORKSPACE_OUTPUT/result.json; "
+                  "echo token=$CHECKPOINT_TOKEN")
+        doc = self.run_job(script, retry={"max_attempts": 2, "backoff_ms": 10},
+                           output={"logs": True})
+        self.assertEqual(doc["state"], "SUCCEEDED", doc)
+        self.assertEqual(doc["attempts"], 2, doc)
+        self.assertEqual(doc["result"]["output"], {"i": 7})
+        self.assertIn("token=step-2\n", doc["result"]["logs"])
+        self.assertEqual(doc["progress"]["percent"], 40)
+        self.assertNotIn("::execd::", doc["result"]["logs"])
         self.assert_workspaces_gone()
 
     def test_links_and_fifos_in_the_output_are_not_read(self):
