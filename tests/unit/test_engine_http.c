@@ -154,6 +154,16 @@ static int on_data(void *arg, const char *data, size_t len) {
   return 0;
 }
 
+/* A client of the engine on the unix socket at path. */
+static engine_client *new_client(const char *path) {
+  engine_endpoint ep = {0};
+  ck_assert_int_eq(engine_endpoint_set_unix(&ep, path), 0);
+  engine_client *c = engine_client_new(&loop, &ep, "/v9", "fake");
+  engine_endpoint_clear(&ep); /* the client has a copy */
+  ck_assert_ptr_nonnull(c);
+  return c;
+}
+
 static void on_tick(uv_timer_t *t) { (void)t; }
 
 /* A ticking timer, so a UV_RUN_ONCE that finished the request in its timer
@@ -169,7 +179,7 @@ static void run_until(int *flag) {
 }
 
 START_TEST(json_answer_under_the_prefix) {
-  engine_client *c = engine_client_new(&loop, sock_path, "/v9", "fake");
+  engine_client *c = new_client(sock_path);
   result res = {0};
   ck_assert_ptr_nonnull(engine_request_json(c, "GET", "/ok", NULL, 5000, on_done, &res));
   ck_assert_int_eq(res.done, 0); /* never from inside the call */
@@ -182,7 +192,7 @@ START_TEST(json_answer_under_the_prefix) {
 END_TEST
 
 START_TEST(body_is_sent_and_errors_carry_the_engine_message) {
-  engine_client *c = engine_client_new(&loop, sock_path, "/v9", "fake");
+  engine_client *c = new_client(sock_path);
   result res = {0};
   json_t *doc = json_pack("{s:s}", "Image", "busybox");
   ck_assert_ptr_nonnull(engine_request_json(c, "POST", "/echo", doc, 5000, on_done, &res));
@@ -204,7 +214,7 @@ START_TEST(body_is_sent_and_errors_carry_the_engine_message) {
 END_TEST
 
 START_TEST(streamed_answer_after_its_headers) {
-  engine_client *c = engine_client_new(&loop, sock_path, "/v9", "fake");
+  engine_client *c = new_client(sock_path);
   result res = {0};
   engine_request_opts o = {.method = "GET", .path = "/stream", .on_headers = on_headers,
                            .on_data = on_data, .on_done = on_done, .arg = &res};
@@ -231,7 +241,7 @@ static void cancel_other(void *arg, const engine_response *r) {
 }
 
 START_TEST(cancel_from_a_callback_silences_the_request) {
-  engine_client *c = engine_client_new(&loop, sock_path, "/v9", "fake");
+  engine_client *c = new_client(sock_path);
   result hung = {0};
   cancel_ctx x = {0};
   x.victim = engine_request_json(c, "GET", "/hang", NULL, 0, on_done, &hung);
@@ -245,7 +255,7 @@ START_TEST(cancel_from_a_callback_silences_the_request) {
 END_TEST
 
 START_TEST(missing_engine_is_a_transport_error) {
-  engine_client *c = engine_client_new(&loop, "/nonexistent/engine.sock", "/v9", "fake");
+  engine_client *c = new_client("/nonexistent/engine.sock");
   result res = {0};
   engine_request_json(c, "GET", "/ok", NULL, 5000, on_done, &res);
   run_until(&res.done);

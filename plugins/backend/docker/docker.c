@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fnmatch.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,10 +129,13 @@ static int check_required_ulimit(docker_backend *b, const char *key, int64_t val
 }
 
 static int configure(docker_backend *b, const json_t *config) {
+  int rc;
   const char *socket = json_string_value(json_object_get(config, "socket"));
-  b->socket = strdup(socket ? socket : b->flavor->default_socket);
-  if (b->socket[0] != '/')
-    return config_error(b, "socket \"%s\" must be an absolute path to a unix socket", b->socket);
+  if (engine_endpoint_set_unix(&b->endpoint, socket ? socket : b->flavor->default_socket) != 0)
+    return EXECD_ENOMEM;
+  if (b->endpoint.unix_path[0] != '/')
+    return config_error(b, "socket \"%s\" must be an absolute path to a unix socket",
+                        b->endpoint.unix_path);
 
   const json_t *globs = json_object_get(config, "images_allowed");
   size_t n = json_array_size(globs);
@@ -203,6 +207,15 @@ static int configure(docker_backend *b, const json_t *config) {
     b->bind_workspace = true;
   else if (strcmp(mount, "volume") != 0)
     return config_error(b, "workspace_mount must be \"bind\" or \"volume\", not \"%s\"", mount);
+  /* A bind mount names a directory of this host: another machine's
+   * engine would mount its own directory of that name. */
+  if (b->bind_workspace && !engine_endpoint_is_local(&b->endpoint)) {
+    b->host->set_error(b->inst,
+                       "workspace_mount = \"bind\"%s needs the engine on this host, and endpoint "
+                       "%s is not a loopback address: set workspace_mount = \"volume\"",
+                       mount ? "" : " (the default)", b->endpoint.name);
+    return EXECD_ECONFIG;
+  }
   /* The workspace is handed to the job's uid with chown. */
   if (b->bind_workspace && geteuid() != 0 && geteuid() != b->uid) {
     b->host->set_error(b->inst,
@@ -214,7 +227,7 @@ static int configure(docker_backend *b, const json_t *config) {
   }
 
   if (b->flavor->ulimits_required) {
-    int rc = check_required_ulimit(b, "nofile", b->nofile, RLIMIT_NOFILE);
+    rc = check_required_ulimit(b, "nofile", b->nofile, RLIMIT_NOFILE);
     if (!rc)
       rc = check_required_ulimit(b, "nproc", b->nproc, RLIMIT_NPROC);
     if (rc)
@@ -239,8 +252,8 @@ static void on_ping(void *arg, const engine_response *r) {
     docker_sweep(b); /* at start, and after the engine was down */
   if (!b->healthy) {
     char msg[200];
-    snprintf(b->health_error, sizeof b->health_error, "%s engine at %s: %s", b->flavor->name, b->socket,
-             engine_error_message(r, msg, sizeof msg));
+    snprintf(b->health_error, sizeof b->health_error, "%s engine at %s: %s", b->flavor->name,
+             b->endpoint.name, engine_error_message(r, msg, sizeof msg));
   }
 }
 
@@ -254,16 +267,35 @@ static void refresh_health(docker_backend *b) {
  * then stops the containers while still answering on the connections it
  * has: such a container looks as if it had exited by itself. */
 bool docker_engine_refuses(const docker_backend *b) {
-  struct sockaddr_un sa = {.sun_family = AF_UNIX};
-  if (strlen(b->socket) >= sizeof sa.sun_path)
+  struct sockaddr_storage ss;
+  socklen_t len;
+  memset(&ss, 0, sizeof ss);
+  const char *path = b->endpoint.unix_path;
+  if (path) {
+    struct sockaddr_un *sa = (struct sockaddr_un *)&ss;
+    if (strlen(path) >= sizeof sa->sun_path)
+      return false;
+    sa->sun_family = AF_UNIX;
+    memcpy(sa->sun_path, path, strlen(path) + 1);
+    len = sizeof *sa;
+  } else if (b->client && engine_client_peer(b->client, &ss) == 0) {
+    len = ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+  } else {
     return false;
-  memcpy(sa.sun_path, b->socket, strlen(b->socket) + 1);
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  }
+  int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0)
     return false;
   /* Non-blocking: a listener with a full backlog fails with EAGAIN at once. */
-  bool refused = connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0 &&
-                 (errno == ECONNREFUSED || errno == ENOENT);
+  int err = connect(fd, (struct sockaddr *)&ss, len) == 0 ? 0 : errno;
+  /* TCP answers later; a refusal from this machine is already there, one
+   * from further away would take a round trip, which is not waited for. */
+  struct pollfd p = {.fd = fd, .events = POLLOUT};
+  socklen_t elen = sizeof err;
+  if (err == EINPROGRESS && (poll(&p, 1, 0) != 1 ||
+                             getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) != 0))
+    err = 0;
+  bool refused = err == ECONNREFUSED || err == ENOENT;
   close(fd);
   return refused;
 }
@@ -271,9 +303,12 @@ bool docker_engine_refuses(const docker_backend *b) {
 static int docker_health(void *self) {
   docker_backend *b = self;
   struct stat st;
-  if (stat(b->socket, &st) != 0 || !S_ISSOCK(st.st_mode)) {
+  /* A missing socket is known at once; a TCP engine only by its answer. */
+  const char *path = b->endpoint.unix_path;
+  errno = 0;
+  if (path && (stat(path, &st) != 0 || !S_ISSOCK(st.st_mode))) {
     b->healthy = false;
-    b->host->set_error(b->inst, "%s engine socket %s: %s", b->flavor->name, b->socket,
+    b->host->set_error(b->inst, "%s engine socket %s: %s", b->flavor->name, path,
                        errno ? strerror(errno) : "not a socket");
     return EXECD_EUNAVAIL;
   }
@@ -291,7 +326,7 @@ void docker_backend_destroy(void *self) {
   docker_backend *b = self;
   if (!b)
     return;
-  free(b->socket);
+  engine_endpoint_clear(&b->endpoint);
   free_strv(b->images_allowed);
   free(b->user);
   free(b->network);
@@ -337,7 +372,7 @@ static void on_health_timer_closed(uv_handle_t *h) {
 
 int docker_backend_start(void *self) {
   docker_backend *b = self;
-  b->client = engine_client_new(b->loop, b->socket, b->flavor->api_prefix, b->flavor->name);
+  b->client = engine_client_new(b->loop, &b->endpoint, b->flavor->api_prefix, b->flavor->name);
   b->health_timer = malloc(sizeof *b->health_timer);
   if (!b->client || !b->health_timer) {
     b->host->set_error(b->inst, "cannot create the engine client (out of memory)");
@@ -422,9 +457,10 @@ static int docker_start(void *self, const execd_job_spec *spec, execd_job *job, 
   if (rc)
     return rc;
   struct stat st;
-  if (stat(b->socket, &st) != 0) {
+  const char *path = b->endpoint.unix_path;
+  if (path && stat(path, &st) != 0) {
     b->host->set_error(b->inst, "%s: %s engine socket %s: %s",
-                       EXECD_ERR_BACKEND_UNAVAILABLE, b->flavor->name, b->socket, strerror(errno));
+                       EXECD_ERR_BACKEND_UNAVAILABLE, b->flavor->name, path, strerror(errno));
     return EXECD_EUNAVAIL;
   }
   return docker_job_start(b, spec, job, handle);
@@ -437,9 +473,10 @@ static int docker_signal(void *self, void *handle, int signum) {
 static int docker_adopt(void *self, const execd_job_spec *spec, execd_job *job, void **handle) {
   docker_backend *b = self;
   struct stat st;
-  if (!b->client || stat(b->socket, &st) != 0) {
-    b->host->set_error(b->inst, "%s: %s engine socket %s: %s", EXECD_ERR_BACKEND_UNAVAILABLE,
-                       b->flavor->name, b->socket, b->client ? strerror(errno) : "stopped");
+  const char *path = b->endpoint.unix_path;
+  if (!b->client || (path && stat(path, &st) != 0)) {
+    b->host->set_error(b->inst, "%s: %s engine at %s: %s", EXECD_ERR_BACKEND_UNAVAILABLE,
+                       b->flavor->name, b->endpoint.name, b->client ? strerror(errno) : "stopped");
     return EXECD_EUNAVAIL;
   }
   return docker_job_adopt(b, spec, job, handle);

@@ -10,7 +10,7 @@ plugins_backend_docker_backend_docker_la_SOURCES = \
 	plugins/backend/docker/job.c \
 	plugins/backend/docker/sweep.c \
 	plugins/backend/docker/docker_plugin.c
-plugins_backend_docker_backend_docker_la_CFLAGS = $(PLUGIN_CFLAGS) $(CURL_CFLAGS)
+plugins_backend_docker_backend_docker_la_CFLAGS = $(PLUGIN_CFLAGS) $(CURL_CFLAGS) $(SSL_CFLAGS)
 plugins_backend_docker_backend_docker_la_LDFLAGS = $(PLUGIN_LDFLAGS)
 plugins_backend_docker_backend_docker_la_LIBADD = plugins/backend/engine/libengine.la \
 	$(CURL_LIBS) $(LIBARCHIVE_LIBS) $(UV_LIBS) $(JANSSON_LIBS)

@@ -17,6 +17,7 @@
 
 #include <execd/plugin.h>
 
+#include "../engine/engine_endpoint.h"
 #include "../engine/engine_http.h"
 
 #define DOCKER_API_PREFIX "/v1.41"
@@ -85,7 +86,7 @@ typedef struct docker_backend {
   bool stopped;
 
   /* configuration */
-  char *socket;
+  engine_endpoint endpoint; /* the socket */
   char **images_allowed;
   int pull;
   char *user;             /* "uid:gid" */

@@ -182,7 +182,7 @@ static void fail_call(docker_job *j, const char *what, const engine_response *r,
   engine_error_message(r, msg, sizeof msg);
   if (r->transport_err)
     set_failure(j, EXECD_ERR_BACKEND_UNAVAILABLE, true, "%s engine at %s: %s: %s",
-                j->b->flavor->name, j->b->socket, what, msg);
+                j->b->flavor->name, j->b->endpoint.name, what, msg);
   else
     set_failure(j, code, retryable || r->status >= 500, "%s: %s: %s", j->b->flavor->name,
                 what, msg);
@@ -354,7 +354,7 @@ static void on_inspect(void *arg, const engine_response *r) {
     j->exit_code = (int)json_integer_value(code);
   if (j->exit_code > 128 && !j->signal_sent && docker_engine_refuses(j->b))
     set_failure(j, EXECD_ERR_BACKEND_UNAVAILABLE, true, "%s engine at %s: going down, it stopped "
-                "the container (exit %d)", j->b->flavor->name, j->b->socket, j->exit_code);
+                "the container (exit %d)", j->b->flavor->name, j->b->endpoint.name, j->exit_code);
   if (json_is_true(json_object_get(state, "OOMKilled")))
     set_failure(j, EXECD_ERR_OOM_KILLED, false,
                 "the container was killed for exceeding its memory limit of %lld bytes",
@@ -575,10 +575,10 @@ static void after_upload(docker_job *j) {
   snprintf(path, sizeof path, "%s/containers/%s/attach?stream=1&stdout=1&stderr=1%s",
            j->b->flavor->api_prefix, j->id, j->stdin_data ? "&stdin=1" : "");
   engine_frames_init(&j->frames, on_frame, j);
-  j->attach = engine_attach_open(j->b->loop, j->b->socket, path, on_attached, on_output,
-                                 on_output_end, j);
+  j->attach = engine_attach_open(j->b->client, path, on_attached, on_output, on_output_end, j);
   if (!j->attach) {
-    set_failure(j, EXECD_ERR_SPAWN_FAILED, true, "out of memory");
+    set_failure(j, EXECD_ERR_SPAWN_FAILED, true,
+                "attaching: out of memory, or the engine's address is not known");
     do_remove(j);
   }
 }

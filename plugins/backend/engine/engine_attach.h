@@ -1,16 +1,17 @@
-/* A hijacked attach: a raw connection to the engine's socket, the attach
- * request written by hand, then the container's output stream as it is
- * written (complete up to the exit, unlike a log follow, which can end
- * before the last bytes reach the log file), and optionally the job's
- * stdin bytes and a half-close (shutdown of the write side), which the
- * engine turns into EOF on the job's stdin.  libcurl cannot half-close a
- * hijacked connection, hence this separate piece. */
+/* A hijacked attach: a connection of its own to the engine
+ * (engine_conn.h: unix socket, TCP or TLS), the attach request written by
+ * hand, then the container's output stream as it is written (complete up
+ * to the exit, unlike a log follow, which can end before the last bytes
+ * reach the log file), and optionally the job's stdin bytes and a
+ * half-close, which the engine turns into EOF on the job's stdin.
+ * libcurl cannot half-close a hijacked connection, hence this separate
+ * piece. */
 #ifndef EXECD_ENGINE_ATTACH_H
 #define EXECD_ENGINE_ATTACH_H
 
 #include <stddef.h>
 
-#include <uv.h>
+#include "engine_http.h"
 
 typedef struct engine_attach engine_attach;
 
@@ -23,11 +24,14 @@ typedef void (*engine_attach_data_cb)(void *arg, const char *data, size_t len);
 /* The stream ended: the engine closed it (status 0) or it broke (< 0). */
 typedef void (*engine_attach_end_cb)(void *arg, int status);
 
-/* Connects to socket_path and sends POST <path> with the upgrade headers;
- * path is the whole request path ("/v1.41/containers/ID/attach?..."). */
-engine_attach *engine_attach_open(uv_loop_t *loop, const char *socket_path, const char *path,
-                                  engine_attach_cb cb, engine_attach_data_cb on_data,
-                                  engine_attach_end_cb on_end, void *arg);
+/* Connects to client's engine (over TCP, at the address its requests
+ * reached) and sends POST <path> with the upgrade headers; path is the
+ * whole request path ("/v1.41/containers/ID/attach?...").  Returns NULL
+ * when out of memory, or over TCP when no request has reached the engine
+ * yet (so its address is not known). */
+engine_attach *engine_attach_open(engine_client *client, const char *path, engine_attach_cb cb,
+                                  engine_attach_data_cb on_data, engine_attach_end_cb on_end,
+                                  void *arg);
 /* Writes data (copied), then half-closes.  Only after a successful open. */
 int engine_attach_send_eof(engine_attach *a, const char *data, size_t len);
 /* Closes the connection; no callback runs after this. */

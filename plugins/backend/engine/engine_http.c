@@ -1,5 +1,7 @@
 /* libcurl multi_socket on the libuv loop, for an engine's REST API over its
- * unix socket.  The pattern is curl's multi-uv example with three rules:
+ * unix socket or TCP (TLS material handed to curl from memory, so no file
+ * is read on the loop).  The pattern is curl's multi-uv example with three
+ * rules:
  * - the multi API is never called from inside curl's callbacks: requests
  *   started or cancelled meanwhile are queued and applied once
  *   curl_multi_socket_action has returned;
@@ -46,9 +48,12 @@ struct engine_client {
   uv_loop_t *loop;
   CURLM *multi;
   uv_timer_t timer;
-  char *socket_path;
+  engine_endpoint ep; /* the client's own copy */
+  char *base;        /* "http://localhost", "https://HOST:PORT" */
   char *prefix;
   char *name;
+  struct sockaddr_storage peer; /* TCP: where the engine was last reached */
+  int peer_known;
   int in_curl;       /* inside curl_multi_socket_action: no multi calls */
   int closing;
   int open_handles;  /* libuv handles not yet closed */
@@ -76,7 +81,8 @@ static void request_discard(engine_request *r) {
 
 static void maybe_free_client(engine_client *c) {
   if (c->closing && c->open_handles == 0) {
-    free(c->socket_path);
+    engine_endpoint_clear(&c->ep);
+    free(c->base);
     free(c->prefix);
     free(c->name);
     free(c);
@@ -91,6 +97,23 @@ static void on_handle_closed(uv_handle_t *h) {
   maybe_free_client(c);
 }
 
+/* The address curl reached the engine at, for connections made without
+ * curl (the attach) and the probe of a stopping engine. */
+static void note_peer(engine_client *c, CURL *easy) {
+  char *ip = NULL;
+  long port = 0;
+  if (c->ep.unix_path || curl_easy_getinfo(easy, CURLINFO_PRIMARY_IP, &ip) != CURLE_OK || !ip ||
+      curl_easy_getinfo(easy, CURLINFO_PRIMARY_PORT, &port) != CURLE_OK || port <= 0)
+    return;
+  struct sockaddr_storage ss;
+  memset(&ss, 0, sizeof ss);
+  if (uv_ip4_addr(ip, (int)port, (struct sockaddr_in *)&ss) != 0 &&
+      uv_ip6_addr(ip, (int)port, (struct sockaddr_in6 *)&ss) != 0)
+    return;
+  c->peer = ss;
+  c->peer_known = 1;
+}
+
 static void deliver_done(engine_client *c) {
   CURLMsg *msg;
   int left;
@@ -100,16 +123,23 @@ static void deliver_done(engine_client *c) {
     engine_request *r = NULL;
     CURLcode result = msg->data.result;
     curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+    if (result == CURLE_OK)
+      note_peer(c, msg->easy_handle);
     /* msg is dead once the handle is removed: keep what is needed. */
     LIST_REMOVE(r, link);
     curl_multi_remove_handle(c->multi, r->easy);
     r->added = 0;
     if (!r->cancelled) {
       engine_response resp = {0};
+      char error[CURL_ERROR_SIZE + 16];
       curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &resp.status);
       if (result != CURLE_OK) {
+        const char *e = r->errbuf[0] ? r->errbuf : curl_easy_strerror(result);
+        /* curl says "SSL" for TLS failures (a refused certificate, an
+         * alert): the message says which layer it was. */
+        snprintf(error, sizeof error, "%s%s", c->ep.tls && strstr(e, "SSL") ? "TLS: " : "", e);
         resp.transport_err = 1;
-        resp.error = r->errbuf[0] ? r->errbuf : curl_easy_strerror(result);
+        resp.error = error;
       }
       resp.body = r->buf ? r->buf : "";
       resp.body_len = r->len;
@@ -209,7 +239,16 @@ static void global_init(void) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-engine_client *engine_client_new(uv_loop_t *loop, const char *socket_path, const char *prefix,
+/* Where URLs point: the unix socket is given apart (CURLOPT_UNIX_SOCKET_PATH). */
+static char *base_url(const engine_endpoint *ep) {
+  char *url = NULL;
+  int rc = ep->unix_path ? asprintf(&url, "http://localhost")
+                         : asprintf(&url, strchr(ep->host, ':') ? "%s://[%s]:%u" : "%s://%s:%u",
+                                    ep->tls ? "https" : "http", ep->host, ep->port);
+  return rc < 0 ? NULL : url;
+}
+
+engine_client *engine_client_new(uv_loop_t *loop, const engine_endpoint *ep, const char *prefix,
                                  const char *name) {
   static uv_once_t once = UV_ONCE_INIT;
   uv_once(&once, global_init);
@@ -217,17 +256,20 @@ engine_client *engine_client_new(uv_loop_t *loop, const char *socket_path, const
   if (!c)
     return NULL;
   c->loop = loop;
-  c->socket_path = strdup(socket_path);
+  int copied = engine_endpoint_copy(&c->ep, ep) == 0;
+  c->base = copied ? base_url(&c->ep) : NULL;
+  c->peer_known = copied && engine_endpoint_address(&c->ep, &c->peer) == 0;
   c->prefix = strdup(prefix ? prefix : "");
   c->name = strdup(name ? name : "engine");
   c->multi = curl_multi_init();
   LIST_INIT(&c->requests);
   TAILQ_INIT(&c->to_add);
   TAILQ_INIT(&c->to_remove);
-  if (!c->socket_path || !c->prefix || !c->name || !c->multi) {
+  if (!c->base || !c->prefix || !c->name || !c->multi) {
     if (c->multi)
       curl_multi_cleanup(c->multi);
-    free(c->socket_path);
+    engine_endpoint_clear(&c->ep);
+    free(c->base);
     free(c->prefix);
     free(c->name);
     free(c);
@@ -260,8 +302,41 @@ void engine_client_close(engine_client *c) {
   uv_close((uv_handle_t *)&c->timer, on_handle_closed);
 }
 
-const char *engine_client_socket(const engine_client *c) { return c->socket_path; }
+uv_loop_t *engine_client_loop(const engine_client *c) { return c->loop; }
+const engine_endpoint *engine_client_endpoint(const engine_client *c) { return &c->ep; }
 const char *engine_client_name(const engine_client *c) { return c->name; }
+
+int engine_client_peer(const engine_client *c, struct sockaddr_storage *out) {
+  if (!c->peer_known)
+    return -1;
+  *out = c->peer;
+  return 0;
+}
+
+/* The client's PEM bytes outlive every easy handle: curl need not copy them. */
+static void set_blob(CURL *e, CURLoption opt, const engine_pem *p) {
+  struct curl_blob blob = {.data = p->data, .len = p->len, .flags = CURL_BLOB_NOCOPY};
+  curl_easy_setopt(e, opt, &blob);
+}
+
+static void set_transport(engine_client *c, CURL *e) {
+  const engine_endpoint *ep = &c->ep;
+  if (ep->unix_path) {
+    curl_easy_setopt(e, CURLOPT_UNIX_SOCKET_PATH, ep->unix_path);
+    return;
+  }
+  if (!ep->tls)
+    return;
+  if (ep->ca.data)
+    set_blob(e, CURLOPT_CAINFO_BLOB, &ep->ca);
+  if (ep->cert.data) {
+    set_blob(e, CURLOPT_SSLCERT_BLOB, &ep->cert);
+    set_blob(e, CURLOPT_SSLKEY_BLOB, &ep->key);
+  }
+  curl_easy_setopt(e, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+  curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, ep->tls_verify ? 1L : 0L);
+  curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, ep->tls_verify ? 2L : 0L);
+}
 
 static size_t on_write(char *ptr, size_t size, size_t nmemb, void *userdata) {
   engine_request *r = userdata;
@@ -331,18 +406,18 @@ engine_request *engine_request_start(engine_client *c, const engine_request_opts
       memcpy(r->send_body, o->body, body_len);
   }
   r->easy = curl_easy_init();
-  size_t url_len = strlen(c->prefix) + strlen(o->path) + 32;
+  size_t url_len = strlen(c->base) + strlen(c->prefix) + strlen(o->path) + 1;
   char *url = malloc(url_len);
   if (!r->easy || !url || (o->body && !r->send_body)) {
     free(url);
     request_free(r);
     return NULL;
   }
-  snprintf(url, url_len, "http://localhost%s%s", c->prefix, o->path);
+  snprintf(url, url_len, "%s%s%s", c->base, c->prefix, o->path);
   CURL *e = r->easy;
   curl_easy_setopt(e, CURLOPT_URL, url);
   free(url);
-  curl_easy_setopt(e, CURLOPT_UNIX_SOCKET_PATH, c->socket_path);
+  set_transport(c, e);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)r);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);

@@ -1,6 +1,7 @@
 /* HTTP client of a container engine's REST API (Docker Engine API and the
  * compatible endpoints of Podman): libcurl multi_socket driven by the libuv
- * loop, over the engine's unix socket.  Nothing here blocks the loop.
+ * loop, over the engine's unix socket or TCP, with TLS or without
+ * (engine_endpoint.h).  Nothing here blocks the loop.
  *
  * Requests are relative to the client's API prefix ("/v1.41"), so one
  * client serves any engine that speaks that dialect. */
@@ -9,8 +10,12 @@
 
 #include <stddef.h>
 
+#include <sys/socket.h>
+
 #include <jansson.h>
 #include <uv.h>
+
+#include "engine_endpoint.h"
 
 typedef struct engine_client engine_client;
 typedef struct engine_request engine_request;
@@ -49,15 +54,21 @@ typedef struct engine_request_opts {
   void *arg;
 } engine_request_opts;
 
-/* A client for the engine at socket_path (a unix socket), API paths under
- * prefix.  name is the engine's name for messages ("docker"). */
-engine_client *engine_client_new(uv_loop_t *loop, const char *socket_path, const char *prefix,
+/* A client for the engine at ep (copied), API paths under prefix.  name
+ * is the engine's name for messages ("docker"). */
+engine_client *engine_client_new(uv_loop_t *loop, const engine_endpoint *ep, const char *prefix,
                                  const char *name);
 /* Cancels every request (their callbacks are not called) and closes the
  * libuv handles; the client is freed once they are closed. */
 void engine_client_close(engine_client *c);
-const char *engine_client_socket(const engine_client *c);
+uv_loop_t *engine_client_loop(const engine_client *c);
+const engine_endpoint *engine_client_endpoint(const engine_client *c);
 const char *engine_client_name(const engine_client *c);
+/* TCP: the engine's address, as the last request that reached it
+ * connected to (or the endpoint's own, when it is an address literal), so
+ * a connection of another kind needs no name lookup.  0, or -1 while none
+ * is known (and always for a unix socket). */
+int engine_client_peer(const engine_client *c, struct sockaddr_storage *out);
 
 /* Starts a request.  Returns NULL only when out of memory.  on_done runs
  * exactly once, later, unless the request is cancelled first. */

@@ -9,7 +9,7 @@ plugins_backend_podman_backend_podman_la_SOURCES = \
 	plugins/backend/docker/job.c \
 	plugins/backend/docker/sweep.c \
 	plugins/backend/podman/podman.c
-plugins_backend_podman_backend_podman_la_CFLAGS = $(PLUGIN_CFLAGS) $(CURL_CFLAGS)
+plugins_backend_podman_backend_podman_la_CFLAGS = $(PLUGIN_CFLAGS) $(CURL_CFLAGS) $(SSL_CFLAGS)
 plugins_backend_podman_backend_podman_la_LDFLAGS = $(PLUGIN_LDFLAGS)
 plugins_backend_podman_backend_podman_la_LIBADD = plugins/backend/engine/libengine.la \
 	$(CURL_LIBS) $(LIBARCHIVE_LIBS) $(UV_LIBS) $(JANSSON_LIBS)
