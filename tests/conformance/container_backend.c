@@ -22,6 +22,9 @@
 
 static const container_engine *engine;
 static const char *sock;
+static char tls_host[256]; /* with engine->tls: "tcp://HOST:PORT" */
+static char tls_dir[512];  /* ca.pem, cert.pem, key.pem */
+static const char *where;  /* how messages name the engine: sock or tls_host */
 static const char *image;
 static harness_plugin backend;
 static const execd_backend_ops *ops;
@@ -50,15 +53,31 @@ static size_t collect(char *p, size_t size, size_t n, void *arg) {
   return len;
 }
 
+/* A request to path on the engine: over its socket, or its TLS endpoint
+ * with the client certificate. */
+static void engine_at(CURL *c, const char *path) {
+  char url[1024], file[600];
+  if (!engine->tls) {
+    snprintf(url, sizeof url, "http://localhost/v1.41%s", path);
+    curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, sock);
+  } else {
+    snprintf(url, sizeof url, "https://%s/v1.41%s", tls_host + strlen("tcp://"), path);
+    snprintf(file, sizeof file, "%s/ca.pem", tls_dir);
+    curl_easy_setopt(c, CURLOPT_CAINFO, file);
+    snprintf(file, sizeof file, "%s/cert.pem", tls_dir);
+    curl_easy_setopt(c, CURLOPT_SSLCERT, file);
+    snprintf(file, sizeof file, "%s/key.pem", tls_dir);
+    curl_easy_setopt(c, CURLOPT_SSLKEY, file);
+  }
+  curl_easy_setopt(c, CURLOPT_URL, url);
+}
+
 /* GET path on the engine; returns the HTTP status, body in *out. */
 static long engine_get(const char *path, body *out) {
   CURL *c = curl_easy_init();
-  char url[1024];
-  snprintf(url, sizeof url, "http://localhost/v1.41%s", path);
   out->len = 0;
   out->data[0] = '\0';
-  curl_easy_setopt(c, CURLOPT_URL, url);
-  curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, sock);
+  engine_at(c, path);
   curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
@@ -72,13 +91,10 @@ static long engine_get(const char *path, body *out) {
 /* POST or DELETE on the engine; returns the HTTP status, body in *out. */
 static long engine_call(const char *method, const char *path, const char *json, body *out) {
   CURL *c = curl_easy_init();
-  char url[1024];
-  snprintf(url, sizeof url, "http://localhost/v1.41%s", path);
   out->len = 0;
   out->data[0] = '\0';
   struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-  curl_easy_setopt(c, CURLOPT_URL, url);
-  curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, sock);
+  engine_at(c, path);
   curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
   curl_easy_setopt(c, CURLOPT_POSTFIELDS, json ? json : "");
@@ -111,18 +127,33 @@ static size_t containers_of(const char *execution_id) {
 
 /* ---- fixture ----------------------------------------------------------- */
 
-static void load(const char *extra) {
-  char repo[128], config[1024];
+/* Loads the plugin with where the engine is (its socket, or its TLS
+ * endpoint with tls, unless tls_material gives the tls_* keys), the image
+ * allowed, and extra keys. */
+static void load_with(const char *tls_material, const char *extra) {
+  char repo[128], at[2048], config[2560];
   snprintf(repo, sizeof repo, "%s", image);
   char *colon = strrchr(repo, ':');
   if (colon)
     *colon = '\0';
-  snprintf(config, sizeof config,
-           "{\"socket\": \"%s\", \"images_allowed\": [\"%s:*\"]%s%s}", sock, repo,
+  if (!engine->tls)
+    snprintf(at, sizeof at, "\"socket\": \"%s\"", sock);
+  else if (tls_material)
+    snprintf(at, sizeof at, "\"endpoint\": \"%s\", %s", tls_host, tls_material);
+  else
+    snprintf(at, sizeof at,
+             "\"endpoint\": \"%s\", \"tls_ca\": \"%s/ca.pem\", \"tls_cert\": \"%s/cert.pem\", "
+             "\"tls_key\": \"%s/key.pem\"",
+             tls_host, tls_dir, tls_dir, tls_dir);
+  snprintf(config, sizeof config, "{%s, \"images_allowed\": [\"%s:*\"]%s%s}", at, repo,
            extra ? ", " : "", extra ? extra : "");
   int rc = harness_load(EXECD_KIND_BACKEND, engine->plugin, config, &backend);
   ck_assert_msg(rc == 0, "loading the %s backend: %s", engine->plugin, harness_last_error());
   ops = backend.ops;
+}
+
+static void load(const char *extra) {
+  load_with(NULL, extra);
 }
 
 static void setup(void) {
@@ -360,6 +391,86 @@ START_TEST(outputs_come_back_and_stdin_is_closed_through_a_volume) {
 }
 END_TEST
 
+/* An io "json" job reads its envelope to the end: the end must come. */
+START_TEST(stdin_ends_with_eof) {
+  load(NULL);
+  const char *argv[] = {"/bin/sh", "-c", "wc -c; echo stdin-closed", NULL};
+  execd_limits limits = {.network = "none"};
+  execd_job_spec spec;
+  char id[64];
+  spec_for(&spec, &limits, image, argv, id, sizeof id);
+  spec.stdin_data = "{\"input\": {\"n\": 1}, \"schema_in\": null, \"schema_out\": null}\n";
+  spec.stdin_len = strlen(spec.stdin_data);
+  harness_job *job = harness_job_new();
+  void *handle = NULL;
+  ck_assert_int_eq(ops->start(backend.self, &spec, (execd_job *)job, &handle), 0);
+  ck_assert_msg(harness_wait_job(job, WAIT_MS), "the job did not exit: no EOF on its stdin?");
+  ck_assert_int_eq(job->exit.exit_code, 0);
+  char want[64];
+  snprintf(want, sizeof want, "%zu\nstdin-closed\n", spec.stdin_len);
+  ck_assert_str_eq(job->out ? job->out : "", want);
+  harness_job_free(job);
+}
+END_TEST
+
+/* ---- TLS refusals (with engine->tls) ------------------------------------ */
+
+static int health_known(void *arg) {
+  (void)arg;
+  return ops->health(backend.self) != 0;
+}
+
+/* Loaded with this TLS material, the engine refuses execd: health says
+ * so, naming the endpoint and the certificate problem, and a job ends
+ * backend_unavailable (retryable) with no container made. */
+static void refused_over_tls(const char *material, const char *named) {
+  load_with(material, NULL);
+  ck_assert_msg(harness_run_until(health_known, NULL, 10000), "health still up");
+  const char *msg = harness_last_error();
+  ck_assert_msg(strstr(msg, tls_host) && strstr(msg, "TLS") && strstr(msg, named),
+                "health message: %s", msg);
+  const char *argv[] = {"/bin/true", NULL};
+  execd_limits limits = {.network = "none"};
+  execd_job_spec spec;
+  char id[64];
+  spec_for(&spec, &limits, image, argv, id, sizeof id);
+  harness_job *job = harness_job_new();
+  void *handle = NULL;
+  ck_assert_int_eq(ops->start(backend.self, &spec, (execd_job *)job, &handle), 0);
+  ck_assert(harness_wait_job(job, WAIT_MS));
+  ck_assert_ptr_nonnull(job->exit.error_code);
+  ck_assert_str_eq(job->exit.error_code, EXECD_ERR_BACKEND_UNAVAILABLE);
+  ck_assert_int_eq(job->exit.retryable, 1);
+  ck_assert_msg(strstr(job->exit.error_message, "TLS") &&
+                    strstr(job->exit.error_message, named),
+                "job message: %s", job->exit.error_message);
+  ck_assert_uint_eq(containers_of(id), 0);
+  harness_job_free(job);
+}
+
+START_TEST(engine_certificate_from_another_ca_is_refused) {
+  char cmd[1024], material[1200];
+  snprintf(cmd, sizeof cmd,
+           "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 "
+           "-subj '/CN=another CA' -keyout '%s/other-key.pem' -out '%s/other-ca.pem' "
+           ">/dev/null 2>&1",
+           workspace, workspace);
+  ck_assert_msg(system(cmd) == 0, "openssl could not make a CA");
+  snprintf(material, sizeof material,
+           "\"tls_ca\": \"%s/other-ca.pem\", \"tls_cert\": \"%s/cert.pem\", "
+           "\"tls_key\": \"%s/key.pem\"",
+           workspace, tls_dir, tls_dir);
+  refused_over_tls(material, "certificate");
+}
+END_TEST
+
+START_TEST(no_client_certificate_is_refused) {
+  char material[600];
+  snprintf(material, sizeof material, "\"tls_ca\": \"%s/ca.pem\"", tls_dir);
+  refused_over_tls(material, "certificate");
+}
+END_TEST
+
 static int gone(void *arg) {
   return containers_of(arg) == 0;
 }
@@ -433,6 +544,37 @@ START_TEST(engine_gone_is_backend_unavailable) {
 }
 END_TEST
 
+/* Nothing listens on 127.0.0.1:1: plain TCP to it (allowed, with bind,
+ * since it is this host), and a remote engine with volumes loads too. */
+START_TEST(tcp_engine_gone_is_backend_unavailable) {
+  const char *config = "{\"endpoint\": \"tcp://127.0.0.1:1\", \"tls\": false, "
+                       "\"images_allowed\": [\"*\"]}";
+  ck_assert_int_eq(harness_load(EXECD_KIND_BACKEND, engine->plugin, config, &backend), 0);
+  ops = backend.ops;
+  ck_assert_msg(harness_run_until(health_known, NULL, 10000), "health still up");
+  ck_assert_msg(strstr(harness_last_error(), "tcp://127.0.0.1:1"), "message: %s",
+                harness_last_error());
+  const char *argv[] = {"/bin/true", NULL};
+  execd_limits limits = {.network = "none"};
+  execd_job_spec spec;
+  char id[64];
+  spec_for(&spec, &limits, "busybox:local", argv, id, sizeof id);
+  harness_job *job = harness_job_new();
+  void *handle = NULL;
+  ck_assert_int_eq(ops->start(backend.self, &spec, (execd_job *)job, &handle), 0);
+  ck_assert(harness_wait_job(job, WAIT_MS));
+  ck_assert_ptr_nonnull(job->exit.error_code);
+  ck_assert_str_eq(job->exit.error_code, EXECD_ERR_BACKEND_UNAVAILABLE);
+  ck_assert_msg(strstr(job->exit.error_message, "tcp://127.0.0.1:1"), "message: %s",
+                job->exit.error_message);
+  harness_job_free(job);
+  harness_unload(&backend);
+  config = "{\"endpoint\": \"tcp://[2001:db8::1]:2376\", \"tls\": false, "
+           "\"workspace_mount\": \"volume\", \"images_allowed\": [\"*\"]}";
+  ck_assert_int_eq(harness_load(EXECD_KIND_BACKEND, engine->plugin, config, &backend), 0);
+}
+END_TEST
+
 START_TEST(bad_configuration_is_refused_naming_the_key) {
   static const struct {
     const char *config, *named;
@@ -443,6 +585,36 @@ START_TEST(bad_configuration_is_refused_naming_the_key) {
       {"{\"socket\": \"docker.sock\"}", "socket"},
       {"{\"images_allowed\": [\"\"]}", "images_allowed[0]"},
       {"{\"registry_auth_file\": \"/nonexistent/auth.json\"}", "/nonexistent/auth.json"},
+      /* where the engine is: socket or endpoint, and TLS */
+      {"{\"socket\": \"/run/e.sock\", \"endpoint\": \"tcp://127.0.0.1:2376\", \"tls\": false}",
+       "socket and endpoint"},
+      {"{\"socket\": \"tcp://127.0.0.1:2376\"}", "endpoint"},
+      {"{\"endpoint\": \"unix:///run/e.sock\"}", "endpoint \"unix:///run/e.sock\""},
+      {"{\"endpoint\": \"tcp://127.0.0.1\", \"tls\": false}", "endpoint \"tcp://127.0.0.1\""},
+      {"{\"endpoint\": \"tcp://127.0.0.1:0\", \"tls\": false}", "port"},
+      {"{\"endpoint\": \"tcp://127.0.0.1:2376\"}", "tls = false"}, /* TLS or not: say it */
+      {"{\"tls_ca\": \"/etc/ssl/ca.pem\"}", "tls_ca needs endpoint"},
+      {"{\"tls\": true}", "tls needs endpoint"},
+      {"{\"endpoint\": \"tcp://127.0.0.1:2376\", \"tls\": false, \"tls_ca\": \"/x.pem\"}",
+       "tls_ca is set but tls = false"},
+      {"{\"endpoint\": \"tcp://127.0.0.1:2376\", \"tls\": false, \"tls_verify\": false}",
+       "tls_verify is set but tls = false"},
+      {"{\"endpoint\": \"tcp://127.0.0.1:2376\", \"tls_cert\": \"/c.pem\"}", "tls_key"},
+      {"{\"endpoint\": \"tcp://127.0.0.1:2376\", \"tls_key\": \"/k.pem\"}", "tls_cert"},
+      {"{\"endpoint\": \"tcp://127.0.0.1:2376\", \"tls_ca\": \"/etc/passwd\", "
+       "\"tls_verify\": false}",
+       "tls_verify = false"},
+      {"{\"endpoint\": \"tcp://127.0.0.1:2376\", \"tls_ca\": \"/nonexistent/ca.pem\"}",
+       "tls_ca /nonexistent/ca.pem"},
+      {"{\"endpoint\": \"tcp://127.0.0.1:2376\", \"tls_ca\": \"/etc/passwd\"}",
+       "tls_ca /etc/passwd: no CA certificate"},
+      {"{\"endpoint\": \"tcp://127.0.0.1:2376\", \"tls\": true, \"tls_cert\": \"/etc/passwd\", "
+       "\"tls_key\": \"/etc/passwd\"}",
+       "tls_cert /etc/passwd"},
+      /* a bind mount needs the engine on this host */
+      {"{\"endpoint\": \"tcp://engine.example:2376\", \"tls\": false}", "workspace_mount"},
+      {"{\"endpoint\": \"tcp://10.1.2.3:2376\", \"tls\": false, \"workspace_mount\": \"bind\"}",
+       "workspace_mount"},
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     harness_plugin p;
@@ -467,13 +639,34 @@ int container_backend_main(const container_engine *e, Suite *s) {
   upper[n] = '\0';
   snprintf(var, sizeof var, "EXECD_%s_SOCKET", upper);
   sock = getenv(var);
-  for (size_t i = 0; (!sock || !*sock) && e->sockets[i]; i++) {
+  for (size_t i = 0; (!sock || !*sock) && e->sockets && e->sockets[i]; i++) {
     struct stat st;
     if (stat(e->sockets[i], &st) == 0 && S_ISSOCK(st.st_mode))
       sock = e->sockets[i];
   }
-  if (!sock || !*sock)
+  if ((!sock || !*sock) && e->sockets)
     sock = e->sockets[0];
+  where = sock;
+  if (e->tls) {
+    snprintf(var, sizeof var, "EXECD_%s_TLS_CERT_DIR", upper);
+    const char *dir = getenv(var);
+    snprintf(tls_dir, sizeof tls_dir, "%s", dir && *dir ? dir : "");
+    if (!tls_dir[0])
+      snprintf(tls_dir, sizeof tls_dir, "/run/execd-test/%s-tls", e->plugin);
+    snprintf(var, sizeof var, "EXECD_%s_TLS_HOST", upper);
+    const char *host = getenv(var);
+    snprintf(tls_host, sizeof tls_host, "%s", host && *host ? host : "");
+    char file[600];
+    snprintf(file, sizeof file, "%s/endpoint", tls_dir);
+    FILE *f = tls_host[0] ? NULL : fopen(file, "r");
+    if (f) { /* scripts/engines.sh writes it once the endpoint answers */
+      if (!fgets(tls_host, sizeof tls_host, f))
+        tls_host[0] = '\0';
+      tls_host[strcspn(tls_host, "\n")] = '\0';
+      fclose(f);
+    }
+    where = tls_host;
+  }
   snprintf(var, sizeof var, "EXECD_%s_IMAGE", upper);
   image = getenv(var);
   if (!image || !*image)
@@ -490,23 +683,31 @@ int container_backend_main(const container_engine *e, Suite *s) {
   /* check keeps the names, not copies. */
   static char alone_name[64], engine_name[64];
   snprintf(alone_name, sizeof alone_name, "%s without an engine", e->plugin);
-  TCase *alone = tcase_create(alone_name);
-  tcase_add_checked_fixture(alone, setup, teardown);
-  tcase_add_test(alone, engine_gone_is_backend_unavailable);
-  tcase_add_test(alone, bad_configuration_is_refused_naming_the_key);
-  suite_add_tcase(s, alone);
+  if (!e->tls) { /* the same plugin's: run once, by the program on its socket */
+    TCase *alone = tcase_create(alone_name);
+    tcase_add_checked_fixture(alone, setup, teardown);
+    tcase_add_test(alone, engine_gone_is_backend_unavailable);
+    tcase_add_test(alone, tcp_engine_gone_is_backend_unavailable);
+    tcase_add_test(alone, bad_configuration_is_refused_naming_the_key);
+    suite_add_tcase(s, alone);
+  }
 
-  char skip[512] = "";
+  char skip[1024] = "";
   body b;
   char path[300];
   snprintf(path, sizeof path, "/images/%s/json", image);
-  if (engine_get("/_ping", &b) != 200)
-    snprintf(skip, sizeof skip, "no %s at %s", e->what, sock);
+  if (e->tls && strncmp(tls_host, "tcp://", 6) != 0)
+    snprintf(skip, sizeof skip,
+             "no %s: EXECD_%s_TLS_HOST is not set and %s/endpoint is missing (scripts/engines.sh "
+             "start)",
+             e->what, upper, tls_dir);
+  else if (engine_get("/_ping", &b) != 200)
+    snprintf(skip, sizeof skip, "no %s at %s", e->what, where);
   else if (engine_get(path, &b) != 200)
     snprintf(skip, sizeof skip, "%s at %s has no image %s (build it with scripts/engines.sh)",
-             e->what, sock, image);
+             e->what, where, image);
   else {
-    snprintf(engine_name, sizeof engine_name, "%s engine", e->plugin);
+    snprintf(engine_name, sizeof engine_name, "%s engine%s", e->plugin, e->tls ? " over TLS" : "");
     TCase *tc = tcase_create(engine_name);
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
@@ -517,6 +718,11 @@ int container_backend_main(const container_engine *e, Suite *s) {
     tcase_add_test(tc, outputs_come_back_and_stdin_is_closed_bind_mounted);
     tcase_add_test(tc, outputs_come_back_and_stdin_is_closed_through_a_volume);
     tcase_add_test(tc, containers_left_by_an_earlier_run_are_removed_at_start);
+    tcase_add_test(tc, stdin_ends_with_eof);
+    if (e->tls) {
+      tcase_add_test(tc, engine_certificate_from_another_ca_is_refused);
+      tcase_add_test(tc, no_client_certificate_is_refused);
+    }
     suite_add_tcase(s, tc);
   }
 

@@ -17,6 +17,6 @@
 int main(void) {
   static const char *const sockets[] = {"/run/execd-test/docker.sock", "/var/run/docker.sock",
                                         "/run/execd-test-docker.sock", NULL};
-  static const container_engine docker = {"docker", "docker engine", sockets};
+  static const container_engine docker = {"docker", "docker engine", sockets, 0};
   return container_backend_main(&docker, suite_create("docker backend"));
 }

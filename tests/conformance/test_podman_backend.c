@@ -72,7 +72,7 @@ END_TEST
 int main(void) {
   static const char *const sockets[] = {"/run/execd-test/podman.sock", "/run/podman/podman.sock",
                                         NULL};
-  static const container_engine podman = {"podman", "podman service", sockets};
+  static const container_engine podman = {"podman", "podman service", sockets, 0};
   Suite *s = suite_create("podman backend");
   TCase *tc = tcase_create("podman configuration");
   tcase_add_checked_fixture(tc, setup, teardown);

@@ -129,13 +129,9 @@ static int check_required_ulimit(docker_backend *b, const char *key, int64_t val
 }
 
 static int configure(docker_backend *b, const json_t *config) {
-  int rc;
-  const char *socket = json_string_value(json_object_get(config, "socket"));
-  if (engine_endpoint_set_unix(&b->endpoint, socket ? socket : b->flavor->default_socket) != 0)
-    return EXECD_ENOMEM;
-  if (b->endpoint.unix_path[0] != '/')
-    return config_error(b, "socket \"%s\" must be an absolute path to a unix socket",
-                        b->endpoint.unix_path);
+  int rc = docker_configure_endpoint(b, config);
+  if (rc)
+    return rc;
 
   const json_t *globs = json_object_get(config, "images_allowed");
   size_t n = json_array_size(globs);

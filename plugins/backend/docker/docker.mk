@@ -7,6 +7,7 @@ plugin_LTLIBRARIES += plugins/backend/docker/backend_docker.la
 plugins_backend_docker_backend_docker_la_SOURCES = \
 	plugins/backend/docker/docker_internal.h \
 	plugins/backend/docker/docker.c \
+	plugins/backend/docker/endpoint.c \
 	plugins/backend/docker/job.c \
 	plugins/backend/docker/sweep.c \
 	plugins/backend/docker/docker_plugin.c
@@ -28,6 +29,19 @@ tests_conformance_test_docker_backend_SOURCES = tests/conformance/test_docker_ba
 	tests/conformance/container_backend.c tests/conformance/container_backend.h
 tests_conformance_test_docker_backend_CFLAGS = $(TEST_CFLAGS) $(CURL_CFLAGS)
 tests_conformance_test_docker_backend_LDADD = tests/conformance/libharness.la $(CHECK_LIBS) \
+	$(CURL_LIBS) $(UV_LIBS) $(JANSSON_LIBS)
+
+# The same against the engine's TLS endpoint (scripts/engines.sh starts
+# dockerd with one), and the conformance suite again over it with the
+# workspace copied through volumes.  Both skip when no endpoint is set up.
+TESTS += tests/conformance/run-docker-tls.sh
+EXTRA_DIST += tests/conformance/run-docker-tls.sh
+check_PROGRAMS += tests/conformance/test_docker_tls
+TESTS += tests/conformance/test_docker_tls
+tests_conformance_test_docker_tls_SOURCES = tests/conformance/test_docker_tls.c \
+	tests/conformance/container_backend.c tests/conformance/container_backend.h
+tests_conformance_test_docker_tls_CFLAGS = $(TEST_CFLAGS) $(CURL_CFLAGS)
+tests_conformance_test_docker_tls_LDADD = tests/conformance/libharness.la $(CHECK_LIBS) \
 	$(CURL_LIBS) $(UV_LIBS) $(JANSSON_LIBS)
 endif
 endif

@@ -1,8 +1,9 @@
 /* The container backends (docker, podman): executions as hardened
  * containers through the Docker Engine API (v1.41) on the engine's unix
- * socket.  Both plugins are built from these sources; what differs between
- * the engines is a docker_flavor chosen by the descriptor (docker_plugin.c,
- * ../podman/podman.c).  docker.c holds the configuration, check(),
+ * socket, or over TCP with TLS (endpoint.c).  Both plugins are built from
+ * these sources; what differs between the engines is a docker_flavor
+ * chosen by the descriptor (docker_plugin.c, ../podman/podman.c).
+ * docker.c holds the configuration, check(),
  * health() and the ops; job.c runs one
  * attempt: create (workspace bind-mounted, or uploaded into a volume) →
  * attach stdin → wait → start → logs → inspect → (download outputs) →
@@ -42,6 +43,18 @@ typedef struct docker_flavor {
  * SOCKET (a string literal). */
 #define DOCKER_CONFIG_KEYS(SOCKET, SOCKET_DESC)                                                  \
   {"socket", EXECD_CFG_STRING, SOCKET, SOCKET_DESC},                                             \
+      {"endpoint", EXECD_CFG_STRING, NULL,                                                       \
+       "\"tcp://HOST:PORT\" of an engine reached over TCP, instead of socket; TLS unless "       \
+       "tls = false"},                                                                            \
+      {"tls", EXECD_CFG_BOOL, NULL,                                                              \
+       "TLS to the endpoint: on when tls_* are set; false allows plain TCP (anyone reaching "    \
+       "the port controls the engine)"},                                                         \
+      {"tls_ca", EXECD_CFG_STRING, NULL,                                                         \
+       "PEM file of the CA the engine's certificate must chain to (default: the system's)"},     \
+      {"tls_cert", EXECD_CFG_STRING, NULL, "PEM file of execd's client certificate"},           \
+      {"tls_key", EXECD_CFG_STRING, NULL, "PEM file of the client certificate's private key"},  \
+      {"tls_verify", EXECD_CFG_BOOL, "true",                                                     \
+       "check the engine's certificate and that it names the endpoint's host"},                  \
       {"images_allowed", EXECD_CFG_LIST, "[]",                                                   \
        "globs of the images executions may use (\"registry.example/jobs/*\"); nothing runs "     \
        "unless it matches"},                                                                     \
@@ -86,7 +99,7 @@ typedef struct docker_backend {
   bool stopped;
 
   /* configuration */
-  engine_endpoint endpoint; /* the socket */
+  engine_endpoint endpoint; /* socket, or endpoint and tls_* (endpoint.c) */
   char **images_allowed;
   int pull;
   char *user;             /* "uid:gid" */
@@ -148,6 +161,11 @@ bool docker_job_owns(docker_backend *b, const char *execution_id, const char *at
 void docker_sweep(docker_backend *b);
 /* True if the engine's socket refuses new connections: it is stopping. */
 bool docker_engine_refuses(const docker_backend *b);
+
+/* The keys saying where the engine is: socket, or endpoint with tls,
+ * tls_ca, tls_cert, tls_key, tls_verify, into b->endpoint (endpoint.c).
+ * Returns 0 or EXECD_E* with the message set, naming the key. */
+int docker_configure_endpoint(docker_backend *b, const json_t *config);
 
 /* "uid[:gid]" with numbers; returns 0 or -1. */
 int docker_parse_user(const char *s, uid_t *uid, gid_t *gid);

@@ -6,6 +6,7 @@ plugin_LTLIBRARIES += plugins/backend/podman/backend_podman.la
 plugins_backend_podman_backend_podman_la_SOURCES = \
 	plugins/backend/docker/docker_internal.h \
 	plugins/backend/docker/docker.c \
+	plugins/backend/docker/endpoint.c \
 	plugins/backend/docker/job.c \
 	plugins/backend/docker/sweep.c \
 	plugins/backend/podman/podman.c
