@@ -3,7 +3,13 @@
 # a dockerd and a `podman system service` on their own sockets, state and
 # data directories, so they neither use nor disturb an engine the machine
 # already runs, plus the test image busybox:local in both, built from the
-# busybox-static binary (no registry is needed).
+# busybox-static binary (no registry is needed).  The dockerd also listens
+# on 127.0.0.1:$EXECD_ENGINES_DOCKER_TLS_PORT (default 12376) with TLS and
+# client certificates (--tlsverify), for the TCP endpoint tests; the CA,
+# server and client certificates are made with openssl in the run
+# directory's docker-tls/ when missing (ca.pem, cert.pem and key.pem are
+# the client's, as DOCKER_CERT_PATH has them; the file "endpoint" holds
+# tcp://127.0.0.1:PORT).
 #
 #   scripts/engines.sh start    start what is not running, build the image if missing
 #   scripts/engines.sh stop     remove containers labelled execd*, stop both engines
@@ -11,8 +17,10 @@
 #   scripts/engines.sh docker|podman ARGS...   that engine's CLI on the private engine
 #
 # The exit status of start and status says which engine is not usable:
-# bit 1 docker, bit 2 podman (so 0 both fine, 1 docker, 2 podman, 3 neither).
-# Sockets: $EXECD_DOCKER_SOCKET and $EXECD_PODMAN_SOCKET for the tests.
+# bit 1 docker, bit 2 podman (so 0 both fine, 1 docker, 2 podman, 3 neither),
+# bit 4 docker's TLS endpoint.
+# Sockets: $EXECD_DOCKER_SOCKET and $EXECD_PODMAN_SOCKET for the tests; the
+# TLS endpoint: $EXECD_DOCKER_TLS_HOST and $EXECD_DOCKER_TLS_CERT_DIR.
 set -u
 
 run_dir=${EXECD_ENGINES_RUN_DIR:-/run/execd-test}
@@ -21,8 +29,12 @@ image=busybox:local
 docker_sock=$run_dir/docker.sock
 podman_sock=$run_dir/podman.sock
 start_timeout=${EXECD_ENGINES_START_TIMEOUT:-60}
+docker_tls_port=${EXECD_ENGINES_DOCKER_TLS_PORT:-12376}
+docker_tls_dir=$run_dir/docker-tls
+docker_tls_host=tcp://127.0.0.1:$docker_tls_port
 docker_bit=1
 podman_bit=2
+docker_tls_bit=4
 
 say() { printf 'engines: %s\n' "$*"; }
 loud() {
@@ -38,6 +50,11 @@ usage() {
 
 pings() { # SOCKET: does an engine answer GET /_ping there?
   [ -S "$1" ] && curl -fsS --max-time 5 --unix-socket "$1" http://engine/_ping >/dev/null 2>&1
+}
+
+tls_pings() { # does dockerd answer GET /_ping on its TLS endpoint, with the client certificate?
+  curl -fsS --max-time 5 --cacert "$docker_tls_dir/ca.pem" --cert "$docker_tls_dir/cert.pem" \
+    --key "$docker_tls_dir/key.pem" "https://127.0.0.1:$docker_tls_port/_ping" >/dev/null 2>&1
 }
 
 # PIDFILE MARK: the pid in PIDFILE if that process is alive and its command
@@ -113,6 +130,70 @@ engine_cmd() { # ENGINE ARGS...
   esac
 }
 
+# --- TLS material for dockerd's TCP listener ---------------------------------------
+
+# A CA, a server certificate for 127.0.0.1 and localhost, and a client
+# certificate, all signed by the CA (EC P-256 keys, valid ten years).
+# Kept while they still verify, so a running dockerd and the tests agree.
+make_tls_certs() {
+  d=$docker_tls_dir
+  if [ -f "$d/ca.pem" ] && [ -f "$d/server-key.pem" ] && [ -f "$d/key.pem" ] &&
+    openssl verify -CAfile "$d/ca.pem" "$d/server-cert.pem" "$d/cert.pem" >/dev/null 2>&1; then
+    return 0
+  fi
+  command -v openssl >/dev/null 2>&1 || {
+    loud "docker: openssl is not installed (apt-get install openssl): no TLS endpoint"
+    return 1
+  }
+  rm -rf "$d"
+  mkdir -p "$d" && chmod 700 "$d" || return 1
+  (
+    set -e
+    cd "$d"
+    key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null; }
+    key ca-key.pem
+    openssl req -x509 -new -key ca-key.pem -days 3650 -subj "/CN=execd test CA" \
+      -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign \
+      -out ca.pem
+    sign() { # NAME CN EXTENSIONS
+      key "$1-key.pem"
+      openssl req -new -key "$1-key.pem" -subj "/CN=$2" -out "$1.csr"
+      printf '%s\n' "$3" >"$1.ext"
+      openssl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 3650 \
+        -extfile "$1.ext" -out "$1-cert.pem" 2>/dev/null
+      rm -f "$1.csr" "$1.ext"
+    }
+    sign server "execd test dockerd" \
+      "subjectAltName=IP:127.0.0.1,DNS:localhost
+extendedKeyUsage=serverAuth"
+    sign client "execd tests" "extendedKeyUsage=clientAuth"
+    mv client-key.pem key.pem
+    mv client-cert.pem cert.pem
+    chmod 600 ./*key.pem
+  ) || {
+    loud "docker: could not make the TLS certificates in $d"
+    return 1
+  }
+  say "docker: TLS certificates made in $d"
+}
+
+# After dockerd answers on its socket: its TLS endpoint must answer too.
+check_docker_tls() {
+  tries=0
+  while ! tls_pings && [ "$tries" -lt 50 ]; do
+    sleep 0.1
+    tries=$((tries + 1))
+  done
+  if tls_pings; then
+    echo "$docker_tls_host" >"$docker_tls_dir/endpoint"
+    say "docker: TLS endpoint $docker_tls_host answers (certificates in $docker_tls_dir)"
+    return 0
+  fi
+  rm -f "$docker_tls_dir/endpoint"
+  loud "docker: no TLS answer on $docker_tls_host (a dockerd started without it? scripts/engines.sh stop; scripts/engines.sh start)"
+  return 1
+}
+
 # --- start ----------------------------------------------------------------------
 
 start_docker() {
@@ -133,9 +214,15 @@ start_docker() {
     # NetworkMode none.  The containerd namespace keeps this dockerd's
     # containers apart should it share a system containerd.
     echo '{}' >"$run_dir/docker-daemon.json"
-    # From the run directory, like podman below.
+    # From the run directory, like podman below.  TLS applies to the TCP
+    # listener only; the unix socket stays as it is.
+    tls_args=
+    make_tls_certs && tls_args="--host $docker_tls_host --tlsverify
+      --tlscacert $docker_tls_dir/ca.pem --tlscert $docker_tls_dir/server-cert.pem
+      --tlskey $docker_tls_dir/server-key.pem"
+    # shellcheck disable=SC2086 # the TLS words have no blanks
     (cd "$run_dir" && exec setsid dockerd --config-file "$run_dir/docker-daemon.json" \
-      --host "unix://$docker_sock" --pidfile "$run_dir/docker.pid" \
+      --host "unix://$docker_sock" $tls_args --pidfile "$run_dir/docker.pid" \
       --data-root "$data_dir/docker" --exec-root "$run_dir/docker-exec" \
       --containerd-namespace execd-test --containerd-plugins-namespace execd-test-plugins \
       --bridge none --iptables=false --ip6tables=false --ip-forward=false --ip-masq=false \
@@ -336,9 +423,14 @@ mkdir -p "$run_dir" "$data_dir"
 failed=0
 case $action in
   start)
-    { start_docker && build_image docker "$docker_sock"; } || failed=$((failed | docker_bit))
+    if { start_docker && build_image docker "$docker_sock"; }; then
+      check_docker_tls || failed=$((failed | docker_tls_bit))
+    else
+      failed=$((failed | docker_bit | docker_tls_bit))
+    fi
     { start_podman && build_image podman "$podman_sock"; } || failed=$((failed | podman_bit))
     [ $((failed & docker_bit)) -eq 0 ] || loud "docker engine NOT available: tests that need it will skip"
+    [ $((failed & docker_tls_bit)) -eq 0 ] || loud "docker TLS endpoint NOT available: the TLS tests will skip"
     [ $((failed & podman_bit)) -eq 0 ] || loud "podman engine NOT available: tests that need it will skip"
     ;;
   stop)
@@ -347,6 +439,12 @@ case $action in
     ;;
   status)
     status_engine docker "$docker_sock" "$run_dir/docker.pid" || failed=$((failed | docker_bit))
+    if tls_pings; then
+      say "docker: TLS endpoint $docker_tls_host answers (certificates in $docker_tls_dir)"
+    else
+      say "docker: TLS endpoint $docker_tls_host does not answer"
+      failed=$((failed | docker_tls_bit))
+    fi
     status_engine podman "$podman_sock" "$run_dir/podman.pid" || failed=$((failed | podman_bit))
     ;;
 esac

@@ -13,8 +13,9 @@ apt-get install -y -qq --no-install-recommends \
   libcurl4-openssl-dev libmicrohttpd-dev check libsubunit-dev \
   python3 procps curl groff-base man-db >/dev/null
 # Container engines for the docker and podman backend tests
-# (scripts/engines.sh); podman runs its containers with runc here.
+# (scripts/engines.sh); podman runs its containers with runc here; openssl
+# makes the certificates of dockerd's TLS endpoint.
 # docker-registry and apache2-utils (htpasswd -B: the registry's htpasswd
 # auth needs bcrypt) for the image pull tests against a local registry.
 apt-get install -y -qq --no-install-recommends \
-  docker.io podman runc busybox-static catatonit docker-registry apache2-utils >/dev/null
+  docker.io podman runc busybox-static catatonit docker-registry apache2-utils openssl >/dev/null
