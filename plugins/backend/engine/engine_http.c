@@ -7,7 +7,10 @@
  *   curl_multi_socket_action has returned;
  * - curl's 0 ms timeout is clamped to 1 ms, since libuv 1.44 runs a 0 ms
  *   timer re-armed from its own callback again in the same pass, forever;
- * - poll errors are passed on as CURL_CSELECT_ERR so curl sees them. */
+ * - poll errors are passed on as CURL_CSELECT_ERR, with IN and OUT, so
+ *   curl reads (or writes) and reports the socket's own reason: what was
+ *   received before a reset (a TLS alert) comes first, not "select/poll
+ *   returned error". */
 #include "config.h"
 
 #include <stdlib.h>
@@ -178,7 +181,7 @@ static void on_poll(uv_poll_t *p, int status, int events) {
   sock_ctx *s = (sock_ctx *)p;
   int flags = 0;
   if (status < 0)
-    flags = CURL_CSELECT_ERR;
+    flags = CURL_CSELECT_ERR | CURL_CSELECT_IN | CURL_CSELECT_OUT;
   if (events & UV_READABLE)
     flags |= CURL_CSELECT_IN;
   if (events & UV_WRITABLE)
