@@ -464,6 +464,12 @@ START_TEST(engine_certificate_from_another_ca_is_refused) {
 }
 END_TEST
 
+/* tls = true alone: the system's CAs, which do not know the test CA. */
+START_TEST(engine_certificate_unknown_to_the_system_cas_is_refused) {
+  refused_over_tls("\"tls\": true", "certificate");
+}
+END_TEST
+
 START_TEST(no_client_certificate_is_refused) {
   char material[600];
   snprintf(material, sizeof material, "\"tls_ca\": \"%s/ca.pem\"", tls_dir);
@@ -572,6 +578,11 @@ START_TEST(tcp_engine_gone_is_backend_unavailable) {
   config = "{\"endpoint\": \"tcp://[2001:db8::1]:2376\", \"tls\": false, "
            "\"workspace_mount\": \"volume\", \"images_allowed\": [\"*\"]}";
   ck_assert_int_eq(harness_load(EXECD_KIND_BACKEND, engine->plugin, config, &backend), 0);
+  harness_unload(&backend);
+  /* TLS with the system's CAs, read at start */
+  config = "{\"endpoint\": \"tcp://localhost:1\", \"tls\": true, \"images_allowed\": [\"*\"]}";
+  ck_assert_msg(harness_load(EXECD_KIND_BACKEND, engine->plugin, config, &backend) == 0, "%s",
+                harness_last_error());
 }
 END_TEST
 
@@ -721,6 +732,7 @@ int container_backend_main(const container_engine *e, Suite *s) {
     tcase_add_test(tc, stdin_ends_with_eof);
     if (e->tls) {
       tcase_add_test(tc, engine_certificate_from_another_ca_is_refused);
+      tcase_add_test(tc, engine_certificate_unknown_to_the_system_cas_is_refused);
       tcase_add_test(tc, no_client_certificate_is_refused);
     }
     suite_add_tcase(s, tc);

@@ -390,6 +390,10 @@ START_TEST(bad_material_is_named_by_its_part) {
                   err);
     ck_assert_msg(err[0], "case %zu: no reason", i);
   }
+  int bad = 0;
+  char err[300] = "";
+  ck_assert_ptr_null(engine_tls_ctx_new(true, NULL, 0, NULL, 0, NULL, 0, &bad, err, sizeof err));
+  ck_assert_int_eq(bad, ENGINE_TLS_CA); /* verifying needs CAs, given in memory */
   ck_assert_uint_eq(ERR_peek_error(), 0); /* nothing left for the next caller */
   drop_all();
 }

@@ -52,9 +52,10 @@ static int configure_tls(docker_backend *b, bool verify, const char *const files
   int bad = 0;
   if (engine_endpoint_set_tls(&b->endpoint, verify, &pems[0], &pems[1], &pems[2], &bad, why,
                               sizeof why) != 0) {
-    if (bad)
-      return refuse(b, "%s %s: %s", keys[bad - 1],
-                    files[bad - 1] ? files[bad - 1] : "(the system's CAs)", why);
+    if (bad && files[bad - 1])
+      return refuse(b, "%s %s: %s", keys[bad - 1], files[bad - 1], why);
+    if (bad) /* no tls_ca: the system's bundle */
+      return refuse(b, "%s: %s", keys[bad - 1], why);
     return refuse(b, "endpoint %s: %s", b->endpoint.name, why);
   }
   return 0;

@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/x509.h>
+
 #include "engine_endpoint.h"
 #include "engine_tls.h"
 
@@ -102,6 +104,19 @@ int engine_endpoint_set_tls(engine_endpoint *ep, bool verify, engine_pem *ca, en
   *ca = *cert = *key = (engine_pem){0};
   ep->tls = true;
   ep->tls_verify = verify;
+  /* The system's CAs as one file read now: OpenSSL's CA directory would be
+   * read during handshakes, on the loop, and curl's bundle at connects. */
+  if (verify && !ep->ca.data) {
+    const char *file = getenv(X509_get_default_cert_file_env());
+    if (!file || !*file)
+      file = X509_get_default_cert_file();
+    char why[200];
+    if (engine_pem_read(file, &ep->ca, why, sizeof why) != 0) {
+      *bad = ENGINE_TLS_CA;
+      snprintf(err, errlen, "the system's CAs, %s: %s", file, why);
+      return -1;
+    }
+  }
   ep->ssl_ctx = engine_tls_ctx_new(verify, ep->ca.data, ep->ca.len, ep->cert.data, ep->cert.len,
                                    ep->key.data, ep->key.len, bad, err, errlen);
   return ep->ssl_ctx ? 0 : -1;

@@ -24,7 +24,7 @@ typedef struct engine_endpoint {
   char *name;        /* how messages name it: the socket path, or "tcp://HOST:PORT" */
   bool tls;          /* TCP only */
   bool tls_verify;   /* the engine's certificate must chain to ca and name host */
-  engine_pem ca;     /* NULL data: the system's CAs */
+  engine_pem ca;     /* the CAs the engine's certificate must chain to */
   engine_pem cert;   /* the client certificate (and chain), or NULL data: none */
   engine_pem key;    /* its private key */
   SSL_CTX *ssl_ctx;  /* from the above, for the attach connections (one reference) */
@@ -35,8 +35,9 @@ int engine_endpoint_set_unix(engine_endpoint *ep, const char *path);
 /* "tcp://HOST:PORT" (an IPv6 address in brackets), in the clear until
  * engine_endpoint_set_tls.  Returns 0, or -1 with the reason in err. */
 int engine_endpoint_set_tcp(engine_endpoint *ep, const char *uri, char *err, size_t errlen);
-/* TLS with this material, which ep takes over (NULL data where absent),
- * checked by building the context.  Returns 0, or -1 with *bad and err as
+/* TLS with this material, which ep takes over (NULL data where absent;
+ * with verify and no ca, the system's CA bundle is read into ca), checked
+ * by building the context.  Returns 0, or -1 with *bad and err as
  * engine_tls_ctx_new sets them. */
 int engine_endpoint_set_tls(engine_endpoint *ep, bool verify, engine_pem *ca, engine_pem *cert,
                             engine_pem *key, int *bad, char *err, size_t errlen);

@@ -112,10 +112,8 @@ SSL_CTX *engine_tls_ctx_new(bool verify, const char *ca_pem, size_t ca_len, cons
     rc = add_cas(ctx, ca_pem, ca_len, err, errlen);
     if (rc)
       *bad = ENGINE_TLS_CA;
-  } else if (verify && SSL_CTX_set_default_verify_paths(ctx) != 1) {
-    char why[160];
-    snprintf(err, errlen, "cannot load the system's CA certificates (%s)",
-             ssl_reason(why, sizeof why, "unknown"));
+  } else if (verify) {
+    snprintf(err, errlen, "no CA certificate to check the engine's against");
     rc = -1;
     *bad = ENGINE_TLS_CA;
   }

@@ -13,9 +13,9 @@
 #include <openssl/ssl.h>
 
 /* A client context: TLS 1.2 or later; with verify, the engine's
- * certificate must chain to a CA of ca_pem (or of the system's store when
- * ca_pem is NULL).  The ca/cert/key PEM bytes are only read during the
- * call.  Returns NULL with the reason in err, which starts with the part
+ * certificate must chain to a CA of ca_pem (required then: nothing is
+ * looked up on disk later).  The ca/cert/key PEM bytes are only read
+ * during the call.  Returns NULL with the reason in err, which starts with the part
  * that is wrong in *bad (ENGINE_TLS_CA, _CERT or _KEY; 0 otherwise). */
 enum { ENGINE_TLS_CA = 1, ENGINE_TLS_CERT = 2, ENGINE_TLS_KEY = 3 };
 SSL_CTX *engine_tls_ctx_new(bool verify, const char *ca_pem, size_t ca_len, const char *cert_pem,
