@@ -17,3 +17,8 @@ EXTRA_DIST += tests/integration/run-container-registry.sh \
 TESTS += tests/integration/run-container-workspace.sh
 EXTRA_DIST += tests/integration/run-container-workspace.sh \
 	tests/integration/test_container_workspace.py
+# The engine goes away while a container runs on, and comes back (a podman
+# service of the test's own).
+TESTS += tests/integration/run-container-engine-lost.sh
+EXTRA_DIST += tests/integration/run-container-engine-lost.sh \
+	tests/integration/test_container_engine_lost.py

@@ -18,6 +18,7 @@
 #include "docker_internal.h"
 
 #define HEALTH_TTL_MS 5000
+#define HEALTH_TICK_MS 1000 /* the background check; pings every HEALTH_TTL_MS unless lost */
 #define PING_TIMEOUT_MS 2000
 
 /* ---- config ---------------------------------------------------------------- */
@@ -190,13 +191,15 @@ static int configure(docker_backend *b, const json_t *config) {
   b->log_max = int_or(config, "log_max", 16ll << 20);
   b->output_max = int_or(config, "output_max", 256ll << 20);
   b->output_drain_ms = int_or(config, "output_drain", 2000);
+  b->engine_grace_ms = int_or(config, "engine_grace", 30000);
   if (b->memory_bytes != 0 && b->memory_bytes < (6 << 20))
     return config_error(b, "memory must be 0 (no limit) or at least 6M%s", "");
   if (b->cpus < 0 || b->pids_limit < 0 || b->nofile < 0 || b->nproc < 0 ||
-      b->tmpfs_size <= 0 || b->log_max <= 0 || b->output_max <= 0 || b->output_drain_ms < 0)
+      b->tmpfs_size <= 0 || b->log_max <= 0 || b->output_max <= 0 || b->output_drain_ms < 0 ||
+      b->engine_grace_ms < 0)
     return config_error(b, "%s",
-                        "cpus, pids_limit, nofile and nproc must not be negative; tmpfs_size, "
-                        "log_max and output_max must be positive");
+                        "cpus, pids_limit, nofile, nproc, output_drain and engine_grace must not "
+                        "be negative; tmpfs_size, log_max and output_max must be positive");
 
   const char *mount = json_string_value(json_object_get(config, "workspace_mount"));
   if (!mount || strcmp(mount, "bind") == 0)
@@ -244,8 +247,10 @@ static void on_ping(void *arg, const engine_response *r) {
   b->health_at = uv_now(b->loop);
   bool was_down = !b->healthy;
   b->healthy = !r->transport_err && r->status == 200;
-  if (b->healthy && was_down)
+  if (b->healthy && was_down) {
     docker_sweep(b); /* at start, and after the engine was down */
+    docker_jobs_engine_back(b);
+  }
   if (!b->healthy) {
     char msg[200];
     snprintf(b->health_error, sizeof b->health_error, "%s engine at %s: %s", b->flavor->name,
@@ -356,8 +361,19 @@ int docker_backend_create(const docker_flavor *flavor, const execd_host *host,
   return 0;
 }
 
+void docker_engine_suspect(docker_backend *b) {
+  b->healthy = false; /* so the next answer counts as the engine coming back */
+  snprintf(b->health_error, sizeof b->health_error, "%s engine at %s: a connection broke",
+           b->flavor->name, b->endpoint.name);
+  refresh_health(b);
+}
+
 static void on_health_timer(uv_timer_t *t) {
-  refresh_health(t->data);
+  docker_backend *b = t->data;
+  /* While attempts wait for a lost engine, ask every tick. */
+  bool lost = docker_jobs_check_lost(b);
+  if (lost || uv_now(b->loop) - b->health_at >= HEALTH_TTL_MS)
+    refresh_health(b);
 }
 
 /* The timer is freed apart from the backend: its close completes on the
@@ -381,7 +397,7 @@ int docker_backend_start(void *self) {
    * swept, within HEALTH_TTL_MS. */
   uv_timer_init(b->loop, b->health_timer);
   b->health_timer->data = b;
-  uv_timer_start(b->health_timer, on_health_timer, HEALTH_TTL_MS, HEALTH_TTL_MS);
+  uv_timer_start(b->health_timer, on_health_timer, HEALTH_TICK_MS, HEALTH_TICK_MS);
   uv_unref((uv_handle_t *)b->health_timer);
   refresh_health(b);
   return 0;

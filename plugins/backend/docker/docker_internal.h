@@ -84,6 +84,9 @@ typedef struct docker_flavor {
        "how the workspace reaches the container: \"bind\" (the host directory, mounted) or "   \
        "\"volume\" (copied into a volume and back, for engines that do not share the host's " \
        "files and uids)"},                                                                       \
+      {"engine_grace", EXECD_CFG_DURATION, "30s",                                               \
+       "how long an attempt whose engine stopped answering while the container ran waits for "   \
+       "it, then re-attaches; 0: it fails at once"},                                             \
       {"output_drain", EXECD_CFG_DURATION, "2s",                                                 \
        "how long to wait for the log stream to end after the container exited"},                 \
   {                                                                                              \
@@ -119,6 +122,7 @@ typedef struct docker_backend {
   int64_t log_max;        /* engine log file cap and output forwarded */
   int64_t output_max;     /* bytes of files collected from the output dir */
   int64_t output_drain_ms;
+  int64_t engine_grace_ms; /* engine_grace: waiting for a lost engine mid-run */
   bool bind_workspace;    /* workspace_mount = "bind": no copy in or out */
   char *registry_auth;    /* X-Registry-Auth header value, or NULL */
 
@@ -157,6 +161,16 @@ void docker_jobs_abandon(docker_backend *b);
 /* True if this attempt of the execution is running now (its container
  * may exist before the create's answer arrives). */
 bool docker_job_owns(docker_backend *b, const char *execution_id, const char *attempt);
+/* The engine stopped answering an attempt whose container ran: health is
+ * asked again at once, and the answer that comes back re-attaches
+ * (docker.c). */
+void docker_engine_suspect(docker_backend *b);
+/* The engine answers again: attempts that lost it re-attach (job.c). */
+void docker_jobs_engine_back(docker_backend *b);
+/* Fails the attempts that lost the engine longer than engine_grace ago;
+ * true while some still wait for it. */
+bool docker_jobs_check_lost(docker_backend *b);
+
 /* Removes containers an earlier run of this daemon left (sweep.c). */
 void docker_sweep(docker_backend *b);
 /* True if the engine's socket refuses new connections: it is stopping. */

@@ -65,6 +65,10 @@ struct docker_job {
   bool pulled;
   bool replaced_stale;
   bool started;
+  bool engine_lost;    /* the engine stopped answering while the container ran */
+  bool was_lost;       /* ...at some point of this attempt */
+  uint64_t lost_at;    /* uv_now when it was lost */
+  uint64_t replay_skip; /* bytes of the replayed log already forwarded */
   bool wait_done;
   bool output_done;
   bool output_clean;   /* the output stream ended without an error */
@@ -352,6 +356,11 @@ static void on_inspect(void *arg, const engine_response *r) {
   json_t *code = json_object_get(state, "ExitCode");
   if (json_is_integer(code))
     j->exit_code = (int)json_integer_value(code);
+  if (j->exit_code > 128 && !j->signal_sent && j->was_lost)
+    set_failure(j, EXECD_ERR_BACKEND_UNAVAILABLE, true,
+                "%s engine at %s: the container was killed (exit %d) while the engine was "
+                "unreachable, not by execd",
+                j->b->flavor->name, j->b->endpoint.name, j->exit_code);
   if (j->exit_code > 128 && !j->signal_sent && docker_engine_refuses(j->b))
     set_failure(j, EXECD_ERR_BACKEND_UNAVAILABLE, true, "%s engine at %s: going down, it stopped "
                 "the container (exit %d)", j->b->flavor->name, j->b->endpoint.name, j->exit_code);
@@ -417,6 +426,14 @@ static void on_frame(void *arg, int stream, const char *data, size_t len) {
   docker_job *j = arg;
   if (stream != ENGINE_FRAME_STDOUT && stream != ENGINE_FRAME_STDERR)
     return;
+  if (j->replay_skip) { /* re-attached: the log from its start, less what execd has */
+    size_t n = len < j->replay_skip ? len : (size_t)j->replay_skip;
+    j->replay_skip -= n;
+    data += n;
+    len -= n;
+    if (len == 0)
+      return;
+  }
   uint64_t room = (uint64_t)j->b->log_max - j->forwarded;
   if (len > room) {
     len = (size_t)room;
@@ -529,9 +546,15 @@ static void on_wait_headers(void *arg, long status) {
   j->step = engine_request_json(j->b->client, "POST", path, NULL, STEP_TIMEOUT_MS, on_started, j);
 }
 
+static void lose_engine(docker_job *j, const char *why);
+
 static void on_wait_done(void *arg, const engine_response *r) {
   docker_job *j = arg;
   j->wait = NULL;
+  if (r->transport_err && j->started && !j->collecting && j->b->engine_grace_ms > 0) {
+    lose_engine(j, r->error ? r->error : "the connection broke");
+    return;
+  }
   if (r->transport_err || r->status != 200) {
     fail_and_clean(j, "waiting for the container", r, EXECD_ERR_BACKEND_UNAVAILABLE, true);
     return;
@@ -1164,6 +1187,101 @@ int docker_job_adopt(docker_backend *b, const execd_job_spec *spec, execd_job *j
   return 0;
 }
 
+/* ---- the engine lost while the container runs -------------------------------------- */
+
+/* The connections to the engine broke while the container ran: podman's
+ * service or a dockerd with live-restore can go away and come back while
+ * the container runs on.  The attempt waits engine_grace for the engine,
+ * then re-attaches (docker_jobs_engine_back) rather than failing and
+ * leaving a container that runs on beside its retry. */
+static void lose_engine(docker_job *j, const char *why) {
+  docker_backend *b = j->b;
+  if (!j->engine_lost)
+    b->host->log(b->inst, EXECD_LOG_WARNING,
+                 "execution %s: lost the %s engine at %s while the container ran (%s); "
+                 "waiting up to %lld s for it to answer again",
+                 j->exec_id, b->flavor->name, b->endpoint.name, why,
+                 (long long)(b->engine_grace_ms / 1000));
+  if (!j->was_lost)
+    j->lost_at = uv_now(b->loop);
+  j->engine_lost = j->was_lost = true;
+  engine_attach_close(j->attach);
+  j->attach = NULL;
+  engine_request_cancel(j->logs);
+  engine_request_cancel(j->wait);
+  engine_request_cancel(j->probe);
+  j->logs = j->wait = j->probe = NULL;
+  uv_timer_stop(&j->drain);
+  j->output_done = j->wait_done = false;
+  docker_engine_suspect(b);
+}
+
+static void on_reattach_inspect(void *arg, const engine_response *r) {
+  docker_job *j = arg;
+  j->step = NULL;
+  if (r->transport_err) { /* still away */
+    j->engine_lost = true;
+    return;
+  }
+  if (r->status == 404) {
+    set_failure(j, EXECD_ERR_BACKEND_UNAVAILABLE, true,
+                "%s engine at %s: the container was gone when the engine answered again",
+                j->b->flavor->name, j->b->endpoint.name);
+    do_remove(j);
+    return;
+  }
+  if (r->status != 200) {
+    fail_and_clean(j, "inspecting the container to re-attach to", r,
+                   EXECD_ERR_BACKEND_UNAVAILABLE, true);
+    return;
+  }
+  trace(j, "re-attached after the engine came back");
+  j->b->host->log(j->b->inst, EXECD_LOG_NOTICE,
+                  "execution %s: the %s engine answers again; re-attached to container %.12s",
+                  j->exec_id, j->b->flavor->name, j->id);
+  j->replay_skip = j->forwarded;
+  follow_adopted(j);
+  if (j->signal_sent && j->wait) /* asked for while the engine was away */
+    docker_job_signal(j->b, j, j->signal_sent);
+}
+
+void docker_jobs_engine_back(docker_backend *b) {
+  docker_job *j;
+  LIST_FOREACH(j, &b->jobs, link) {
+    if (!j->engine_lost || j->step)
+      continue;
+    j->engine_lost = false;
+    char path[200];
+    snprintf(path, sizeof path, "/containers/%s/json", j->id);
+    j->step = engine_request_json(b->client, "GET", path, NULL, STEP_TIMEOUT_MS,
+                                  on_reattach_inspect, j);
+    if (!j->step)
+      j->engine_lost = true;
+  }
+}
+
+bool docker_jobs_check_lost(docker_backend *b) {
+  docker_job *j, *next;
+  bool lost = false;
+  uint64_t now = uv_now(b->loop);
+  for (j = LIST_FIRST(&b->jobs); j; j = next) {
+    next = LIST_NEXT(j, link);
+    if (!j->engine_lost)
+      continue;
+    if (now - j->lost_at < (uint64_t)b->engine_grace_ms) {
+      lost = true;
+      continue;
+    }
+    j->engine_lost = false;
+    set_failure(j, EXECD_ERR_BACKEND_UNAVAILABLE, true,
+                "%s engine at %s: not answering again within %lld s of losing it while the "
+                "container ran",
+                b->flavor->name, b->endpoint.name, (long long)(b->engine_grace_ms / 1000));
+    do_remove(j); /* may release j: next was taken first */
+  }
+  return lost;
+}
+
 bool docker_job_owns(docker_backend *b, const char *execution_id, const char *attempt) {
   docker_job *j;
   char n[16];
@@ -1185,8 +1303,8 @@ static void on_killed(void *arg, const engine_response *r) {
 int docker_job_signal(docker_backend *b, void *handle, int signum) {
   docker_job *j = handle;
   j->signal_sent = signum;
-  if (!j->started || j->collecting)
-    return 0; /* applied when the container starts, or it has already exited */
+  if (!j->started || j->collecting || j->engine_lost)
+    return 0; /* applied when the container starts or is re-attached, or it has exited */
   if (!b->client)
     return EXECD_EUNAVAIL; /* the backend is stopping */
   char path[200];
