@@ -2,7 +2,9 @@
 with backend_unavailable (and is retried when its policy allows), the daemon
 keeps serving its other backends, /readyz names the docker backend as down,
 and when dockerd is back execd is ready again, runs docker executions and
-leaves no container of the failed ones.
+leaves no container of the failed ones.  A dockerd with live-restore leaves
+the container running while it is away: the attempt re-attaches when it is
+back and succeeds with every log line once.
 
 The dockerd stopped here is a private one the test starts and removes (its
 own data root, exec root, containerd and socket): the shared engine on
@@ -55,7 +57,7 @@ class PrivateDockerd:
     starts the shared one: an empty config file, no bridge, NAT or
     iptables, its own containerd namespace."""
 
-    def __init__(self):
+    def __init__(self, config=None):
         # Under /tmp, not $TMPDIR: containerd's sockets live below the exec
         # root and a unix socket path has at most 107 bytes.
         self.root = tempfile.mkdtemp(prefix="execd-dd-", dir="/tmp")
@@ -64,7 +66,7 @@ class PrivateDockerd:
         self.log_path = os.path.join(self.root, "dockerd.log")
         self.config = os.path.join(self.root, "daemon.json")
         with open(self.config, "w") as f:
-            f.write("{}\n")
+            f.write(json.dumps(config or {}) + "\n")
         self.proc = None
         self.log = None
 
@@ -183,14 +185,19 @@ class PrivateDockerd:
                     pass
 
 
-class ContainerEngineDownTest(unittest.TestCase):
+class PrivateDockerdTest(unittest.TestCase):
+    """execd with a docker backend on a private dockerd of the test's own."""
+    engine_config = None  # dockerd's daemon.json
+    backend_extra = ""    # more settings of the docker backend
+
     def setUp(self):
-        self.engine = PrivateDockerd()
+        self.engine = PrivateDockerd(self.engine_config)
         self.addCleanup(self.engine.cleanup)
         self.engine.start()
         self.engine.copy_image_from(SHARED_SOCKET, IMAGE)
         backend = (', {{ name = "docker"; plugin = "docker"; socket = "{s}"; pull = "never"; '
-                   'images_allowed = [ "{i}" ]; }}').format(s=self.engine.sock, i=IMAGE)
+                   'images_allowed = [ "{i}" ]; {x} }}').format(s=self.engine.sock, i=IMAGE,
+                                                             x=self.backend_extra)
         self.d = Daemon(extra_backends=backend)
         self.addCleanup(self.d.cleanup)
         self.d.start()
@@ -244,6 +251,8 @@ class ContainerEngineDownTest(unittest.TestCase):
         self.assertEqual(doc["result"]["error"]["code"], "backend_unavailable", why)
         self.assertEqual(doc["attempts"], attempts, why)
 
+
+class ContainerEngineDownTest(PrivateDockerdTest):
     def test_dockerd_stopped_mid_run(self):
         t0 = time.time()
         self.wait_readyz(200, 30)
@@ -315,6 +324,36 @@ class ContainerEngineDownTest(unittest.TestCase):
                  t_ready - t_start, t_swept - t_ready, swept, t_end - t_swept, t_end - t0),
               file=sys.stderr)
 
+
+
+class LiveRestoreTest(PrivateDockerdTest):
+    """dockerd with live-restore leaves its containers running while it is
+    away: the attempt waits for it (engine_grace) and re-attaches."""
+    engine_config = {"live-restore": True}
+    backend_extra = 'engine_grace = "60s";'
+
+    def test_dockerd_restarted_with_live_restore_is_re_attached(self):
+        self.wait_readyz(200, 30)
+        eid = self.submit_docker("echo started; for i in 1 2 3 4 5 6; do echo line $i; "
+                                 "sleep 1; done",
+                                 retry={"max_attempts": 2, "backoff_ms": 100})
+        self.d.wait_state(eid, ["RUNNING"], timeout=60)
+        self.wait_container_running(eid)
+        self.assertTrue(self.engine.stop(), "the private dockerd did not stop in 30 s")
+        self.wait_readyz(503, 15)
+        self.assertEqual(self.d.get(eid)[1]["state"], "RUNNING")
+        self.engine.start()
+        doc = self.d.wait_state(eid, TERMINAL, timeout=60)
+        self.assertEqual(doc["state"], "SUCCEEDED", doc)
+        self.assertEqual(doc["attempts"], 1, doc["history"])
+        logs = doc["result"]["logs"]
+        for line in ["started"] + ["line %d" % i for i in range(1, 7)]:
+            self.assertEqual(logs.count(line + "\n"), 1, "logs: %r" % logs)
+        self.assertIn("re-attached to container", self.d.log_text())
+        deadline = time.time() + 20
+        while self.engine.containers_of(eid) and time.time() < deadline:
+            time.sleep(0.2)
+        self.assertEqual(self.engine.containers_of(eid), [])
 
 if __name__ == "__main__":
     if not SHARED_SOCKET:
