@@ -120,16 +120,23 @@ static void on_drain_closed(uv_handle_t *h) {
   free(j);
 }
 
-/* Ends the job's I/O now; frees it once no thread-pool work refers to it. */
-static void job_release(docker_job *j) {
-  engine_request_cancel(j->step);
+/* Cancels what follows the running container: the wait, the output
+ * stream (attach or followed log), the exit probe and the drain timer. */
+static void end_io(docker_job *j) {
   engine_request_cancel(j->wait);
   engine_request_cancel(j->logs);
   engine_request_cancel(j->probe);
-  j->step = j->wait = j->logs = j->probe = NULL;
+  j->wait = j->logs = j->probe = NULL;
   engine_attach_close(j->attach);
   j->attach = NULL;
   uv_timer_stop(&j->drain);
+}
+
+/* Ends the job's I/O now; frees it once no thread-pool work refers to it. */
+static void job_release(docker_job *j) {
+  engine_request_cancel(j->step);
+  j->step = NULL;
+  end_io(j);
   if (j->work_pending) {
     j->release_wanted = true;
     return;
@@ -157,6 +164,13 @@ static void trace(docker_job *j, const char *step) {
   uint64_t now = uv_hrtime();
   j->b->host->log(j->b->inst, EXECD_LOG_DEBUG, "execution %s: %s after %.1f ms", j->exec_id, step,
                   (double)(now - j->t0) / 1e6);
+}
+
+/* GET /containers/{id}/json of the job's container. */
+static engine_request *inspect(docker_job *j, engine_done_cb done) {
+  char path[200];
+  snprintf(path, sizeof path, "/containers/%s/json", j->id);
+  return engine_request_json(j->b->client, "GET", path, NULL, STEP_TIMEOUT_MS, done, j);
 }
 
 /* ---- errors ------------------------------------------------------------------------ */
@@ -233,15 +247,7 @@ static void on_removed(void *arg, const engine_response *r) {
 static void do_remove(docker_job *j) {
   engine_request_cancel(j->step); /* e.g. a start still in flight */
   j->step = NULL;
-  engine_request_cancel(j->wait);
-  j->wait = NULL;
-  engine_request_cancel(j->logs);
-  j->logs = NULL;
-  engine_request_cancel(j->probe);
-  j->probe = NULL;
-  engine_attach_close(j->attach);
-  j->attach = NULL;
-  uv_timer_stop(&j->drain);
+  end_io(j);
   if (!j->failed && j->exit_code < 0)
     j->exit_code = -1;
   if (!j->id) {
@@ -356,12 +362,15 @@ static void on_inspect(void *arg, const engine_response *r) {
   json_t *code = json_object_get(state, "ExitCode");
   if (json_is_integer(code))
     j->exit_code = (int)json_integer_value(code);
+  /* Killed by a signal execd did not send, while the engine was away or
+   * as it goes down: the engine's doing.  (Only the first failure counts,
+   * so the probe of a stopping engine is not made when the first holds.) */
   if (j->exit_code > 128 && !j->signal_sent && j->was_lost)
     set_failure(j, EXECD_ERR_BACKEND_UNAVAILABLE, true,
                 "%s engine at %s: the container was killed (exit %d) while the engine was "
                 "unreachable, not by execd",
                 j->b->flavor->name, j->b->endpoint.name, j->exit_code);
-  if (j->exit_code > 128 && !j->signal_sent && docker_engine_refuses(j->b))
+  else if (j->exit_code > 128 && !j->signal_sent && docker_engine_refuses(j->b))
     set_failure(j, EXECD_ERR_BACKEND_UNAVAILABLE, true, "%s engine at %s: going down, it stopped "
                 "the container (exit %d)", j->b->flavor->name, j->b->endpoint.name, j->exit_code);
   if (json_is_true(json_object_get(state, "OOMKilled")))
@@ -405,19 +414,9 @@ static void maybe_collect(docker_job *j) {
       uv_timer_start(&j->drain, on_drain_timeout, (uint64_t)j->b->output_drain_ms, 0);
     return;
   }
-  uv_timer_stop(&j->drain);
   j->collecting = true;
-  engine_attach_close(j->attach);
-  j->attach = NULL;
-  engine_request_cancel(j->logs);
-  j->logs = NULL;
-  engine_request_cancel(j->wait); /* answered, or made moot by the probe */
-  j->wait = NULL;
-  engine_request_cancel(j->probe);
-  j->probe = NULL;
-  char path[200];
-  snprintf(path, sizeof path, "/containers/%s/json", j->id);
-  j->step = engine_request_json(j->b->client, "GET", path, NULL, STEP_TIMEOUT_MS, on_inspect, j);
+  end_io(j); /* the wait answered, or the probe made it moot */
+  j->step = inspect(j, on_inspect);
 }
 
 /* ---- output ------------------------------------------------------------------------ */
@@ -492,9 +491,7 @@ static void probe_exit(docker_job *j) {
   if (!j->b->flavor->exit_seen_at_stream_end || !j->output_done || !j->output_clean ||
       !j->started || j->wait_done || j->collecting || j->probe)
     return;
-  char path[200];
-  snprintf(path, sizeof path, "/containers/%s/json", j->id);
-  j->probe = engine_request_json(j->b->client, "GET", path, NULL, STEP_TIMEOUT_MS, on_probe, j);
+  j->probe = inspect(j, on_probe);
 }
 
 static void on_output_end(void *arg, int status) {
@@ -1205,13 +1202,7 @@ static void lose_engine(docker_job *j, const char *why) {
   if (!j->was_lost)
     j->lost_at = uv_now(b->loop);
   j->engine_lost = j->was_lost = true;
-  engine_attach_close(j->attach);
-  j->attach = NULL;
-  engine_request_cancel(j->logs);
-  engine_request_cancel(j->wait);
-  engine_request_cancel(j->probe);
-  j->logs = j->wait = j->probe = NULL;
-  uv_timer_stop(&j->drain);
+  end_io(j);
   j->output_done = j->wait_done = false;
   docker_engine_suspect(b);
 }
@@ -1251,10 +1242,7 @@ void docker_jobs_engine_back(docker_backend *b) {
     if (!j->engine_lost || j->step)
       continue;
     j->engine_lost = false;
-    char path[200];
-    snprintf(path, sizeof path, "/containers/%s/json", j->id);
-    j->step = engine_request_json(b->client, "GET", path, NULL, STEP_TIMEOUT_MS,
-                                  on_reattach_inspect, j);
+    j->step = inspect(j, on_reattach_inspect);
     if (!j->step)
       j->engine_lost = true;
   }

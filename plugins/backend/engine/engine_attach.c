@@ -109,22 +109,13 @@ static void on_conn_end(void *arg, int status, const char *error) {
     a->on_end(a->arg, status);
 }
 
-/* "Host:" as a client of that endpoint would send it. */
-static int host_header(const engine_endpoint *ep, char *buf, size_t size) {
-  int n = ep->unix_path ? snprintf(buf, size, "localhost")
-                        : snprintf(buf, size, strchr(ep->host, ':') ? "[%s]:%u" : "%s:%u",
-                                   ep->host, ep->port);
-  return n > 0 && (size_t)n < size ? 0 : -1;
-}
-
 engine_attach *engine_attach_open(engine_client *client, const char *path, engine_attach_cb cb,
                                   engine_attach_data_cb on_data, engine_attach_end_cb on_end,
                                   void *arg) {
   const engine_endpoint *ep = engine_client_endpoint(client);
   struct sockaddr_storage peer;
   int have_peer = engine_client_peer(client, &peer) == 0;
-  char host[300];
-  if ((!ep->unix_path && !have_peer) || host_header(ep, host, sizeof host) != 0)
+  if (!ep->unix_path && !have_peer)
     return NULL;
   engine_attach *a = calloc(1, sizeof *a);
   if (!a)
@@ -132,7 +123,7 @@ engine_attach *engine_attach_open(engine_client *client, const char *path, engin
   if (asprintf(&a->request,
                "POST %s HTTP/1.1\r\nHost: %s\r\nConnection: Upgrade\r\n"
                "Upgrade: tcp\r\nContent-Length: 0\r\n\r\n",
-               path, host) < 0) {
+               path, engine_endpoint_authority(ep)) < 0) {
     free(a);
     return NULL;
   }

@@ -122,6 +122,11 @@ int engine_endpoint_set_tls(engine_endpoint *ep, bool verify, engine_pem *ca, en
   return ep->ssl_ctx ? 0 : -1;
 }
 
+const char *engine_endpoint_authority(const engine_endpoint *ep) {
+  static const char scheme[] = "tcp://"; /* name is "tcp://" HOST:PORT */
+  return ep->unix_path ? "localhost" : ep->name + sizeof scheme - 1;
+}
+
 bool engine_endpoint_is_local(const engine_endpoint *ep) {
   if (ep->unix_path)
     return true;

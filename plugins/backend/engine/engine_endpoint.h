@@ -44,6 +44,9 @@ int engine_endpoint_set_tls(engine_endpoint *ep, bool verify, engine_pem *ca, en
 /* True for a unix socket, and for TCP to localhost, 127.0.0.0/8 or ::1:
  * an engine on this machine. */
 bool engine_endpoint_is_local(const engine_endpoint *ep);
+/* HOST:PORT as URLs and Host headers write it (an IPv6 address in
+ * brackets), or "localhost" for a unix socket.  Borrowed from ep. */
+const char *engine_endpoint_authority(const engine_endpoint *ep);
 /* The TCP address when host is an address literal.  Returns 0 or -1. */
 int engine_endpoint_address(const engine_endpoint *ep, struct sockaddr_storage *out);
 

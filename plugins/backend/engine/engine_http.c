@@ -245,9 +245,7 @@ static void global_init(void) {
 /* Where URLs point: the unix socket is given apart (CURLOPT_UNIX_SOCKET_PATH). */
 static char *base_url(const engine_endpoint *ep) {
   char *url = NULL;
-  int rc = ep->unix_path ? asprintf(&url, "http://localhost")
-                         : asprintf(&url, strchr(ep->host, ':') ? "%s://[%s]:%u" : "%s://%s:%u",
-                                    ep->tls ? "https" : "http", ep->host, ep->port);
+  int rc = asprintf(&url, "%s://%s", ep->tls ? "https" : "http", engine_endpoint_authority(ep));
   return rc < 0 ? NULL : url;
 }
 
