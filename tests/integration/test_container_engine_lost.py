@@ -129,6 +129,30 @@ class EngineLostTest(unittest.TestCase):
         self.assertIn("re-attached to container", self.d.log_text())
         self.assert_no_container(eid)
 
+    def test_each_outage_has_its_own_grace(self):
+        # Two outages of 1 s, 5 s apart, under a 3 s grace: neither is too
+        # long, though the second ends more than 3 s after the first began.
+        self.start_daemon("3s")
+        eid = self.submit("for i in 1 2 3 4 5 6 7 8 9 10; do echo line $i; sleep 1; done")
+        self.wait_running_container(eid)
+        for outage in (1, 2):
+            self.service.stop()
+            time.sleep(1)
+            self.service.start()
+            deadline = time.time() + 10
+            while self.d.log_text().count("re-attached to container") < outage:
+                self.assertLess(time.time(), deadline, "not re-attached")
+                time.sleep(0.1)
+            time.sleep(3)
+        doc = self.d.wait_state(eid, TERMINAL, timeout=60)
+        self.assertEqual(doc["state"], "SUCCEEDED", doc)
+        self.assertEqual(doc["attempts"], 1)
+        self.assertEqual(self.d.log_text().count("re-attached to container"), 2)
+        logs = doc["result"]["logs"]
+        for i in range(1, 11):
+            self.assertEqual(logs.count("line %d\n" % i), 1, "logs: %r" % logs)
+        self.assert_no_container(eid)
+
     def test_cancel_while_the_engine_is_away_reaches_the_container(self):
         self.start_daemon("30s")
         eid = self.submit("sleep 60")

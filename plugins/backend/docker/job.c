@@ -67,7 +67,7 @@ struct docker_job {
   bool started;
   bool engine_lost;    /* the engine stopped answering while the container ran */
   bool was_lost;       /* ...at some point of this attempt */
-  uint64_t lost_at;    /* uv_now when it was lost */
+  uint64_t lost_at;    /* uv_now when it was last lost */
   uint64_t replay_skip; /* bytes of the replayed log already forwarded */
   bool wait_done;
   bool output_done;
@@ -1193,14 +1193,14 @@ int docker_job_adopt(docker_backend *b, const execd_job_spec *spec, execd_job *j
  * leaving a container that runs on beside its retry. */
 static void lose_engine(docker_job *j, const char *why) {
   docker_backend *b = j->b;
-  if (!j->engine_lost)
-    b->host->log(b->inst, EXECD_LOG_WARNING,
-                 "execution %s: lost the %s engine at %s while the container ran (%s); "
-                 "waiting up to %lld s for it to answer again",
-                 j->exec_id, b->flavor->name, b->endpoint.name, why,
-                 (long long)(b->engine_grace_ms / 1000));
-  if (!j->was_lost)
-    j->lost_at = uv_now(b->loop);
+  b->host->log(b->inst, EXECD_LOG_WARNING,
+               "execution %s: lost the %s engine at %s while the container ran (%s); "
+               "waiting up to %lld s for it to answer again",
+               j->exec_id, b->flavor->name, b->endpoint.name, why,
+               (long long)(b->engine_grace_ms / 1000));
+  /* Each outage has its own grace: a second one, after a re-attach, is
+   * counted from now. */
+  j->lost_at = uv_now(b->loop);
   j->engine_lost = j->was_lost = true;
   end_io(j);
   j->output_done = j->wait_done = false;
