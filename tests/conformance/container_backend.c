@@ -72,33 +72,22 @@ static void engine_at(CURL *c, const char *path) {
   curl_easy_setopt(c, CURLOPT_URL, url);
 }
 
-/* GET path on the engine; returns the HTTP status, body in *out. */
-static long engine_get(const char *path, body *out) {
+/* METHOD path on the engine (a POST or DELETE with the JSON body json),
+ * within timeout seconds; returns the HTTP status, body in *out. */
+static long engine_request(const char *method, const char *path, const char *json, long timeout,
+                           body *out) {
   CURL *c = curl_easy_init();
   out->len = 0;
   out->data[0] = '\0';
+  struct curl_slist *h = NULL;
   engine_at(c, path);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-  long status = 0;
-  if (curl_easy_perform(c) == CURLE_OK)
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-  curl_easy_cleanup(c);
-  return status;
-}
-
-/* POST or DELETE on the engine; returns the HTTP status, body in *out. */
-static long engine_call(const char *method, const char *path, const char *json, body *out) {
-  CURL *c = curl_easy_init();
-  out->len = 0;
-  out->data[0] = '\0';
-  struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-  engine_at(c, path);
-  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-  curl_easy_setopt(c, CURLOPT_POSTFIELDS, json ? json : "");
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+  if (strcmp(method, "GET") != 0) {
+    h = curl_slist_append(NULL, "Content-Type: application/json");
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, json ? json : "");
+  }
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
   long status = 0;
@@ -107,6 +96,14 @@ static long engine_call(const char *method, const char *path, const char *json, 
   curl_slist_free_all(h);
   curl_easy_cleanup(c);
   return status;
+}
+
+static long engine_get(const char *path, body *out) {
+  return engine_request("GET", path, NULL, 10L, out);
+}
+
+static long engine_call(const char *method, const char *path, const char *json, body *out) {
+  return engine_request(method, path, json, 30L, out);
 }
 
 /* Containers (running or not) labelled with this execution id. */

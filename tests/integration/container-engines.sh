@@ -3,7 +3,12 @@
 # engine whose plugin is not built, skips (77) loudly when none is left,
 # and points EXECD_PLUGIN_PATH at the build tree's plugins.
 # Usage: . container-engines.sh; container_engines_or_skip "WHAT IS TESTED"
+# skip "WHY" ends a runner with a loud SKIP (77) of its own.
 export EXECD_BUILDDIR="${EXECD_BUILDDIR:-$(pwd)}"
+skip() {
+  printf '\n!!! SKIP: %s\n\n' "$*" >&2
+  exit 77
+}
 container_engines_or_skip() {
   for e in DOCKER PODMAN; do
     eval "sock=\${EXECD_${e}_SOCKET:-}"
@@ -13,10 +18,8 @@ container_engines_or_skip() {
       unset EXECD_${e}_SOCKET
     fi
   done
-  if [ -z "${EXECD_DOCKER_SOCKET:-}" ] && [ -z "${EXECD_PODMAN_SOCKET:-}" ]; then
-    echo "SKIP: no container engine to test $1 against (set EXECD_DOCKER_SOCKET or EXECD_PODMAN_SOCKET)" >&2
-    exit 77
-  fi
+  [ -n "${EXECD_DOCKER_SOCKET:-}" ] || [ -n "${EXECD_PODMAN_SOCKET:-}" ] ||
+    skip "no container engine to test $1 against (set EXECD_DOCKER_SOCKET or EXECD_PODMAN_SOCKET)"
   b=$EXECD_BUILDDIR/plugins/backend
   export EXECD_PLUGIN_PATH="$b/docker:$b/podman:$b/local:$EXECD_BUILDDIR/plugins/storage/file:$EXECD_BUILDDIR/plugins/transport/http${EXECD_PLUGIN_PATH:+:$EXECD_PLUGIN_PATH}"
 }

@@ -9,6 +9,7 @@ import unittest
 import urllib.parse
 
 API = "/v1.41"
+IMAGE = os.environ.get("EXECD_CONTAINER_IMAGE", "busybox:local")
 
 
 class UnixHTTPConnection(http.client.HTTPConnection):
@@ -55,6 +56,16 @@ class Engine:
 
     def volume_exists(self, name):
         return self.call("GET", "/volumes/" + urllib.parse.quote(name))[0] == 200
+
+
+def shell_request(backend, script, **extra):
+    """An execution request running script with /bin/sh in IMAGE on
+    backend, its logs in the result; extra members are added to it."""
+    req = {"backend": backend,
+           "container": {"image": IMAGE, "command": ["/bin/sh", "-c", script]},
+           "output": {"logs": True}}
+    req.update(extra)
+    return req
 
 
 def engines():

@@ -5,14 +5,10 @@
 # not installed or the podman plugin is not built.
 set -e
 here=$(cd "$(dirname "$0")" && pwd)
-skip() {
-  printf '\n!!! SKIP: %s\n\n' "$*" >&2
-  exit 77
-}
+. "$here/container-engines.sh"
 [ -n "${EXECD_PODMAN_SOCKET:-}" ] ||
   skip "EXECD_PODMAN_SOCKET is unset: no podman storage to share (scripts/engines.sh start)"
 command -v podman >/dev/null 2>&1 || skip "podman is not installed"
-. "$here/container-engines.sh"
 unset EXECD_DOCKER_SOCKET
 container_engines_or_skip "a lost engine"
 exec python3 "$here/test_container_engine_lost.py" -v

@@ -7,11 +7,7 @@
 # the docker plugin is not built, or docker-registry / htpasswd is missing.
 set -e
 here=$(cd "$(dirname "$0")" && pwd)
-export EXECD_BUILDDIR="${EXECD_BUILDDIR:-$(pwd)}"
-skip() {
-  printf '\n!!! SKIP: %s\n\n' "$*" >&2
-  exit 77
-}
+. "$here/container-engines.sh"
 [ -n "${EXECD_DOCKER_SOCKET:-}" ] ||
   skip "no docker engine to push the test image with (set EXECD_DOCKER_SOCKET)"
 [ -e "$EXECD_BUILDDIR/plugins/backend/docker/.libs/backend_docker.so" ] ||
@@ -22,11 +18,5 @@ command -v "$EXECD_REGISTRY" >/dev/null 2>&1 ||
   skip "no registry binary $EXECD_REGISTRY (apt-get install docker-registry)"
 command -v "$EXECD_HTPASSWD" >/dev/null 2>&1 ||
   skip "no $EXECD_HTPASSWD (apt-get install apache2-utils)"
-if [ -n "${EXECD_PODMAN_SOCKET:-}" ] &&
-  ! [ -e "$EXECD_BUILDDIR/plugins/backend/podman/.libs/backend_podman.so" ]; then
-  echo "!!! the podman plugin is not built; not testing it" >&2
-  unset EXECD_PODMAN_SOCKET
-fi
-b=$EXECD_BUILDDIR/plugins/backend
-export EXECD_PLUGIN_PATH="$b/docker:$b/podman:$b/local:$EXECD_BUILDDIR/plugins/storage/file:$EXECD_BUILDDIR/plugins/transport/http${EXECD_PLUGIN_PATH:+:$EXECD_PLUGIN_PATH}"
+container_engines_or_skip "image pulls"
 exec python3 "$here/test_container_registry.py" -v

@@ -21,9 +21,8 @@ import unittest
 import urllib.parse
 
 from daemon import Daemon
-from engine_api import UnixHTTPConnection
+from engine_api import IMAGE, UnixHTTPConnection, shell_request
 
-IMAGE = os.environ.get("EXECD_CONTAINER_IMAGE", "busybox:local")
 SHARED_SOCKET = os.environ.get("EXECD_DOCKER_SOCKET")
 TERMINAL = ["SUCCEEDED", "FAILED", "TIMED_OUT", "CANCELLED"]
 
@@ -208,11 +207,7 @@ class PrivateDockerdTest(unittest.TestCase):
         return doc
 
     def submit_docker(self, script, **extra):
-        req = {"backend": "docker",
-               "container": {"image": IMAGE, "command": ["/bin/sh", "-c", script]},
-               "output": {"logs": True}}
-        req.update(extra)
-        return self.submit(req)["execution_id"]
+        return self.submit(shell_request("docker", script, **extra))["execution_id"]
 
     def readyz(self):
         return self.d.request("GET", "/readyz", token=None)

@@ -16,9 +16,8 @@ import time
 import unittest
 
 from daemon import Daemon
-from engine_api import Engine
+from engine_api import IMAGE, Engine, shell_request
 
-IMAGE = os.environ.get("EXECD_CONTAINER_IMAGE", "busybox:local")
 ENGINES_SH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts",
                           "engines.sh")
 TERMINAL = ["SUCCEEDED", "FAILED", "TIMED_OUT", "CANCELLED"]
@@ -82,11 +81,7 @@ class EngineLostTest(unittest.TestCase):
         self.d = Daemon(extra_backends=backend).start()
 
     def submit(self, script, **extra):
-        req = {"backend": "podman",
-               "container": {"image": IMAGE, "command": ["/bin/sh", "-c", script]},
-               "output": {"logs": True}}
-        req.update(extra)
-        status, doc = self.d.submit(req)
+        status, doc = self.d.submit(shell_request("podman", script, **extra))
         self.assertEqual(status, 201, doc)
         return doc["execution_id"]
 

@@ -24,9 +24,8 @@ import urllib.parse
 import urllib.request
 
 from daemon import Daemon
-from engine_api import Engine, suite_per_engine
+from engine_api import IMAGE as SOURCE_IMAGE, Engine, suite_per_engine
 
-SOURCE_IMAGE = os.environ.get("EXECD_CONTAINER_IMAGE", "busybox:local")
 REGISTRY_BIN = os.environ.get("EXECD_REGISTRY", "docker-registry")
 HTPASSWD_BIN = os.environ.get("EXECD_HTPASSWD", "htpasswd")
 USER, PASSWORD = "execd", "pull-s3cret"

@@ -9,9 +9,7 @@ import time
 import unittest
 
 from daemon import Daemon
-from engine_api import Engine, engines, suite_per_engine
-
-IMAGE = os.environ.get("EXECD_CONTAINER_IMAGE", "busybox:local")
+from engine_api import IMAGE, Engine, engines, shell_request, suite_per_engine
 
 
 class ContainerRestartTest(unittest.TestCase):
@@ -32,11 +30,7 @@ class ContainerRestartTest(unittest.TestCase):
         self.d.cleanup()
 
     def submit(self, script, **extra):
-        req = {"backend": self.engine_name,
-               "container": {"image": IMAGE, "command": ["/bin/sh", "-c", script]},
-               "output": {"logs": True}}
-        req.update(extra)
-        status, doc = self.d.submit(req)
+        status, doc = self.d.submit(shell_request(self.engine_name, script, **extra))
         self.assertEqual(status, 201, doc)
         return doc["execution_id"]
 

@@ -14,9 +14,7 @@ import time
 import unittest
 
 from daemon import Daemon
-from engine_api import Engine, engines, suite_per_engine
-
-IMAGE = os.environ.get("EXECD_CONTAINER_IMAGE", "busybox:local")
+from engine_api import IMAGE, Engine, engines, suite_per_engine
 
 # Run by busybox sh as uid 65534; any failed step fails the job.
 CONTRACT_JOB = r"""set -e
