@@ -426,15 +426,9 @@ static void refused_over_tls(const char *material, const char *named) {
   const char *msg = harness_last_error();
   ck_assert_msg(strstr(msg, tls_host) && strstr(msg, "TLS") && strstr(msg, named),
                 "health message: %s", msg);
-  const char *argv[] = {"/bin/true", NULL};
   execd_limits limits = {.network = "none"};
-  execd_job_spec spec;
   char id[64];
-  spec_for(&spec, &limits, image, argv, id, sizeof id);
-  harness_job *job = harness_job_new();
-  void *handle = NULL;
-  ck_assert_int_eq(ops->start(backend.self, &spec, (execd_job *)job, &handle), 0);
-  ck_assert(harness_wait_job(job, WAIT_MS));
+  harness_job *job = run(image, "true", &limits, id, sizeof id);
   ck_assert_ptr_nonnull(job->exit.error_code);
   ck_assert_str_eq(job->exit.error_code, EXECD_ERR_BACKEND_UNAVAILABLE);
   ck_assert_int_eq(job->exit.retryable, 1);
