@@ -6,7 +6,7 @@
 #include <execd/host.h>
 #include <execd/storage.h>
 
-#include "engine.h"
+#include "pipeline.h"
 
 void api_init(engine *eng);
 void api_close(void);

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "api.h"
-#include "engine.h"
+#include "pipeline.h"
 #include "instance.h"
 #include "log.h"
 

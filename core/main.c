@@ -13,7 +13,7 @@
 
 #include "api.h"
 #include "conf.h"
-#include "engine.h"
+#include "pipeline.h"
 #include "instance.h"
 #include "loader.h"
 #include "log.h"
@@ -263,7 +263,7 @@ static void close_leftover(uv_handle_t *h, void *arg) {
 }
 
 /* Workspaces left by an earlier run are removed at the end of recovery,
- * except those of attempts re-attached to (engine.c). */
+ * except those of attempts re-attached to (recovery.c). */
 static void make_work_dir(const char *state_dir) {
   char dir[4096];
   snprintf(dir, sizeof dir, "%s/work", state_dir);

@@ -2,7 +2,7 @@
 #ifndef EXECD_CORE_METRICS_H
 #define EXECD_CORE_METRICS_H
 
-#include "engine.h"
+#include "pipeline.h"
 
 /* malloc'd text; the caller frees it. */
 char *metrics_render(const engine *eng);

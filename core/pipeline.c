@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "engine.h"
+#include "pipeline.h"
 #include "ids.h"
 #include "log.h"
 #include "outputs.h"
