@@ -11,6 +11,7 @@
 #include "ids.h"
 #include "log.h"
 #include "metrics.h"
+#include "records.h"
 #include "request.h"
 
 /* --- deferred replies ------------------------------------------------------- */
@@ -27,7 +28,7 @@ typedef struct deferred {
 } deferred;
 
 static struct {
-  engine *eng;
+  pipeline *pipeline;
   uv_idle_t idle;
   deferred *head, **tail;
   int ready;
@@ -92,11 +93,11 @@ static void reply_err(execd_reply_cb cb, void *arg, int status, const char *code
   defer(d);
 }
 
-void api_init(engine *eng) {
-  api.eng = eng;
+void api_init(pipeline *p) {
+  api.pipeline = p;
   api.head = NULL;
   api.tail = &api.head;
-  uv_idle_init(eng->loop, &api.idle);
+  uv_idle_init(pipeline_loop(p), &api.idle);
   api.ready = 1;
 }
 
@@ -117,7 +118,7 @@ static int owned_by(const json_t *record, const char *tenant) {
 /* --- submit ------------------------------------------------------------------ */
 
 typedef struct submit_ctx {
-  engine *eng;
+  pipeline *pipeline;
   json_t *record;
   unsigned wait_s;
   execd_reply_cb cb;
@@ -134,7 +135,7 @@ static void submit_answer(submit_ctx *c, const json_t *record) {
   if (c->answered)
     return;
   c->answered = 1;
-  json_t *view = engine_view(record);
+  json_t *view = execution_view(record);
   execd_reply r = {sizeof r, 0, NULL, NULL, NULL, view};
   c->cb(c->arg, &r);
   json_decref(view);
@@ -151,147 +152,69 @@ static void submit_wait_done(void *arg, const json_t *record) {
 static void submit_wait_timeout(uv_timer_t *t) {
   submit_ctx *c = t->data;
   if (c->w)
-    engine_remove_waiter(c->ex, c->w);
+    execution_remove_waiter(c->ex, c->w);
   c->w = NULL;
-  submit_answer(c, c->ex->record);
+  submit_answer(c, execution_record(c->ex));
 }
 
 static void on_inserted(void *arg, int status, json_t *stored) {
   submit_ctx *c = arg;
-  engine *eng = c->eng;
+  pipeline *p = c->pipeline;
   if (status == EXECD_EEXIST && stored) {
     /* Same idempotency key within 24 h: the first execution answers. */
-    json_t *view = engine_view(stored);
+    json_t *view = execution_view(stored);
     execd_reply r = {sizeof r, 0, "idempotent_replay", NULL, NULL, view};
     c->cb(c->arg, &r);
     json_decref(view);
   } else if (status != 0) {
-    eng->rejected_total++;
+    pipeline_count_rejected(p);
     execd_reply r = {sizeof r, EXECD_EUNAVAIL, "storage_unavailable",
                      "the execution could not be stored; nothing was accepted", NULL, NULL};
     log_err("submit: storage insert failed: %s (%s)", execd_strerror(status),
-            instance_error(eng->storage, "no detail"));
+            records_error(pipeline_records(p), "no detail"));
     c->cb(c->arg, &r);
   } else {
-    eng->accepted_total++;
-    execution *ex = engine_adopt(eng, c->record);
+    execution *ex = pipeline_enqueue(p, c->record);
     if (!ex) {
       execd_reply r = {sizeof r, EXECD_EUNAVAIL, "backend_unavailable",
                        "the backend disappeared", NULL, NULL};
       c->cb(c->arg, &r);
     } else if (c->wait_s) {
       c->ex = ex;
-      c->w = engine_add_waiter(ex, submit_wait_done, NULL, c);
-      uv_timer_init(eng->loop, &c->timer);
+      c->w = execution_add_waiter(ex, submit_wait_done, NULL, c);
+      uv_timer_init(pipeline_loop(p), &c->timer);
       c->timer.data = c;
       uv_timer_start(&c->timer, submit_wait_timeout, (uint64_t)c->wait_s * 1000, 0);
       json_t *ev = json_pack("{s:n, s:s, s:s}", "from", "to", "QUEUED", "reason", "accepted");
-      engine_publish(eng, EXECD_EVENT_STATE_CHANGED, ex, ev);
+      execution_publish(ex, EXECD_EVENT_STATE_CHANGED, ev);
       json_decref(ev);
-      engine_schedule(eng);
+      pipeline_schedule(p);
       json_decref(c->record);
       return; /* c lives until the wait ends */
     } else {
-      json_t *view = engine_view(c->record);
+      json_t *view = execution_view(c->record);
       execd_reply r = {sizeof r, 0, NULL, NULL, NULL, view};
       c->cb(c->arg, &r);
       json_decref(view);
     }
     if (ex) {
       json_t *ev = json_pack("{s:n, s:s, s:s}", "from", "to", "QUEUED", "reason", "accepted");
-      engine_publish(eng, EXECD_EVENT_STATE_CHANGED, ex, ev);
+      execution_publish(ex, EXECD_EVENT_STATE_CHANGED, ev);
       json_decref(ev);
-      engine_schedule(eng);
+      pipeline_schedule(p);
     }
   }
   json_decref(c->record);
   free(c);
 }
 
-/* Asks the backend whether it would run this at all (command or image
- * allow-lists) before anything is stored. */
-static int backend_check(backend_rt *b, const json_t *spec, char *why, size_t whylen) {
-  if (!b->ops->check)
-    return 0;
-  const json_t *cmd = json_object_get(spec, "command");
-  size_t n = json_array_size(cmd);
-  const char **argv = calloc(n + 1, sizeof *argv);
-  for (size_t i = 0; i < n; i++)
-    argv[i] = json_string_value(json_array_get(cmd, i));
-  const char *noenv[] = {NULL};
-  const json_t *res = json_object_get(spec, "resources");
-  execd_limits limits = {
-      .memory_bytes = json_integer_value(json_object_get(res, "memory")),
-      .cpus = json_number_value(json_object_get(res, "cpus")),
-      .pids = json_integer_value(json_object_get(res, "pids")),
-      .timeout_ms = json_integer_value(json_object_get(res, "timeout_ms")),
-      .network = json_string_value(json_object_get(res, "network")),
-  };
-  execd_job_spec js = {
-      .struct_size = sizeof js,
-      .argv = argv,
-      .image = json_string_value(json_object_get(spec, "image")),
-      .working_dir = json_string_value(json_object_get(spec, "working_dir")),
-      .user = json_string_value(json_object_get(spec, "user")),
-      .env = noenv,
-      .limits = &limits,
-  };
-  b->inst->last_error[0] = '\0';
-  int rc = b->ops->check(b->inst->self, &js);
-  free(argv);
-  if (rc)
-    snprintf(why, whylen, "%s", instance_error(b->inst, execd_strerror(rc)));
-  return rc;
-}
-
-int api_submit(execd_instance *inst, const char *tenant, const char *body, size_t len,
-               unsigned wait_s, execd_reply_cb cb, void *arg) {
-  engine *eng = api.eng;
-  const execd_config *cfg = eng->cfg;
-  (void)inst;
-  if (eng->draining) {
-    reply_err(cb, arg, EXECD_EUNAVAIL, "shutting_down", NULL,
-              "execd is shutting down and accepts no new executions");
-    return 0;
-  }
-  request_error e;
-  json_t *req = request_parse(body, len, &cfg->limits, &e);
-  json_t *spec = req ? request_effective_spec(req, cfg, &e) : NULL;
-  if (!spec) {
-    eng->rejected_total++;
-    reply_err(cb, arg, e.status, e.code, e.field, "%s", e.message);
-    json_decref(req);
-    return 0;
-  }
-  backend_rt *b = engine_backend(eng, json_string_value(json_object_get(spec, "backend")));
-  char why[1024];
-  int rc = backend_check(b, spec, why, sizeof why);
-  if (rc) {
-    eng->rejected_total++;
-    const char *field = json_object_get(spec, "image") && rc == EXECD_EPERM ? "container.image"
-                        : rc == EXECD_EPERM ? "container.command" : "container";
-    const char *code = rc != EXECD_EPERM                  ? "invalid_request"
-                       : json_object_get(spec, "image") ? "image_not_allowed"
-                                                        : "command_not_allowed";
-    reply_err(cb, arg, rc == EXECD_EPERM ? EXECD_EPERM : EXECD_EINVAL, code, field,
-              "backend %s refuses it: %s", b->inst->name, why);
-    json_decref(req);
-    json_decref(spec);
-    return 0;
-  }
-  if ((int64_t)eng->sched.depth >= cfg->max_queued) {
-    eng->rejected_total++;
-    reply_err(cb, arg, EXECD_EBUSY, "queue_full", NULL,
-              "%zu executions are queued, the configured maximum; try again later",
-              eng->sched.depth);
-    json_decref(req);
-    json_decref(spec);
-    return 0;
-  }
+/* The record of an accepted request, before it is stored; steals req and
+ * spec.  NULL when out of memory. */
+static json_t *new_record(const char *tenant, json_t *req, json_t *spec) {
   char id[40], now[32];
   ids_new_uuid7(id);
   ids_format_time(ids_now_ms(), now);
-  json_t *record = json_pack(
+  return json_pack(
       "{s:s, s:s, s:s, s:O, s:O, s:O, s:O, s:O, s:O, s:o, s:o, s:i, s:n, s:n, s:n, s:n,"
       " s:{s:s, s:n, s:n}, s:n, s:n, s:[{s:n, s:s, s:s, s:s}]}",
       "id", id, "tenant", tenant ? tenant : "anonymous", "state", "QUEUED", "correlation_id",
@@ -304,21 +227,69 @@ int api_submit(execd_instance *inst, const char *tenant, const char *body, size_
       "progress", "checkpoint", "result", "error", "timestamps", "created", now, "started",
       "finished", "duration_ms", "retry_at", "history", "from", "to", "QUEUED", "at", now,
       "reason", "accepted");
+}
+
+int api_submit(execd_instance *inst, const char *tenant, const char *body, size_t len,
+               unsigned wait_s, execd_reply_cb cb, void *arg) {
+  pipeline *p = api.pipeline;
+  const execd_config *cfg = pipeline_config(p);
+  (void)inst;
+  if (pipeline_draining(p)) {
+    reply_err(cb, arg, EXECD_EUNAVAIL, "shutting_down", NULL,
+              "execd is shutting down and accepts no new executions");
+    return 0;
+  }
+  request_error e;
+  json_t *req = request_parse(body, len, &cfg->limits, &e);
+  json_t *spec = req ? request_effective_spec(req, cfg, &e) : NULL;
+  if (!spec) {
+    pipeline_count_rejected(p);
+    reply_err(cb, arg, e.status, e.code, e.field, "%s", e.message);
+    json_decref(req);
+    return 0;
+  }
+  json_t *record = new_record(tenant, req, spec);
   if (!record) {
     reply_err(cb, arg, EXECD_ENOMEM, "internal", NULL, "out of memory");
     return 0;
   }
+  /* The backend's check() sees the job spec its start() will get. */
+  spec = json_object_get(record, "spec");
+  char why[1024];
+  const char *backend_name;
+  int rc = pipeline_backend_check(p, record, why, sizeof why, &backend_name);
+  if (rc) {
+    pipeline_count_rejected(p);
+    const char *field = json_object_get(spec, "image") && rc == EXECD_EPERM ? "container.image"
+                        : rc == EXECD_EPERM ? "container.command" : "container";
+    const char *code = rc != EXECD_EPERM                  ? "invalid_request"
+                       : json_object_get(spec, "image") ? "image_not_allowed"
+                                                        : "command_not_allowed";
+    reply_err(cb, arg, rc == EXECD_EPERM ? EXECD_EPERM : EXECD_EINVAL, code, field,
+              "backend %s refuses it: %s", backend_name, why);
+    json_decref(record);
+    return 0;
+  }
+  if ((int64_t)pipeline_queue_depth(p) >= cfg->max_queued) {
+    pipeline_count_rejected(p);
+    reply_err(cb, arg, EXECD_EBUSY, "queue_full", NULL,
+              "%zu executions are queued, the configured maximum; try again later",
+              pipeline_queue_depth(p));
+    json_decref(record);
+    return 0;
+  }
   submit_ctx *c = calloc(1, sizeof *c);
-  c->eng = eng;
+  c->pipeline = p;
   c->record = record;
   c->wait_s = wait_s > 3600 ? 3600 : wait_s;
   c->cb = cb;
   c->arg = arg;
-  rc = eng->store->insert(eng->storage->self, record, on_inserted, c);
+  records *store = pipeline_records(p);
+  rc = records_insert(store, record, on_inserted, c);
   if (rc) {
     reply_err(cb, arg, EXECD_EUNAVAIL, "storage_unavailable", NULL,
               "the execution could not be stored (%s); nothing was accepted",
-              instance_error(eng->storage, execd_strerror(rc)));
+              records_error(store, execd_strerror(rc)));
     json_decref(record);
     free(c);
   }
@@ -345,13 +316,13 @@ static void read_free(read_ctx *c) {
 
 static void on_log_read(void *arg, int status, const char *data, size_t len, uint64_t next) {
   read_ctx *c = arg;
-  engine *eng = api.eng;
+  pipeline *p = api.pipeline;
   if (status != 0 && status != EXECD_ENOENT) {
     execd_reply r = {sizeof r, status, "storage_error", "reading logs failed", NULL, NULL};
     c->cb(c->arg, &r);
   } else {
-    execution *ex = engine_find(eng, c->id);
-    int done = !ex || state_is_terminal(ex->state);
+    execution *ex = pipeline_find(p, c->id);
+    int done = !ex || state_is_terminal(execution_state(ex));
     json_t *body = json_pack("{s:s%, s:I, s:I, s:b}", "logs", status ? "" : (data ? data : ""),
                              status ? (size_t)0 : len, "offset", (json_int_t)c->offset,
                              "next_offset", (json_int_t)(status ? c->offset : next), "done",
@@ -384,7 +355,7 @@ static void on_removed(void *arg, int status, json_t *record) {
 
 static void on_stored_record(void *arg, int status, json_t *record) {
   read_ctx *c = arg;
-  engine *eng = api.eng;
+  pipeline *p = api.pipeline;
   if (status == 0 && !owned_by(record, c->tenant))
     status = EXECD_ENOENT; /* another tenant's execution does not exist for you */
   if (status != 0) {
@@ -401,7 +372,7 @@ static void on_stored_record(void *arg, int status, json_t *record) {
   int s = state_from_name(json_string_value(json_object_get(record, "state")));
   switch (c->op) {
   case READ_GET:
-    view = engine_view(record);
+    view = execution_view(record);
     r.body = view;
     break;
   case READ_CANCEL: {
@@ -416,20 +387,20 @@ static void on_stored_record(void *arg, int status, json_t *record) {
     return;
   }
   case READ_REMOVE:
-    if (engine_find(eng, c->id) || (s >= 0 && !state_is_terminal((exec_state)s))) {
+    if (pipeline_find(p, c->id) || (s >= 0 && !state_is_terminal((exec_state)s))) {
       r.status = EXECD_ECONFLICT;
       r.code = "not_finished";
       r.message = "the execution has not ended; cancel it first";
       break;
     }
-    if (eng->store->remove(eng->storage->self, c->id, on_removed, c) == 0)
+    if (records_remove(pipeline_records(p), c->id, on_removed, c) == 0)
       return;
     r.status = EXECD_EUNAVAIL;
     r.code = "storage_error";
     r.message = "storage refused the delete";
     break;
   case READ_LOGS:
-    if (eng->store->log_read(eng->storage->self, c->id, c->offset, 1 << 20, on_log_read, c) == 0)
+    if (records_log_read(pipeline_records(p), c->id, c->offset, 1 << 20, on_log_read, c) == 0)
       return;
     r.status = EXECD_EUNAVAIL;
     r.code = "storage_error";
@@ -443,32 +414,32 @@ static void on_stored_record(void *arg, int status, json_t *record) {
 
 static int start_read(const char *tenant, const char *id, int op, uint64_t offset,
                       execd_reply_cb cb, void *arg) {
-  engine *eng = api.eng;
+  pipeline *p = api.pipeline;
   if (!ids_valid_uuid(id)) {
     reply_err(cb, arg, EXECD_EINVAL, "invalid_id", "id", "'%.64s' is not an execution id", id);
     return 0;
   }
-  execution *ex = engine_find(eng, id);
-  if (ex && !owned_by(ex->record, tenant)) {
+  execution *ex = pipeline_find(p, id);
+  if (ex && !owned_by(execution_record(ex), tenant)) {
     NOT_FOUND(cb, arg, id);
     return 0;
   }
   if (ex && op == READ_GET) {
-    reply_ok(cb, arg, engine_view(ex->record));
+    reply_ok(cb, arg, execution_view(execution_record(ex)));
     return 0;
   }
   if (ex && op == READ_CANCEL) {
-    int rc = engine_cancel(ex, "cancelled by the client");
+    int rc = execution_cancel(ex, "cancelled by the client");
     if (rc)
       reply_err(cb, arg, EXECD_ECONFLICT, "already_finished", NULL,
-                "execution %s already ended (%s)", id, state_name(ex->state));
+                "execution %s already ended (%s)", id, state_name(execution_state(ex)));
     else
-      reply_ok(cb, arg, engine_view(ex->record));
+      reply_ok(cb, arg, execution_view(execution_record(ex)));
     return 0;
   }
   if (ex && op == READ_REMOVE) {
     reply_err(cb, arg, EXECD_ECONFLICT, "not_finished", NULL,
-              "execution %s has not ended (%s); cancel it first", id, state_name(ex->state));
+              "execution %s has not ended (%s); cancel it first", id, state_name(execution_state(ex)));
     return 0;
   }
   read_ctx *c = calloc(1, sizeof *c);
@@ -479,9 +450,9 @@ static int start_read(const char *tenant, const char *id, int op, uint64_t offse
   c->cb = cb;
   c->arg = arg;
   if (ex && op == READ_LOGS) {
-    if (eng->store->log_read(eng->storage->self, c->id, offset, 1 << 20, on_log_read, c) == 0)
+    if (records_log_read(pipeline_records(p), c->id, offset, 1 << 20, on_log_read, c) == 0)
       return 0;
-  } else if (eng->store->get(eng->storage->self, id, on_stored_record, c) == 0) {
+  } else if (records_get(pipeline_records(p), id, on_stored_record, c) == 0) {
     return 0;
   }
   read_free(c);
@@ -520,7 +491,7 @@ typedef struct list_ctx {
   void *arg;
 } list_ctx;
 
-static void on_listed(void *arg, int status, json_t *records, const char *next) {
+static void on_listed(void *arg, int status, json_t *page, const char *next) {
   list_ctx *c = arg;
   if (status) {
     execd_reply r = {sizeof r, status, status == EXECD_EINVAL ? "invalid_query" : "storage_error",
@@ -532,10 +503,10 @@ static void on_listed(void *arg, int status, json_t *records, const char *next) 
     json_t *list = json_array();
     size_t i;
     json_t *rec;
-    json_array_foreach(records, i, rec) {
+    json_array_foreach(page, i, rec) {
       /* Active executions: memory is fresher than storage. */
-      execution *ex = engine_find(api.eng, json_string_value(json_object_get(rec, "id")));
-      json_array_append_new(list, engine_view(ex ? ex->record : rec));
+      execution *ex = pipeline_find(api.pipeline, json_string_value(json_object_get(rec, "id")));
+      json_array_append_new(list, execution_view(ex ? execution_record(ex) : rec));
     }
     json_t *body = json_pack("{s:o, s:s?}", "executions", list, "next_cursor", next);
     if (body && !next)
@@ -549,7 +520,7 @@ static void on_listed(void *arg, int status, json_t *records, const char *next) 
 
 int api_list(execd_instance *inst, const char *tenant, const execd_list_query *query,
              execd_reply_cb cb, void *arg) {
-  engine *eng = api.eng;
+  pipeline *p = api.pipeline;
   (void)inst;
   execd_list_query q;
   memset(&q, 0, sizeof q);
@@ -570,7 +541,7 @@ int api_list(execd_instance *inst, const char *tenant, const execd_list_query *q
   list_ctx *c = calloc(1, sizeof *c);
   c->cb = cb;
   c->arg = arg;
-  if (eng->store->list(eng->storage->self, &q, on_listed, c) != 0) {
+  if (records_list(pipeline_records(p), &q, on_listed, c) != 0) {
     free(c);
     reply_err(cb, arg, EXECD_EUNAVAIL, "storage_error", NULL, "storage refused to list");
   }
@@ -604,7 +575,7 @@ static void watch_done(void *arg, const json_t *record) {
   execd_watch *w = arg;
   w->w = NULL;
   w->ex = NULL;
-  json_t *view = engine_view(record);
+  json_t *view = execution_view(record);
   w->cb(w->arg, "end", view);
   json_decref(view);
   watch_free(w);
@@ -621,14 +592,14 @@ static void on_watch_record(void *arg, int status, json_t *record) {
   execd_watch *w = arg;
   deferred *d = calloc(1, sizeof *d);
   d->watch = w;
-  d->body = status == 0 && owned_by(record, w->tenant) ? engine_view(record) : NULL;
+  d->body = status == 0 && owned_by(record, w->tenant) ? execution_view(record) : NULL;
   /* Deliver through the deferred queue so ordering matches replies. */
   defer(d);
 }
 
 int api_watch(execd_instance *inst, const char *tenant, const char *id, execd_watch_cb cb,
               void *arg, execd_watch **out) {
-  engine *eng = api.eng;
+  pipeline *p = api.pipeline;
   (void)inst;
   *out = NULL;
   if (!ids_valid_uuid(id))
@@ -638,19 +609,19 @@ int api_watch(execd_instance *inst, const char *tenant, const char *id, execd_wa
   w->arg = arg;
   w->tenant = strdup(tenant ? tenant : "anonymous");
   snprintf(w->id, sizeof w->id, "%s", id);
-  execution *ex = engine_find(eng, id);
-  if (ex && owned_by(ex->record, tenant) && !ex->finished_notified) {
+  execution *ex = pipeline_find(p, id);
+  if (ex && owned_by(execution_record(ex), tenant) && !execution_ended(ex)) {
     w->ex = ex;
-    w->w = engine_add_waiter(ex, watch_done, watch_event, w);
+    w->w = execution_add_waiter(ex, watch_done, watch_event, w);
   } else if (ex) {
     deferred *d = calloc(1, sizeof *d);
     d->watch = w;
-    d->body = owned_by(ex->record, tenant) ? engine_view(ex->record) : NULL;
+    d->body = owned_by(execution_record(ex), tenant) ? execution_view(execution_record(ex)) : NULL;
     w->pending = 1;
     defer(d);
   } else {
     w->pending = 1;
-    if (eng->store->get(eng->storage->self, id, on_watch_record, w) != 0) {
+    if (records_get(pipeline_records(p), id, on_watch_record, w) != 0) {
       watch_free(w);
       return EXECD_EUNAVAIL;
     }
@@ -667,7 +638,7 @@ void api_unwatch(execd_watch *w) {
     return;
   }
   if (w->ex && w->w)
-    engine_remove_waiter(w->ex, w->w);
+    execution_remove_waiter(w->ex, w->w);
   watch_free(w);
 }
 
@@ -678,52 +649,44 @@ int api_agents(execd_instance *inst, execd_reply_cb cb, void *arg) {
   json_t *list = json_array();
   const char *name;
   json_t *a;
-  json_object_foreach(api.eng->cfg->agents, name, a) json_array_append(list, a);
+  json_object_foreach(pipeline_config(api.pipeline)->agents, name, a) json_array_append(list, a);
   reply_ok(cb, arg, json_pack("{s:o}", "agents", list));
   return 0;
 }
 
-static void add_component(json_t *components, json_t *down, execd_instance *inst, int rc) {
+typedef struct health_ctx {
+  json_t *components, *down;
+} health_ctx;
+
+static void add_component(void *arg, execd_instance *inst, int rc) {
+  health_ctx *h = arg;
   char label[128];
   instance_label(inst, label, sizeof label);
   if (rc == 0) {
-    json_object_set_new(components, label, json_string("ok"));
+    json_object_set_new(h->components, label, json_string("ok"));
   } else {
-    json_object_set_new(components, label,
+    json_object_set_new(h->components, label,
                         json_string(instance_error(inst, execd_strerror(rc))));
-    json_array_append_new(down, json_string(label));
+    json_array_append_new(h->down, json_string(label));
   }
 }
 
 int api_health(execd_instance *inst, execd_reply_cb cb, void *arg) {
-  engine *eng = api.eng;
+  pipeline *p = api.pipeline;
   (void)inst;
-  json_t *components = json_object(), *down = json_array();
-  eng->storage->last_error[0] = '\0';
-  add_component(components, down, eng->storage,
-                eng->store->health ? eng->store->health(eng->storage->self) : 0);
-  for (size_t i = 0; i < eng->n_backends; i++) {
-    backend_rt *b = &eng->backends[i];
-    b->inst->last_error[0] = '\0';
-    add_component(components, down, b->inst, b->ops->health ? b->ops->health(b->inst->self) : 0);
-  }
-  for (size_t i = 0; i < eng->n_transports; i++) {
-    execd_instance *t = eng->transports[i];
-    const execd_transport_ops *ops = t->ops;
-    t->last_error[0] = '\0';
-    add_component(components, down, t, ops->health ? ops->health(t->self) : 0);
-  }
-  int ready = json_array_size(down) == 0 && !eng->draining;
-  if (eng->draining)
-    json_array_append_new(down, json_string("execd (shutting down)"));
-  reply_ok(cb, arg, json_pack("{s:b, s:o, s:o}", "ready", ready, "down", down, "components",
-                              components));
+  health_ctx h = {json_object(), json_array()};
+  pipeline_health(p, add_component, &h);
+  int ready = json_array_size(h.down) == 0 && !pipeline_draining(p);
+  if (pipeline_draining(p))
+    json_array_append_new(h.down, json_string("execd (shutting down)"));
+  reply_ok(cb, arg, json_pack("{s:b, s:o, s:o}", "ready", ready, "down", h.down, "components",
+                              h.components));
   return 0;
 }
 
 int api_metrics(execd_instance *inst, execd_reply_cb cb, void *arg) {
   (void)inst;
-  char *text = metrics_render(api.eng);
+  char *text = metrics_render(api.pipeline);
   reply_ok(cb, arg, json_string(text ? text : ""));
   free(text);
   return 0;

@@ -8,7 +8,7 @@
 
 #include "pipeline.h"
 
-void api_init(engine *eng);
+void api_init(pipeline *p);
 void api_close(void);
 
 int api_submit(execd_instance *inst, const char *tenant, const char *body, size_t len,

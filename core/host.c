@@ -1,5 +1,5 @@
 /* The host table: what plugins may call.  Backend reports go to the
- * engine, transport calls to the API, the rest is here. */
+ * pipeline, transport calls to the API, the rest is here. */
 #include "config.h"
 
 #include <stdarg.h>
@@ -11,9 +11,6 @@
 #include "instance.h"
 #include "log.h"
 
-void engine_host_job_output(execd_job *job, int stream, const char *data, size_t len);
-void engine_host_job_exited(execd_job *job, const execd_job_exit *exit);
-
 void instance_label(const execd_instance *inst, char *out, size_t len) {
   snprintf(out, len, "%s %s", loader_kind_name(inst->kind), inst->name);
 }
@@ -21,6 +18,8 @@ void instance_label(const execd_instance *inst, char *out, size_t len) {
 const char *instance_error(execd_instance *inst, const char *fallback) {
   return inst && inst->last_error[0] ? inst->last_error : fallback;
 }
+
+void instance_clear_error(execd_instance *inst) { inst->last_error[0] = '\0'; }
 
 static void h_log(execd_instance *inst, int level, const char *fmt, ...) {
   char label[128];
@@ -38,9 +37,11 @@ static void h_set_error(execd_instance *inst, const char *fmt, ...) {
   va_end(ap);
 }
 
-static uv_loop_t *h_loop(execd_instance *inst) { return inst->engine->loop; }
+static uv_loop_t *h_loop(execd_instance *inst) { return pipeline_loop(inst->pipeline); }
 static const char *h_instance_name(execd_instance *inst) { return inst->name; }
-static const char *h_state_dir(execd_instance *inst) { return inst->engine->cfg->state_dir; }
+static const char *h_state_dir(execd_instance *inst) {
+  return pipeline_config(inst->pipeline)->state_dir;
+}
 
 static const execd_host table = {
     .abi_major = EXECD_ABI_MAJOR,
@@ -51,8 +52,8 @@ static const execd_host table = {
     .loop = h_loop,
     .instance_name = h_instance_name,
     .state_dir = h_state_dir,
-    .job_output = engine_host_job_output,
-    .job_exited = engine_host_job_exited,
+    .job_output = pipeline_job_output,
+    .job_exited = pipeline_job_exited,
     .submit = api_submit,
     .get = api_get,
     .list = api_list,

@@ -8,7 +8,7 @@
 #include "conf.h"
 #include "loader.h"
 
-struct engine;
+struct pipeline;
 
 struct execd_instance {
   char *name;                  /* instance name from the config */
@@ -18,7 +18,7 @@ struct execd_instance {
   const execd_plugin *plugin;  /* zero-padded descriptor */
   const void *ops;             /* zero-padded ops table */
   void *self;                  /* what create() returned */
-  struct engine *engine;
+  struct pipeline *pipeline;   /* the core that owns it */
   int started;
   char last_error[1024];       /* set_error() */
 };
@@ -27,6 +27,8 @@ struct execd_instance {
 const execd_host *host_table(void);
 /* The instance's last error, or the fallback text. */
 const char *instance_error(execd_instance *inst, const char *fallback);
+/* Forget the last error, before an op whose error detail is wanted. */
+void instance_clear_error(execd_instance *inst);
 /* Log prefix for an instance: "backend docker". */
 void instance_label(const execd_instance *inst, char *out, size_t len);
 

@@ -22,7 +22,7 @@
 typedef struct daemon_ctx {
   uv_loop_t *loop;
   execd_config *cfg;
-  engine eng;
+  pipeline *pipeline;
   execd_instance **instances; /* storage, backends, transports */
   size_t n_instances;
   uv_signal_t sigterm, sigint, sighup;
@@ -64,7 +64,7 @@ static execd_instance *load_instance(daemon_ctx *d, plugin_block *b, char *err, 
   inst->name = strdup(b->name);
   inst->kind = b->kind;
   inst->block = b;
-  inst->engine = &d->eng;
+  inst->pipeline = d->pipeline;
   int rc = loader_open(b->kind, b->plugin, host_table(), &inst->loaded, err, errlen);
   if (rc == 0) {
     inst->plugin = loader_descriptor(inst->loaded);
@@ -88,35 +88,32 @@ static int load_all(daemon_ctx *d) {
   d->instances = calloc(1 + cfg->n_backends + cfg->n_transports, sizeof *d->instances);
   if (!load_instance(d, &cfg->storage, err, sizeof err))
     goto fail;
-  d->eng.storage = d->instances[0];
-  d->eng.store = d->eng.storage->ops;
-  d->eng.backends = calloc(cfg->n_backends, sizeof *d->eng.backends);
+  pipeline_set_storage(d->pipeline, d->instances[0]);
   for (size_t i = 0; i < cfg->n_backends; i++) {
     execd_instance *inst = load_instance(d, &cfg->backends[i], err, sizeof err);
     if (!inst)
       goto fail;
-    backend_rt *b = &d->eng.backends[d->eng.n_backends++];
-    b->inst = inst;
-    b->ops = inst->ops;
-    b->block = &cfg->backends[i];
-    if (!b->ops->start || !b->ops->signal) {
+    const execd_backend_ops *ops = inst->ops;
+    if (pipeline_add_backend(d->pipeline, inst, &cfg->backends[i]) != 0)
+      goto fail;
+    if (!ops->start || !ops->signal) {
       snprintf(err, sizeof err, "%s: refused: backend ops lack start or signal",
                loader_path(inst->loaded));
       goto fail;
     }
   }
-  d->eng.transports = calloc(cfg->n_transports ? cfg->n_transports : 1, sizeof *d->eng.transports);
   for (size_t i = 0; i < cfg->n_transports; i++) {
     execd_instance *inst = load_instance(d, &cfg->transports[i], err, sizeof err);
     if (!inst)
       goto fail;
-    d->eng.transports[d->eng.n_transports++] = inst;
+    if (pipeline_add_transport(d->pipeline, inst) != 0)
+      goto fail;
   }
   {
-    const execd_storage_ops *s = d->eng.store;
+    const execd_storage_ops *s = d->instances[0]->ops;
     if (!s->insert || !s->update || !s->get || !s->list || !s->remove || !s->log_read) {
       snprintf(err, sizeof err, "%s: refused: storage ops are incomplete",
-               loader_path(d->eng.storage->loaded));
+               loader_path(d->instances[0]->loaded));
       goto fail;
     }
   }
@@ -175,7 +172,7 @@ static void stop_kind(daemon_ctx *d, int kind) {
 static void on_drained(void *arg) {
   daemon_ctx *d = arg;
   stop_kind(d, EXECD_KIND_BACKEND);
-  engine_close(&d->eng);
+  pipeline_close(d->pipeline);
   stop_kind(d, EXECD_KIND_STORAGE);
   api_close();
   uv_close((uv_handle_t *)&d->sigterm, NULL);
@@ -188,13 +185,13 @@ static void on_stop_signal(uv_signal_t *h, int signum) {
   daemon_ctx *d = h->data;
   if (d->stopping) {
     log_notice("%s again: not waiting any longer", strsignal(signum));
-    engine_drain_now(&d->eng);
+    pipeline_drain_now(d->pipeline);
     return;
   }
   d->stopping = 1;
   log_notice("%s: no longer accepting executions; draining", strsignal(signum));
   stop_kind(d, EXECD_KIND_TRANSPORT);
-  engine_drain(&d->eng, on_drained, d);
+  pipeline_drain(d->pipeline, on_drained, d);
 }
 
 /* SIGHUP: re-read the file; apply the log level and hand each instance
@@ -252,8 +249,8 @@ static void on_recovered(void *arg, int status) {
     on_drained(d);
     return;
   }
-  log_notice("ready: %zu backends, %zu transports, storage %s", d->eng.n_backends,
-             d->eng.n_transports, d->eng.storage->name);
+  log_notice("ready: %zu backends, %zu transports, storage %s", d->cfg->n_backends,
+             d->cfg->n_transports, d->instances[0]->name);
 }
 
 static void close_leftover(uv_handle_t *h, void *arg) {
@@ -263,7 +260,7 @@ static void close_leftover(uv_handle_t *h, void *arg) {
 }
 
 /* Workspaces left by an earlier run are removed at the end of recovery,
- * except those of attempts re-attached to (recovery.c). */
+ * except those of adopted attempts (recovery.c). */
 static void make_work_dir(const char *state_dir) {
   char dir[4096];
   snprintf(dir, sizeof dir, "%s/work", state_dir);
@@ -317,7 +314,11 @@ int main(int argc, char **argv) {
     return 1;
   }
   d.loop = uv_default_loop();
-  engine_init(&d.eng, d.loop, d.cfg);
+  d.pipeline = pipeline_new(d.loop, d.cfg);
+  if (!d.pipeline) {
+    log_err("out of memory");
+    return 1;
+  }
   int rc = load_all(&d);
   if (rc == 0 && check_only) {
     printf("%s: configuration OK (%zu backends, %zu transports, storage %s)\n", config_path,
@@ -330,8 +331,7 @@ int main(int argc, char **argv) {
       free(d.instances[i]);
     }
     free(d.instances);
-    free(d.eng.backends);
-    free(d.eng.transports);
+    pipeline_free(d.pipeline);
     loader_exit();
     config_free(d.cfg);
     if (rc != 0 && check_only)
@@ -346,7 +346,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   make_work_dir(d.cfg->state_dir);
-  api_init(&d.eng);
+  api_init(d.pipeline);
   if (create_all(&d) != 0 || start_kind(&d, EXECD_KIND_STORAGE) != 0 ||
       start_kind(&d, EXECD_KIND_BACKEND) != 0) {
     d.exit_code = 1;
@@ -360,7 +360,7 @@ int main(int argc, char **argv) {
     uv_signal_start(&d.sigint, on_stop_signal, SIGINT);
     uv_signal_start(&d.sighup, on_reload, SIGHUP);
     log_notice("execd %s starting with %s", PACKAGE_VERSION, config_path);
-    engine_recover(&d.eng, on_recovered, &d);
+    pipeline_recover(d.pipeline, on_recovered, &d);
   }
   uv_run(d.loop, UV_RUN_DEFAULT);
   /* A plugin that left a handle open must not keep us from exiting. */
@@ -376,8 +376,7 @@ int main(int argc, char **argv) {
     free(inst);
   }
   free(d.instances);
-  free(d.eng.backends);
-  free(d.eng.transports);
+  pipeline_free(d.pipeline);
   uv_loop_close(d.loop);
   loader_exit();
   config_free(d.cfg);

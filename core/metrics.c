@@ -6,28 +6,27 @@
 #include "ids.h"
 #include "metrics.h"
 
-char *metrics_render(const engine *eng) {
+char *metrics_render(const pipeline *p) {
   char *text = NULL;
   size_t len = 0;
   FILE *f = open_memstream(&text, &len);
   if (!f)
     return NULL;
   /* Counts of active executions by state, from memory. */
-  unsigned by_state[STATE__COUNT] = {0};
-  execution *ex;
-  RB_FOREACH(ex, exec_tree, (struct exec_tree *)&eng->active) by_state[ex->state]++;
+  pipeline_stats st;
+  pipeline_get_stats(p, &st);
 
   fprintf(f, "# HELP execd_executions Executions known to this daemon that have not ended, by state.\n"
              "# TYPE execd_executions gauge\n");
   for (int s = 0; s < STATE__COUNT; s++)
     if (!state_is_terminal((exec_state)s))
-      fprintf(f, "execd_executions{state=\"%s\"} %u\n", state_name((exec_state)s), by_state[s]);
+      fprintf(f, "execd_executions{state=\"%s\"} %u\n", state_name((exec_state)s), st.active[s]);
   fprintf(f, "# HELP execd_executions_finished_total Executions that ended, by final state.\n"
              "# TYPE execd_executions_finished_total counter\n");
   for (int s = 0; s < STATE__COUNT; s++)
     if (state_is_terminal((exec_state)s))
       fprintf(f, "execd_executions_finished_total{state=\"%s\"} %llu\n",
-              state_name((exec_state)s), (unsigned long long)eng->finished_total[s]);
+              state_name((exec_state)s), (unsigned long long)st.finished_total[s]);
   fprintf(f,
           "# HELP execd_executions_accepted_total Requests accepted and stored.\n"
           "# TYPE execd_executions_accepted_total counter\n"
@@ -44,18 +43,18 @@ char *metrics_render(const engine *eng) {
           "# HELP execd_queue_depth Executions waiting for a slot.\n"
           "# TYPE execd_queue_depth gauge\n"
           "execd_queue_depth %zu\n",
-          (unsigned long long)eng->accepted_total, (unsigned long long)eng->rejected_total,
-          (unsigned long long)eng->attempts_total, eng->running, eng->sched.depth);
+          (unsigned long long)st.accepted_total, (unsigned long long)st.rejected_total,
+          (unsigned long long)st.attempts_total, st.running, st.queue_depth);
   fprintf(f, "# HELP execd_backend_running Attempts running now, by backend.\n"
              "# TYPE execd_backend_running gauge\n");
-  for (size_t i = 0; i < eng->n_backends; i++)
-    fprintf(f, "execd_backend_running{backend=\"%s\"} %d\n", eng->backends[i].inst->name,
-            eng->backends[i].running);
+  for (size_t i = 0; i < pipeline_backend_count(p); i++)
+    fprintf(f, "execd_backend_running{backend=\"%s\"} %d\n", pipeline_backend_name(p, i),
+            pipeline_backend_running(p, i));
   fprintf(f,
           "# HELP execd_uptime_seconds Seconds since execd started.\n"
           "# TYPE execd_uptime_seconds gauge\n"
           "execd_uptime_seconds %.3f\n",
-          (double)(ids_now_ms() - eng->started_ms) / 1000.0);
+          (double)(ids_now_ms() - st.started_ms) / 1000.0);
   fclose(f);
   return text;
 }

@@ -1,132 +1,118 @@
-/* The execution engine: lifecycle of executions from acceptance to a
- * persisted terminal state (DESIGN §3), on the one libuv loop. */
-#ifndef EXECD_CORE_ENGINE_H
-#define EXECD_CORE_ENGINE_H
+/* The pipeline: executions from acceptance to a persisted terminal state
+ * (doc/architecture.md, "The pipeline"), on the one libuv loop.  This is
+ * the header other core files include; the structs are private to the
+ * pipeline's files (pipeline_internal.h). */
+#ifndef EXECD_CORE_PIPELINE_H
+#define EXECD_CORE_PIPELINE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
-/* libbsd's tree.h marks generated functions __unused (a BSD spelling). */
-#ifndef __unused
-#define __unused __attribute__((unused))
-#endif
-#include <bsd/sys/tree.h>
 #include <jansson.h>
 #include <uv.h>
 
 #include "conf.h"
 #include "instance.h"
-#include "scheduler.h"
+#include "records.h"
 #include "state.h"
-#include "workflow.h"
 
+typedef struct pipeline pipeline;
+/* One accepted request's whole life (record and state). */
 typedef struct execution execution;
-typedef struct engine engine;
-typedef struct recover_ctx recover_ctx;
-
-typedef struct backend_rt {
-  execd_instance *inst;
-  const execd_backend_ops *ops;
-  const plugin_block *block;
-  int running;
-} backend_rt;
-
 /* A client waiting for an execution to end (submit ?wait=, watch). */
 typedef struct waiter waiter;
 
-struct execd_job {
-  execution *ex;
-};
+/* --- set-up and shutdown (main.c) */
 
-struct execution {
-  RB_ENTRY(execution) node;
-  sched_entry queue;
-  engine *eng;
-  char id[40];
-  json_t *record;        /* the stored document; owned */
-  exec_state state;      /* == record.state */
-  exec_state persisted;  /* what storage has */
-  backend_rt *backend;
-  struct execd_job job;  /* the token backends report with */
-  void *handle;          /* backend's handle while running */
-  enum { STOP_NONE, STOP_CANCEL, STOP_TIMEOUT } stop;
-  uv_timer_t timer;      /* timeout while running; retry while waiting */
-  uv_timer_t kill_timer; /* SIGTERM -> SIGKILL grace */
-  char *workspace;
-  line_splitter lines[3]; /* per stream (1 stdout, 2 stderr) */
-  char *logs;            /* log text kept for the result, capped */
-  size_t logs_len;
-  bool logs_truncated;
-  uint64_t log_stored;   /* bytes of this execution's log in storage */
-  uint64_t log_skip;     /* replayed log bytes storage already holds */
-  char *stdout_text;     /* io:"json" stdout, capped */
-  size_t stdout_len;
-  json_t *exit;          /* what the backend reported */
-  bool write_inflight, write_again, finished_notified, released;
-  int refs;              /* timers, thread-pool work, storage ops */
-  waiter *waiters;
-};
-
-RB_HEAD(exec_tree, execution);
-int exec_cmp(execution *a, execution *b);
-RB_PROTOTYPE(exec_tree, execution, node, exec_cmp)
-
-struct engine {
-  uv_loop_t *loop;
-  const execd_config *cfg;
-  execd_instance *storage;
-  const execd_storage_ops *store;
-  backend_rt *backends;
-  size_t n_backends;
-  execd_instance **transports;
-  size_t n_transports;
-  scheduler sched;
-  struct exec_tree active;
-  size_t n_active;
-  int running;
-  bool draining;
-  int64_t drain_deadline_ms; /* while draining: stop waiting for jobs then */
-  uint64_t accepted_total;
-  uint64_t rejected_total;
-  uint64_t finished_total[STATE__COUNT];
-  uint64_t attempts_total;
-  int64_t started_ms;
-  recover_ctx *recovery; /* while recovery runs at start */
-};
-
-void engine_init(engine *eng, uv_loop_t *loop, const execd_config *cfg);
+/* Room for cfg's backends and transports; NULL when out of memory. */
+pipeline *pipeline_new(uv_loop_t *loop, const execd_config *cfg);
+void pipeline_free(pipeline *p);
+void pipeline_set_storage(pipeline *p, execd_instance *storage);
+/* 0, or EXECD_ENOMEM beyond the room cfg gave. */
+int pipeline_add_backend(pipeline *p, execd_instance *inst, const plugin_block *block);
+int pipeline_add_transport(pipeline *p, execd_instance *inst);
 /* Load unfinished executions from storage and resume them; cb runs once
- * with 0 or an error. */
-int engine_recover(engine *eng, void (*cb)(void *arg, int status), void *arg);
+ * with 0 or an error (recovery.c). */
+int pipeline_recover(pipeline *p, void (*cb)(void *arg, int status), void *arg);
 /* Stop starting attempts; cb runs once no attempt is running or the
- * shutdown grace has passed. */
-void engine_drain(engine *eng, void (*cb)(void *arg), void *arg);
+ * shutdown grace has passed (drain.c). */
+void pipeline_drain(pipeline *p, void (*cb)(void *arg), void *arg);
 /* Ends a drain at once (a second SIGTERM): running jobs are left to
  * recovery at the next start. */
-void engine_drain_now(engine *eng);
-void engine_close(engine *eng);
+void pipeline_drain_now(pipeline *p);
+/* Releases every execution's memory; storage keeps them as they are. */
+void pipeline_close(pipeline *p);
 
-execution *engine_find(engine *eng, const char *id);
-backend_rt *engine_backend(engine *eng, const char *name);
+/* --- what the API and the host table read */
 
-/* Accept a validated record (state QUEUED, persisted): queue it. */
-execution *engine_adopt(engine *eng, json_t *record);
-void engine_schedule(engine *eng);
+uv_loop_t *pipeline_loop(const pipeline *p);
+const execd_config *pipeline_config(const pipeline *p);
+records *pipeline_records(pipeline *p);
+bool pipeline_draining(const pipeline *p);
+size_t pipeline_queue_depth(const pipeline *p);
+/* A request refused before it was stored. */
+void pipeline_count_rejected(pipeline *p);
+/* Health of the storage, every backend and every transport: report(arg,
+ * instance, 0 or its health op's error) for each, in that order. */
+void pipeline_health(pipeline *p, void (*report)(void *arg, execd_instance *inst, int rc),
+                     void *arg);
+
+/* Counters and gauges for metrics. */
+typedef struct pipeline_stats {
+  unsigned active[STATE__COUNT]; /* executions in memory, by state */
+  uint64_t finished_total[STATE__COUNT];
+  uint64_t accepted_total, rejected_total, attempts_total;
+  int running;
+  size_t queue_depth;
+  int64_t started_ms;
+} pipeline_stats;
+void pipeline_get_stats(const pipeline *p, pipeline_stats *out);
+size_t pipeline_backend_count(const pipeline *p);
+/* Backend i's instance name and running attempts. */
+const char *pipeline_backend_name(const pipeline *p, size_t i);
+int pipeline_backend_running(const pipeline *p, size_t i);
+
+/* --- executions */
+
+/* Asks the record's backend whether it would run the record at all
+ * (check(), with the job spec start() will get for attempt 1) before it is
+ * stored.  0, or the op's error with its detail in why; *backend_name is
+ * the backend's instance name. */
+int pipeline_backend_check(pipeline *p, const json_t *record, char *why, size_t whylen,
+                           const char **backend_name);
+/* Accept a validated record (state QUEUED, persisted): count it and queue
+ * it.  NULL if its backend is not configured. */
+execution *pipeline_enqueue(pipeline *p, json_t *record);
+/* Start what may start now. */
+void pipeline_schedule(pipeline *p);
+/* The active execution of that id, or NULL. */
+execution *pipeline_find(pipeline *p, const char *id);
+
+const json_t *execution_record(const execution *ex);
+exec_state execution_state(const execution *ex);
+/* Terminal, persisted, and its waiters have heard the end. */
+bool execution_ended(const execution *ex);
 /* Cancel an active execution; returns 0 or EXECD_ECONFLICT. */
-int engine_cancel(execution *ex, const char *reason);
-
-/* The API view of a record (DESIGN §4); new reference. */
-json_t *engine_view(const json_t *record);
+int execution_cancel(execution *ex, const char *reason);
+/* The API view of a record (doc/api.md); new reference. */
+json_t *execution_view(const json_t *record);
+/* Publish an event of the execution to transports. */
+void execution_publish(execution *ex, const char *type, json_t *data);
 
 /* Waiters: called once when the execution reaches a persisted terminal
- * state (or the engine closes, with record == the current one). */
+ * state (or the pipeline closes, with record == the current one). */
 typedef void (*waiter_cb)(void *arg, const json_t *record);
 /* Events for watchers: type "log"/"state"/"progress". */
 typedef void (*waiter_event_cb)(void *arg, const char *type, const json_t *data);
-waiter *engine_add_waiter(execution *ex, waiter_cb done, waiter_event_cb event, void *arg);
-void engine_remove_waiter(execution *ex, waiter *w);
+waiter *execution_add_waiter(execution *ex, waiter_cb done, waiter_event_cb event, void *arg);
+void execution_remove_waiter(execution *ex, waiter *w);
 
-/* Publish an event to transports. */
-void engine_publish(engine *eng, const char *type, execution *ex, json_t *data);
+/* --- the host table's backend members */
+
+/* A job's output (job_output.c). */
+void pipeline_job_output(execd_job *job, int stream, const char *data, size_t len);
+/* A job's end (attempt.c). */
+void pipeline_job_exited(execd_job *job, const execd_job_exit *exit);
 
 #endif

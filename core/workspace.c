@@ -105,6 +105,11 @@ static int decode_base64(const char *text, size_t len, unsigned char **out, size
   return 0;
 }
 
+void workspace_path(const char *state_dir, const char *execution_id, unsigned attempt,
+                    char *out, size_t len) {
+  snprintf(out, len, "%s/work/%s-%u", state_dir, execution_id, attempt);
+}
+
 int workspace_prepare(const char *dir, const json_t *input, const json_t *checkpoint,
                       uid_t uid, gid_t gid, char *err, size_t errlen) {
   int rc = 0, root = -1, in = -1, conf = -1;

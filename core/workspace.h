@@ -11,6 +11,10 @@
 
 #include <jansson.h>
 
+/* The host directory of an attempt: <state_dir>/work/<execution id>-<attempt>.
+ * Does not block. */
+void workspace_path(const char *state_dir, const char *execution_id, unsigned attempt,
+                    char *out, size_t len);
 /* Create dir (must not exist) and lay out the request's input.  Files are
  * created below input/ without following symlinks.  checkpoint may be NULL.
  * If uid != (uid_t)-1 the output directory is given to that user.

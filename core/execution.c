@@ -1,0 +1,291 @@
+/* One execution: its references, its record's state changes (each
+ * persisted with a compare-and-set on the previously persisted state),
+ * timestamps, API view, waiters and published events. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ids.h"
+#include "log.h"
+#include "pipeline_internal.h"
+
+int exec_cmp(execution *a, execution *b) { return strcmp(a->id, b->id); }
+RB_GENERATE(exec_tree, execution, node, exec_cmp)
+
+struct waiter {
+  waiter *next;
+  waiter_cb done;
+  waiter_event_cb event;
+  void *arg;
+};
+
+/* --- reference counting: an execution lives while anything refers to it */
+
+void execution_ref(execution *ex) { ex->refs++; }
+
+static void execution_free(execution *ex) {
+  for (int i = 0; i < 3; i++)
+    line_splitter_free(&ex->lines[i]);
+  json_decref(ex->record);
+  json_decref(ex->exit);
+  free(ex->workspace);
+  free(ex->logs);
+  free(ex->stdout_text);
+  free(ex);
+}
+
+void execution_unref(execution *ex) {
+  if (--ex->refs == 0)
+    execution_free(ex);
+}
+
+static void on_handle_closed(uv_handle_t *h) { execution_unref(h->data); }
+
+execution *execution_new(pipeline *p, json_t *record) {
+  const char *backend = json_string_value(json_object_get(record, "backend"));
+  backend_rt *b = backend ? pipeline_backend(p, backend) : NULL;
+  if (!b)
+    return NULL;
+  execution *ex = calloc(1, sizeof *ex);
+  ex->pipeline = p;
+  snprintf(ex->id, sizeof ex->id, "%s", json_string_value(json_object_get(record, "id")));
+  ex->record = json_incref(record);
+  int s = state_from_name(json_string_value(json_object_get(record, "state")));
+  ex->state = ex->persisted = s < 0 ? STATE_QUEUED : (exec_state)s;
+  ex->backend = b;
+  ex->queue.priority = (int)json_integer_value(json_object_get(record, "priority"));
+  uv_timer_init(p->loop, &ex->timer);
+  uv_timer_init(p->loop, &ex->kill_timer);
+  ex->timer.data = ex;
+  ex->kill_timer.data = ex;
+  ex->refs = 1; /* the active tree's */
+  RB_INSERT(exec_tree, &p->active, ex);
+  p->n_active++;
+  return ex;
+}
+
+void execution_release(execution *ex) {
+  if (ex->released)
+    return;
+  ex->released = true;
+  RB_REMOVE(exec_tree, &ex->pipeline->active, ex);
+  ex->pipeline->n_active--;
+  execution_ref(ex);
+  execution_ref(ex);
+  uv_close((uv_handle_t *)&ex->timer, on_handle_closed);
+  uv_close((uv_handle_t *)&ex->kill_timer, on_handle_closed);
+  execution_unref(ex); /* the active tree's */
+}
+
+const json_t *execution_record(const execution *ex) { return ex->record; }
+exec_state execution_state(const execution *ex) { return ex->state; }
+bool execution_ended(const execution *ex) { return ex->finished_notified; }
+
+/* --- small record helpers ---------------------------------------------- */
+
+static void now_text(char *buf) { ids_format_time(ids_now_ms(), buf); }
+
+void execution_set_timestamp(execution *ex, const char *which) {
+  char now[32];
+  now_text(now);
+  json_t *ts = json_object_get(ex->record, "timestamps");
+  json_object_set_new(ts, which, json_string(now));
+}
+
+void execution_set_error(execution *ex, const char *code, const char *message,
+                         json_t *details) {
+  json_object_set_new(ex->record, "error",
+                      json_pack("{s:s, s:s, s:o}", "code", code, "message", message,
+                                "details", details ? details : json_null()));
+}
+
+json_t *execution_view(const json_t *r) {
+  json_t *result = json_object_get(r, "result");
+  json_t *view = json_pack(
+      "{s:O, s:O, s:O, s:b, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O}",
+      "execution_id", json_object_get(r, "id"), "correlation_id",
+      json_object_get(r, "correlation_id"), "state", json_object_get(r, "state"),
+      "success", json_is_string(json_object_get(r, "state")) &&
+                     strcmp(json_string_value(json_object_get(r, "state")), "SUCCEEDED") == 0,
+      "result", result ? result : json_null(), "attempts", json_object_get(r, "attempts"),
+      "backend", json_object_get(r, "backend"), "agent", json_object_get(r, "agent"),
+      "labels", json_object_get(r, "labels"), "priority", json_object_get(r, "priority"),
+      "progress", json_object_get(r, "progress"), "timestamps",
+      json_object_get(r, "timestamps"), "duration_ms", json_object_get(r, "duration_ms"),
+      "error", json_object_get(r, "error"));
+  if (!view)
+    return json_object();
+  json_t *h = json_object_get(r, "history");
+  if (h)
+    json_object_set(view, "history", h);
+  json_t *ra = json_object_get(r, "retry_at");
+  if (ra && !json_is_null(ra))
+    json_object_set(view, "retry_at", ra);
+  /* Never null where clients expect an object. */
+  const char *k;
+  json_t *v;
+  json_object_foreach(view, k, v) if (!v) json_object_set_new(view, k, json_null());
+  return view;
+}
+
+/* --- events to waiters and transports ------------------------------------ */
+
+void execution_publish(execution *ex, const char *type, json_t *data) {
+  pipeline *p = ex->pipeline;
+  char now[32];
+  now_text(now);
+  json_t *event = json_pack("{s:s, s:s, s:O, s:O, s:s, s:O}", "type", type,
+                            "execution_id", ex->id, "correlation_id",
+                            json_object_get(ex->record, "correlation_id"), "tenant",
+                            json_object_get(ex->record, "tenant"), "time", now, "data",
+                            data ? data : json_null());
+  for (size_t i = 0; i < p->n_transports; i++) {
+    execd_instance *t = p->transports[i];
+    const execd_transport_ops *ops = t->ops;
+    if (ops->publish && t->started)
+      ops->publish(t->self, type, event);
+  }
+  json_decref(event);
+}
+
+void execution_notify_watchers(execution *ex, const char *type, const json_t *data) {
+  for (waiter *w = ex->waiters; w;) {
+    waiter *next = w->next; /* a callback may remove itself */
+    if (w->event)
+      w->event(w->arg, type, data);
+    w = next;
+  }
+}
+
+waiter *execution_add_waiter(execution *ex, waiter_cb done, waiter_event_cb event, void *arg) {
+  waiter *w = calloc(1, sizeof *w);
+  if (!w)
+    return NULL;
+  w->done = done;
+  w->event = event;
+  w->arg = arg;
+  w->next = ex->waiters;
+  ex->waiters = w;
+  return w;
+}
+
+void execution_remove_waiter(execution *ex, waiter *w) {
+  for (waiter **p = &ex->waiters; *p; p = &(*p)->next)
+    if (*p == w) {
+      *p = w->next;
+      free(w);
+      return;
+    }
+}
+
+void execution_notify_done(execution *ex) {
+  waiter *list = ex->waiters;
+  ex->waiters = NULL;
+  while (list) {
+    waiter *next = list->next;
+    list->done(list->arg, ex->record);
+    free(list);
+    list = next;
+  }
+}
+
+/* --- state transitions ----------------------------------------------------- */
+
+int execution_transition(execution *ex, exec_state to, const char *reason) {
+  exec_state from = ex->state;
+  if (!state_transition_allowed(from, to)) {
+    log_err("execution %s: refused invalid transition %s -> %s (%s)", ex->id,
+            state_name(from), state_name(to), reason);
+    return EXECD_ECONFLICT;
+  }
+  char now[32];
+  now_text(now);
+  ex->state = to;
+  json_object_set_new(ex->record, "state", json_string(state_name(to)));
+  json_array_append_new(json_object_get(ex->record, "history"),
+                        json_pack("{s:s, s:s, s:s, s:s}", "from", state_name(from), "to",
+                                  state_name(to), "at", now, "reason", reason));
+  log_debug("execution %s: %s -> %s (%s)", ex->id, state_name(from), state_name(to), reason);
+  json_t *data = json_pack("{s:s, s:s, s:s}", "from", state_name(from), "to",
+                           state_name(to), "reason", reason);
+  execution_publish(ex, EXECD_EVENT_STATE_CHANGED, data);
+  json_decref(data);
+  if (ex->waiters) {
+    json_t *view = execution_view(ex->record);
+    execution_notify_watchers(ex, "state", view);
+    json_decref(view);
+  }
+  execution_persist(ex);
+  return 0;
+}
+
+/* --- persistence: one update in flight per execution, coalesced ---------- */
+
+static void on_persisted(void *arg, int status, json_t *stored) {
+  execution *ex = arg;
+  ex->write_inflight = false;
+  if (status == 0) {
+    ex->persisted = (exec_state)state_from_name(json_string_value(json_object_get(stored, "state")));
+  } else {
+    log_err("execution %s: storage update failed: %s (%s)", ex->id, execd_strerror(status),
+            records_error(&ex->pipeline->records, "no detail"));
+    if (status == EXECD_ECONFLICT && stored) {
+      /* Another writer moved it: take storage's word for the state. */
+      int s = state_from_name(json_string_value(json_object_get(stored, "state")));
+      if (s >= 0)
+        ex->persisted = (exec_state)s;
+    }
+  }
+  if (ex->write_again) {
+    ex->write_again = false;
+    execution_persist(ex);
+  } else if (state_is_terminal(ex->state) && !ex->finished_notified &&
+             ex->persisted == ex->state) {
+    ex->finished_notified = true;
+    execution_notify_done(ex);
+    execution_release(ex);
+  }
+  execution_unref(ex);
+}
+
+void execution_persist(execution *ex) {
+  if (ex->write_inflight) {
+    ex->write_again = true;
+    return;
+  }
+  ex->write_inflight = true;
+  execution_ref(ex);
+  int rc = records_update(&ex->pipeline->records, ex->record, state_name(ex->persisted),
+                          on_persisted, ex);
+  if (rc != 0) {
+    log_err("execution %s: storage refused the update: %s (%s)", ex->id,
+            execd_strerror(rc), records_error(&ex->pipeline->records, "no detail"));
+    ex->write_inflight = false;
+    execution_unref(ex);
+  }
+}
+
+/* --- cancel ----------------------------------------------------------------- */
+
+int execution_cancel(execution *ex, const char *reason) {
+  switch (ex->state) {
+  case STATE_QUEUED:
+    scheduler_remove(&ex->pipeline->sched, &ex->queue);
+    /* fallthrough */
+  case STATE_RETRY_WAIT:
+    uv_timer_stop(&ex->timer);
+    execution_set_error(ex, "cancelled", reason, NULL);
+    execution_set_timestamp(ex, "finished");
+    if (execution_transition(ex, STATE_CANCELLED, reason) == 0)
+      ex->pipeline->finished_total[STATE_CANCELLED]++;
+    return 0;
+  case STATE_STARTING:
+  case STATE_RUNNING:
+    attempt_stop(ex, STOP_CANCEL);
+    return 0;
+  default:
+    return EXECD_ECONFLICT;
+  }
+}

@@ -1,0 +1,57 @@
+/* The storage facade: see records.h. */
+#include "config.h"
+
+#include <execd/error.h>
+
+#include "records.h"
+
+void records_init(records *r, execd_instance *storage) {
+  r->inst = storage;
+  r->ops = storage->ops;
+}
+
+int records_insert(const records *r, const json_t *record, execd_store_cb cb, void *arg) {
+  return r->ops->insert(r->inst->self, record, cb, arg);
+}
+
+int records_update(const records *r, const json_t *record, const char *expected_state,
+                   execd_store_cb cb, void *arg) {
+  return r->ops->update(r->inst->self, record, expected_state, cb, arg);
+}
+
+int records_get(const records *r, const char *id, execd_store_cb cb, void *arg) {
+  return r->ops->get(r->inst->self, id, cb, arg);
+}
+
+int records_list(const records *r, const execd_list_query *query, execd_list_cb cb,
+                 void *arg) {
+  return r->ops->list(r->inst->self, query, cb, arg);
+}
+
+int records_remove(const records *r, const char *id, execd_store_cb cb, void *arg) {
+  return r->ops->remove(r->inst->self, id, cb, arg);
+}
+
+int records_log_append(const records *r, const char *id, const char *data, size_t len) {
+  if (!r->ops->log_append)
+    return EXECD_ENOTSUP;
+  return r->ops->log_append(r->inst->self, id, data, len);
+}
+
+int records_log_read(const records *r, const char *id, uint64_t offset, size_t max,
+                     execd_log_cb cb, void *arg) {
+  if (!r->ops->log_read)
+    return EXECD_ENOTSUP;
+  return r->ops->log_read(r->inst->self, id, offset, max, cb, arg);
+}
+
+int records_health(const records *r) {
+  instance_clear_error(r->inst);
+  return r->ops->health ? r->ops->health(r->inst->self) : 0;
+}
+
+const char *records_error(const records *r, const char *fallback) {
+  return instance_error(r->inst, fallback);
+}
+
+execd_instance *records_instance(const records *r) { return r->inst; }

@@ -1,0 +1,44 @@
+/* The core's one door to its storage instance: the ops of
+ * include/execd/storage.h called on the instance, and the error detail it
+ * left.  api.c and the pipeline's files store and read records only
+ * through these functions. */
+#ifndef EXECD_CORE_RECORDS_H
+#define EXECD_CORE_RECORDS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <execd/storage.h>
+
+#include "instance.h"
+
+typedef struct records {
+  execd_instance *inst;        /* the storage instance */
+  const execd_storage_ops *ops; /* its ops table */
+} records;
+
+void records_init(records *r, execd_instance *storage);
+
+/* Each returns the op's own result: 0 when the callback will follow,
+ * else a negative EXECD_E* and no callback. */
+int records_insert(const records *r, const json_t *record, execd_store_cb cb, void *arg);
+/* Compare-and-set on the stored state; cb may be NULL. */
+int records_update(const records *r, const json_t *record, const char *expected_state,
+                   execd_store_cb cb, void *arg);
+int records_get(const records *r, const char *id, execd_store_cb cb, void *arg);
+int records_list(const records *r, const execd_list_query *query, execd_list_cb cb,
+                 void *arg);
+int records_remove(const records *r, const char *id, execd_store_cb cb, void *arg);
+/* EXECD_ENOTSUP when the storage keeps no logs. */
+int records_log_append(const records *r, const char *id, const char *data, size_t len);
+int records_log_read(const records *r, const char *id, uint64_t offset, size_t max,
+                     execd_log_cb cb, void *arg);
+/* 0 when the storage is usable now (or has no health op); clears the
+ * error detail first so that what follows belongs to this check. */
+int records_health(const records *r);
+
+/* The storage instance's error detail, or fallback. */
+const char *records_error(const records *r, const char *fallback);
+execd_instance *records_instance(const records *r);
+
+#endif
