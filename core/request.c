@@ -10,13 +10,11 @@
 #include <execd/error.h>
 
 #include "request.h"
+#include "request_internal.h"
 #include "units.h"
 
-static json_t *refuse(request_error *e, int status, const char *code,
-                      const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-static json_t *refuse(request_error *e, int status, const char *code,
-                      const char *field, const char *fmt, ...) {
+json_t *request_refuse(request_error *e, int status, const char *code, const char *field,
+                       const char *fmt, ...) {
   e->status = status;
   snprintf(e->code, sizeof e->code, "%s", code);
   snprintf(e->field, sizeof e->field, "%s", field ? field : "");
@@ -26,8 +24,6 @@ static json_t *refuse(request_error *e, int status, const char *code,
   va_end(ap);
   return NULL;
 }
-
-#define INVALID(e, field, ...) refuse(e, EXECD_EINVAL, "invalid_request", field, __VA_ARGS__)
 
 static const char *json_type_name(const json_t *v) {
   switch (json_typeof(v)) {
@@ -148,9 +144,9 @@ static int check_files(const json_t *files, const request_limits *lim, json_t *o
     return -1;
   }
   if ((long long)json_array_size(files) > lim->max_files) {
-    refuse(e, EXECD_ETOOBIG, "payload_too_large", "input.files",
-           "%zu files is over the limit of %lld", json_array_size(files),
-           (long long)lim->max_files);
+    request_refuse(e, EXECD_ETOOBIG, "payload_too_large", "input.files",
+                   "%zu files is over the limit of %lld", json_array_size(files),
+                   (long long)lim->max_files);
     return -1;
   }
   static const char *const known[] = {"path", "content", "encoding", "mode", NULL};
@@ -224,9 +220,9 @@ static int check_files(const json_t *files, const request_limits *lim, json_t *o
     }
     if (size > lim->max_file_bytes) {
       snprintf(field, sizeof field, "input.files[%zu].content", i);
-      refuse(e, EXECD_ETOOBIG, "payload_too_large", field,
-             "%lld bytes is over the per-file limit of %lld", size,
-             (long long)lim->max_file_bytes);
+      request_refuse(e, EXECD_ETOOBIG, "payload_too_large", field,
+                     "%lld bytes is over the per-file limit of %lld", size,
+                     (long long)lim->max_file_bytes);
       return -1;
     }
     *input_bytes += size;
@@ -326,9 +322,9 @@ static int check_input(const json_t *in, const request_limits *lim, json_t *out,
       free(text);
     }
   if (bytes > lim->max_input_bytes) {
-    refuse(e, EXECD_ETOOBIG, "payload_too_large", "input",
-           "%lld bytes of input is over the limit of %lld", bytes,
-           (long long)lim->max_input_bytes);
+    request_refuse(e, EXECD_ETOOBIG, "payload_too_large", "input",
+                   "%lld bytes of input is over the limit of %lld", bytes,
+                   (long long)lim->max_input_bytes);
     return -1;
   }
   return 0;
@@ -366,8 +362,8 @@ static int check_container(const json_t *c, json_t *out, request_error *e) {
       total += json_string_length(a);
     }
     if (total > 1 << 20) {
-      refuse(e, EXECD_ETOOBIG, "payload_too_large", "container.command",
-             "the command line is over 1 MiB");
+      request_refuse(e, EXECD_ETOOBIG, "payload_too_large", "container.command",
+                     "the command line is over 1 MiB");
       return -1;
     }
     if (json_string_length(json_array_get(cmd, 0)) == 0) {
@@ -497,8 +493,8 @@ static int check_environment(const json_t *env, const request_limits *lim, json_
     total += (long long)(strlen(k) + json_string_length(v) + 2);
   }
   if (total > lim->max_env_bytes) {
-    refuse(e, EXECD_ETOOBIG, "payload_too_large", "environment",
-           "%lld bytes is over the limit of %lld", total, (long long)lim->max_env_bytes);
+    request_refuse(e, EXECD_ETOOBIG, "payload_too_large", "environment",
+                   "%lld bytes is over the limit of %lld", total, (long long)lim->max_env_bytes);
     return -1;
   }
   json_object_set(out, "environment", (json_t *)env);
@@ -547,9 +543,9 @@ static int check_output(const json_t *o, const request_limits *lim, json_t *out,
       return -1;
     }
     if (n > lim->max_output_bytes) {
-      refuse(e, EXECD_EUNPROC, "limit_exceeded", "output.max_bytes",
-             "%lld is over the daemon's limit of %lld", (long long)n,
-             (long long)lim->max_output_bytes);
+      request_refuse(e, EXECD_EUNPROC, "limit_exceeded", "output.max_bytes",
+                     "%lld is over the daemon's limit of %lld", (long long)n,
+                     (long long)lim->max_output_bytes);
       return -1;
     }
     json_object_set_new(norm, "max_bytes", json_integer(n));
@@ -595,9 +591,9 @@ json_t *request_parse(const char *body, size_t len, const request_limits *lim,
                       request_error *e) {
   memset(e, 0, sizeof *e);
   if ((long long)len > lim->max_body_bytes)
-    return refuse(e, EXECD_ETOOBIG, "payload_too_large", NULL,
-                  "the request is %zu bytes, over the limit of %lld", len,
-                  (long long)lim->max_body_bytes);
+    return request_refuse(e, EXECD_ETOOBIG, "payload_too_large", NULL,
+                          "the request is %zu bytes, over the limit of %lld", len,
+                          (long long)lim->max_body_bytes);
   json_error_t je;
   json_t *req = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
   if (!req)
@@ -690,145 +686,4 @@ fail:
 done:
   json_decref(req);
   return out;
-}
-
-/* The tighter of two optional integer ceilings (0/absent = none). */
-static int64_t tighter(const json_t *a, const json_t *b, const char *key) {
-  int64_t x = json_integer_value(json_object_get(a, key));
-  int64_t y = json_integer_value(json_object_get(b, key));
-  if (!x)
-    return y;
-  if (!y)
-    return x;
-  return x < y ? x : y;
-}
-
-static json_t *effective_resources(const json_t *req_res, const json_t *agent_res,
-                                   const json_t *backend_res, request_error *e) {
-  json_t *res = json_object();
-  static const char *const ints[] = {"memory", "pids", "timeout_ms", "cpu_seconds",
-                                     "nofile", "fsize", NULL};
-  for (const char *const *k = ints; *k; k++) {
-    int64_t ceiling = tighter(agent_res, backend_res, *k);
-    json_t *asked = json_object_get(req_res, *k);
-    int64_t v = asked ? json_integer_value(asked) : ceiling;
-    if (asked && ceiling && v > ceiling) {
-      const char *name = strcmp(*k, "timeout_ms") == 0    ? "timeout"
-                         : strcmp(*k, "cpu_seconds") == 0 ? "cpu_time"
-                                                          : *k;
-      char field[64];
-      snprintf(field, sizeof field, "resources.%s", name);
-      refuse(e, EXECD_EUNPROC, "limit_exceeded", field,
-             "%lld is over what the agent and backend allow (%lld)", (long long)v,
-             (long long)ceiling);
-      json_decref(res);
-      return NULL;
-    }
-    if (v)
-      json_object_set_new(res, *k, json_integer(v));
-  }
-  double ca = json_number_value(json_object_get(agent_res, "cpus"));
-  double cb = json_number_value(json_object_get(backend_res, "cpus"));
-  double ceiling = ca && cb ? (ca < cb ? ca : cb) : (ca ? ca : cb);
-  json_t *asked = json_object_get(req_res, "cpus");
-  double cpus = asked ? json_number_value(asked) : ceiling;
-  if (asked && ceiling && cpus > ceiling) {
-    refuse(e, EXECD_EUNPROC, "limit_exceeded", "resources.cpus",
-           "%g is over what the agent and backend allow (%g)", cpus, ceiling);
-    json_decref(res);
-    return NULL;
-  }
-  if (cpus > 0)
-    json_object_set_new(res, "cpus", json_real(cpus));
-  /* Network: "none" unless the backend allows another mode and nobody
-   * tightened it. */
-  const char *allowed = json_string_value(json_object_get(backend_res, "network"));
-  const char *agent_net = json_string_value(json_object_get(agent_res, "network"));
-  const char *net = json_string_value(json_object_get(req_res, "network"));
-  if (!allowed)
-    allowed = "none";
-  if (agent_net && strcmp(agent_net, "none") == 0)
-    allowed = "none";
-  if (net && strcmp(net, "none") != 0 && strcmp(net, allowed) != 0) {
-    refuse(e, EXECD_EUNPROC, "limit_exceeded", "network",
-           "network \"%s\" is not allowed here (allowed: \"none\"%s%s%s)", net,
-           strcmp(allowed, "none") ? ", \"" : "", strcmp(allowed, "none") ? allowed : "",
-           strcmp(allowed, "none") ? "\"" : "");
-    json_decref(res);
-    return NULL;
-  }
-  json_object_set_new(res, "network", json_string(net ? net : allowed));
-  return res;
-}
-
-json_t *request_effective_spec(const json_t *req, const execd_config *cfg,
-                               request_error *e) {
-  memset(e, 0, sizeof *e);
-  const json_t *agent = NULL;
-  const char *agent_name = json_string_value(json_object_get(req, "agent"));
-  if (agent_name && !(agent = json_object_get(cfg->agents, agent_name)))
-    return refuse(e, EXECD_EINVAL, "unknown_agent", "agent",
-                  "no agent is named '%.128s' (GET /v1/agents lists them)", agent_name);
-  const char *backend = json_string_value(json_object_get(req, "backend"));
-  if (!backend && agent)
-    backend = json_string_value(json_object_get(agent, "backend"));
-  if (!backend)
-    backend = cfg->default_backend;
-  const plugin_block *b = config_find_backend(cfg, backend);
-  if (!b)
-    return refuse(e, EXECD_EINVAL, "unknown_backend", "backend",
-                  "no backend is named '%.128s'", backend);
-  const char *agent_backend = agent ? json_string_value(json_object_get(agent, "backend")) : NULL;
-  if (agent_backend && strcmp(agent_backend, backend) != 0)
-    return refuse(e, EXECD_EUNPROC, "limit_exceeded", "backend",
-                  "agent '%s' runs on backend '%s' only", agent_name, agent_backend);
-
-  const json_t *c = json_object_get(req, "container");
-  json_t *spec = json_pack("{s:s}", "backend", backend);
-  /* Agent-fixed members: the request may repeat them but not change them. */
-  static const char *const fixed[] = {"image", "command", "working_dir", "user", NULL};
-  for (const char *const *k = fixed; *k; k++) {
-    json_t *a = agent ? json_object_get(agent, *k) : NULL;
-    json_t *r = json_object_get(c, *k);
-    if (a && r && !json_equal(a, r)) {
-      char field[64];
-      snprintf(field, sizeof field, "container.%s", *k);
-      json_decref(spec);
-      return refuse(e, EXECD_EUNPROC, "limit_exceeded", field,
-                    "agent '%s' fixes %s; leave it out or repeat the agent's value",
-                    agent_name, *k);
-    }
-    if (r || a)
-      json_object_set(spec, *k, r ? r : a);
-  }
-  if (!json_object_get(spec, "command")) {
-    json_decref(spec);
-    return INVALID(e, "container.command", "is required (no agent provides one)");
-  }
-  const char *io = json_string_value(json_object_get(req, "io"));
-  if (!io && agent)
-    io = json_string_value(json_object_get(agent, "io"));
-  if (!io)
-    io = "raw";
-  json_object_set_new(spec, "io", json_string(io));
-  json_t *env = json_object();
-  if (agent && json_object_get(agent, "environment"))
-    json_object_update(env, json_object_get(agent, "environment"));
-  json_object_update(env, json_object_get(req, "environment"));
-  json_object_set_new(spec, "environment", env);
-  json_t *res = effective_resources(json_object_get(req, "resources"),
-                                    agent ? json_object_get(agent, "resources") : NULL,
-                                    b->defaults, e);
-  if (!res) {
-    json_decref(spec);
-    return NULL;
-  }
-  json_object_set_new(spec, "resources", res);
-  json_object_set(spec, "retry", json_object_get(req, "retry"));
-  json_object_set(spec, "output", json_object_get(req, "output"));
-  if (agent && json_object_get(agent, "schema_in"))
-    json_object_set(spec, "schema_in", json_object_get(agent, "schema_in"));
-  if (agent && json_object_get(agent, "schema_out"))
-    json_object_set(spec, "schema_out", json_object_get(agent, "schema_out"));
-  return spec;
 }
