@@ -1,4 +1,4 @@
-/* The daemon's configuration (libconfig syntax, DESIGN §7), loaded and
+/* The daemon's configuration (libconfig syntax, execd.conf(5)), loaded and
  * validated in one pass.  Every error names file, line and setting. */
 #ifndef EXECD_CORE_CONF_H
 #define EXECD_CORE_CONF_H

@@ -1,5 +1,6 @@
 /* Collecting what a job left in <workspace>/output after it exited
- * (DESIGN §2 and §4).  Blocking file I/O: run in the thread pool. */
+ * (doc/architecture.md, "The job's I/O contract" and "Results").
+ * Blocking file I/O: run in the thread pool. */
 #ifndef EXECD_CORE_OUTPUTS_H
 #define EXECD_CORE_OUTPUTS_H
 

@@ -1,6 +1,7 @@
-/* Decoding and validation of execution requests (DESIGN §1), and the
+/* Decoding and validation of execution requests (request.c), and the
  * policy step that merges agent and backend defaults into the effective
- * spec a request runs with.  Nothing here touches disk or the loop. */
+ * spec a request runs with (request_policy.c); doc/architecture.md,
+ * "Requests".  Nothing here touches disk or the loop. */
 #ifndef EXECD_CORE_REQUEST_H
 #define EXECD_CORE_REQUEST_H
 

@@ -1,4 +1,4 @@
-/* The execution state machine of DESIGN §3, in one place. */
+/* The execution state machine (doc/architecture.md, "States"), in one place. */
 #ifndef EXECD_CORE_STATE_H
 #define EXECD_CORE_STATE_H
 

@@ -1,4 +1,5 @@
-/* Workflow commands a job prints on its output (DESIGN §2):
+/* Workflow commands a job prints on its output (doc/architecture.md,
+ * "The job's I/O contract"):
  *   ::execd::progress {"percent": 40, "message": "..."}
  *   ::execd::checkpoint {"token": "step-2", "data": {...}}
  * and the line splitter that finds them in a byte stream. */

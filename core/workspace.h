@@ -1,4 +1,5 @@
-/* The per-attempt workspace on the host (DESIGN §2):
+/* The per-attempt workspace on the host (doc/architecture.md, "The job's
+ * I/O contract"):
  *   <dir>/input/   input.json, <document>.json, checkpoint.json, files
  *   <dir>/config/  config.json
  *   <dir>/output/  written by the job
