@@ -56,8 +56,8 @@ static void prepare_done(uv_work_t *req, int status) {
     ex->exit = json_pack("{s:i}", "exit_code", -1);
     attempt_finish(ex);
   } else if (status != 0 || w->rc != 0) {
-    execution_set_error(ex, "workspace_error", status ? "workspace preparation was cancelled" : w->err,
-              NULL);
+    execution_set_error(ex, "workspace_error",
+                        status ? "workspace preparation was cancelled" : w->err, NULL);
     ex->exit = json_pack("{s:i, s:s, s:b}", "exit_code", -1, "error_code", "workspace_error",
                          "retryable", 1);
     attempt_finish(ex);
@@ -241,6 +241,7 @@ static void on_kill_grace(uv_timer_t *t) {
     ex->backend->ops->signal(ex->backend->inst->self, ex->handle, SIGKILL);
   }
 }
+
 /* --- the job's exit; its outputs are collected on the thread pool ------- */
 
 typedef struct collect_work {
@@ -267,7 +268,7 @@ static void collect_done(uv_work_t *req, int status) {
     if (json_is_object(err) && json_is_null(json_object_get(ex->record, "error")) &&
         ex->stop == STOP_NONE)
       execution_set_error(ex, json_string_value(json_object_get(err, "code")),
-                json_string_value(json_object_get(err, "message")), NULL);
+                          json_string_value(json_object_get(err, "message")), NULL);
     json_decref(w->collected);
   }
   json_decref(w->globs);
@@ -459,7 +460,7 @@ void attempt_finish(execution *ex) {
     if (!json_is_object(json_object_get(ex->record, "error")) ||
         strcmp(backend_error, "workspace_error") != 0)
       execution_set_error(ex, backend_error, msg ? msg : backend_error,
-                json_pack("{s:i, s:i}", "exit_code", code, "term_signal", sig));
+                          json_pack("{s:i, s:i}", "exit_code", code, "term_signal", sig));
     retryable = json_is_true(json_object_get(exit, "retryable")) && !permanent_error(backend_error);
   } else if (sig) {
     final = STATE_FAILED;
@@ -484,7 +485,7 @@ void attempt_finish(execution *ex) {
       final = STATE_FAILED;
       reason = "no io:json envelope";
       execution_set_error(ex, "invalid_envelope",
-                "io is \"json\" but the job printed no {\"ok\": ...} line on stdout", NULL);
+                          "io is \"json\" but the job printed no {\"ok\": ...} line on stdout", NULL);
     } else if (json_is_true(json_object_get(env, "ok"))) {
       final = STATE_SUCCEEDED;
       reason = "exit code 0, ok envelope";
