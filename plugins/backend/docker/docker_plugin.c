@@ -2,7 +2,7 @@
  * job.c) with Docker Engine behaviour. */
 #include "config.h"
 
-#include "docker_internal.h"
+#include "container/container_internal.h"
 
 static const docker_flavor docker_engine = {
     .name = "docker",

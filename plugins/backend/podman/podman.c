@@ -7,7 +7,7 @@
  * inspect when the output stream ends rather than from the late wait. */
 #include "config.h"
 
-#include "../docker/docker_internal.h"
+#include "container/container_internal.h"
 
 static const docker_flavor podman_engine = {
     .name = "podman",

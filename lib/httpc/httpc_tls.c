@@ -11,7 +11,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
-#include "engine_tls.h"
+#include "httpc_tls.h"
 
 struct engine_tls {
   SSL *ssl;

@@ -19,7 +19,7 @@
 
 #include <curl/curl.h>
 
-#include "engine_http.h"
+#include "httpc.h"
 
 #define DEFAULT_BODY_MAX (1u << 20)
 #define CONNECT_TIMEOUT_MS 5000L

@@ -11,7 +11,7 @@
 
 #include <stddef.h>
 
-#include "engine_http.h"
+#include "httpc/httpc.h"
 
 typedef struct engine_attach engine_attach;
 

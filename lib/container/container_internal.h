@@ -18,8 +18,8 @@
 
 #include <execd/plugin.h>
 
-#include "../engine/engine_endpoint.h"
-#include "../engine/engine_http.h"
+#include "httpc/httpc_endpoint.h"
+#include "httpc/httpc.h"
 
 #define DOCKER_API_PREFIX "/v1.41"
 #define DOCKER_WORKSPACE "/workspace"

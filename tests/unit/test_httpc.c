@@ -13,8 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../plugins/backend/engine/engine_attach.h"
-#include "../../plugins/backend/engine/engine_http.h"
+#include "../../lib/container/engine_attach.h"
+#include "../../lib/httpc/httpc.h"
 
 static uv_loop_t loop;
 static uv_pipe_t server;

@@ -15,7 +15,7 @@
 #include <jansson.h>
 #include <uv.h>
 
-#include "engine_endpoint.h"
+#include "httpc_endpoint.h"
 
 typedef struct engine_client engine_client;
 typedef struct engine_request engine_request;

@@ -15,7 +15,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "docker_internal.h"
+#include "container_internal.h"
 
 #define HEALTH_TTL_MS 5000
 #define HEALTH_TICK_MS 1000 /* the background check; pings every HEALTH_TTL_MS unless lost */

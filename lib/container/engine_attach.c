@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "engine_attach.h"
-#include "engine_conn.h"
+#include "httpc/httpc_conn.h"
 
 #define HEADER_MAX 8192
 

@@ -15,8 +15,8 @@
 
 #include <openssl/x509.h>
 
-#include "engine_endpoint.h"
-#include "engine_tls.h"
+#include "httpc_endpoint.h"
+#include "httpc_tls.h"
 
 #define PEM_MAX (1u << 20)
 

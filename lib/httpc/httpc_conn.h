@@ -12,7 +12,7 @@
 
 #include <uv.h>
 
-#include "engine_endpoint.h"
+#include "httpc_endpoint.h"
 
 typedef struct engine_conn engine_conn;
 

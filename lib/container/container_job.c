@@ -22,11 +22,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../engine/engine_attach.h"
-#include "../engine/engine_frames.h"
-#include "../engine/engine_fs.h"
-#include "../engine/engine_tar.h"
-#include "docker_internal.h"
+#include "engine_attach.h"
+#include "engine_frames.h"
+#include "engine_fs.h"
+#include "engine_tar.h"
+#include "container_internal.h"
 
 #define STEP_TIMEOUT_MS 60000L  /* create, upload, inspect, download, remove */
 #define PULL_TIMEOUT_MS 0L      /* pulls stream progress: no overall cap */

@@ -17,8 +17,8 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
-#include "../../plugins/backend/engine/engine_endpoint.h"
-#include "../../plugins/backend/engine/engine_tls.h"
+#include "../../lib/httpc/httpc_endpoint.h"
+#include "../../lib/httpc/httpc_tls.h"
 
 /* ---- endpoints --------------------------------------------------------- */
 

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "docker_internal.h"
+#include "container_internal.h"
 
 #define SWEEP_TIMEOUT_MS 30000L
 

@@ -9,8 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../engine/engine_tls.h"
-#include "docker_internal.h"
+#include "httpc/httpc_tls.h"
+#include "container_internal.h"
 
 static int refuse(docker_backend *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int refuse(docker_backend *b, const char *fmt, ...) {

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine_conn.h"
-#include "engine_tls.h"
+#include "httpc_conn.h"
+#include "httpc_tls.h"
 
 struct engine_conn {
   union {
