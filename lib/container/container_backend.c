@@ -208,7 +208,7 @@ static int configure(docker_backend *b, const json_t *config) {
     return config_error(b, "workspace_mount must be \"bind\" or \"volume\", not \"%s\"", mount);
   /* A bind mount names a directory of this host: another machine's
    * engine would mount its own directory of that name. */
-  if (b->bind_workspace && !engine_endpoint_is_local(&b->endpoint)) {
+  if (b->bind_workspace && !httpc_endpoint_is_local(&b->endpoint)) {
     b->host->set_error(b->inst,
                        "workspace_mount = \"bind\"%s needs the engine on this host, and endpoint "
                        "%s is not a loopback address: set workspace_mount = \"volume\"",
@@ -241,7 +241,7 @@ static int configure(docker_backend *b, const json_t *config) {
 
 /* ---- health ------------------------------------------------------------------ */
 
-static void on_ping(void *arg, const engine_response *r) {
+static void on_ping(void *arg, const httpc_response *r) {
   docker_backend *b = arg;
   b->ping = NULL;
   b->health_at = uv_now(b->loop);
@@ -254,14 +254,14 @@ static void on_ping(void *arg, const engine_response *r) {
   if (!b->healthy) {
     char msg[200];
     snprintf(b->health_error, sizeof b->health_error, "%s engine at %s: %s", b->flavor->name,
-             b->endpoint.name, engine_error_message(r, msg, sizeof msg));
+             b->endpoint.name, httpc_error_message(r, msg, sizeof msg));
   }
 }
 
 static void refresh_health(docker_backend *b) {
   if (b->ping || b->stopped || !b->client)
     return;
-  b->ping = engine_request_json(b->client, "GET", "/_ping", NULL, PING_TIMEOUT_MS, on_ping, b);
+  b->ping = httpc_request_json(b->client, "GET", "/_ping", NULL, PING_TIMEOUT_MS, on_ping, b);
 }
 
 /* dockerd told to stop closes its listener (removing the socket) first,
@@ -279,7 +279,7 @@ bool docker_engine_refuses(const docker_backend *b) {
     sa->sun_family = AF_UNIX;
     memcpy(sa->sun_path, path, strlen(path) + 1);
     len = sizeof *sa;
-  } else if (b->client && engine_client_peer(b->client, &ss) == 0) {
+  } else if (b->client && httpc_client_peer(b->client, &ss) == 0) {
     len = ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
   } else {
     return false;
@@ -327,7 +327,7 @@ void docker_backend_destroy(void *self) {
   docker_backend *b = self;
   if (!b)
     return;
-  engine_endpoint_clear(&b->endpoint);
+  httpc_endpoint_clear(&b->endpoint);
   free_strv(b->images_allowed);
   free(b->user);
   free(b->network);
@@ -384,7 +384,7 @@ static void on_health_timer_closed(uv_handle_t *h) {
 
 int docker_backend_start(void *self) {
   docker_backend *b = self;
-  b->client = engine_client_new(b->loop, &b->endpoint, b->flavor->api_prefix, b->flavor->name);
+  b->client = httpc_client_new(b->loop, &b->endpoint, b->flavor->api_prefix, b->flavor->name);
   b->health_timer = malloc(sizeof *b->health_timer);
   if (!b->client || !b->health_timer) {
     b->host->set_error(b->inst, "cannot create the engine client (out of memory)");
@@ -412,7 +412,7 @@ void docker_backend_stop(void *self) {
     b->health_timer = NULL;
   }
   docker_jobs_abandon(b);
-  engine_client_close(b->client);
+  httpc_client_close(b->client);
   b->client = NULL;
   b->ping = NULL;
   b->sweep = NULL;

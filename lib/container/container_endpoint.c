@@ -34,24 +34,24 @@ static int configure_unix(docker_backend *b, const json_t *config, const char *s
   if (path[0] != '/')
     return refuse(b, "socket \"%s\" must be an absolute path to a unix socket%s", path,
                   strstr(path, "://") ? " (an engine on TCP goes in endpoint)" : "");
-  return engine_endpoint_set_unix(&b->endpoint, path) == 0 ? 0 : EXECD_ENOMEM;
+  return httpc_endpoint_set_unix(&b->endpoint, path) == 0 ? 0 : EXECD_ENOMEM;
 }
 
 /* The PEM files, read into ep with the context built from them. */
 static int configure_tls(docker_backend *b, bool verify, const char *const files[3]) {
   static const char *const keys[3] = {"tls_ca", "tls_cert", "tls_key"};
-  engine_pem pems[3] = {{0}};
+  httpc_pem pems[3] = {{0}};
   char why[300];
   for (int i = 0; i < 3; i++) {
-    if (files[i] && engine_pem_read(files[i], &pems[i], why, sizeof why) != 0) {
+    if (files[i] && httpc_pem_read(files[i], &pems[i], why, sizeof why) != 0) {
       for (int j = 0; j < i; j++)
-        engine_pem_clear(&pems[j]);
+        httpc_pem_clear(&pems[j]);
       return refuse(b, "%s %s: %s", keys[i], files[i], why);
     }
   }
   int bad = 0;
-  if (engine_endpoint_set_tls(&b->endpoint, verify, &pems[0], &pems[1], &pems[2], &bad, why,
-                              sizeof why) != 0) {
+  if (httpc_endpoint_set_tls(&b->endpoint, verify, &pems[0], &pems[1], &pems[2], &bad, why,
+                             sizeof why) != 0) {
     if (bad && files[bad - 1])
       return refuse(b, "%s %s: %s", keys[bad - 1], files[bad - 1], why);
     if (bad) /* no tls_ca: the system's bundle */
@@ -71,7 +71,7 @@ int docker_configure_endpoint(docker_backend *b, const json_t *config) {
     return configure_unix(b, config, socket);
 
   char why[300];
-  if (engine_endpoint_set_tcp(&b->endpoint, uri, why, sizeof why) != 0)
+  if (httpc_endpoint_set_tcp(&b->endpoint, uri, why, sizeof why) != 0)
     return refuse(b, "endpoint \"%s\" %s%s", uri, why,
                   strncmp(uri, "unix:", 5) == 0 ? " (a unix socket goes in socket)" : "");
   const char *name = b->endpoint.name;

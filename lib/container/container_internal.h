@@ -98,11 +98,11 @@ typedef struct docker_backend {
   const execd_host *host;
   execd_instance *inst;
   uv_loop_t *loop;
-  engine_client *client;
+  httpc_client *client;
   bool stopped;
 
   /* configuration */
-  engine_endpoint endpoint; /* socket, or endpoint and tls_* (endpoint.c) */
+  httpc_endpoint endpoint; /* socket, or endpoint and tls_* (endpoint.c) */
   char **images_allowed;
   int pull;
   char *user;             /* "uid:gid" */
@@ -129,12 +129,12 @@ typedef struct docker_backend {
   /* health: the last /_ping answer, refreshed in the background */
   bool healthy;
   uint64_t health_at;     /* uv_now of the last answer */
-  engine_request *ping;
+  httpc_request *ping;
   uv_timer_t *health_timer; /* pings in the background, so a returning engine is seen */
   char health_error[256];
 
   char *daemon_label;     /* execd.daemon: this daemon's state directory */
-  engine_request *sweep;  /* listing of leftover containers in flight */
+  httpc_request *sweep;   /* listing of leftover containers in flight */
   unsigned sweep_removals; /* removals of leftovers in flight: no new listing meanwhile */
   bool adoption_over;     /* execd re-attached what it will (adopt_done) */
 

@@ -47,10 +47,10 @@ struct docker_job {
   int64_t memory_bytes;
   bool bind;           /* the host workspace is mounted, not copied */
 
-  engine_request *step;  /* the one sequential request in flight */
-  engine_request *wait;
-  engine_request *logs;  /* re-attached: the container's log, followed */
-  engine_request *probe; /* inspect at the end of the output, before the wait answers */
+  httpc_request *step;   /* the one sequential request in flight */
+  httpc_request *wait;
+  httpc_request *logs;   /* re-attached: the container's log, followed */
+  httpc_request *probe;  /* inspect at the end of the output, before the wait answers */
   engine_attach *attach;
   engine_frames frames;
   uv_timer_t drain;
@@ -123,9 +123,9 @@ static void on_drain_closed(uv_handle_t *h) {
 /* Cancels what follows the running container: the wait, the output
  * stream (attach or followed log), the exit probe and the drain timer. */
 static void end_io(docker_job *j) {
-  engine_request_cancel(j->wait);
-  engine_request_cancel(j->logs);
-  engine_request_cancel(j->probe);
+  httpc_request_cancel(j->wait);
+  httpc_request_cancel(j->logs);
+  httpc_request_cancel(j->probe);
   j->wait = j->logs = j->probe = NULL;
   engine_attach_close(j->attach);
   j->attach = NULL;
@@ -134,7 +134,7 @@ static void end_io(docker_job *j) {
 
 /* Ends the job's I/O now; frees it once no thread-pool work refers to it. */
 static void job_release(docker_job *j) {
-  engine_request_cancel(j->step);
+  httpc_request_cancel(j->step);
   j->step = NULL;
   end_io(j);
   if (j->work_pending) {
@@ -167,10 +167,10 @@ static void trace(docker_job *j, const char *step) {
 }
 
 /* GET /containers/{id}/json of the job's container. */
-static engine_request *inspect(docker_job *j, engine_done_cb done) {
+static httpc_request *inspect(docker_job *j, httpc_done_cb done) {
   char path[200];
   snprintf(path, sizeof path, "/containers/%s/json", j->id);
-  return engine_request_json(j->b->client, "GET", path, NULL, STEP_TIMEOUT_MS, done, j);
+  return httpc_request_json(j->b->client, "GET", path, NULL, STEP_TIMEOUT_MS, done, j);
 }
 
 /* ---- errors ------------------------------------------------------------------------ */
@@ -194,10 +194,10 @@ static void set_failure(docker_job *j, const char *code, bool retryable, const c
 
 /* A failed engine call: unreachable engine → backend_unavailable (a new
  * attempt may work), otherwise code with the engine's own message. */
-static void fail_call(docker_job *j, const char *what, const engine_response *r, const char *code,
+static void fail_call(docker_job *j, const char *what, const httpc_response *r, const char *code,
                       bool retryable) {
   char msg[400];
-  engine_error_message(r, msg, sizeof msg);
+  httpc_error_message(r, msg, sizeof msg);
   if (r->transport_err)
     set_failure(j, EXECD_ERR_BACKEND_UNAVAILABLE, true, "%s engine at %s: %s: %s",
                 j->b->flavor->name, j->b->endpoint.name, what, msg);
@@ -206,7 +206,7 @@ static void fail_call(docker_job *j, const char *what, const engine_response *r,
                 what, msg);
 }
 
-static void fail_and_clean(docker_job *j, const char *what, const engine_response *r,
+static void fail_and_clean(docker_job *j, const char *what, const httpc_response *r,
                            const char *code, bool retryable) {
   fail_call(j, what, r, code, retryable);
   do_remove(j);
@@ -234,18 +234,18 @@ static void report_exit(docker_job *j) {
   b->host->job_exited(job, &ex);
 }
 
-static void on_removed(void *arg, const engine_response *r) {
+static void on_removed(void *arg, const httpc_response *r) {
   docker_job *j = arg;
   j->step = NULL;
   trace(j, "removed");
   if (r->transport_err || (r->status != 200 && r->status != 204 && r->status != 404))
     j->b->host->log(j->b->inst, EXECD_LOG_WARNING, "execution %s: removing container %.12s: %s",
-                    j->exec_id, j->id, engine_error_message(r, (char[200]){0}, 200));
+                    j->exec_id, j->id, httpc_error_message(r, (char[200]){0}, 200));
   report_exit(j);
 }
 
 static void do_remove(docker_job *j) {
-  engine_request_cancel(j->step); /* e.g. a start still in flight */
+  httpc_request_cancel(j->step); /* e.g. a start still in flight */
   j->step = NULL;
   end_io(j);
   if (!j->failed && j->exit_code < 0)
@@ -256,8 +256,8 @@ static void do_remove(docker_job *j) {
   }
   char path[200];
   snprintf(path, sizeof path, "/containers/%s?v=1&force=1", j->id);
-  j->step = engine_request_json(j->b->client, "DELETE", path, NULL, STEP_TIMEOUT_MS, on_removed,
-                                j);
+  j->step = httpc_request_json(j->b->client, "DELETE", path, NULL, STEP_TIMEOUT_MS, on_removed,
+                               j);
   if (!j->step)
     report_exit(j);
 }
@@ -296,7 +296,7 @@ static void unpack_done(uv_work_t *w, int status) {
   do_remove(j);
 }
 
-static void on_output_archive(void *arg, const engine_response *r) {
+static void on_output_archive(void *arg, const httpc_response *r) {
   docker_job *j = arg;
   j->step = NULL;
   trace(j, "outputs downloaded");
@@ -335,11 +335,11 @@ static void download_outputs(docker_job *j) {
   char path[200];
   snprintf(path, sizeof path, "/containers/%s/archive?path=" DOCKER_WORKSPACE "/output", j->id);
   /* Tar headers and padding come on top of the file data. */
-  engine_request_opts o = {.method = "GET", .path = path, .timeout_ms = 0,
+  httpc_request_opts o = {.method = "GET", .path = path, .timeout_ms = 0,
                            .body_max = (size_t)j->b->output_max + (size_t)j->b->output_max / 8 +
                                        (1u << 20),
                            .on_done = on_output_archive, .arg = j};
-  j->step = engine_request_start(j->b->client, &o);
+  j->step = httpc_request_start(j->b->client, &o);
   if (!j->step) {
     set_failure(j, "output_error", false, "out of memory");
     do_remove(j);
@@ -348,7 +348,7 @@ static void download_outputs(docker_job *j) {
 
 /* ---- exit status ----------------------------------------------------------------- */
 
-static void on_inspect(void *arg, const engine_response *r) {
+static void on_inspect(void *arg, const httpc_response *r) {
   docker_job *j = arg;
   j->step = NULL;
   trace(j, "inspected");
@@ -464,7 +464,7 @@ static void on_output(void *arg, const char *data, size_t len) {
 /* The answer to the inspect made when the output ended: an exited
  * container stands for the wait's answer.  One still running (it closed
  * its output, or the engine is slow to notice) leaves it to the wait. */
-static void on_probe(void *arg, const engine_response *r) {
+static void on_probe(void *arg, const httpc_response *r) {
   docker_job *j = arg;
   j->probe = NULL;
   if (j->wait_done || r->transport_err || r->status != 200)
@@ -508,7 +508,7 @@ static void on_output_end(void *arg, int status) {
 
 /* ---- wait and start ------------------------------------------------------------------- */
 
-static void on_started(void *arg, const engine_response *r) {
+static void on_started(void *arg, const httpc_response *r) {
   docker_job *j = arg;
   j->step = NULL;
   if (r->transport_err || (r->status != 204 && r->status != 304)) {
@@ -540,12 +540,12 @@ static void on_wait_headers(void *arg, long status) {
   }
   char path[200];
   snprintf(path, sizeof path, "/containers/%s/start", j->id);
-  j->step = engine_request_json(j->b->client, "POST", path, NULL, STEP_TIMEOUT_MS, on_started, j);
+  j->step = httpc_request_json(j->b->client, "POST", path, NULL, STEP_TIMEOUT_MS, on_started, j);
 }
 
 static void lose_engine(docker_job *j, const char *why);
 
-static void on_wait_done(void *arg, const engine_response *r) {
+static void on_wait_done(void *arg, const httpc_response *r) {
   docker_job *j = arg;
   j->wait = NULL;
   if (r->transport_err && j->started && !j->collecting && j->b->engine_grace_ms > 0) {
@@ -568,9 +568,9 @@ static void on_wait_done(void *arg, const engine_response *r) {
 static void do_wait(docker_job *j) {
   char path[200];
   snprintf(path, sizeof path, "/containers/%s/wait?condition=next-exit", j->id);
-  engine_request_opts o = {.method = "POST", .path = path, .on_headers = on_wait_headers,
+  httpc_request_opts o = {.method = "POST", .path = path, .on_headers = on_wait_headers,
                            .on_done = on_wait_done, .arg = j};
-  j->wait = engine_request_start(j->b->client, &o);
+  j->wait = httpc_request_start(j->b->client, &o);
   if (!j->wait) {
     set_failure(j, EXECD_ERR_SPAWN_FAILED, true, "out of memory");
     do_remove(j);
@@ -605,7 +605,7 @@ static void after_upload(docker_job *j) {
 
 /* ---- workspace upload ------------------------------------------------------------------ */
 
-static void on_uploaded(void *arg, const engine_response *r) {
+static void on_uploaded(void *arg, const httpc_response *r) {
   docker_job *j = arg;
   j->step = NULL;
   trace(j, "workspace uploaded");
@@ -653,11 +653,11 @@ static void pack_done(uv_work_t *w, int status) {
     return;
   char path[200];
   snprintf(path, sizeof path, "/containers/%s/archive?path=" DOCKER_WORKSPACE, j->id);
-  engine_request_opts o = {.method = "PUT", .path = path, .body_owned = j->tar,
+  httpc_request_opts o = {.method = "PUT", .path = path, .body_owned = j->tar,
                            .body_len = j->tar_len, .content_type = "application/x-tar",
                            .timeout_ms = STEP_TIMEOUT_MS, .on_done = on_uploaded, .arg = j};
   j->tar = NULL; /* the request owns it now */
-  j->step = engine_request_start(j->b->client, &o);
+  j->step = httpc_request_start(j->b->client, &o);
   if (!j->step) {
     set_failure(j, EXECD_ERR_SPAWN_FAILED, true, "out of memory");
     do_remove(j);
@@ -666,7 +666,7 @@ static void pack_done(uv_work_t *w, int status) {
 
 /* ---- create and pull ---------------------------------------------------------------- */
 
-static void on_stale_removed(void *arg, const engine_response *r) {
+static void on_stale_removed(void *arg, const httpc_response *r) {
   docker_job *j = arg;
   j->step = NULL;
   if (r->transport_err || (r->status != 204 && r->status != 404)) {
@@ -686,15 +686,15 @@ static void remove_stale(docker_job *j) {
                   j->exec_id, j->exec_id, j->attempt);
   char path[200];
   snprintf(path, sizeof path, "/containers/execd-%s-%u?v=1&force=1", j->exec_id, j->attempt);
-  j->step = engine_request_json(j->b->client, "DELETE", path, NULL, STEP_TIMEOUT_MS,
-                                on_stale_removed, j);
+  j->step = httpc_request_json(j->b->client, "DELETE", path, NULL, STEP_TIMEOUT_MS,
+                               on_stale_removed, j);
   if (!j->step) {
     set_failure(j, EXECD_ERR_SPAWN_FAILED, true, "out of memory");
     do_remove(j);
   }
 }
 
-static void on_created(void *arg, const engine_response *r) {
+static void on_created(void *arg, const httpc_response *r) {
   docker_job *j = arg;
   j->step = NULL;
   if (r->status == 404 && !r->transport_err) {
@@ -705,7 +705,7 @@ static void on_created(void *arg, const engine_response *r) {
     char msg[300];
     set_failure(j, EXECD_ERR_IMAGE_NOT_FOUND, false, "image \"%s\" not found%s: %s", j->image,
                 j->b->pull == PULL_NEVER ? " (pull is \"never\" on this backend)" : "",
-                engine_error_message(r, msg, sizeof msg));
+                httpc_error_message(r, msg, sizeof msg));
     do_remove(j);
     return;
   }
@@ -754,8 +754,8 @@ static void on_created(void *arg, const engine_response *r) {
 static void do_create(docker_job *j) {
   char path[200];
   snprintf(path, sizeof path, "/containers/create?name=execd-%s-%u", j->exec_id, j->attempt);
-  j->step = engine_request_json(j->b->client, "POST", path, j->create_body, STEP_TIMEOUT_MS,
-                                on_created, j);
+  j->step = httpc_request_json(j->b->client, "POST", path, j->create_body, STEP_TIMEOUT_MS,
+                               on_created, j);
   if (!j->step) {
     set_failure(j, EXECD_ERR_SPAWN_FAILED, true, "out of memory");
     do_remove(j);
@@ -815,7 +815,7 @@ static int on_pull_data(void *arg, const char *data, size_t len) {
   return 0;
 }
 
-static void on_pulled(void *arg, const engine_response *r) {
+static void on_pulled(void *arg, const httpc_response *r) {
   docker_job *j = arg;
   j->step = NULL;
   j->pulled = true;
@@ -825,14 +825,14 @@ static void on_pulled(void *arg, const engine_response *r) {
   }
   if (r->transport_err || r->status != 200) {
     char msg[300];
-    engine_response er = *r; /* the streamed error body, for its message */
+    httpc_response er = *r; /* the streamed error body, for its message */
     if (!r->transport_err && r->body_len == 0 && j->pull_status) {
       er.body = j->pull_status;
       er.body_len = strlen(j->pull_status);
     }
     if (r->status == 404 || r->status == 403 || r->status == 401 || r->status == 500)
       set_failure(j, EXECD_ERR_IMAGE_NOT_FOUND, false, "pulling image \"%s\": %s", j->image,
-                  engine_error_message(&er, msg, sizeof msg));
+                  httpc_error_message(&er, msg, sizeof msg));
     else
       fail_call(j, "pulling the image", &er, EXECD_ERR_IMAGE_NOT_FOUND, false);
   }
@@ -855,8 +855,8 @@ static void do_pull(docker_job *j) {
     *colon = '\0';
     tag = colon + 1;
   }
-  char *ename = engine_url_escape(name);
-  char *etag = tag ? engine_url_escape(tag) : NULL;
+  char *ename = httpc_url_escape(name);
+  char *etag = tag ? httpc_url_escape(tag) : NULL;
   char path[1200];
   snprintf(path, sizeof path, "/images/create?fromImage=%s%s%s", ename ? ename : "",
            etag ? "&tag=" : "", etag ? etag : "");
@@ -865,10 +865,10 @@ static void do_pull(docker_job *j) {
   free(etag);
   j->b->host->log(j->b->inst, EXECD_LOG_INFO, "execution %s: pulling image %s", j->exec_id,
                   j->image);
-  engine_request_opts o = {.method = "POST", .path = path, .timeout_ms = PULL_TIMEOUT_MS,
+  httpc_request_opts o = {.method = "POST", .path = path, .timeout_ms = PULL_TIMEOUT_MS,
                            .extra_header = j->b->registry_auth, .on_data = on_pull_data,
                            .on_done = on_pulled, .arg = j};
-  j->step = engine_request_start(j->b->client, &o);
+  j->step = httpc_request_start(j->b->client, &o);
   if (!j->step) {
     set_failure(j, EXECD_ERR_SPAWN_FAILED, true, "out of memory");
     do_remove(j);
@@ -1064,7 +1064,7 @@ static int on_log_data(void *arg, const char *data, size_t len) {
   return 0;
 }
 
-static void on_log_done(void *arg, const engine_response *r) {
+static void on_log_done(void *arg, const httpc_response *r) {
   docker_job *j = arg;
   j->logs = NULL;
   on_output_end(j, r->transport_err || r->status != 200 ? -1 : 0);
@@ -1075,11 +1075,11 @@ static void follow_adopted(docker_job *j) {
   snprintf(logs, sizeof logs, "/containers/%s/logs?follow=1&stdout=1&stderr=1", j->id);
   snprintf(wait, sizeof wait, "/containers/%s/wait?condition=not-running", j->id);
   engine_frames_init(&j->frames, on_frame, j);
-  engine_request_opts lo = {.method = "GET", .path = logs, .on_data = on_log_data,
+  httpc_request_opts lo = {.method = "GET", .path = logs, .on_data = on_log_data,
                             .on_done = on_log_done, .arg = j};
-  engine_request_opts wo = {.method = "POST", .path = wait, .on_done = on_wait_done, .arg = j};
-  j->logs = engine_request_start(j->b->client, &lo);
-  j->wait = engine_request_start(j->b->client, &wo);
+  httpc_request_opts wo = {.method = "POST", .path = wait, .on_done = on_wait_done, .arg = j};
+  j->logs = httpc_request_start(j->b->client, &lo);
+  j->wait = httpc_request_start(j->b->client, &wo);
   if (!j->logs || !j->wait) {
     set_failure(j, EXECD_ERR_BACKEND_UNAVAILABLE, true, "out of memory");
     do_remove(j);
@@ -1101,7 +1101,7 @@ static bool workspace_is_bound(const json_t *inspect) {
   return false;
 }
 
-static void on_adopt_inspect(void *arg, const engine_response *r) {
+static void on_adopt_inspect(void *arg, const httpc_response *r) {
   docker_job *j = arg;
   docker_backend *b = j->b;
   j->step = NULL;
@@ -1168,8 +1168,8 @@ int docker_job_adopt(docker_backend *b, const execd_job_spec *spec, execd_job *j
   j->in_start = true;
   char path[200];
   snprintf(path, sizeof path, "/containers/execd-%s-%u/json", j->exec_id, j->attempt);
-  j->step = engine_request_json(b->client, "GET", path, NULL, STEP_TIMEOUT_MS, on_adopt_inspect,
-                                j);
+  j->step = httpc_request_json(b->client, "GET", path, NULL, STEP_TIMEOUT_MS, on_adopt_inspect,
+                               j);
   if (!j->step) {
     set_failure(j, EXECD_ERR_BACKEND_UNAVAILABLE, true, "out of memory");
     report_exit(j);
@@ -1207,7 +1207,7 @@ static void lose_engine(docker_job *j, const char *why) {
   docker_engine_suspect(b);
 }
 
-static void on_reattach_inspect(void *arg, const engine_response *r) {
+static void on_reattach_inspect(void *arg, const httpc_response *r) {
   docker_job *j = arg;
   j->step = NULL;
   if (r->transport_err) { /* still away */
@@ -1281,11 +1281,11 @@ bool docker_job_owns(docker_backend *b, const char *execution_id, const char *at
   return false;
 }
 
-static void on_killed(void *arg, const engine_response *r) {
+static void on_killed(void *arg, const httpc_response *r) {
   docker_backend *b = arg;
   if (r->transport_err || (r->status != 204 && r->status != 409 && r->status != 404))
     b->host->log(b->inst, EXECD_LOG_WARNING, "%s: kill: %s", b->flavor->name,
-                 engine_error_message(r, (char[200]){0}, 200));
+                 httpc_error_message(r, (char[200]){0}, 200));
 }
 
 int docker_job_signal(docker_backend *b, void *handle, int signum) {
@@ -1299,7 +1299,7 @@ int docker_job_signal(docker_backend *b, void *handle, int signum) {
   snprintf(path, sizeof path, "/containers/%s/kill?signal=%d", j->id, signum);
   /* The answer only matters for the log: it refers to the backend, not
    * the job, which may be gone by then. */
-  if (!engine_request_json(b->client, "POST", path, NULL, STEP_TIMEOUT_MS, on_killed, b))
+  if (!httpc_request_json(b->client, "POST", path, NULL, STEP_TIMEOUT_MS, on_killed, b))
     return EXECD_ENOMEM;
   return 0;
 }
