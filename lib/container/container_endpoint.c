@@ -9,11 +9,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "httpc/httpc_tls.h"
 #include "container_internal.h"
+#include "httpc/httpc_tls.h"
 
-static int refuse(docker_backend *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int refuse(docker_backend *b, const char *fmt, ...) {
+static int refuse(container_backend *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int refuse(container_backend *b, const char *fmt, ...) {
   char msg[1024];
   va_list ap;
   va_start(ap, fmt);
@@ -25,7 +25,7 @@ static int refuse(docker_backend *b, const char *fmt, ...) {
 
 static const char *const tls_keys[] = {"tls", "tls_ca", "tls_cert", "tls_key", "tls_verify", NULL};
 
-static int configure_unix(docker_backend *b, const json_t *config, const char *socket) {
+static int configure_unix(container_backend *b, const json_t *config, const char *socket) {
   for (const char *const *k = tls_keys; *k; k++)
     if (json_object_get(config, *k))
       return refuse(b, "%s needs endpoint = \"tcp://HOST:PORT\": there is no TLS on a unix socket",
@@ -38,7 +38,7 @@ static int configure_unix(docker_backend *b, const json_t *config, const char *s
 }
 
 /* The PEM files, read into ep with the context built from them. */
-static int configure_tls(docker_backend *b, bool verify, const char *const files[3]) {
+static int configure_tls(container_backend *b, bool verify, const char *const files[3]) {
   static const char *const keys[3] = {"tls_ca", "tls_cert", "tls_key"};
   httpc_pem pems[3] = {{0}};
   char why[300];
@@ -61,7 +61,7 @@ static int configure_tls(docker_backend *b, bool verify, const char *const files
   return 0;
 }
 
-int docker_configure_endpoint(docker_backend *b, const json_t *config) {
+int container_configure_endpoint(container_backend *b, const json_t *config) {
   const char *socket = json_string_value(json_object_get(config, "socket"));
   const char *uri = json_string_value(json_object_get(config, "endpoint"));
   if (socket && uri)

@@ -19,7 +19,7 @@
 #define SWEEP_TIMEOUT_MS 30000L
 
 static void on_orphan_removed(void *arg, const httpc_response *r) {
-  docker_backend *b = arg;
+  container_backend *b = arg;
   b->sweep_removals--;
   if (r->transport_err || (r->status != 200 && r->status != 204 && r->status != 404))
     b->host->log(b->inst, EXECD_LOG_WARNING, "removing a leftover container: %s",
@@ -27,7 +27,7 @@ static void on_orphan_removed(void *arg, const httpc_response *r) {
 }
 
 static void on_listed(void *arg, const httpc_response *r) {
-  docker_backend *b = arg;
+  container_backend *b = arg;
   b->sweep = NULL;
   if (r->transport_err || r->status != 200)
     return; /* tried again when the engine is back */
@@ -39,7 +39,7 @@ static void on_listed(void *arg, const httpc_response *r) {
     json_t *labels = json_object_get(c, "Labels");
     const char *exec_id = json_string_value(json_object_get(labels, "execd.execution"));
     const char *attempt = json_string_value(json_object_get(labels, "execd.attempt"));
-    if (!id || (exec_id && attempt && docker_job_owns(b, exec_id, attempt)))
+    if (!id || (exec_id && attempt && container_job_owns(b, exec_id, attempt)))
       continue;
     b->host->log(b->inst, EXECD_LOG_WARNING,
                  "removing container %.12s of execution %s, left by an earlier run", id,
@@ -53,7 +53,7 @@ static void on_listed(void *arg, const httpc_response *r) {
   json_decref(list);
 }
 
-void docker_sweep(docker_backend *b) {
+void container_sweep(container_backend *b) {
   /* Until execd has re-attached to the attempts that outlived its last
    * run, their containers are not leftovers. */
   /* A listing made while removals are in flight would list those
