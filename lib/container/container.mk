@@ -12,7 +12,7 @@ if BUILD_LIB_CONTAINER
 EXTRA_DIST += tests/conformance/run-engine.sh
 noinst_LTLIBRARIES += lib/container/libcontainer.la
 lib_container_libcontainer_la_SOURCES = \
-	lib/container/container_internal.h \
+	lib/container/container_backend.h lib/container/container_internal.h \
 	lib/container/container_backend.c \
 	lib/container/container_endpoint.c \
 	lib/container/container_job.c \

@@ -2,7 +2,7 @@
  * lib/container with Docker Engine behaviour. */
 #include "config.h"
 
-#include "container/container_internal.h"
+#include "container/container_backend.h"
 
 static const container_engine_flavor docker_engine = {
     .name = "docker",

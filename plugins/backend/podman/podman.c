@@ -7,7 +7,7 @@
  * inspect when the output stream ends rather than from the late wait. */
 #include "config.h"
 
-#include "container/container_internal.h"
+#include "container/container_backend.h"
 
 static const container_engine_flavor podman_engine = {
     .name = "podman",
