@@ -336,9 +336,9 @@ static void download_outputs(container_job *j) {
   snprintf(path, sizeof path, "/containers/%s/archive?path=" CONTAINER_WORKSPACE "/output", j->id);
   /* Tar headers and padding come on top of the file data. */
   httpc_request_opts o = {.method = "GET", .path = path, .timeout_ms = 0,
-                           .body_max = (size_t)j->b->output_max + (size_t)j->b->output_max / 8 +
-                                       (1u << 20),
-                           .on_done = on_output_archive, .arg = j};
+                          .body_max = (size_t)j->b->output_max + (size_t)j->b->output_max / 8 +
+                                      (1u << 20),
+                          .on_done = on_output_archive, .arg = j};
   j->step = httpc_request_start(j->b->client, &o);
   if (!j->step) {
     set_failure(j, "output_error", false, "out of memory");
@@ -569,7 +569,7 @@ static void do_wait(container_job *j) {
   char path[200];
   snprintf(path, sizeof path, "/containers/%s/wait?condition=next-exit", j->id);
   httpc_request_opts o = {.method = "POST", .path = path, .on_headers = on_wait_headers,
-                           .on_done = on_wait_done, .arg = j};
+                          .on_done = on_wait_done, .arg = j};
   j->wait = httpc_request_start(j->b->client, &o);
   if (!j->wait) {
     set_failure(j, EXECD_ERR_SPAWN_FAILED, true, "out of memory");
@@ -654,8 +654,8 @@ static void pack_done(uv_work_t *w, int status) {
   char path[200];
   snprintf(path, sizeof path, "/containers/%s/archive?path=" CONTAINER_WORKSPACE, j->id);
   httpc_request_opts o = {.method = "PUT", .path = path, .body_owned = j->tar,
-                           .body_len = j->tar_len, .content_type = "application/x-tar",
-                           .timeout_ms = STEP_TIMEOUT_MS, .on_done = on_uploaded, .arg = j};
+                          .body_len = j->tar_len, .content_type = "application/x-tar",
+                          .timeout_ms = STEP_TIMEOUT_MS, .on_done = on_uploaded, .arg = j};
   j->tar = NULL; /* the request owns it now */
   j->step = httpc_request_start(j->b->client, &o);
   if (!j->step) {
@@ -866,8 +866,8 @@ static void do_pull(container_job *j) {
   j->b->host->log(j->b->inst, EXECD_LOG_INFO, "execution %s: pulling image %s", j->exec_id,
                   j->image);
   httpc_request_opts o = {.method = "POST", .path = path, .timeout_ms = PULL_TIMEOUT_MS,
-                           .extra_header = j->b->registry_auth, .on_data = on_pull_data,
-                           .on_done = on_pulled, .arg = j};
+                          .extra_header = j->b->registry_auth, .on_data = on_pull_data,
+                          .on_done = on_pulled, .arg = j};
   j->step = httpc_request_start(j->b->client, &o);
   if (!j->step) {
     set_failure(j, EXECD_ERR_SPAWN_FAILED, true, "out of memory");
@@ -1077,7 +1077,7 @@ static void follow_adopted(container_job *j) {
   snprintf(wait, sizeof wait, "/containers/%s/wait?condition=not-running", j->id);
   engine_frames_init(&j->frames, on_frame, j);
   httpc_request_opts lo = {.method = "GET", .path = logs, .on_data = on_log_data,
-                            .on_done = on_log_done, .arg = j};
+                           .on_done = on_log_done, .arg = j};
   httpc_request_opts wo = {.method = "POST", .path = wait, .on_done = on_wait_done, .arg = j};
   j->logs = httpc_request_start(j->b->client, &lo);
   j->wait = httpc_request_start(j->b->client, &wo);

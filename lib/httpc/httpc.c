@@ -463,7 +463,7 @@ httpc_request *httpc_request_json(httpc_client *c, const char *method, const cha
                                   const json_t *body, long timeout_ms, httpc_done_cb done,
                                   void *arg) {
   httpc_request_opts o = {.method = method, .path = path, .timeout_ms = timeout_ms,
-                           .on_done = done, .arg = arg};
+                          .on_done = done, .arg = arg};
   if (body) {
     o.body_owned = json_dumps(body, JSON_COMPACT);
     if (!o.body_owned)

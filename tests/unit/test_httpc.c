@@ -264,7 +264,7 @@ START_TEST(streamed_answer_after_its_headers) {
   httpc_client *c = new_client(sock_path);
   result res = {0};
   httpc_request_opts o = {.method = "GET", .path = "/stream", .on_headers = on_headers,
-                           .on_data = on_data, .on_done = on_done, .arg = &res};
+                          .on_data = on_data, .on_done = on_done, .arg = &res};
   ck_assert_ptr_nonnull(httpc_request_start(c, &o));
   run_until(&res.done);
   ck_assert_int_eq(res.status, 200);
