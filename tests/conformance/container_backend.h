@@ -1,6 +1,6 @@
 /* The container backends' own guarantees beyond the backend contract,
  * shared by test_docker_backend and test_podman_backend: the docker and
- * podman plugins are the same sources (plugins/backend/docker/) with a
+ * podman plugins are the same library (lib/container/) with a
  * different flavor, so the same tests run against each plugin and its
  * engine (container_backend.c). */
 #ifndef EXECD_TEST_CONTAINER_BACKEND_H

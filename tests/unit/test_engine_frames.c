@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../plugins/backend/engine/engine_frames.h"
+#include "../../lib/container/engine_frames.h"
 
 typedef struct collected {
   char out[256], err[256];

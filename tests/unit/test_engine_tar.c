@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../plugins/backend/engine/engine_tar.h"
+#include "../../lib/container/engine_tar.h"
 
 static char dir[64];
 

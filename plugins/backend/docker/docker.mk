@@ -1,20 +1,13 @@
 # The docker backend: executions as hardened containers through the Docker
-# Engine API (doc/backend-docker.md).  Links the shared engine client.
-include plugins/backend/engine/engine.mk
-
+# Engine API (doc/backend-docker.md): docker's descriptor and flavour on
+# the container flow of lib/container.
 if BUILD_PLUGIN_DOCKER
 plugin_LTLIBRARIES += plugins/backend/docker/backend_docker.la
-plugins_backend_docker_backend_docker_la_SOURCES = \
-	plugins/backend/docker/docker_internal.h \
-	plugins/backend/docker/docker.c \
-	plugins/backend/docker/endpoint.c \
-	plugins/backend/docker/job.c \
-	plugins/backend/docker/sweep.c \
-	plugins/backend/docker/docker_plugin.c
-plugins_backend_docker_backend_docker_la_CFLAGS = $(PLUGIN_CFLAGS) $(CURL_CFLAGS) $(SSL_CFLAGS)
+plugins_backend_docker_backend_docker_la_SOURCES = plugins/backend/docker/docker_plugin.c
+plugins_backend_docker_backend_docker_la_CFLAGS = $(PLUGIN_CFLAGS)
 plugins_backend_docker_backend_docker_la_LDFLAGS = $(PLUGIN_LDFLAGS)
-plugins_backend_docker_backend_docker_la_LIBADD = plugins/backend/engine/libengine.la \
-	$(CURL_LIBS) $(LIBARCHIVE_LIBS) $(UV_LIBS) $(JANSSON_LIBS)
+plugins_backend_docker_backend_docker_la_LIBADD = lib/container/libcontainer.la \
+	lib/httpc/libhttpc.la $(CURL_LIBS) $(LIBARCHIVE_LIBS) $(UV_LIBS) $(JANSSON_LIBS)
 EXTRA_DIST += doc/backend-docker.md
 
 if HAVE_CHECK

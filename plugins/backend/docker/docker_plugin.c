@@ -1,13 +1,13 @@
-/* The docker backend's descriptor: the container backend (docker.c,
- * job.c) with Docker Engine behaviour. */
+/* The docker backend's descriptor: the container backend of
+ * lib/container with Docker Engine behaviour. */
 #include "config.h"
 
-#include "docker_internal.h"
+#include "container/container_backend.h"
 
-static const docker_flavor docker_engine = {
+static const container_engine_flavor docker_engine = {
     .name = "docker",
     .default_socket = "/var/run/docker.sock",
-    .api_prefix = DOCKER_API_PREFIX,
+    .api_prefix = CONTAINER_API_PREFIX,
     .tmpfs_owner_options = true,
     .ulimits_required = false,
     .oom_flag_reported = true,
@@ -15,11 +15,11 @@ static const docker_flavor docker_engine = {
 };
 
 static const execd_config_key docker_config_keys[] = {
-    DOCKER_CONFIG_KEYS("/var/run/docker.sock", "the Docker Engine's unix socket")};
+    CONTAINER_CONFIG_KEYS("/var/run/docker.sock", "the Docker Engine's unix socket")};
 
 static int docker_create(const execd_host *host, execd_instance *inst, const json_t *config,
                          void **self) {
-  return docker_backend_create(&docker_engine, host, inst, config, self);
+  return container_backend_create(&docker_engine, host, inst, config, self);
 }
 
 static const execd_plugin docker_plugin = {
@@ -30,10 +30,10 @@ static const execd_plugin docker_plugin = {
     .description = "runs executions as hardened containers through the Docker Engine API",
     .config_keys = docker_config_keys,
     .create = docker_create,
-    .start = docker_backend_start,
-    .stop = docker_backend_stop,
-    .destroy = docker_backend_destroy,
-    .ops = &docker_backend_ops,
+    .start = container_backend_start,
+    .stop = container_backend_stop,
+    .destroy = container_backend_destroy,
+    .ops = &container_backend_ops,
 };
 
 EXECD_PLUGIN_DEFINE(docker_plugin)

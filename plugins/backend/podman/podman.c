@@ -1,5 +1,5 @@
 /* The podman backend's descriptor: the container backend of
- * ../docker/ (docker.c, job.c) through Podman's Docker-compatible API,
+ * lib/container through Podman's Docker-compatible API,
  * with the quirks measured on Podman 4.3 (doc/backend-docker.md): tmpfs
  * refuses uid=/gid=, nofile and nproc ulimits must be explicit, and
  * OOMKilled is never set, so exit 137 under a memory limit with no kill
@@ -7,12 +7,12 @@
  * inspect when the output stream ends rather than from the late wait. */
 #include "config.h"
 
-#include "../docker/docker_internal.h"
+#include "container/container_backend.h"
 
-static const docker_flavor podman_engine = {
+static const container_engine_flavor podman_engine = {
     .name = "podman",
     .default_socket = "/run/podman/podman.sock",
-    .api_prefix = DOCKER_API_PREFIX,
+    .api_prefix = CONTAINER_API_PREFIX,
     .tmpfs_owner_options = false,
     .ulimits_required = true,
     .oom_flag_reported = false,
@@ -23,11 +23,11 @@ static const docker_flavor podman_engine = {
 };
 
 static const execd_config_key podman_config_keys[] = {
-    DOCKER_CONFIG_KEYS("/run/podman/podman.sock", "the socket of `podman system service`")};
+    CONTAINER_CONFIG_KEYS("/run/podman/podman.sock", "the socket of `podman system service`")};
 
 static int podman_create(const execd_host *host, execd_instance *inst, const json_t *config,
                          void **self) {
-  return docker_backend_create(&podman_engine, host, inst, config, self);
+  return container_backend_create(&podman_engine, host, inst, config, self);
 }
 
 static const execd_plugin podman_plugin = {
@@ -38,10 +38,10 @@ static const execd_plugin podman_plugin = {
     .description = "runs executions as hardened containers through Podman's Docker-compatible API",
     .config_keys = podman_config_keys,
     .create = podman_create,
-    .start = docker_backend_start,
-    .stop = docker_backend_stop,
-    .destroy = docker_backend_destroy,
-    .ops = &docker_backend_ops,
+    .start = container_backend_start,
+    .stop = container_backend_stop,
+    .destroy = container_backend_destroy,
+    .ops = &container_backend_ops,
 };
 
 EXECD_PLUGIN_DEFINE(podman_plugin)

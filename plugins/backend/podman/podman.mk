@@ -1,19 +1,12 @@
-# The podman backend: the docker backend's sources (one per-attempt flow)
-# with podman's descriptor and quirks (plugins/backend/podman/podman.c).
-# docker.mk includes the shared engine client.
+# The podman backend: podman's descriptor and quirks (podman.c) on the
+# container flow of lib/container that the docker backend runs on too.
 if BUILD_PLUGIN_PODMAN
 plugin_LTLIBRARIES += plugins/backend/podman/backend_podman.la
-plugins_backend_podman_backend_podman_la_SOURCES = \
-	plugins/backend/docker/docker_internal.h \
-	plugins/backend/docker/docker.c \
-	plugins/backend/docker/endpoint.c \
-	plugins/backend/docker/job.c \
-	plugins/backend/docker/sweep.c \
-	plugins/backend/podman/podman.c
-plugins_backend_podman_backend_podman_la_CFLAGS = $(PLUGIN_CFLAGS) $(CURL_CFLAGS) $(SSL_CFLAGS)
+plugins_backend_podman_backend_podman_la_SOURCES = plugins/backend/podman/podman.c
+plugins_backend_podman_backend_podman_la_CFLAGS = $(PLUGIN_CFLAGS)
 plugins_backend_podman_backend_podman_la_LDFLAGS = $(PLUGIN_LDFLAGS)
-plugins_backend_podman_backend_podman_la_LIBADD = plugins/backend/engine/libengine.la \
-	$(CURL_LIBS) $(LIBARCHIVE_LIBS) $(UV_LIBS) $(JANSSON_LIBS)
+plugins_backend_podman_backend_podman_la_LIBADD = lib/container/libcontainer.la \
+	lib/httpc/libhttpc.la $(CURL_LIBS) $(LIBARCHIVE_LIBS) $(UV_LIBS) $(JANSSON_LIBS)
 
 if HAVE_CHECK
 # The conformance suite against a real podman service (skips when none answers).

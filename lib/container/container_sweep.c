@@ -14,20 +14,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "docker_internal.h"
+#include "container_internal.h"
 
 #define SWEEP_TIMEOUT_MS 30000L
 
-static void on_orphan_removed(void *arg, const engine_response *r) {
-  docker_backend *b = arg;
+static void on_orphan_removed(void *arg, const httpc_response *r) {
+  container_backend *b = arg;
   b->sweep_removals--;
   if (r->transport_err || (r->status != 200 && r->status != 204 && r->status != 404))
     b->host->log(b->inst, EXECD_LOG_WARNING, "removing a leftover container: %s",
-                 engine_error_message(r, (char[200]){0}, 200));
+                 httpc_error_message(r, (char[200]){0}, 200));
 }
 
-static void on_listed(void *arg, const engine_response *r) {
-  docker_backend *b = arg;
+static void on_listed(void *arg, const httpc_response *r) {
+  container_backend *b = arg;
   b->sweep = NULL;
   if (r->transport_err || r->status != 200)
     return; /* tried again when the engine is back */
@@ -39,21 +39,21 @@ static void on_listed(void *arg, const engine_response *r) {
     json_t *labels = json_object_get(c, "Labels");
     const char *exec_id = json_string_value(json_object_get(labels, "execd.execution"));
     const char *attempt = json_string_value(json_object_get(labels, "execd.attempt"));
-    if (!id || (exec_id && attempt && docker_job_owns(b, exec_id, attempt)))
+    if (!id || (exec_id && attempt && container_job_owns(b, exec_id, attempt)))
       continue;
     b->host->log(b->inst, EXECD_LOG_WARNING,
                  "removing container %.12s of execution %s, left by an earlier run", id,
                  exec_id ? exec_id : "?");
     char path[200];
     snprintf(path, sizeof path, "/containers/%s?v=1&force=1", id);
-    if (engine_request_json(b->client, "DELETE", path, NULL, SWEEP_TIMEOUT_MS, on_orphan_removed,
-                            b))
+    if (httpc_request_json(b->client, "DELETE", path, NULL, SWEEP_TIMEOUT_MS, on_orphan_removed,
+                           b))
       b->sweep_removals++;
   }
   json_decref(list);
 }
 
-void docker_sweep(docker_backend *b) {
+void container_sweep(container_backend *b) {
   /* Until execd has re-attached to the attempts that outlived its last
    * run, their containers are not leftovers. */
   /* A listing made while removals are in flight would list those
@@ -63,14 +63,14 @@ void docker_sweep(docker_backend *b) {
   json_t *filter = json_pack("{s:[s+, s+]}", "label", "execd.daemon=", b->daemon_label,
                              "execd.instance=", b->host->instance_name(b->inst));
   char *text = filter ? json_dumps(filter, JSON_COMPACT) : NULL;
-  char *esc = text ? engine_url_escape(text) : NULL;
+  char *esc = text ? httpc_url_escape(text) : NULL;
   json_decref(filter);
   free(text);
   if (!esc)
     return;
   char *path = NULL;
   if (asprintf(&path, "/containers/json?all=1&filters=%s", esc) >= 0) {
-    b->sweep = engine_request_json(b->client, "GET", path, NULL, SWEEP_TIMEOUT_MS, on_listed, b);
+    b->sweep = httpc_request_json(b->client, "GET", path, NULL, SWEEP_TIMEOUT_MS, on_listed, b);
     free(path);
   }
   free(esc);

@@ -1,4 +1,4 @@
-/* Hijacked attach over an engine_conn; see engine_attach.h.  Only the
+/* Hijacked attach over an httpc_conn; see engine_attach.h.  Only the
  * HTTP upgrade is here: how the bytes move is the connection's business. */
 #include "config.h"
 
@@ -7,12 +7,12 @@
 #include <string.h>
 
 #include "engine_attach.h"
-#include "engine_conn.h"
+#include "httpc/httpc_conn.h"
 
 #define HEADER_MAX 8192
 
 struct engine_attach {
-  engine_conn *conn;
+  httpc_conn *conn;
   char *request;     /* the hand-written HTTP request, until it is sent */
   char header[HEADER_MAX];
   size_t header_len;
@@ -46,7 +46,7 @@ static void on_conn_connect(void *arg, int status, const char *error) {
     report(a, -1, msg);
     return;
   }
-  int rc = engine_conn_write(a->conn, a->request, strlen(a->request));
+  int rc = httpc_conn_write(a->conn, a->request, strlen(a->request));
   free(a->request);
   a->request = NULL;
   if (rc != 0)
@@ -109,12 +109,12 @@ static void on_conn_end(void *arg, int status, const char *error) {
     a->on_end(a->arg, status);
 }
 
-engine_attach *engine_attach_open(engine_client *client, const char *path, engine_attach_cb cb,
+engine_attach *engine_attach_open(httpc_client *client, const char *path, engine_attach_cb cb,
                                   engine_attach_data_cb on_data, engine_attach_end_cb on_end,
                                   void *arg) {
-  const engine_endpoint *ep = engine_client_endpoint(client);
+  const httpc_endpoint *ep = httpc_client_endpoint(client);
   struct sockaddr_storage peer;
-  int have_peer = engine_client_peer(client, &peer) == 0;
+  int have_peer = httpc_client_peer(client, &peer) == 0;
   if (!ep->unix_path && !have_peer)
     return NULL;
   engine_attach *a = calloc(1, sizeof *a);
@@ -123,7 +123,7 @@ engine_attach *engine_attach_open(engine_client *client, const char *path, engin
   if (asprintf(&a->request,
                "POST %s HTTP/1.1\r\nHost: %s\r\nConnection: Upgrade\r\n"
                "Upgrade: tcp\r\nContent-Length: 0\r\n\r\n",
-               path, engine_endpoint_authority(ep)) < 0) {
+               path, httpc_endpoint_authority(ep)) < 0) {
     free(a);
     return NULL;
   }
@@ -131,8 +131,8 @@ engine_attach *engine_attach_open(engine_client *client, const char *path, engin
   a->on_data = on_data;
   a->on_end = on_end;
   a->arg = arg;
-  static const engine_conn_cbs cbs = {on_conn_connect, on_conn_data, on_conn_end};
-  a->conn = engine_conn_open(engine_client_loop(client), ep, have_peer ? &peer : NULL, &cbs, a);
+  static const httpc_conn_cbs cbs = {on_conn_connect, on_conn_data, on_conn_end};
+  a->conn = httpc_conn_open(httpc_client_loop(client), ep, have_peer ? &peer : NULL, &cbs, a);
   if (!a->conn) {
     free(a->request);
     free(a);
@@ -144,9 +144,9 @@ engine_attach *engine_attach_open(engine_client *client, const char *path, engin
 int engine_attach_send_eof(engine_attach *a, const char *data, size_t len) {
   if (!a->ready || a->closing)
     return -1;
-  if (len > 0 && engine_conn_write(a->conn, data, len) != 0)
+  if (len > 0 && httpc_conn_write(a->conn, data, len) != 0)
     return -1;
-  return engine_conn_shutdown(a->conn);
+  return httpc_conn_shutdown(a->conn);
 }
 
 static void free_attach(void *arg) {
@@ -163,5 +163,5 @@ void engine_attach_close(engine_attach *a) {
   a->cb = NULL;
   a->on_data = NULL;
   a->on_end = NULL;
-  engine_conn_close(a->conn, free_attach);
+  httpc_conn_close(a->conn, free_attach);
 }

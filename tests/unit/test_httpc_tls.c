@@ -1,6 +1,6 @@
-/* Engine endpoints and the attach's TLS sessions, with no engine: the
+/* httpc endpoints and TLS sessions, with no server: the
  * tcp://HOST:PORT forms and which hosts are this machine; then a client
- * session (engine_tls) against an OpenSSL server in memory, with
+ * session (httpc_tls) against an OpenSSL server in memory, with
  * certificates made here: the handshake with client certificates, data
  * both ways, close_notify as the end of what the client writes while the
  * server's answer still arrives, a certificate from another CA, another
@@ -17,8 +17,8 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
-#include "../../plugins/backend/engine/engine_endpoint.h"
-#include "../../plugins/backend/engine/engine_tls.h"
+#include "../../lib/httpc/httpc_endpoint.h"
+#include "../../lib/httpc/httpc_tls.h"
 
 /* ---- endpoints --------------------------------------------------------- */
 
@@ -37,20 +37,20 @@ START_TEST(tcp_endpoints_are_parsed) {
       {"tcp://[2001:db8::1]:2376", "2001:db8::1", "tcp://[2001:db8::1]:2376", 2376, 0},
   };
   for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
-    engine_endpoint ep = {0};
+    httpc_endpoint ep = {0};
     char err[200] = "";
-    ck_assert_msg(engine_endpoint_set_tcp(&ep, good[i].uri, err, sizeof err) == 0, "%s: %s",
+    ck_assert_msg(httpc_endpoint_set_tcp(&ep, good[i].uri, err, sizeof err) == 0, "%s: %s",
                   good[i].uri, err);
     ck_assert_ptr_null(ep.unix_path);
     ck_assert_str_eq(ep.host, good[i].host);
     ck_assert_uint_eq(ep.port, good[i].port);
     ck_assert_str_eq(ep.name, good[i].name);
-    ck_assert_msg(engine_endpoint_is_local(&ep) == good[i].local, "%s local?", good[i].uri);
-    engine_endpoint copy;
-    ck_assert_int_eq(engine_endpoint_copy(&copy, &ep), 0);
+    ck_assert_msg(httpc_endpoint_is_local(&ep) == good[i].local, "%s local?", good[i].uri);
+    httpc_endpoint copy;
+    ck_assert_int_eq(httpc_endpoint_copy(&copy, &ep), 0);
     ck_assert_str_eq(copy.name, ep.name);
-    engine_endpoint_clear(&copy);
-    engine_endpoint_clear(&ep);
+    httpc_endpoint_clear(&copy);
+    httpc_endpoint_clear(&ep);
   }
   static const char *const bad[] = {
       "tcp://127.0.0.1",     "tcp://127.0.0.1:",     "tcp://127.0.0.1:0", "tcp://127.0.0.1:65536",
@@ -58,9 +58,9 @@ START_TEST(tcp_endpoints_are_parsed) {
       "tcp://[nope]:2376",   "http://127.0.0.1:2376", "unix:///run/d.sock", "tcp://a b:1",
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-    engine_endpoint ep = {0};
+    httpc_endpoint ep = {0};
     char err[200] = "";
-    ck_assert_msg(engine_endpoint_set_tcp(&ep, bad[i], err, sizeof err) == -1, "%s accepted",
+    ck_assert_msg(httpc_endpoint_set_tcp(&ep, bad[i], err, sizeof err) == -1, "%s accepted",
                   bad[i]);
     ck_assert_msg(err[0], "%s: no reason", bad[i]);
     ck_assert_ptr_null(ep.host);
@@ -69,21 +69,21 @@ START_TEST(tcp_endpoints_are_parsed) {
 END_TEST
 
 START_TEST(unix_endpoints_are_local_and_have_no_address) {
-  engine_endpoint ep = {0};
-  ck_assert_int_eq(engine_endpoint_set_unix(&ep, "/run/d.sock"), 0);
+  httpc_endpoint ep = {0};
+  ck_assert_int_eq(httpc_endpoint_set_unix(&ep, "/run/d.sock"), 0);
   ck_assert_str_eq(ep.name, "/run/d.sock");
-  ck_assert(engine_endpoint_is_local(&ep));
+  ck_assert(httpc_endpoint_is_local(&ep));
   struct sockaddr_storage ss;
-  ck_assert_int_eq(engine_endpoint_address(&ep, &ss), -1);
-  engine_endpoint_clear(&ep);
+  ck_assert_int_eq(httpc_endpoint_address(&ep, &ss), -1);
+  httpc_endpoint_clear(&ep);
   char err[100];
-  ck_assert_int_eq(engine_endpoint_set_tcp(&ep, "tcp://[::1]:9", err, sizeof err), 0);
-  ck_assert_int_eq(engine_endpoint_address(&ep, &ss), 0);
+  ck_assert_int_eq(httpc_endpoint_set_tcp(&ep, "tcp://[::1]:9", err, sizeof err), 0);
+  ck_assert_int_eq(httpc_endpoint_address(&ep, &ss), 0);
   ck_assert_int_eq(ss.ss_family, AF_INET6);
-  engine_endpoint_clear(&ep);
-  ck_assert_int_eq(engine_endpoint_set_tcp(&ep, "tcp://localhost:9", err, sizeof err), 0);
-  ck_assert_int_eq(engine_endpoint_address(&ep, &ss), -1); /* a name: curl finds it */
-  engine_endpoint_clear(&ep);
+  httpc_endpoint_clear(&ep);
+  ck_assert_int_eq(httpc_endpoint_set_tcp(&ep, "tcp://localhost:9", err, sizeof err), 0);
+  ck_assert_int_eq(httpc_endpoint_address(&ep, &ss), -1); /* a name: curl finds it */
+  httpc_endpoint_clear(&ep);
 }
 END_TEST
 
@@ -213,12 +213,12 @@ static void server_free(server_end *s) {
 
 /* Moves bytes both ways until neither side has more to say; the server
  * reads into got (NUL-terminated) and records how its last read ended. */
-static void pump(engine_tls *c, server_end *s, char *got, size_t got_size, int *server_err) {
+static void pump(httpc_tls *c, server_end *s, char *got, size_t got_size, int *server_err) {
   for (int round = 0; round < 20; round++) {
-    if (engine_tls_handshake(c) < 0)
+    if (httpc_tls_handshake(c) < 0)
       return;
     size_t len;
-    char *out = engine_tls_take_output(c, &len);
+    char *out = httpc_tls_take_output(c, &len);
     int moved = out != NULL;
     if (out)
       BIO_write(s->in, out, (int)len);
@@ -240,7 +240,7 @@ static void pump(engine_tls *c, server_end *s, char *got, size_t got_size, int *
     char buf[4096];
     int n;
     while ((n = BIO_read(s->out, buf, sizeof buf)) > 0) {
-      ck_assert_int_eq(engine_tls_feed(c, buf, (size_t)n), 0);
+      ck_assert_int_eq(httpc_tls_feed(c, buf, (size_t)n), 0);
       moved = 1;
     }
     if (!moved)
@@ -251,10 +251,10 @@ static void pump(engine_tls *c, server_end *s, char *got, size_t got_size, int *
 static SSL_CTX *client_ctx(const identity *trust, const identity *me) {
   int bad = -1;
   char err[300] = "";
-  SSL_CTX *ctx = engine_tls_ctx_new(true, trust->cert_pem.data, trust->cert_pem.len,
-                                    me ? me->cert_pem.data : NULL, me ? me->cert_pem.len : 0,
-                                    me ? me->key_pem.data : NULL, me ? me->key_pem.len : 0, &bad,
-                                    err, sizeof err);
+  SSL_CTX *ctx = httpc_tls_ctx_new(true, trust->cert_pem.data, trust->cert_pem.len,
+                                   me ? me->cert_pem.data : NULL, me ? me->cert_pem.len : 0,
+                                   me ? me->key_pem.data : NULL, me ? me->key_pem.len : 0, &bad,
+                                   err, sizeof err);
   ck_assert_msg(ctx != NULL, "context: %s", err);
   ck_assert_int_eq(bad, 0);
   return ctx;
@@ -263,34 +263,34 @@ static SSL_CTX *client_ctx(const identity *trust, const identity *me) {
 START_TEST(handshake_data_and_half_close) {
   make_all();
   SSL_CTX *ctx = client_ctx(&ca, &client);
-  engine_tls *c = engine_tls_new(ctx, "127.0.0.1", true);
+  httpc_tls *c = httpc_tls_new(ctx, "127.0.0.1", true);
   SSL_CTX_free(ctx); /* the session holds its own reference */
   server_end s = server_new(true);
   char got[256] = "";
   int server_err = 0;
   pump(c, &s, got, sizeof got, &server_err);
-  ck_assert_int_eq(engine_tls_handshake(c), 1);
+  ck_assert_int_eq(httpc_tls_handshake(c), 1);
   ck_assert(SSL_is_init_finished(s.ssl));
 
-  ck_assert_int_eq(engine_tls_write(c, "{\"input\": 1}\n", 13), 0);
-  ck_assert_int_eq(engine_tls_close_notify(c), 0);
+  ck_assert_int_eq(httpc_tls_write(c, "{\"input\": 1}\n", 13), 0);
+  ck_assert_int_eq(httpc_tls_close_notify(c), 0);
   pump(c, &s, got, sizeof got, &server_err);
   ck_assert_str_eq(got, "{\"input\": 1}\n");
   ck_assert_int_eq(server_err, SSL_ERROR_ZERO_RETURN); /* EOF of the job's stdin */
-  ck_assert_int_eq(engine_tls_write(c, "more", 4), -1); /* nothing after the end */
+  ck_assert_int_eq(httpc_tls_write(c, "more", 4), -1); /* nothing after the end */
 
   /* The output goes on after the client's close_notify. */
   ck_assert_int_eq(SSL_write(s.ssl, "output", 6), 6);
   ck_assert_int_eq(SSL_shutdown(s.ssl), 1);
   pump(c, &s, NULL, 0, &server_err);
   char buf[64];
-  ssize_t n = engine_tls_read(c, buf, sizeof buf);
+  ssize_t n = httpc_tls_read(c, buf, sizeof buf);
   ck_assert_int_eq(n, 6);
   ck_assert_int_eq(memcmp(buf, "output", 6), 0);
-  ck_assert_int_eq(engine_tls_read(c, buf, sizeof buf), ENGINE_TLS_EOF);
+  ck_assert_int_eq(httpc_tls_read(c, buf, sizeof buf), HTTPC_TLS_EOF);
   size_t len;
-  free(engine_tls_take_output(c, &len));
-  engine_tls_free(c);
+  free(httpc_tls_take_output(c, &len));
+  httpc_tls_free(c);
   server_free(&s);
   drop_all();
 }
@@ -300,22 +300,22 @@ END_TEST
 static const char *refused(const identity *trust, const identity *me, const char *host,
                            bool want_client_cert, char *msg, size_t size) {
   SSL_CTX *ctx = client_ctx(trust, me);
-  engine_tls *c = engine_tls_new(ctx, host, true);
+  httpc_tls *c = httpc_tls_new(ctx, host, true);
   SSL_CTX_free(ctx);
   server_end s = server_new(want_client_cert);
   int server_err = 0;
   pump(c, &s, NULL, 0, &server_err);
-  int hs = engine_tls_handshake(c);
+  int hs = httpc_tls_handshake(c);
   if (hs == 1) { /* TLS 1.3: the server's refusal comes with the first read */
-    ck_assert_int_eq(engine_tls_write(c, "x", 1), 0);
+    ck_assert_int_eq(httpc_tls_write(c, "x", 1), 0);
     pump(c, &s, NULL, 0, &server_err);
     char buf[16];
-    ck_assert_int_eq(engine_tls_read(c, buf, sizeof buf), -1);
+    ck_assert_int_eq(httpc_tls_read(c, buf, sizeof buf), -1);
   } else {
     ck_assert_int_eq(hs, -1);
   }
-  snprintf(msg, size, "%s", engine_tls_error(c));
-  engine_tls_free(c);
+  snprintf(msg, size, "%s", httpc_tls_error(c));
+  httpc_tls_free(c);
   server_free(&s);
   return msg;
 }
@@ -346,16 +346,16 @@ START_TEST(without_verification_any_certificate_does) {
   make_all();
   int bad;
   char err[200];
-  SSL_CTX *ctx = engine_tls_ctx_new(false, NULL, 0, client.cert_pem.data, client.cert_pem.len,
-                                    client.key_pem.data, client.key_pem.len, &bad, err, sizeof err);
+  SSL_CTX *ctx = httpc_tls_ctx_new(false, NULL, 0, client.cert_pem.data, client.cert_pem.len,
+                                   client.key_pem.data, client.key_pem.len, &bad, err, sizeof err);
   ck_assert_ptr_nonnull(ctx);
-  engine_tls *c = engine_tls_new(ctx, "engine.example", false);
+  httpc_tls *c = httpc_tls_new(ctx, "engine.example", false);
   SSL_CTX_free(ctx);
   server_end s = server_new(true);
   int server_err = 0;
   pump(c, &s, NULL, 0, &server_err);
-  ck_assert_int_eq(engine_tls_handshake(c), 1);
-  engine_tls_free(c);
+  ck_assert_int_eq(httpc_tls_handshake(c), 1);
+  httpc_tls_free(c);
   server_free(&s);
   drop_all();
 }
@@ -371,17 +371,17 @@ START_TEST(bad_material_is_named_by_its_part) {
     const pem *ca, *cert, *key;
     int part;
   } cases[] = {
-      {&text, NULL, NULL, ENGINE_TLS_CA},
-      {&garbled, NULL, NULL, ENGINE_TLS_CA},
-      {&ca.cert_pem, &text, &client.key_pem, ENGINE_TLS_CERT},
-      {&ca.cert_pem, &client.cert_pem, &text, ENGINE_TLS_KEY},
-      {&ca.cert_pem, &client.cert_pem, &server.key_pem, ENGINE_TLS_KEY}, /* another's key */
-      {&ca.cert_pem, &client.cert_pem, &client.cert_pem, ENGINE_TLS_KEY},
+      {&text, NULL, NULL, HTTPC_TLS_CA},
+      {&garbled, NULL, NULL, HTTPC_TLS_CA},
+      {&ca.cert_pem, &text, &client.key_pem, HTTPC_TLS_CERT},
+      {&ca.cert_pem, &client.cert_pem, &text, HTTPC_TLS_KEY},
+      {&ca.cert_pem, &client.cert_pem, &server.key_pem, HTTPC_TLS_KEY}, /* another's key */
+      {&ca.cert_pem, &client.cert_pem, &client.cert_pem, HTTPC_TLS_KEY},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     int bad = 0;
     char err[300] = "";
-    SSL_CTX *ctx = engine_tls_ctx_new(
+    SSL_CTX *ctx = httpc_tls_ctx_new(
         true, cases[i].ca->data, cases[i].ca->len, cases[i].cert ? cases[i].cert->data : NULL,
         cases[i].cert ? cases[i].cert->len : 0, cases[i].key ? cases[i].key->data : NULL,
         cases[i].key ? cases[i].key->len : 0, &bad, err, sizeof err);
@@ -392,8 +392,8 @@ START_TEST(bad_material_is_named_by_its_part) {
   }
   int bad = 0;
   char err[300] = "";
-  ck_assert_ptr_null(engine_tls_ctx_new(true, NULL, 0, NULL, 0, NULL, 0, &bad, err, sizeof err));
-  ck_assert_int_eq(bad, ENGINE_TLS_CA); /* verifying needs CAs, given in memory */
+  ck_assert_ptr_null(httpc_tls_ctx_new(true, NULL, 0, NULL, 0, NULL, 0, &bad, err, sizeof err));
+  ck_assert_int_eq(bad, HTTPC_TLS_CA); /* verifying needs CAs, given in memory */
   ck_assert_uint_eq(ERR_peek_error(), 0); /* nothing left for the next caller */
   drop_all();
 }

@@ -1,6 +1,7 @@
 /* A container backend (docker or podman, by its flavor): configuration,
- * check(), health() and the ops glue.  Running jobs live in job.c, the
- * descriptors in docker_plugin.c and ../podman/podman.c. */
+ * check(), health() and the ops glue.  Running jobs live in
+ * container_job.c, the descriptors in plugins/backend/docker/docker_plugin.c
+ * and plugins/backend/podman/podman.c. */
 #include "config.h"
 
 #include <errno.h>
@@ -15,7 +16,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "docker_internal.h"
+#include "container_internal.h"
 
 #define HEALTH_TTL_MS 5000
 #define HEALTH_TICK_MS 1000 /* the background check; pings every HEALTH_TTL_MS unless lost */
@@ -29,7 +30,7 @@ static void free_strv(char **v) {
   free(v);
 }
 
-int docker_parse_user(const char *s, uid_t *uid, gid_t *gid) {
+int container_parse_user(const char *s, uid_t *uid, gid_t *gid) {
   unsigned long u, g;
   char *end;
   errno = 0;
@@ -50,7 +51,7 @@ int docker_parse_user(const char *s, uid_t *uid, gid_t *gid) {
   return 0;
 }
 
-static int config_error(docker_backend *b, const char *fmt, const char *a) {
+static int config_error(container_backend *b, const char *fmt, const char *a) {
   b->host->set_error(b->inst, fmt, a);
   return EXECD_ECONFIG;
 }
@@ -83,7 +84,7 @@ static char *base64url(const char *s, size_t n) {
   return out;
 }
 
-static int load_registry_auth(docker_backend *b, const char *file) {
+static int load_registry_auth(container_backend *b, const char *file) {
   json_error_t jerr;
   json_t *doc = json_load_file(file, 0, &jerr);
   if (!json_is_object(doc)) {
@@ -112,7 +113,7 @@ static int load_registry_auth(docker_backend *b, const char *file) {
 
 /* Podman's runtime fails with "error setting rlimit" unless nofile and
  * nproc are set, and set within the host's hard limits. */
-static int check_required_ulimit(docker_backend *b, const char *key, int64_t value,
+static int check_required_ulimit(container_backend *b, const char *key, int64_t value,
                                  int resource) {
   struct rlimit rl;
   if (value <= 0) {
@@ -129,8 +130,8 @@ static int check_required_ulimit(docker_backend *b, const char *key, int64_t val
   return 0;
 }
 
-static int configure(docker_backend *b, const json_t *config) {
-  int rc = docker_configure_endpoint(b, config);
+static int configure(container_backend *b, const json_t *config) {
+  int rc = container_configure_endpoint(b, config);
   if (rc)
     return rc;
 
@@ -164,7 +165,7 @@ static int configure(docker_backend *b, const json_t *config) {
 
   const char *user = json_string_value(json_object_get(config, "user"));
   b->user = strdup(user ? user : "65534:65534");
-  if (docker_parse_user(b->user, &b->uid, &b->gid) < 0)
+  if (container_parse_user(b->user, &b->uid, &b->gid) < 0)
     return config_error(b, "user \"%s\" is not \"uid[:gid]\" (numbers)", b->user);
   if (b->uid == 0)
     b->host->log(b->inst, EXECD_LOG_WARNING, "user is root: jobs run as root in the container");
@@ -208,7 +209,7 @@ static int configure(docker_backend *b, const json_t *config) {
     return config_error(b, "workspace_mount must be \"bind\" or \"volume\", not \"%s\"", mount);
   /* A bind mount names a directory of this host: another machine's
    * engine would mount its own directory of that name. */
-  if (b->bind_workspace && !engine_endpoint_is_local(&b->endpoint)) {
+  if (b->bind_workspace && !httpc_endpoint_is_local(&b->endpoint)) {
     b->host->set_error(b->inst,
                        "workspace_mount = \"bind\"%s needs the engine on this host, and endpoint "
                        "%s is not a loopback address: set workspace_mount = \"volume\"",
@@ -241,33 +242,33 @@ static int configure(docker_backend *b, const json_t *config) {
 
 /* ---- health ------------------------------------------------------------------ */
 
-static void on_ping(void *arg, const engine_response *r) {
-  docker_backend *b = arg;
+static void on_ping(void *arg, const httpc_response *r) {
+  container_backend *b = arg;
   b->ping = NULL;
   b->health_at = uv_now(b->loop);
   bool was_down = !b->healthy;
   b->healthy = !r->transport_err && r->status == 200;
   if (b->healthy && was_down) {
-    docker_sweep(b); /* at start, and after the engine was down */
-    docker_jobs_engine_back(b);
+    container_sweep(b); /* at start, and after the engine was down */
+    container_jobs_engine_back(b);
   }
   if (!b->healthy) {
     char msg[200];
     snprintf(b->health_error, sizeof b->health_error, "%s engine at %s: %s", b->flavor->name,
-             b->endpoint.name, engine_error_message(r, msg, sizeof msg));
+             b->endpoint.name, httpc_error_message(r, msg, sizeof msg));
   }
 }
 
-static void refresh_health(docker_backend *b) {
+static void refresh_health(container_backend *b) {
   if (b->ping || b->stopped || !b->client)
     return;
-  b->ping = engine_request_json(b->client, "GET", "/_ping", NULL, PING_TIMEOUT_MS, on_ping, b);
+  b->ping = httpc_request_json(b->client, "GET", "/_ping", NULL, PING_TIMEOUT_MS, on_ping, b);
 }
 
 /* dockerd told to stop closes its listener (removing the socket) first,
  * then stops the containers while still answering on the connections it
  * has: such a container looks as if it had exited by itself. */
-bool docker_engine_refuses(const docker_backend *b) {
+bool container_engine_refuses(const container_backend *b) {
   struct sockaddr_storage ss;
   socklen_t len;
   memset(&ss, 0, sizeof ss);
@@ -279,7 +280,7 @@ bool docker_engine_refuses(const docker_backend *b) {
     sa->sun_family = AF_UNIX;
     memcpy(sa->sun_path, path, strlen(path) + 1);
     len = sizeof *sa;
-  } else if (b->client && engine_client_peer(b->client, &ss) == 0) {
+  } else if (b->client && httpc_client_peer(b->client, &ss) == 0) {
     len = ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
   } else {
     return false;
@@ -301,8 +302,8 @@ bool docker_engine_refuses(const docker_backend *b) {
   return refused;
 }
 
-static int docker_health(void *self) {
-  docker_backend *b = self;
+static int container_health(void *self) {
+  container_backend *b = self;
   struct stat st;
   /* A missing socket is known at once; a TCP engine only by its answer. */
   const char *path = b->endpoint.unix_path;
@@ -323,11 +324,11 @@ static int docker_health(void *self) {
 
 /* ---- lifecycle ------------------------------------------------------------------ */
 
-void docker_backend_destroy(void *self) {
-  docker_backend *b = self;
+void container_backend_destroy(void *self) {
+  container_backend *b = self;
   if (!b)
     return;
-  engine_endpoint_clear(&b->endpoint);
+  httpc_endpoint_clear(&b->endpoint);
   free_strv(b->images_allowed);
   free(b->user);
   free(b->network);
@@ -336,9 +337,9 @@ void docker_backend_destroy(void *self) {
   free(b);
 }
 
-int docker_backend_create(const docker_flavor *flavor, const execd_host *host,
-                          execd_instance *inst, const json_t *config, void **self) {
-  docker_backend *b = calloc(1, sizeof *b);
+int container_backend_create(const container_engine_flavor *flavor, const execd_host *host,
+                             execd_instance *inst, const json_t *config, void **self) {
+  container_backend *b = calloc(1, sizeof *b);
   if (!b)
     return EXECD_ENOMEM;
   b->flavor = flavor;
@@ -354,14 +355,14 @@ int docker_backend_create(const docker_flavor *flavor, const execd_host *host,
   }
   int rc = configure(b, config);
   if (rc) {
-    docker_backend_destroy(b);
+    container_backend_destroy(b);
     return rc;
   }
   *self = b;
   return 0;
 }
 
-void docker_engine_suspect(docker_backend *b) {
+void container_engine_suspect(container_backend *b) {
   b->healthy = false; /* so the next answer counts as the engine coming back */
   snprintf(b->health_error, sizeof b->health_error, "%s engine at %s: a connection broke",
            b->flavor->name, b->endpoint.name);
@@ -369,9 +370,9 @@ void docker_engine_suspect(docker_backend *b) {
 }
 
 static void on_health_timer(uv_timer_t *t) {
-  docker_backend *b = t->data;
+  container_backend *b = t->data;
   /* While attempts wait for a lost engine, ask every tick. */
-  bool lost = docker_jobs_check_lost(b);
+  bool lost = container_jobs_check_lost(b);
   if (lost || uv_now(b->loop) - b->health_at >= HEALTH_TTL_MS)
     refresh_health(b);
 }
@@ -382,9 +383,9 @@ static void on_health_timer_closed(uv_handle_t *h) {
   free(h);
 }
 
-int docker_backend_start(void *self) {
-  docker_backend *b = self;
-  b->client = engine_client_new(b->loop, &b->endpoint, b->flavor->api_prefix, b->flavor->name);
+int container_backend_start(void *self) {
+  container_backend *b = self;
+  b->client = httpc_client_new(b->loop, &b->endpoint, b->flavor->api_prefix, b->flavor->name);
   b->health_timer = malloc(sizeof *b->health_timer);
   if (!b->client || !b->health_timer) {
     b->host->set_error(b->inst, "cannot create the engine client (out of memory)");
@@ -403,16 +404,16 @@ int docker_backend_start(void *self) {
   return 0;
 }
 
-void docker_backend_stop(void *self) {
-  docker_backend *b = self;
+void container_backend_stop(void *self) {
+  container_backend *b = self;
   b->stopped = true;
   if (b->health_timer) {
     uv_timer_stop(b->health_timer);
     uv_close((uv_handle_t *)b->health_timer, on_health_timer_closed);
     b->health_timer = NULL;
   }
-  docker_jobs_abandon(b);
-  engine_client_close(b->client);
+  container_jobs_abandon(b);
+  httpc_client_close(b->client);
   b->client = NULL;
   b->ping = NULL;
   b->sweep = NULL;
@@ -420,8 +421,8 @@ void docker_backend_stop(void *self) {
 
 /* ---- ops ------------------------------------------------------------------------- */
 
-static int docker_check(void *self, const execd_job_spec *spec) {
-  docker_backend *b = self;
+static int container_check(void *self, const execd_job_spec *spec) {
+  container_backend *b = self;
   if (!spec->image || !*spec->image) {
     b->host->set_error(b->inst, "the %s backend runs images: container.image is missing",
                        b->flavor->name);
@@ -442,7 +443,7 @@ static int docker_check(void *self, const execd_job_spec *spec) {
   if (spec->user) {
     uid_t u;
     gid_t g;
-    if (docker_parse_user(spec->user, &u, &g) < 0) {
+    if (container_parse_user(spec->user, &u, &g) < 0) {
       b->host->set_error(b->inst, "user \"%s\" is not \"uid[:gid]\" (numbers)", spec->user);
       return EXECD_EINVAL;
     }
@@ -463,9 +464,9 @@ static int docker_check(void *self, const execd_job_spec *spec) {
   return 0;
 }
 
-static int docker_start(void *self, const execd_job_spec *spec, execd_job *job, void **handle) {
-  docker_backend *b = self;
-  int rc = docker_check(b, spec);
+static int container_start(void *self, const execd_job_spec *spec, execd_job *job, void **handle) {
+  container_backend *b = self;
+  int rc = container_check(b, spec);
   if (rc)
     return rc;
   struct stat st;
@@ -475,15 +476,15 @@ static int docker_start(void *self, const execd_job_spec *spec, execd_job *job, 
                        EXECD_ERR_BACKEND_UNAVAILABLE, b->flavor->name, path, strerror(errno));
     return EXECD_EUNAVAIL;
   }
-  return docker_job_start(b, spec, job, handle);
+  return container_job_start(b, spec, job, handle);
 }
 
-static int docker_signal(void *self, void *handle, int signum) {
-  return docker_job_signal(self, handle, signum);
+static int container_signal(void *self, void *handle, int signum) {
+  return container_job_signal(self, handle, signum);
 }
 
-static int docker_adopt(void *self, const execd_job_spec *spec, execd_job *job, void **handle) {
-  docker_backend *b = self;
+static int container_adopt(void *self, const execd_job_spec *spec, execd_job *job, void **handle) {
+  container_backend *b = self;
   struct stat st;
   const char *path = b->endpoint.unix_path;
   if (!b->client || (path && stat(path, &st) != 0)) {
@@ -491,21 +492,21 @@ static int docker_adopt(void *self, const execd_job_spec *spec, execd_job *job, 
                        b->flavor->name, b->endpoint.name, b->client ? strerror(errno) : "stopped");
     return EXECD_EUNAVAIL;
   }
-  return docker_job_adopt(b, spec, job, handle);
+  return container_job_adopt(b, spec, job, handle);
 }
 
-static void docker_adopt_done(void *self) {
-  docker_backend *b = self;
+static void container_adopt_done(void *self) {
+  container_backend *b = self;
   b->adoption_over = true;
-  docker_sweep(b);
+  container_sweep(b);
 }
 
-const execd_backend_ops docker_backend_ops = {
+const execd_backend_ops container_backend_ops = {
     .struct_size = sizeof(execd_backend_ops),
-    .check = docker_check,
-    .start = docker_start,
-    .signal = docker_signal,
-    .health = docker_health,
-    .adopt = docker_adopt,
-    .adopt_done = docker_adopt_done,
+    .check = container_check,
+    .start = container_start,
+    .signal = container_signal,
+    .health = container_health,
+    .adopt = container_adopt,
+    .adopt_done = container_adopt_done,
 };

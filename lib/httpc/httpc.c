@@ -1,4 +1,4 @@
-/* libcurl multi_socket on the libuv loop, for an engine's REST API over its
+/* libcurl multi_socket on the libuv loop, for a server's REST API over its
  * unix socket or TCP (TLS material handed to curl from memory, so no file
  * is read on the loop).  The pattern is curl's multi-uv example with three
  * rules:
@@ -19,16 +19,16 @@
 
 #include <curl/curl.h>
 
-#include "engine_http.h"
+#include "httpc.h"
 
 #define DEFAULT_BODY_MAX (1u << 20)
 #define CONNECT_TIMEOUT_MS 5000L
 
-struct engine_request {
-  engine_client *c;
+struct httpc_request {
+  httpc_client *c;
   CURL *easy;
   struct curl_slist *headers;
-  engine_request_opts o;
+  httpc_request_opts o;
   char *send_body;  /* owned copy of the request body */
   char *buf;        /* buffered response body */
   size_t len, cap, max;
@@ -37,35 +37,35 @@ struct engine_request {
   int added;        /* handed to the multi handle */
   int cancelled;
   char errbuf[CURL_ERROR_SIZE];
-  LIST_ENTRY(engine_request) link;
-  TAILQ_ENTRY(engine_request) queue; /* pending add or removal */
+  LIST_ENTRY(httpc_request) link;
+  TAILQ_ENTRY(httpc_request) queue; /* pending add or removal */
 };
 
 typedef struct sock_ctx {
   uv_poll_t poll;
   curl_socket_t fd;
-  engine_client *c;
+  httpc_client *c;
 } sock_ctx;
 
-struct engine_client {
+struct httpc_client {
   uv_loop_t *loop;
   CURLM *multi;
   uv_timer_t timer;
-  engine_endpoint ep; /* the client's own copy */
+  httpc_endpoint ep; /* the client's own copy */
   char *base;        /* "http://localhost", "https://HOST:PORT" */
   char *prefix;
   char *name;
-  struct sockaddr_storage peer; /* TCP: where the engine was last reached */
+  struct sockaddr_storage peer; /* TCP: where the server was last reached */
   int peer_known;
   int in_curl;       /* inside curl_multi_socket_action: no multi calls */
   int closing;
   int open_handles;  /* libuv handles not yet closed */
-  LIST_HEAD(, engine_request) requests;
-  TAILQ_HEAD(, engine_request) to_add;
-  TAILQ_HEAD(, engine_request) to_remove;
+  LIST_HEAD(, httpc_request) requests;
+  TAILQ_HEAD(, httpc_request) to_add;
+  TAILQ_HEAD(, httpc_request) to_remove;
 };
 
-static void request_free(engine_request *r) {
+static void request_free(httpc_request *r) {
   if (r->easy)
     curl_easy_cleanup(r->easy);
   curl_slist_free_all(r->headers);
@@ -75,16 +75,16 @@ static void request_free(engine_request *r) {
 }
 
 /* Takes r out of the multi handle and frees it.  Not inside curl callbacks. */
-static void request_discard(engine_request *r) {
+static void request_discard(httpc_request *r) {
   LIST_REMOVE(r, link);
   if (r->added)
     curl_multi_remove_handle(r->c->multi, r->easy);
   request_free(r);
 }
 
-static void maybe_free_client(engine_client *c) {
+static void maybe_free_client(httpc_client *c) {
   if (c->closing && c->open_handles == 0) {
-    engine_endpoint_clear(&c->ep);
+    httpc_endpoint_clear(&c->ep);
     free(c->base);
     free(c->prefix);
     free(c->name);
@@ -93,16 +93,16 @@ static void maybe_free_client(engine_client *c) {
 }
 
 static void on_handle_closed(uv_handle_t *h) {
-  engine_client *c = h->data;
+  httpc_client *c = h->data;
   if (h != (uv_handle_t *)&c->timer)
     free(h); /* a sock_ctx: the poll handle is its first member */
   c->open_handles--;
   maybe_free_client(c);
 }
 
-/* The address curl reached the engine at, for connections made without
- * curl (the attach) and the probe of a stopping engine. */
-static void note_peer(engine_client *c, CURL *easy) {
+/* The address curl reached the server at, for connections made without
+ * curl (httpc_conn.h) and the probe of a stopping server. */
+static void note_peer(httpc_client *c, CURL *easy) {
   char *ip = NULL;
   long port = 0;
   if (c->ep.unix_path || curl_easy_getinfo(easy, CURLINFO_PRIMARY_IP, &ip) != CURLE_OK || !ip ||
@@ -117,13 +117,13 @@ static void note_peer(engine_client *c, CURL *easy) {
   c->peer_known = 1;
 }
 
-static void deliver_done(engine_client *c) {
+static void deliver_done(httpc_client *c) {
   CURLMsg *msg;
   int left;
   while ((msg = curl_multi_info_read(c->multi, &left))) {
     if (msg->msg != CURLMSG_DONE)
       continue;
-    engine_request *r = NULL;
+    httpc_request *r = NULL;
     CURLcode result = msg->data.result;
     curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
     if (result == CURLE_OK)
@@ -133,7 +133,7 @@ static void deliver_done(engine_client *c) {
     curl_multi_remove_handle(c->multi, r->easy);
     r->added = 0;
     if (!r->cancelled) {
-      engine_response resp = {0};
+      httpc_response resp = {0};
       char error[CURL_ERROR_SIZE + 16];
       curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &resp.status);
       if (result != CURLE_OK) {
@@ -154,8 +154,8 @@ static void deliver_done(engine_client *c) {
 }
 
 /* Applies what was queued while curl was running. */
-static void apply_queued(engine_client *c) {
-  engine_request *r;
+static void apply_queued(httpc_client *c) {
+  httpc_request *r;
   while ((r = TAILQ_FIRST(&c->to_remove))) {
     TAILQ_REMOVE(&c->to_remove, r, queue);
     request_discard(r);
@@ -167,7 +167,7 @@ static void apply_queued(engine_client *c) {
   }
 }
 
-static void drive(engine_client *c, curl_socket_t fd, int ev_bitmask) {
+static void drive(httpc_client *c, curl_socket_t fd, int ev_bitmask) {
   int running = 0;
   c->in_curl = 1;
   curl_multi_socket_action(c->multi, fd, ev_bitmask, &running);
@@ -195,7 +195,7 @@ static void on_timer(uv_timer_t *t) {
 
 static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp) {
   (void)easy;
-  engine_client *c = userp;
+  httpc_client *c = userp;
   sock_ctx *s = socketp;
   if (what == CURL_POLL_REMOVE) {
     if (s) {
@@ -230,7 +230,7 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *
 
 static int timer_cb(CURLM *multi, long timeout_ms, void *userp) {
   (void)multi;
-  engine_client *c = userp;
+  httpc_client *c = userp;
   if (timeout_ms < 0)
     uv_timer_stop(&c->timer);
   else
@@ -243,23 +243,23 @@ static void global_init(void) {
 }
 
 /* Where URLs point: the unix socket is given apart (CURLOPT_UNIX_SOCKET_PATH). */
-static char *base_url(const engine_endpoint *ep) {
+static char *base_url(const httpc_endpoint *ep) {
   char *url = NULL;
-  int rc = asprintf(&url, "%s://%s", ep->tls ? "https" : "http", engine_endpoint_authority(ep));
+  int rc = asprintf(&url, "%s://%s", ep->tls ? "https" : "http", httpc_endpoint_authority(ep));
   return rc < 0 ? NULL : url;
 }
 
-engine_client *engine_client_new(uv_loop_t *loop, const engine_endpoint *ep, const char *prefix,
-                                 const char *name) {
+httpc_client *httpc_client_new(uv_loop_t *loop, const httpc_endpoint *ep, const char *prefix,
+                               const char *name) {
   static uv_once_t once = UV_ONCE_INIT;
   uv_once(&once, global_init);
-  engine_client *c = calloc(1, sizeof *c);
+  httpc_client *c = calloc(1, sizeof *c);
   if (!c)
     return NULL;
   c->loop = loop;
-  int copied = engine_endpoint_copy(&c->ep, ep) == 0;
+  int copied = httpc_endpoint_copy(&c->ep, ep) == 0;
   c->base = copied ? base_url(&c->ep) : NULL;
-  c->peer_known = copied && engine_endpoint_address(&c->ep, &c->peer) == 0;
+  c->peer_known = copied && httpc_endpoint_address(&c->ep, &c->peer) == 0;
   c->prefix = strdup(prefix ? prefix : "");
   c->name = strdup(name ? name : "engine");
   c->multi = curl_multi_init();
@@ -269,7 +269,7 @@ engine_client *engine_client_new(uv_loop_t *loop, const engine_endpoint *ep, con
   if (!c->base || !c->prefix || !c->name || !c->multi) {
     if (c->multi)
       curl_multi_cleanup(c->multi);
-    engine_endpoint_clear(&c->ep);
+    httpc_endpoint_clear(&c->ep);
     free(c->base);
     free(c->prefix);
     free(c->name);
@@ -286,11 +286,11 @@ engine_client *engine_client_new(uv_loop_t *loop, const engine_endpoint *ep, con
   return c;
 }
 
-void engine_client_close(engine_client *c) {
+void httpc_client_close(httpc_client *c) {
   if (!c || c->closing)
     return;
   c->closing = 1;
-  engine_request *r;
+  httpc_request *r;
   while ((r = TAILQ_FIRST(&c->to_remove)))
     TAILQ_REMOVE(&c->to_remove, r, queue);
   while ((r = TAILQ_FIRST(&c->to_add)))
@@ -303,11 +303,11 @@ void engine_client_close(engine_client *c) {
   uv_close((uv_handle_t *)&c->timer, on_handle_closed);
 }
 
-uv_loop_t *engine_client_loop(const engine_client *c) { return c->loop; }
-const engine_endpoint *engine_client_endpoint(const engine_client *c) { return &c->ep; }
-const char *engine_client_name(const engine_client *c) { return c->name; }
+uv_loop_t *httpc_client_loop(const httpc_client *c) { return c->loop; }
+const httpc_endpoint *httpc_client_endpoint(const httpc_client *c) { return &c->ep; }
+const char *httpc_client_name(const httpc_client *c) { return c->name; }
 
-int engine_client_peer(const engine_client *c, struct sockaddr_storage *out) {
+int httpc_client_peer(const httpc_client *c, struct sockaddr_storage *out) {
   if (!c->peer_known)
     return -1;
   *out = c->peer;
@@ -315,13 +315,13 @@ int engine_client_peer(const engine_client *c, struct sockaddr_storage *out) {
 }
 
 /* The client's PEM bytes outlive every easy handle: curl need not copy them. */
-static void set_blob(CURL *e, CURLoption opt, const engine_pem *p) {
+static void set_blob(CURL *e, CURLoption opt, const httpc_pem *p) {
   struct curl_blob blob = {.data = p->data, .len = p->len, .flags = CURL_BLOB_NOCOPY};
   curl_easy_setopt(e, opt, &blob);
 }
 
-static void set_transport(engine_client *c, CURL *e) {
-  const engine_endpoint *ep = &c->ep;
+static void set_transport(httpc_client *c, CURL *e) {
+  const httpc_endpoint *ep = &c->ep;
   if (ep->unix_path) {
     curl_easy_setopt(e, CURLOPT_UNIX_SOCKET_PATH, ep->unix_path);
     return;
@@ -340,7 +340,7 @@ static void set_transport(engine_client *c, CURL *e) {
 }
 
 static size_t on_write(char *ptr, size_t size, size_t nmemb, void *userdata) {
-  engine_request *r = userdata;
+  httpc_request *r = userdata;
   size_t n = size * nmemb;
   if (r->cancelled)
     return 0; /* aborts the transfer */
@@ -367,7 +367,7 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *userdata) {
 }
 
 static size_t on_header(char *line, size_t size, size_t nitems, void *userdata) {
-  engine_request *r = userdata;
+  httpc_request *r = userdata;
   size_t n = size * nitems;
   if (r->cancelled)
     return n;
@@ -383,8 +383,8 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *userdata) 
   return n;
 }
 
-engine_request *engine_request_start(engine_client *c, const engine_request_opts *o) {
-  engine_request *r = calloc(1, sizeof *r);
+httpc_request *httpc_request_start(httpc_client *c, const httpc_request_opts *o) {
+  httpc_request *r = calloc(1, sizeof *r);
   if (!r) {
     free(o->body_owned);
     return NULL;
@@ -459,25 +459,25 @@ engine_request *engine_request_start(engine_client *c, const engine_request_opts
   return r;
 }
 
-engine_request *engine_request_json(engine_client *c, const char *method, const char *path,
-                                    const json_t *body, long timeout_ms, engine_done_cb done,
-                                    void *arg) {
-  engine_request_opts o = {.method = method, .path = path, .timeout_ms = timeout_ms,
-                           .on_done = done, .arg = arg};
+httpc_request *httpc_request_json(httpc_client *c, const char *method, const char *path,
+                                  const json_t *body, long timeout_ms, httpc_done_cb done,
+                                  void *arg) {
+  httpc_request_opts o = {.method = method, .path = path, .timeout_ms = timeout_ms,
+                          .on_done = done, .arg = arg};
   if (body) {
     o.body_owned = json_dumps(body, JSON_COMPACT);
     if (!o.body_owned)
       return NULL;
     o.body_len = strlen(o.body_owned);
   }
-  return engine_request_start(c, &o);
+  return httpc_request_start(c, &o);
 }
 
-void engine_request_cancel(engine_request *r) {
+void httpc_request_cancel(httpc_request *r) {
   if (!r || r->cancelled)
     return;
   r->cancelled = 1;
-  engine_client *c = r->c;
+  httpc_client *c = r->c;
   if (c->in_curl) {
     if (!r->added) /* still waiting to be added: drop it from that queue */
       TAILQ_REMOVE(&c->to_add, r, queue);
@@ -487,7 +487,7 @@ void engine_request_cancel(engine_request *r) {
   }
 }
 
-const char *engine_error_message(const engine_response *r, char *buf, size_t size) {
+const char *httpc_error_message(const httpc_response *r, char *buf, size_t size) {
   if (r->transport_err) {
     snprintf(buf, size, "%s", r->error ? r->error : "connection failed");
     return buf;
@@ -506,7 +506,7 @@ const char *engine_error_message(const engine_response *r, char *buf, size_t siz
   return buf;
 }
 
-char *engine_url_escape(const char *s) {
+char *httpc_url_escape(const char *s) {
   char *e = curl_easy_escape(NULL, s, 0);
   char *copy = e ? strdup(e) : NULL;
   curl_free(e);

@@ -1,4 +1,4 @@
-/* The engine HTTP client against a small fake engine on a unix socket in
+/* The HTTP client (httpc) against a small fake engine on a unix socket in
  * the same loop: JSON answers, the API prefix, bodies sent, streamed
  * answers with the headers seen before the body, cancel from inside a
  * callback, and an engine that is not there; and the hijacked attach over
@@ -13,8 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../plugins/backend/engine/engine_attach.h"
-#include "../../plugins/backend/engine/engine_http.h"
+#include "../../lib/container/engine_attach.h"
+#include "../../lib/httpc/httpc.h"
 
 static uv_loop_t loop;
 static uv_pipe_t server;
@@ -180,7 +180,7 @@ typedef struct result {
   int headers;
 } result;
 
-static void on_done(void *arg, const engine_response *r) {
+static void on_done(void *arg, const httpc_response *r) {
   result *res = arg;
   res->done++;
   res->status = r->status;
@@ -202,11 +202,11 @@ static int on_data(void *arg, const char *data, size_t len) {
 }
 
 /* A client of the engine on the unix socket at path. */
-static engine_client *new_client(const char *path) {
-  engine_endpoint ep = {0};
-  ck_assert_int_eq(engine_endpoint_set_unix(&ep, path), 0);
-  engine_client *c = engine_client_new(&loop, &ep, "/v9", "fake");
-  engine_endpoint_clear(&ep); /* the client has a copy */
+static httpc_client *new_client(const char *path) {
+  httpc_endpoint ep = {0};
+  ck_assert_int_eq(httpc_endpoint_set_unix(&ep, path), 0);
+  httpc_client *c = httpc_client_new(&loop, &ep, "/v9", "fake");
+  httpc_endpoint_clear(&ep); /* the client has a copy */
   ck_assert_ptr_nonnull(c);
   return c;
 }
@@ -226,23 +226,23 @@ static void run_until(int *flag) {
 }
 
 START_TEST(json_answer_under_the_prefix) {
-  engine_client *c = new_client(sock_path);
+  httpc_client *c = new_client(sock_path);
   result res = {0};
-  ck_assert_ptr_nonnull(engine_request_json(c, "GET", "/ok", NULL, 5000, on_done, &res));
+  ck_assert_ptr_nonnull(httpc_request_json(c, "GET", "/ok", NULL, 5000, on_done, &res));
   ck_assert_int_eq(res.done, 0); /* never from inside the call */
   run_until(&res.done);
   ck_assert_int_eq(res.done, 1);
   ck_assert_int_eq(res.status, 200);
   ck_assert_str_eq(res.body, "{\"a\": 1}");
-  engine_client_close(c);
+  httpc_client_close(c);
 }
 END_TEST
 
 START_TEST(body_is_sent_and_errors_carry_the_engine_message) {
-  engine_client *c = new_client(sock_path);
+  httpc_client *c = new_client(sock_path);
   result res = {0};
   json_t *doc = json_pack("{s:s}", "Image", "busybox");
-  ck_assert_ptr_nonnull(engine_request_json(c, "POST", "/echo", doc, 5000, on_done, &res));
+  ck_assert_ptr_nonnull(httpc_request_json(c, "POST", "/echo", doc, 5000, on_done, &res));
   json_decref(doc);
   run_until(&res.done);
   ck_assert_int_eq(res.status, 201);
@@ -250,66 +250,66 @@ START_TEST(body_is_sent_and_errors_carry_the_engine_message) {
   ck_assert_ptr_nonnull(strstr(last_request, "Content-Type: application/json"));
 
   result miss = {0};
-  engine_request_json(c, "GET", "/nothing", NULL, 5000, on_done, &miss);
+  httpc_request_json(c, "GET", "/nothing", NULL, 5000, on_done, &miss);
   run_until(&miss.done);
   ck_assert_int_eq(miss.status, 404);
-  engine_response r = {.status = 404, .body = miss.body, .body_len = strlen(miss.body)};
+  httpc_response r = {.status = 404, .body = miss.body, .body_len = strlen(miss.body)};
   char msg[100];
-  ck_assert_str_eq(engine_error_message(&r, msg, sizeof msg), "no such thing");
-  engine_client_close(c);
+  ck_assert_str_eq(httpc_error_message(&r, msg, sizeof msg), "no such thing");
+  httpc_client_close(c);
 }
 END_TEST
 
 START_TEST(streamed_answer_after_its_headers) {
-  engine_client *c = new_client(sock_path);
+  httpc_client *c = new_client(sock_path);
   result res = {0};
-  engine_request_opts o = {.method = "GET", .path = "/stream", .on_headers = on_headers,
-                           .on_data = on_data, .on_done = on_done, .arg = &res};
-  ck_assert_ptr_nonnull(engine_request_start(c, &o));
+  httpc_request_opts o = {.method = "GET", .path = "/stream", .on_headers = on_headers,
+                          .on_data = on_data, .on_done = on_done, .arg = &res};
+  ck_assert_ptr_nonnull(httpc_request_start(c, &o));
   run_until(&res.done);
   ck_assert_int_eq(res.status, 200);
   ck_assert_str_eq(res.streamed, "hello world");
   ck_assert_int_eq(res.headers_seen_before_data, 1);
   ck_assert_str_eq(res.body, ""); /* streamed, not buffered */
-  engine_client_close(c);
+  httpc_client_close(c);
 }
 END_TEST
 
 typedef struct cancel_ctx {
-  engine_request *victim;
+  httpc_request *victim;
   result res;
 } cancel_ctx;
 
-static void cancel_other(void *arg, const engine_response *r) {
+static void cancel_other(void *arg, const httpc_response *r) {
   cancel_ctx *x = arg;
   (void)r;
-  engine_request_cancel(x->victim);
+  httpc_request_cancel(x->victim);
   x->res.done = 1;
 }
 
 START_TEST(cancel_from_a_callback_silences_the_request) {
-  engine_client *c = new_client(sock_path);
+  httpc_client *c = new_client(sock_path);
   result hung = {0};
   cancel_ctx x = {0};
-  x.victim = engine_request_json(c, "GET", "/hang", NULL, 0, on_done, &hung);
-  ck_assert_ptr_nonnull(engine_request_json(c, "GET", "/ok", NULL, 5000, cancel_other, &x));
+  x.victim = httpc_request_json(c, "GET", "/hang", NULL, 0, on_done, &hung);
+  ck_assert_ptr_nonnull(httpc_request_json(c, "GET", "/ok", NULL, 5000, cancel_other, &x));
   run_until(&x.res.done);
   for (int i = 0; i < 50; i++)
     uv_run(&loop, UV_RUN_NOWAIT);
   ck_assert_int_eq(hung.done, 0);
-  engine_client_close(c);
+  httpc_client_close(c);
 }
 END_TEST
 
 START_TEST(missing_engine_is_a_transport_error) {
-  engine_client *c = new_client("/nonexistent/engine.sock");
+  httpc_client *c = new_client("/nonexistent/engine.sock");
   result res = {0};
-  engine_request_json(c, "GET", "/ok", NULL, 5000, on_done, &res);
+  httpc_request_json(c, "GET", "/ok", NULL, 5000, on_done, &res);
   run_until(&res.done);
   ck_assert_int_eq(res.done, 1);
   ck_assert_int_eq(res.transport_err, 1);
   ck_assert_int_eq(res.status, 0);
-  engine_client_close(c);
+  httpc_client_close(c);
 }
 END_TEST
 
@@ -341,19 +341,19 @@ static void on_attach_end(void *arg, int status) {
   r->end_status = status;
 }
 
-static engine_client *new_tcp_client(void) {
-  engine_endpoint ep = {0};
+static httpc_client *new_tcp_client(void) {
+  httpc_endpoint ep = {0};
   char uri[64], err[100];
   snprintf(uri, sizeof uri, "tcp://127.0.0.1:%d", tcp_port);
-  ck_assert_int_eq(engine_endpoint_set_tcp(&ep, uri, err, sizeof err), 0);
-  engine_client *c = engine_client_new(&loop, &ep, "/v9", "fake");
-  engine_endpoint_clear(&ep);
+  ck_assert_int_eq(httpc_endpoint_set_tcp(&ep, uri, err, sizeof err), 0);
+  httpc_client *c = httpc_client_new(&loop, &ep, "/v9", "fake");
+  httpc_endpoint_clear(&ep);
   ck_assert_ptr_nonnull(c);
   return c;
 }
 
 /* The output before and after stdin, and stdin's end reaching the engine. */
-static void attach_round_trip(engine_client *c) {
+static void attach_round_trip(httpc_client *c) {
   attach_result r = {0};
   engine_attach *a = engine_attach_open(c, "/v9/attach", on_attach, on_attach_data,
                                         on_attach_end, &r);
@@ -373,7 +373,7 @@ static void attach_round_trip(engine_client *c) {
   ck_assert_int_eq(refused.attached, -1);
   ck_assert_msg(strstr(refused.error, "attach refused: HTTP 404"), "%s", refused.error);
   engine_attach_close(a);
-  engine_client_close(c);
+  httpc_client_close(c);
 }
 
 START_TEST(attach_over_the_unix_socket) {
@@ -382,15 +382,15 @@ START_TEST(attach_over_the_unix_socket) {
 END_TEST
 
 START_TEST(attach_over_tcp) {
-  engine_client *c = new_tcp_client();
+  httpc_client *c = new_tcp_client();
   attach_round_trip(c);
 }
 END_TEST
 
 START_TEST(requests_over_tcp) {
-  engine_client *c = new_tcp_client();
+  httpc_client *c = new_tcp_client();
   result res = {0};
-  ck_assert_ptr_nonnull(engine_request_json(c, "GET", "/ok", NULL, 5000, on_done, &res));
+  ck_assert_ptr_nonnull(httpc_request_json(c, "GET", "/ok", NULL, 5000, on_done, &res));
   run_until(&res.done);
   ck_assert_int_eq(res.status, 200);
   ck_assert_str_eq(res.body, "{\"a\": 1}");
@@ -398,30 +398,30 @@ START_TEST(requests_over_tcp) {
   snprintf(host, sizeof host, "Host: 127.0.0.1:%d", tcp_port);
   ck_assert_msg(strstr(last_request, host), "request: %s", last_request);
   struct sockaddr_storage peer;
-  ck_assert_int_eq(engine_client_peer(c, &peer), 0);
+  ck_assert_int_eq(httpc_client_peer(c, &peer), 0);
   ck_assert_int_eq(ntohs(((struct sockaddr_in *)&peer)->sin_port), tcp_port);
-  engine_client_close(c);
+  httpc_client_close(c);
 }
 END_TEST
 
 START_TEST(attach_to_a_name_needs_an_address_first) {
-  engine_endpoint ep = {0};
+  httpc_endpoint ep = {0};
   char uri[64], err[100];
   snprintf(uri, sizeof uri, "tcp://localhost:%d", tcp_port);
-  ck_assert_int_eq(engine_endpoint_set_tcp(&ep, uri, err, sizeof err), 0);
-  engine_client *c = engine_client_new(&loop, &ep, "/v9", "fake");
-  engine_endpoint_clear(&ep);
+  ck_assert_int_eq(httpc_endpoint_set_tcp(&ep, uri, err, sizeof err), 0);
+  httpc_client *c = httpc_client_new(&loop, &ep, "/v9", "fake");
+  httpc_endpoint_clear(&ep);
   attach_result r = {0};
   /* No request has reached the engine: its address is not known. */
   ck_assert_ptr_null(engine_attach_open(c, "/v9/attach", on_attach, on_attach_data,
                                         on_attach_end, &r));
   result res = {0};
-  engine_request_json(c, "GET", "/ok", NULL, 5000, on_done, &res);
+  httpc_request_json(c, "GET", "/ok", NULL, 5000, on_done, &res);
   run_until(&res.done);
   if (res.status == 200) /* localhost may be ::1 first, where nothing listens */
     attach_round_trip(c);
   else
-    engine_client_close(c);
+    httpc_client_close(c);
 }
 END_TEST
 

@@ -9,11 +9,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../engine/engine_tls.h"
-#include "docker_internal.h"
+#include "container_internal.h"
+#include "httpc/httpc_tls.h"
 
-static int refuse(docker_backend *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int refuse(docker_backend *b, const char *fmt, ...) {
+static int refuse(container_backend *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int refuse(container_backend *b, const char *fmt, ...) {
   char msg[1024];
   va_list ap;
   va_start(ap, fmt);
@@ -25,7 +25,7 @@ static int refuse(docker_backend *b, const char *fmt, ...) {
 
 static const char *const tls_keys[] = {"tls", "tls_ca", "tls_cert", "tls_key", "tls_verify", NULL};
 
-static int configure_unix(docker_backend *b, const json_t *config, const char *socket) {
+static int configure_unix(container_backend *b, const json_t *config, const char *socket) {
   for (const char *const *k = tls_keys; *k; k++)
     if (json_object_get(config, *k))
       return refuse(b, "%s needs endpoint = \"tcp://HOST:PORT\": there is no TLS on a unix socket",
@@ -34,24 +34,24 @@ static int configure_unix(docker_backend *b, const json_t *config, const char *s
   if (path[0] != '/')
     return refuse(b, "socket \"%s\" must be an absolute path to a unix socket%s", path,
                   strstr(path, "://") ? " (an engine on TCP goes in endpoint)" : "");
-  return engine_endpoint_set_unix(&b->endpoint, path) == 0 ? 0 : EXECD_ENOMEM;
+  return httpc_endpoint_set_unix(&b->endpoint, path) == 0 ? 0 : EXECD_ENOMEM;
 }
 
 /* The PEM files, read into ep with the context built from them. */
-static int configure_tls(docker_backend *b, bool verify, const char *const files[3]) {
+static int configure_tls(container_backend *b, bool verify, const char *const files[3]) {
   static const char *const keys[3] = {"tls_ca", "tls_cert", "tls_key"};
-  engine_pem pems[3] = {{0}};
+  httpc_pem pems[3] = {{0}};
   char why[300];
   for (int i = 0; i < 3; i++) {
-    if (files[i] && engine_pem_read(files[i], &pems[i], why, sizeof why) != 0) {
+    if (files[i] && httpc_pem_read(files[i], &pems[i], why, sizeof why) != 0) {
       for (int j = 0; j < i; j++)
-        engine_pem_clear(&pems[j]);
+        httpc_pem_clear(&pems[j]);
       return refuse(b, "%s %s: %s", keys[i], files[i], why);
     }
   }
   int bad = 0;
-  if (engine_endpoint_set_tls(&b->endpoint, verify, &pems[0], &pems[1], &pems[2], &bad, why,
-                              sizeof why) != 0) {
+  if (httpc_endpoint_set_tls(&b->endpoint, verify, &pems[0], &pems[1], &pems[2], &bad, why,
+                             sizeof why) != 0) {
     if (bad && files[bad - 1])
       return refuse(b, "%s %s: %s", keys[bad - 1], files[bad - 1], why);
     if (bad) /* no tls_ca: the system's bundle */
@@ -61,7 +61,7 @@ static int configure_tls(docker_backend *b, bool verify, const char *const files
   return 0;
 }
 
-int docker_configure_endpoint(docker_backend *b, const json_t *config) {
+int container_configure_endpoint(container_backend *b, const json_t *config) {
   const char *socket = json_string_value(json_object_get(config, "socket"));
   const char *uri = json_string_value(json_object_get(config, "endpoint"));
   if (socket && uri)
@@ -71,7 +71,7 @@ int docker_configure_endpoint(docker_backend *b, const json_t *config) {
     return configure_unix(b, config, socket);
 
   char why[300];
-  if (engine_endpoint_set_tcp(&b->endpoint, uri, why, sizeof why) != 0)
+  if (httpc_endpoint_set_tcp(&b->endpoint, uri, why, sizeof why) != 0)
     return refuse(b, "endpoint \"%s\" %s%s", uri, why,
                   strncmp(uri, "unix:", 5) == 0 ? " (a unix socket goes in socket)" : "");
   const char *name = b->endpoint.name;

@@ -1,4 +1,4 @@
-/* Byte streams to the engine; see engine_conn.h.  Plain transports hand
+/* Byte streams to a server; see httpc_conn.h.  Plain transports hand
  * the bytes through; TLS feeds what is read into the session and sends
  * whatever the session produces after every step. */
 #include "config.h"
@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine_conn.h"
-#include "engine_tls.h"
+#include "httpc_conn.h"
+#include "httpc_tls.h"
 
-struct engine_conn {
+struct httpc_conn {
   union {
     uv_handle_t handle;
     uv_stream_t stream;
@@ -19,12 +19,12 @@ struct engine_conn {
   } h;
   uv_connect_t connect;
   uv_shutdown_t shutdown;
-  engine_tls *tls;  /* NULL: the bytes go as they are */
+  httpc_tls *tls;   /* NULL: the bytes go as they are */
   int connected;    /* on_connect(0) was reported */
   int done;         /* a failure or the end was reported: nothing more */
   int shut;         /* the write side is ended */
   int closing;
-  engine_conn_cbs cbs;
+  httpc_conn_cbs cbs;
   void *arg;
   void (*on_closed)(void *arg);
 };
@@ -32,22 +32,22 @@ struct engine_conn {
 /* A write owns its buffer. */
 typedef struct write_req {
   uv_write_t req;
-  engine_conn *c;
+  httpc_conn *c;
   char *buf;
 } write_req;
 
 static void on_closed(uv_handle_t *h) {
-  engine_conn *c = h->data;
+  httpc_conn *c = h->data;
   void (*closed)(void *) = c->on_closed;
   void *arg = c->arg;
-  engine_tls_free(c->tls);
+  httpc_tls_free(c->tls);
   free(c);
   if (closed)
     closed(arg);
 }
 
 /* The connect or the stream failed: reported once, then silence. */
-static void fail(engine_conn *c, const char *error) {
+static void fail(httpc_conn *c, const char *error) {
   if (c->done || c->closing)
     return;
   c->done = 1;
@@ -58,7 +58,7 @@ static void fail(engine_conn *c, const char *error) {
     c->cbs.on_connect(c->arg, -1, error);
 }
 
-static void finish(engine_conn *c) {
+static void finish(httpc_conn *c) {
   if (c->done || c->closing)
     return;
   if (!c->connected) {
@@ -82,7 +82,7 @@ static void on_written(uv_write_t *w, int status) {
 }
 
 /* Sends buf (taken over) as it is. */
-static int send_owned(engine_conn *c, char *buf, size_t len) {
+static int send_owned(httpc_conn *c, char *buf, size_t len) {
   write_req *wr = malloc(sizeof *wr);
   if (!wr) {
     free(buf);
@@ -100,41 +100,41 @@ static int send_owned(engine_conn *c, char *buf, size_t len) {
 }
 
 /* What the TLS session wrote (records, alerts, close_notify) goes out. */
-static int flush_tls(engine_conn *c) {
+static int flush_tls(httpc_conn *c) {
   size_t len;
   char *out;
-  while ((out = engine_tls_take_output(c->tls, &len)))
+  while ((out = httpc_tls_take_output(c->tls, &len)))
     if (send_owned(c, out, len) != 0)
       return -1;
   return 0;
 }
 
-static void deliver_tls(engine_conn *c) {
+static void deliver_tls(httpc_conn *c) {
   char buf[16384];
   while (!c->closing && !c->done) {
-    ssize_t n = engine_tls_read(c->tls, buf, sizeof buf);
+    ssize_t n = httpc_tls_read(c->tls, buf, sizeof buf);
     if (n > 0) {
       c->cbs.on_data(c->arg, buf, (size_t)n);
       continue;
     }
     if (flush_tls(c) != 0) /* a read can answer too (a key update) */
       fail(c, "out of memory");
-    else if (n == ENGINE_TLS_EOF)
+    else if (n == HTTPC_TLS_EOF)
       finish(c);
     else if (n < 0)
-      fail(c, engine_tls_error(c->tls));
+      fail(c, httpc_tls_error(c->tls));
     return;
   }
 }
 
-static void advance_handshake(engine_conn *c) {
-  int hs = engine_tls_handshake(c->tls);
+static void advance_handshake(httpc_conn *c) {
+  int hs = httpc_tls_handshake(c->tls);
   if (flush_tls(c) != 0) {
     fail(c, "out of memory");
     return;
   }
   if (hs < 0) {
-    fail(c, engine_tls_error(c->tls));
+    fail(c, httpc_tls_error(c->tls));
   } else if (hs == 1) {
     c->connected = 1;
     c->cbs.on_connect(c->arg, 0, NULL);
@@ -149,7 +149,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
 }
 
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
-  engine_conn *c = s->data;
+  httpc_conn *c = s->data;
   if (n == UV_EOF) {
     finish(c);
   } else if (n < 0) {
@@ -159,7 +159,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
   } else if (n > 0 && !c->done && !c->closing) {
     if (!c->tls)
       c->cbs.on_data(c->arg, buf->base, (size_t)n);
-    else if (engine_tls_feed(c->tls, buf->base, (size_t)n) != 0)
+    else if (httpc_tls_feed(c->tls, buf->base, (size_t)n) != 0)
       fail(c, "out of memory");
     else if (!c->connected)
       advance_handshake(c);
@@ -170,7 +170,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
 }
 
 static void on_connected(uv_connect_t *req, int status) {
-  engine_conn *c = req->data;
+  httpc_conn *c = req->data;
   if (c->closing)
     return;
   if (status < 0) {
@@ -188,12 +188,12 @@ static void on_connected(uv_connect_t *req, int status) {
   }
 }
 
-engine_conn *engine_conn_open(uv_loop_t *loop, const engine_endpoint *ep,
-                              const struct sockaddr_storage *peer, const engine_conn_cbs *cbs,
-                              void *arg) {
+httpc_conn *httpc_conn_open(uv_loop_t *loop, const httpc_endpoint *ep,
+                            const struct sockaddr_storage *peer, const httpc_conn_cbs *cbs,
+                            void *arg) {
   if (!ep->unix_path && !peer)
     return NULL;
-  engine_conn *c = calloc(1, sizeof *c);
+  httpc_conn *c = calloc(1, sizeof *c);
   if (!c)
     return NULL;
   c->cbs = *cbs;
@@ -205,7 +205,7 @@ engine_conn *engine_conn_open(uv_loop_t *loop, const engine_endpoint *ep,
     uv_pipe_connect(&c->connect, &c->h.pipe, ep->unix_path, on_connected);
     return c;
   }
-  if (ep->tls && !(c->tls = engine_tls_new(ep->ssl_ctx, ep->host, ep->tls_verify))) {
+  if (ep->tls && !(c->tls = httpc_tls_new(ep->ssl_ctx, ep->host, ep->tls_verify))) {
     free(c);
     return NULL;
   }
@@ -214,17 +214,17 @@ engine_conn *engine_conn_open(uv_loop_t *loop, const engine_endpoint *ep,
   uv_tcp_nodelay(&c->h.tcp, 1); /* small stdin writes and TLS records go at once */
   uv_tcp_keepalive(&c->h.tcp, 1, 60); /* a job may be silent for hours */
   if (uv_tcp_connect(&c->connect, &c->h.tcp, (const struct sockaddr *)peer, on_connected) != 0) {
-    engine_conn_close(c, NULL);
+    httpc_conn_close(c, NULL);
     return NULL;
   }
   return c;
 }
 
-int engine_conn_write(engine_conn *c, const char *data, size_t len) {
+int httpc_conn_write(httpc_conn *c, const char *data, size_t len) {
   if (!c->connected || c->closing || c->shut)
     return -1;
   if (c->tls)
-    return engine_tls_write(c->tls, data, len) == 0 && flush_tls(c) == 0 ? 0 : -1;
+    return httpc_tls_write(c->tls, data, len) == 0 && flush_tls(c) == 0 ? 0 : -1;
   char *copy = malloc(len ? len : 1);
   if (!copy)
     return -1;
@@ -234,22 +234,22 @@ int engine_conn_write(engine_conn *c, const char *data, size_t len) {
 
 static void on_shutdown(uv_shutdown_t *s, int status) {
   (void)s;
-  (void)status; /* the engine then sees EOF, or has already gone */
+  (void)status; /* the server then sees EOF, or has already gone */
 }
 
-int engine_conn_shutdown(engine_conn *c) {
+int httpc_conn_shutdown(httpc_conn *c) {
   if (!c->connected || c->closing || c->shut)
     return -1;
   c->shut = 1;
   /* TLS first says so itself (Go's TLS reads close_notify as EOF), then
    * the TCP write side ends after it. */
-  if (c->tls && (engine_tls_close_notify(c->tls) != 0 || flush_tls(c) != 0))
+  if (c->tls && (httpc_tls_close_notify(c->tls) != 0 || flush_tls(c) != 0))
     return -1;
   c->shutdown.data = c;
   return uv_shutdown(&c->shutdown, &c->h.stream, on_shutdown) == 0 ? 0 : -1;
 }
 
-void engine_conn_close(engine_conn *c, void (*closed)(void *arg)) {
+void httpc_conn_close(httpc_conn *c, void (*closed)(void *arg)) {
   if (!c || c->closing)
     return;
   c->closing = 1;

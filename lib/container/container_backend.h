@@ -1,35 +1,21 @@
-/* The container backends (docker, podman): executions as hardened
- * containers through the Docker Engine API (v1.41) on the engine's unix
- * socket, or over TCP with TLS (endpoint.c).  Both plugins are built from
- * these sources; what differs between the engines is a docker_flavor
- * chosen by the descriptor (docker_plugin.c, ../podman/podman.c).
- * docker.c holds the configuration, check(),
- * health() and the ops; job.c runs one
- * attempt: create (workspace bind-mounted, or uploaded into a volume) →
- * attach stdin → wait → start → logs → inspect → (download outputs) →
- * remove. */
-#ifndef EXECD_DOCKER_INTERNAL_H
-#define EXECD_DOCKER_INTERNAL_H
+/* What a container backend plugin needs from lib/container: the flavour
+ * that says how its engine differs, the configuration keys, and the
+ * plugin entry points, which run the container flow of lib/container on
+ * the flavour the descriptor passes in.  A descriptor is all a plugin adds
+ * (plugins/backend/docker/docker_plugin.c, plugins/backend/podman/podman.c).
+ * The rest of the library is internal to it (container_internal.h). */
+#ifndef EXECD_CONTAINER_BACKEND_H
+#define EXECD_CONTAINER_BACKEND_H
 
 #include <stdbool.h>
-#include <stdint.h>
-#include <sys/queue.h>
-#include <sys/types.h>
 
 #include <execd/plugin.h>
 
-#include "../engine/engine_endpoint.h"
-#include "../engine/engine_http.h"
-
-#define DOCKER_API_PREFIX "/v1.41"
-#define DOCKER_WORKSPACE "/workspace"
-
-enum docker_pull { PULL_NEVER, PULL_IF_NOT_PRESENT, PULL_ALWAYS };
-
-typedef struct docker_job docker_job;
+/* The version of the Docker Engine API both engines are asked in. */
+#define CONTAINER_API_PREFIX "/v1.41"
 
 /* What differs between the engines speaking this API. */
-typedef struct docker_flavor {
+typedef struct container_engine_flavor {
   const char *name;           /* "docker": messages and the client's name */
   const char *default_socket;
   const char *api_prefix;
@@ -37,11 +23,11 @@ typedef struct docker_flavor {
   bool ulimits_required;      /* nofile and nproc must be set (else runc fails) */
   bool oom_flag_reported;     /* sets State.OOMKilled (exit 137 is read as OOM either way) */
   bool exit_seen_at_stream_end; /* the wait answers late: inspect when the output ends */
-} docker_flavor;
+} container_engine_flavor;
 
 /* The configuration keys of a container backend whose socket defaults to
  * SOCKET (a string literal). */
-#define DOCKER_CONFIG_KEYS(SOCKET, SOCKET_DESC)                                                  \
+#define CONTAINER_CONFIG_KEYS(SOCKET, SOCKET_DESC)                                               \
   {"socket", EXECD_CFG_STRING, SOCKET, SOCKET_DESC},                                             \
       {"endpoint", EXECD_CFG_STRING, NULL,                                                       \
        "\"tcp://HOST:PORT\" of an engine reached over TCP, instead of socket; TLS unless "       \
@@ -93,95 +79,13 @@ typedef struct docker_flavor {
     NULL, 0, NULL, NULL                                                                          \
   }
 
-typedef struct docker_backend {
-  const docker_flavor *flavor;
-  const execd_host *host;
-  execd_instance *inst;
-  uv_loop_t *loop;
-  engine_client *client;
-  bool stopped;
-
-  /* configuration */
-  engine_endpoint endpoint; /* socket, or endpoint and tls_* (endpoint.c) */
-  char **images_allowed;
-  int pull;
-  char *user;             /* "uid:gid" */
-  uid_t uid;
-  gid_t gid;
-  char *network;          /* NetworkMode unless a request tightens it */
-  bool readonly_rootfs;
-  bool drop_capabilities;
-  bool no_new_privileges;
-  bool init;
-  int64_t memory_bytes;   /* defaults; a request can only lower them */
-  double cpus;
-  int64_t pids_limit;
-  int64_t nofile;
-  int64_t nproc;
-  int64_t tmpfs_size;
-  int64_t log_max;        /* engine log file cap and output forwarded */
-  int64_t output_max;     /* bytes of files collected from the output dir */
-  int64_t output_drain_ms;
-  int64_t engine_grace_ms; /* engine_grace: waiting for a lost engine mid-run */
-  bool bind_workspace;    /* workspace_mount = "bind": no copy in or out */
-  char *registry_auth;    /* X-Registry-Auth header value, or NULL */
-
-  /* health: the last /_ping answer, refreshed in the background */
-  bool healthy;
-  uint64_t health_at;     /* uv_now of the last answer */
-  engine_request *ping;
-  uv_timer_t *health_timer; /* pings in the background, so a returning engine is seen */
-  char health_error[256];
-
-  char *daemon_label;     /* execd.daemon: this daemon's state directory */
-  engine_request *sweep;  /* listing of leftover containers in flight */
-  unsigned sweep_removals; /* removals of leftovers in flight: no new listing meanwhile */
-  bool adoption_over;     /* execd re-attached what it will (adopt_done) */
-
-  LIST_HEAD(, docker_job) jobs;
-} docker_backend;
-
-/* The plugin entry points shared by the descriptors (docker.c). */
-int docker_backend_create(const docker_flavor *flavor, const execd_host *host,
-                          execd_instance *inst, const json_t *config, void **self);
-int docker_backend_start(void *self);
-void docker_backend_stop(void *self);
-void docker_backend_destroy(void *self);
-extern const execd_backend_ops docker_backend_ops;
-
-int docker_job_start(docker_backend *b, const execd_job_spec *spec, execd_job *job,
-                     void **handle);
-/* Re-attach to an attempt an earlier run of execd started (the adopt op). */
-int docker_job_adopt(docker_backend *b, const execd_job_spec *spec, execd_job *job,
-                     void **handle);
-int docker_job_signal(docker_backend *b, void *handle, int signum);
-/* stop(): forget every job without reporting (the loop is stopping). */
-void docker_jobs_abandon(docker_backend *b);
-
-/* True if this attempt of the execution is running now (its container
- * may exist before the create's answer arrives). */
-bool docker_job_owns(docker_backend *b, const char *execution_id, const char *attempt);
-/* The engine stopped answering an attempt whose container ran: health is
- * asked again at once, and the answer that comes back re-attaches
- * (docker.c). */
-void docker_engine_suspect(docker_backend *b);
-/* The engine answers again: attempts that lost it re-attach (job.c). */
-void docker_jobs_engine_back(docker_backend *b);
-/* Fails the attempts that lost the engine longer than engine_grace ago;
- * true while some still wait for it. */
-bool docker_jobs_check_lost(docker_backend *b);
-
-/* Removes containers an earlier run of this daemon left (sweep.c). */
-void docker_sweep(docker_backend *b);
-/* True if the engine's socket refuses new connections: it is stopping. */
-bool docker_engine_refuses(const docker_backend *b);
-
-/* The keys saying where the engine is: socket, or endpoint with tls,
- * tls_ca, tls_cert, tls_key, tls_verify, into b->endpoint (endpoint.c).
- * Returns 0 or EXECD_E* with the message set, naming the key. */
-int docker_configure_endpoint(docker_backend *b, const json_t *config);
-
-/* "uid[:gid]" with numbers; returns 0 or -1. */
-int docker_parse_user(const char *s, uid_t *uid, gid_t *gid);
+/* The plugin entry points shared by the descriptors (container_backend.c):
+ * create() with the descriptor's flavour, which must outlive the instance. */
+int container_backend_create(const container_engine_flavor *flavor, const execd_host *host,
+                             execd_instance *inst, const json_t *config, void **self);
+int container_backend_start(void *self);
+void container_backend_stop(void *self);
+void container_backend_destroy(void *self);
+extern const execd_backend_ops container_backend_ops;
 
 #endif

@@ -1,4 +1,4 @@
-/* OpenSSL client contexts and memory-BIO sessions; see engine_tls.h. */
+/* OpenSSL client contexts and memory-BIO sessions; see httpc_tls.h. */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -11,9 +11,9 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
-#include "engine_tls.h"
+#include "httpc_tls.h"
 
-struct engine_tls {
+struct httpc_tls {
   SSL *ssl;
   BIO *out;        /* what OpenSSL wrote for the network (owned by ssl) */
   char error[256];
@@ -93,9 +93,9 @@ static int use_key(SSL_CTX *ctx, const char *pem, size_t len, char *err, size_t 
   return 0;
 }
 
-SSL_CTX *engine_tls_ctx_new(bool verify, const char *ca_pem, size_t ca_len, const char *cert_pem,
-                            size_t cert_len, const char *key_pem, size_t key_len, int *bad,
-                            char *err, size_t errlen) {
+SSL_CTX *httpc_tls_ctx_new(bool verify, const char *ca_pem, size_t ca_len, const char *cert_pem,
+                           size_t cert_len, const char *key_pem, size_t key_len, int *bad,
+                           char *err, size_t errlen) {
   *bad = 0;
   ERR_clear_error();
   SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
@@ -111,16 +111,16 @@ SSL_CTX *engine_tls_ctx_new(bool verify, const char *ca_pem, size_t ca_len, cons
   if (ca_pem) {
     rc = add_cas(ctx, ca_pem, ca_len, err, errlen);
     if (rc)
-      *bad = ENGINE_TLS_CA;
+      *bad = HTTPC_TLS_CA;
   } else if (verify) {
     snprintf(err, errlen, "no CA certificate to check the engine's against");
     rc = -1;
-    *bad = ENGINE_TLS_CA;
+    *bad = HTTPC_TLS_CA;
   }
   if (!rc && cert_pem && (rc = use_cert(ctx, cert_pem, cert_len, err, errlen)) != 0)
-    *bad = ENGINE_TLS_CERT;
+    *bad = HTTPC_TLS_CERT;
   if (!rc && key_pem && (rc = use_key(ctx, key_pem, key_len, err, errlen)) != 0)
-    *bad = ENGINE_TLS_KEY;
+    *bad = HTTPC_TLS_KEY;
   if (rc) {
     SSL_CTX_free(ctx);
     return NULL;
@@ -128,8 +128,8 @@ SSL_CTX *engine_tls_ctx_new(bool verify, const char *ca_pem, size_t ca_len, cons
   return ctx;
 }
 
-engine_tls *engine_tls_new(SSL_CTX *ctx, const char *host, bool verify) {
-  engine_tls *t = calloc(1, sizeof *t);
+httpc_tls *httpc_tls_new(SSL_CTX *ctx, const char *host, bool verify) {
+  httpc_tls *t = calloc(1, sizeof *t);
   if (!t)
     return NULL;
   t->ssl = SSL_new(ctx);
@@ -154,26 +154,26 @@ engine_tls *engine_tls_new(SSL_CTX *ctx, const char *host, bool verify) {
     ok = literal ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(t->ssl), host) == 1
                  : SSL_set1_host(t->ssl, host) == 1;
   if (!ok) {
-    engine_tls_free(t);
+    httpc_tls_free(t);
     return NULL;
   }
   return t;
 }
 
-void engine_tls_free(engine_tls *t) {
+void httpc_tls_free(httpc_tls *t) {
   if (!t)
     return;
   SSL_free(t->ssl); /* and both BIOs */
   free(t);
 }
 
-int engine_tls_feed(engine_tls *t, const char *data, size_t len) {
+int httpc_tls_feed(httpc_tls *t, const char *data, size_t len) {
   return len <= INT_MAX && BIO_write(SSL_get_rbio(t->ssl), data, (int)len) == (int)len ? 0 : -1;
 }
 
 /* Records why a call failed: a rejected certificate by the verifier's
- * reason, anything else by OpenSSL's (an alert from the engine, say). */
-static void record_failure(engine_tls *t, const char *during) {
+ * reason, anything else by OpenSSL's (an alert from the server, say). */
+static void record_failure(httpc_tls *t, const char *during) {
   long v = SSL_get_verify_result(t->ssl);
   char why[160];
   if (v != X509_V_OK && SSL_get_verify_mode(t->ssl) != SSL_VERIFY_NONE) {
@@ -182,14 +182,14 @@ static void record_failure(engine_tls *t, const char *during) {
     ERR_clear_error();
   } else {
     /* An alert's reason reads "tlsv13 alert certificate required": the
-     * engine refused us (our certificate, most often). */
+     * server refused us (our certificate, most often). */
     ssl_reason(why, sizeof why, "connection closed");
     snprintf(t->error, sizeof t->error, "TLS %s failed: %s%s", during,
              strstr(why, " alert ") ? "the engine refused the session: " : "", why);
   }
 }
 
-int engine_tls_handshake(engine_tls *t) {
+int httpc_tls_handshake(httpc_tls *t) {
   ERR_clear_error();
   int rc = SSL_do_handshake(t->ssl);
   if (rc == 1)
@@ -201,7 +201,7 @@ int engine_tls_handshake(engine_tls *t) {
   return -1;
 }
 
-ssize_t engine_tls_read(engine_tls *t, char *buf, size_t size) {
+ssize_t httpc_tls_read(httpc_tls *t, char *buf, size_t size) {
   ERR_clear_error();
   int n = SSL_read(t->ssl, buf, size > INT_MAX ? INT_MAX : (int)size);
   if (n > 0)
@@ -210,12 +210,12 @@ ssize_t engine_tls_read(engine_tls *t, char *buf, size_t size) {
   if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
     return 0;
   if (e == SSL_ERROR_ZERO_RETURN)
-    return ENGINE_TLS_EOF;
+    return HTTPC_TLS_EOF;
   record_failure(t, "read");
   return -1;
 }
 
-int engine_tls_write(engine_tls *t, const char *data, size_t len) {
+int httpc_tls_write(httpc_tls *t, const char *data, size_t len) {
   ERR_clear_error();
   while (len > 0) {
     int chunk = len > INT_MAX ? INT_MAX : (int)len;
@@ -230,7 +230,7 @@ int engine_tls_write(engine_tls *t, const char *data, size_t len) {
   return 0;
 }
 
-int engine_tls_close_notify(engine_tls *t) {
+int httpc_tls_close_notify(httpc_tls *t) {
   ERR_clear_error();
   if (SSL_shutdown(t->ssl) < 0) {
     record_failure(t, "shutdown");
@@ -239,7 +239,7 @@ int engine_tls_close_notify(engine_tls *t) {
   return 0;
 }
 
-char *engine_tls_take_output(engine_tls *t, size_t *len) {
+char *httpc_tls_take_output(httpc_tls *t, size_t *len) {
   size_t n = BIO_ctrl_pending(t->out);
   *len = 0;
   if (n == 0 || n > INT_MAX)
@@ -256,6 +256,6 @@ char *engine_tls_take_output(engine_tls *t, size_t *len) {
   return buf;
 }
 
-const char *engine_tls_error(const engine_tls *t) {
+const char *httpc_tls_error(const httpc_tls *t) {
   return t->error[0] ? t->error : "TLS failed";
 }

@@ -1,5 +1,5 @@
 /* A hijacked attach: a connection of its own to the engine
- * (engine_conn.h: unix socket, TCP or TLS), the attach request written by
+ * (httpc_conn.h: unix socket, TCP or TLS), the attach request written by
  * hand, then the container's output stream as it is written (complete up
  * to the exit, unlike a log follow, which can end before the last bytes
  * reach the log file), and optionally the job's stdin bytes and a
@@ -11,7 +11,7 @@
 
 #include <stddef.h>
 
-#include "engine_http.h"
+#include "httpc/httpc.h"
 
 typedef struct engine_attach engine_attach;
 
@@ -29,7 +29,7 @@ typedef void (*engine_attach_end_cb)(void *arg, int status);
  * whole request path ("/v1.41/containers/ID/attach?...").  Returns NULL
  * when out of memory, or over TCP when no request has reached the engine
  * yet (so its address is not known). */
-engine_attach *engine_attach_open(engine_client *client, const char *path, engine_attach_cb cb,
+engine_attach *engine_attach_open(httpc_client *client, const char *path, engine_attach_cb cb,
                                   engine_attach_data_cb on_data, engine_attach_end_cb on_end,
                                   void *arg);
 /* Writes data (copied), then half-closes.  Only after a successful open. */

@@ -22,17 +22,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../engine/engine_attach.h"
-#include "../engine/engine_frames.h"
-#include "../engine/engine_fs.h"
-#include "../engine/engine_tar.h"
-#include "docker_internal.h"
+#include "container_internal.h"
+#include "engine_attach.h"
+#include "engine_frames.h"
+#include "engine_fs.h"
+#include "engine_tar.h"
 
 #define STEP_TIMEOUT_MS 60000L  /* create, upload, inspect, download, remove */
 #define PULL_TIMEOUT_MS 0L      /* pulls stream progress: no overall cap */
 
-struct docker_job {
-  docker_backend *b;
+struct container_job {
+  container_backend *b;
   execd_job *job;
   char exec_id[80];
   unsigned attempt;
@@ -47,10 +47,10 @@ struct docker_job {
   int64_t memory_bytes;
   bool bind;           /* the host workspace is mounted, not copied */
 
-  engine_request *step;  /* the one sequential request in flight */
-  engine_request *wait;
-  engine_request *logs;  /* re-attached: the container's log, followed */
-  engine_request *probe; /* inspect at the end of the output, before the wait answers */
+  httpc_request *step;   /* the one sequential request in flight */
+  httpc_request *wait;
+  httpc_request *logs;   /* re-attached: the container's log, followed */
+  httpc_request *probe;  /* inspect at the end of the output, before the wait answers */
   engine_attach *attach;
   engine_frames frames;
   uv_timer_t drain;
@@ -95,20 +95,20 @@ struct docker_job {
   char error_message[512];
   bool retryable;
 
-  LIST_ENTRY(docker_job) link;
+  LIST_ENTRY(container_job) link;
 };
 
-static void do_create(docker_job *j);
-static void trace(docker_job *j, const char *step);
-static void do_pull(docker_job *j);
-static void do_wait(docker_job *j);
-static void do_remove(docker_job *j);
-static void maybe_collect(docker_job *j);
+static void do_create(container_job *j);
+static void trace(container_job *j, const char *step);
+static void do_pull(container_job *j);
+static void do_wait(container_job *j);
+static void do_remove(container_job *j);
+static void maybe_collect(container_job *j);
 
 /* ---- lifetime ----------------------------------------------------------------------- */
 
 static void on_drain_closed(uv_handle_t *h) {
-  docker_job *j = h->data;
+  container_job *j = h->data;
   free(j->image);
   free(j->workspace);
   free(j->id);
@@ -122,10 +122,10 @@ static void on_drain_closed(uv_handle_t *h) {
 
 /* Cancels what follows the running container: the wait, the output
  * stream (attach or followed log), the exit probe and the drain timer. */
-static void end_io(docker_job *j) {
-  engine_request_cancel(j->wait);
-  engine_request_cancel(j->logs);
-  engine_request_cancel(j->probe);
+static void end_io(container_job *j) {
+  httpc_request_cancel(j->wait);
+  httpc_request_cancel(j->logs);
+  httpc_request_cancel(j->probe);
   j->wait = j->logs = j->probe = NULL;
   engine_attach_close(j->attach);
   j->attach = NULL;
@@ -133,8 +133,8 @@ static void end_io(docker_job *j) {
 }
 
 /* Ends the job's I/O now; frees it once no thread-pool work refers to it. */
-static void job_release(docker_job *j) {
-  engine_request_cancel(j->step);
+static void job_release(container_job *j) {
+  httpc_request_cancel(j->step);
   j->step = NULL;
   end_io(j);
   if (j->work_pending) {
@@ -145,8 +145,8 @@ static void job_release(docker_job *j) {
   uv_close((uv_handle_t *)&j->drain, on_drain_closed);
 }
 
-void docker_jobs_abandon(docker_backend *b) {
-  docker_job *j, *next;
+void container_jobs_abandon(container_backend *b) {
+  container_job *j, *next;
   for (j = LIST_FIRST(&b->jobs); j; j = next) {
     next = LIST_NEXT(j, link);
     j->abandoned = true;
@@ -160,25 +160,25 @@ void docker_jobs_abandon(docker_backend *b) {
 }
 
 /* Debug-level timing of each step, to see where an attempt's time goes. */
-static void trace(docker_job *j, const char *step) {
+static void trace(container_job *j, const char *step) {
   uint64_t now = uv_hrtime();
   j->b->host->log(j->b->inst, EXECD_LOG_DEBUG, "execution %s: %s after %.1f ms", j->exec_id, step,
                   (double)(now - j->t0) / 1e6);
 }
 
 /* GET /containers/{id}/json of the job's container. */
-static engine_request *inspect(docker_job *j, engine_done_cb done) {
+static httpc_request *inspect(container_job *j, httpc_done_cb done) {
   char path[200];
   snprintf(path, sizeof path, "/containers/%s/json", j->id);
-  return engine_request_json(j->b->client, "GET", path, NULL, STEP_TIMEOUT_MS, done, j);
+  return httpc_request_json(j->b->client, "GET", path, NULL, STEP_TIMEOUT_MS, done, j);
 }
 
 /* ---- errors ------------------------------------------------------------------------ */
 
 /* Records the first failure; later ones are consequences. */
-static void set_failure(docker_job *j, const char *code, bool retryable, const char *fmt, ...)
+static void set_failure(container_job *j, const char *code, bool retryable, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-static void set_failure(docker_job *j, const char *code, bool retryable, const char *fmt, ...) {
+static void set_failure(container_job *j, const char *code, bool retryable, const char *fmt, ...) {
   if (j->failed)
     return;
   j->failed = true;
@@ -194,10 +194,10 @@ static void set_failure(docker_job *j, const char *code, bool retryable, const c
 
 /* A failed engine call: unreachable engine → backend_unavailable (a new
  * attempt may work), otherwise code with the engine's own message. */
-static void fail_call(docker_job *j, const char *what, const engine_response *r, const char *code,
+static void fail_call(container_job *j, const char *what, const httpc_response *r, const char *code,
                       bool retryable) {
   char msg[400];
-  engine_error_message(r, msg, sizeof msg);
+  httpc_error_message(r, msg, sizeof msg);
   if (r->transport_err)
     set_failure(j, EXECD_ERR_BACKEND_UNAVAILABLE, true, "%s engine at %s: %s: %s",
                 j->b->flavor->name, j->b->endpoint.name, what, msg);
@@ -206,7 +206,7 @@ static void fail_call(docker_job *j, const char *what, const engine_response *r,
                 what, msg);
 }
 
-static void fail_and_clean(docker_job *j, const char *what, const engine_response *r,
+static void fail_and_clean(container_job *j, const char *what, const httpc_response *r,
                            const char *code, bool retryable) {
   fail_call(j, what, r, code, retryable);
   do_remove(j);
@@ -214,7 +214,7 @@ static void fail_and_clean(docker_job *j, const char *what, const engine_respons
 
 /* ---- the end ----------------------------------------------------------------------- */
 
-static void report_exit(docker_job *j) {
+static void report_exit(container_job *j) {
   if (j->in_start) {
     j->start_failed = true;
     return;
@@ -229,23 +229,23 @@ static void report_exit(docker_job *j) {
   if (j->signal_sent && j->exit_code == 128 + j->signal_sent)
     ex.term_signal = j->signal_sent;
   execd_job *job = j->job;
-  docker_backend *b = j->b;
+  container_backend *b = j->b;
   job_release(j);
   b->host->job_exited(job, &ex);
 }
 
-static void on_removed(void *arg, const engine_response *r) {
-  docker_job *j = arg;
+static void on_removed(void *arg, const httpc_response *r) {
+  container_job *j = arg;
   j->step = NULL;
   trace(j, "removed");
   if (r->transport_err || (r->status != 200 && r->status != 204 && r->status != 404))
     j->b->host->log(j->b->inst, EXECD_LOG_WARNING, "execution %s: removing container %.12s: %s",
-                    j->exec_id, j->id, engine_error_message(r, (char[200]){0}, 200));
+                    j->exec_id, j->id, httpc_error_message(r, (char[200]){0}, 200));
   report_exit(j);
 }
 
-static void do_remove(docker_job *j) {
-  engine_request_cancel(j->step); /* e.g. a start still in flight */
+static void do_remove(container_job *j) {
+  httpc_request_cancel(j->step); /* e.g. a start still in flight */
   j->step = NULL;
   end_io(j);
   if (!j->failed && j->exit_code < 0)
@@ -256,8 +256,8 @@ static void do_remove(docker_job *j) {
   }
   char path[200];
   snprintf(path, sizeof path, "/containers/%s?v=1&force=1", j->id);
-  j->step = engine_request_json(j->b->client, "DELETE", path, NULL, STEP_TIMEOUT_MS, on_removed,
-                                j);
+  j->step = httpc_request_json(j->b->client, "DELETE", path, NULL, STEP_TIMEOUT_MS, on_removed,
+                               j);
   if (!j->step)
     report_exit(j);
 }
@@ -265,7 +265,7 @@ static void do_remove(docker_job *j) {
 /* ---- outputs ------------------------------------------------------------------------ */
 
 static void unpack_work(uv_work_t *w) {
-  docker_job *j = w->data;
+  container_job *j = w->data;
   char dest[4096];
   unsigned skipped = 0;
   snprintf(dest, sizeof dest, "%s/output", j->workspace);
@@ -278,7 +278,7 @@ static void unpack_work(uv_work_t *w) {
 }
 
 static void unpack_done(uv_work_t *w, int status) {
-  docker_job *j = w->data;
+  container_job *j = w->data;
   j->work_pending = false;
   trace(j, "outputs unpacked");
   free(j->tar);
@@ -296,8 +296,8 @@ static void unpack_done(uv_work_t *w, int status) {
   do_remove(j);
 }
 
-static void on_output_archive(void *arg, const engine_response *r) {
-  docker_job *j = arg;
+static void on_output_archive(void *arg, const httpc_response *r) {
+  container_job *j = arg;
   j->step = NULL;
   trace(j, "outputs downloaded");
   if (r->status == 404) { /* the job removed its output directory */
@@ -331,15 +331,15 @@ static void on_output_archive(void *arg, const engine_response *r) {
   uv_queue_work(j->b->loop, &j->work, unpack_work, unpack_done);
 }
 
-static void download_outputs(docker_job *j) {
+static void download_outputs(container_job *j) {
   char path[200];
-  snprintf(path, sizeof path, "/containers/%s/archive?path=" DOCKER_WORKSPACE "/output", j->id);
+  snprintf(path, sizeof path, "/containers/%s/archive?path=" CONTAINER_WORKSPACE "/output", j->id);
   /* Tar headers and padding come on top of the file data. */
-  engine_request_opts o = {.method = "GET", .path = path, .timeout_ms = 0,
-                           .body_max = (size_t)j->b->output_max + (size_t)j->b->output_max / 8 +
-                                       (1u << 20),
-                           .on_done = on_output_archive, .arg = j};
-  j->step = engine_request_start(j->b->client, &o);
+  httpc_request_opts o = {.method = "GET", .path = path, .timeout_ms = 0,
+                          .body_max = (size_t)j->b->output_max + (size_t)j->b->output_max / 8 +
+                                      (1u << 20),
+                          .on_done = on_output_archive, .arg = j};
+  j->step = httpc_request_start(j->b->client, &o);
   if (!j->step) {
     set_failure(j, "output_error", false, "out of memory");
     do_remove(j);
@@ -348,8 +348,8 @@ static void download_outputs(docker_job *j) {
 
 /* ---- exit status ----------------------------------------------------------------- */
 
-static void on_inspect(void *arg, const engine_response *r) {
-  docker_job *j = arg;
+static void on_inspect(void *arg, const httpc_response *r) {
+  container_job *j = arg;
   j->step = NULL;
   trace(j, "inspected");
   j->exit_code = j->wait_status;
@@ -370,7 +370,7 @@ static void on_inspect(void *arg, const engine_response *r) {
                 "%s engine at %s: the container was killed (exit %d) while the engine was "
                 "unreachable, not by execd",
                 j->b->flavor->name, j->b->endpoint.name, j->exit_code);
-  else if (j->exit_code > 128 && !j->signal_sent && docker_engine_refuses(j->b))
+  else if (j->exit_code > 128 && !j->signal_sent && container_engine_refuses(j->b))
     set_failure(j, EXECD_ERR_BACKEND_UNAVAILABLE, true, "%s engine at %s: going down, it stopped "
                 "the container (exit %d)", j->b->flavor->name, j->b->endpoint.name, j->exit_code);
   if (json_is_true(json_object_get(state, "OOMKilled")))
@@ -395,7 +395,7 @@ static void on_inspect(void *arg, const engine_response *r) {
 }
 
 static void on_drain_timeout(uv_timer_t *t) {
-  docker_job *j = t->data;
+  container_job *j = t->data;
   j->b->host->log(j->b->inst, EXECD_LOG_WARNING,
                   "execution %s: the output stream did not end %lld ms after the exit; the "
                   "rest of the output is dropped",
@@ -406,7 +406,7 @@ static void on_drain_timeout(uv_timer_t *t) {
 
 /* Both the exit and the end of the output stream are needed before the
  * container is inspected, so no output is lost. */
-static void maybe_collect(docker_job *j) {
+static void maybe_collect(container_job *j) {
   if (!j->wait_done || j->collecting)
     return;
   if (!j->output_done) {
@@ -422,7 +422,7 @@ static void maybe_collect(docker_job *j) {
 /* ---- output ------------------------------------------------------------------------ */
 
 static void on_frame(void *arg, int stream, const char *data, size_t len) {
-  docker_job *j = arg;
+  container_job *j = arg;
   if (stream != ENGINE_FRAME_STDOUT && stream != ENGINE_FRAME_STDERR)
     return;
   if (j->replay_skip) { /* re-attached: the log from its start, less what execd has */
@@ -452,7 +452,7 @@ static void on_frame(void *arg, int stream, const char *data, size_t len) {
 }
 
 static void on_output(void *arg, const char *data, size_t len) {
-  docker_job *j = arg;
+  container_job *j = arg;
   if (engine_frames_feed(&j->frames, data, len) < 0 && !j->output_bad) {
     j->output_bad = true;
     j->b->host->log(j->b->inst, EXECD_LOG_WARNING,
@@ -464,8 +464,8 @@ static void on_output(void *arg, const char *data, size_t len) {
 /* The answer to the inspect made when the output ended: an exited
  * container stands for the wait's answer.  One still running (it closed
  * its output, or the engine is slow to notice) leaves it to the wait. */
-static void on_probe(void *arg, const engine_response *r) {
-  docker_job *j = arg;
+static void on_probe(void *arg, const httpc_response *r) {
+  container_job *j = arg;
   j->probe = NULL;
   if (j->wait_done || r->transport_err || r->status != 200)
     return;
@@ -487,7 +487,7 @@ static void on_probe(void *arg, const engine_response *r) {
 
 /* On engines whose wait is late, an output stream that ended cleanly
  * after the start is the first sign of the exit. */
-static void probe_exit(docker_job *j) {
+static void probe_exit(container_job *j) {
   if (!j->b->flavor->exit_seen_at_stream_end || !j->output_done || !j->output_clean ||
       !j->started || j->wait_done || j->collecting || j->probe)
     return;
@@ -495,7 +495,7 @@ static void probe_exit(docker_job *j) {
 }
 
 static void on_output_end(void *arg, int status) {
-  docker_job *j = arg;
+  container_job *j = arg;
   trace(j, "output stream ended");
   j->output_done = true;
   if (status < 0 && !j->wait_done)
@@ -508,8 +508,8 @@ static void on_output_end(void *arg, int status) {
 
 /* ---- wait and start ------------------------------------------------------------------- */
 
-static void on_started(void *arg, const engine_response *r) {
-  docker_job *j = arg;
+static void on_started(void *arg, const httpc_response *r) {
+  container_job *j = arg;
   j->step = NULL;
   if (r->transport_err || (r->status != 204 && r->status != 304)) {
     /* A failed start leaves the next-exit wait pending forever. */
@@ -524,12 +524,12 @@ static void on_started(void *arg, const engine_response *r) {
                     j->exec_id);
   /* SIGTERM/SIGKILL asked for while the container was being set up. */
   if (j->signal_sent)
-    docker_job_signal(j->b, j, j->signal_sent);
+    container_job_signal(j->b, j, j->signal_sent);
   probe_exit(j); /* the output may have ended before the start's answer came */
 }
 
 static void on_wait_headers(void *arg, long status) {
-  docker_job *j = arg;
+  container_job *j = arg;
   if (status != 200 || j->step)
     return; /* the error comes with on_wait_done */
   trace(j, "waiting");
@@ -540,13 +540,13 @@ static void on_wait_headers(void *arg, long status) {
   }
   char path[200];
   snprintf(path, sizeof path, "/containers/%s/start", j->id);
-  j->step = engine_request_json(j->b->client, "POST", path, NULL, STEP_TIMEOUT_MS, on_started, j);
+  j->step = httpc_request_json(j->b->client, "POST", path, NULL, STEP_TIMEOUT_MS, on_started, j);
 }
 
-static void lose_engine(docker_job *j, const char *why);
+static void lose_engine(container_job *j, const char *why);
 
-static void on_wait_done(void *arg, const engine_response *r) {
-  docker_job *j = arg;
+static void on_wait_done(void *arg, const httpc_response *r) {
+  container_job *j = arg;
   j->wait = NULL;
   if (r->transport_err && j->started && !j->collecting && j->b->engine_grace_ms > 0) {
     lose_engine(j, r->error ? r->error : "the connection broke");
@@ -565,12 +565,12 @@ static void on_wait_done(void *arg, const engine_response *r) {
   maybe_collect(j);
 }
 
-static void do_wait(docker_job *j) {
+static void do_wait(container_job *j) {
   char path[200];
   snprintf(path, sizeof path, "/containers/%s/wait?condition=next-exit", j->id);
-  engine_request_opts o = {.method = "POST", .path = path, .on_headers = on_wait_headers,
-                           .on_done = on_wait_done, .arg = j};
-  j->wait = engine_request_start(j->b->client, &o);
+  httpc_request_opts o = {.method = "POST", .path = path, .on_headers = on_wait_headers,
+                          .on_done = on_wait_done, .arg = j};
+  j->wait = httpc_request_start(j->b->client, &o);
   if (!j->wait) {
     set_failure(j, EXECD_ERR_SPAWN_FAILED, true, "out of memory");
     do_remove(j);
@@ -578,7 +578,7 @@ static void do_wait(docker_job *j) {
 }
 
 static void on_attached(void *arg, int status, const char *error) {
-  docker_job *j = arg;
+  container_job *j = arg;
   trace(j, "attached");
   if (status != 0) {
     set_failure(j, EXECD_ERR_SPAWN_FAILED, true, "%s: attaching stdin: %s",
@@ -590,7 +590,7 @@ static void on_attached(void *arg, int status, const char *error) {
 }
 
 /* Attached before the start, so the output stream holds every byte. */
-static void after_upload(docker_job *j) {
+static void after_upload(container_job *j) {
   char path[200];
   snprintf(path, sizeof path, "%s/containers/%s/attach?stream=1&stdout=1&stderr=1%s",
            j->b->flavor->api_prefix, j->id, j->stdin_data ? "&stdin=1" : "");
@@ -605,8 +605,8 @@ static void after_upload(docker_job *j) {
 
 /* ---- workspace upload ------------------------------------------------------------------ */
 
-static void on_uploaded(void *arg, const engine_response *r) {
-  docker_job *j = arg;
+static void on_uploaded(void *arg, const httpc_response *r) {
+  container_job *j = arg;
   j->step = NULL;
   trace(j, "workspace uploaded");
   if (r->transport_err || r->status != 200) {
@@ -617,7 +617,7 @@ static void on_uploaded(void *arg, const engine_response *r) {
 }
 
 static void pack_work(uv_work_t *w) {
-  docker_job *j = w->data;
+  container_job *j = w->data;
   j->work_rc = engine_tar_pack(j->workspace, j->uid, j->gid, &j->tar, &j->tar_len, j->work_err,
                                sizeof j->work_err);
 }
@@ -625,7 +625,7 @@ static void pack_work(uv_work_t *w) {
 /* The end of thread-pool work on the workspace before the start (what:
  * for messages).  True if the attempt goes on; otherwise the job was
  * released, or failed and is being removed. */
-static bool workspace_work_done(docker_job *j, int status, const char *what, bool retryable) {
+static bool workspace_work_done(container_job *j, int status, const char *what, bool retryable) {
   j->work_pending = false;
   trace(j, what);
   if (j->release_wanted || j->abandoned) {
@@ -648,16 +648,16 @@ static bool workspace_work_done(docker_job *j, int status, const char *what, boo
 }
 
 static void pack_done(uv_work_t *w, int status) {
-  docker_job *j = w->data;
+  container_job *j = w->data;
   if (!workspace_work_done(j, status, "packing the workspace", true))
     return;
   char path[200];
-  snprintf(path, sizeof path, "/containers/%s/archive?path=" DOCKER_WORKSPACE, j->id);
-  engine_request_opts o = {.method = "PUT", .path = path, .body_owned = j->tar,
-                           .body_len = j->tar_len, .content_type = "application/x-tar",
-                           .timeout_ms = STEP_TIMEOUT_MS, .on_done = on_uploaded, .arg = j};
+  snprintf(path, sizeof path, "/containers/%s/archive?path=" CONTAINER_WORKSPACE, j->id);
+  httpc_request_opts o = {.method = "PUT", .path = path, .body_owned = j->tar,
+                          .body_len = j->tar_len, .content_type = "application/x-tar",
+                          .timeout_ms = STEP_TIMEOUT_MS, .on_done = on_uploaded, .arg = j};
   j->tar = NULL; /* the request owns it now */
-  j->step = engine_request_start(j->b->client, &o);
+  j->step = httpc_request_start(j->b->client, &o);
   if (!j->step) {
     set_failure(j, EXECD_ERR_SPAWN_FAILED, true, "out of memory");
     do_remove(j);
@@ -666,8 +666,8 @@ static void pack_done(uv_work_t *w, int status) {
 
 /* ---- create and pull ---------------------------------------------------------------- */
 
-static void on_stale_removed(void *arg, const engine_response *r) {
-  docker_job *j = arg;
+static void on_stale_removed(void *arg, const httpc_response *r) {
+  container_job *j = arg;
   j->step = NULL;
   if (r->transport_err || (r->status != 204 && r->status != 404)) {
     fail_and_clean(j, "removing a stale container of the same name", r, EXECD_ERR_SPAWN_FAILED,
@@ -679,23 +679,23 @@ static void on_stale_removed(void *arg, const engine_response *r) {
 
 /* A container of this execution and attempt is left from an execd that
  * stopped without removing it; this attempt replaces it. */
-static void remove_stale(docker_job *j) {
+static void remove_stale(container_job *j) {
   j->replaced_stale = true;
   j->b->host->log(j->b->inst, EXECD_LOG_WARNING,
                   "execution %s: removing container execd-%s-%u left from an earlier run",
                   j->exec_id, j->exec_id, j->attempt);
   char path[200];
   snprintf(path, sizeof path, "/containers/execd-%s-%u?v=1&force=1", j->exec_id, j->attempt);
-  j->step = engine_request_json(j->b->client, "DELETE", path, NULL, STEP_TIMEOUT_MS,
-                                on_stale_removed, j);
+  j->step = httpc_request_json(j->b->client, "DELETE", path, NULL, STEP_TIMEOUT_MS,
+                               on_stale_removed, j);
   if (!j->step) {
     set_failure(j, EXECD_ERR_SPAWN_FAILED, true, "out of memory");
     do_remove(j);
   }
 }
 
-static void on_created(void *arg, const engine_response *r) {
-  docker_job *j = arg;
+static void on_created(void *arg, const httpc_response *r) {
+  container_job *j = arg;
   j->step = NULL;
   if (r->status == 404 && !r->transport_err) {
     if (j->b->pull == PULL_IF_NOT_PRESENT && !j->pulled) {
@@ -705,7 +705,7 @@ static void on_created(void *arg, const engine_response *r) {
     char msg[300];
     set_failure(j, EXECD_ERR_IMAGE_NOT_FOUND, false, "image \"%s\" not found%s: %s", j->image,
                 j->b->pull == PULL_NEVER ? " (pull is \"never\" on this backend)" : "",
-                engine_error_message(r, msg, sizeof msg));
+                httpc_error_message(r, msg, sizeof msg));
     do_remove(j);
     return;
   }
@@ -751,11 +751,11 @@ static void on_created(void *arg, const engine_response *r) {
   uv_queue_work(j->b->loop, &j->work, pack_work, pack_done);
 }
 
-static void do_create(docker_job *j) {
+static void do_create(container_job *j) {
   char path[200];
   snprintf(path, sizeof path, "/containers/create?name=execd-%s-%u", j->exec_id, j->attempt);
-  j->step = engine_request_json(j->b->client, "POST", path, j->create_body, STEP_TIMEOUT_MS,
-                                on_created, j);
+  j->step = httpc_request_json(j->b->client, "POST", path, j->create_body, STEP_TIMEOUT_MS,
+                               on_created, j);
   if (!j->step) {
     set_failure(j, EXECD_ERR_SPAWN_FAILED, true, "out of memory");
     do_remove(j);
@@ -766,7 +766,7 @@ static void do_create(docker_job *j) {
  * An answer other than 200 streams here too: its body is one
  * {"message": ...} document, kept whole in pull_status for on_pulled (a
  * 200 stream has status and error lines only). */
-static void pull_line(docker_job *j, const char *line, size_t n) {
+static void pull_line(container_job *j, const char *line, size_t n) {
   json_error_t jerr;
   json_t *doc = json_loadb(line, n, 0, &jerr);
   const char *status = json_string_value(json_object_get(doc, "status"));
@@ -789,7 +789,7 @@ static void pull_line(docker_job *j, const char *line, size_t n) {
 /* Reads arrive cut anywhere: a line is parsed once its '\n' has come (or
  * the stream has ended, on_pulled). */
 static int on_pull_data(void *arg, const char *data, size_t len) {
-  docker_job *j = arg;
+  container_job *j = arg;
   size_t off = 0;
   while (off < len) {
     const char *nl = memchr(data + off, '\n', len - off);
@@ -815,8 +815,8 @@ static int on_pull_data(void *arg, const char *data, size_t len) {
   return 0;
 }
 
-static void on_pulled(void *arg, const engine_response *r) {
-  docker_job *j = arg;
+static void on_pulled(void *arg, const httpc_response *r) {
+  container_job *j = arg;
   j->step = NULL;
   j->pulled = true;
   if (j->pull_partial_len) { /* the last line had no '\n' */
@@ -825,14 +825,14 @@ static void on_pulled(void *arg, const engine_response *r) {
   }
   if (r->transport_err || r->status != 200) {
     char msg[300];
-    engine_response er = *r; /* the streamed error body, for its message */
+    httpc_response er = *r; /* the streamed error body, for its message */
     if (!r->transport_err && r->body_len == 0 && j->pull_status) {
       er.body = j->pull_status;
       er.body_len = strlen(j->pull_status);
     }
     if (r->status == 404 || r->status == 403 || r->status == 401 || r->status == 500)
       set_failure(j, EXECD_ERR_IMAGE_NOT_FOUND, false, "pulling image \"%s\": %s", j->image,
-                  engine_error_message(&er, msg, sizeof msg));
+                  httpc_error_message(&er, msg, sizeof msg));
     else
       fail_call(j, "pulling the image", &er, EXECD_ERR_IMAGE_NOT_FOUND, false);
   }
@@ -843,7 +843,7 @@ static void on_pulled(void *arg, const engine_response *r) {
   do_create(j);
 }
 
-static void do_pull(docker_job *j) {
+static void do_pull(container_job *j) {
   /* fromImage=<name>&tag=<tag>; a digest reference goes whole in fromImage. */
   char *name = strdup(j->image);
   const char *tag = "latest";
@@ -855,8 +855,8 @@ static void do_pull(docker_job *j) {
     *colon = '\0';
     tag = colon + 1;
   }
-  char *ename = engine_url_escape(name);
-  char *etag = tag ? engine_url_escape(tag) : NULL;
+  char *ename = httpc_url_escape(name);
+  char *etag = tag ? httpc_url_escape(tag) : NULL;
   char path[1200];
   snprintf(path, sizeof path, "/images/create?fromImage=%s%s%s", ename ? ename : "",
            etag ? "&tag=" : "", etag ? etag : "");
@@ -865,10 +865,10 @@ static void do_pull(docker_job *j) {
   free(etag);
   j->b->host->log(j->b->inst, EXECD_LOG_INFO, "execution %s: pulling image %s", j->exec_id,
                   j->image);
-  engine_request_opts o = {.method = "POST", .path = path, .timeout_ms = PULL_TIMEOUT_MS,
-                           .extra_header = j->b->registry_auth, .on_data = on_pull_data,
-                           .on_done = on_pulled, .arg = j};
-  j->step = engine_request_start(j->b->client, &o);
+  httpc_request_opts o = {.method = "POST", .path = path, .timeout_ms = PULL_TIMEOUT_MS,
+                          .extra_header = j->b->registry_auth, .on_data = on_pull_data,
+                          .on_done = on_pulled, .arg = j};
+  j->step = httpc_request_start(j->b->client, &o);
   if (!j->step) {
     set_failure(j, EXECD_ERR_SPAWN_FAILED, true, "out of memory");
     do_remove(j);
@@ -892,8 +892,8 @@ static json_t *strv_json(const char *const *v) {
   return a;
 }
 
-static json_t *create_body(docker_job *j, const execd_job_spec *spec) {
-  docker_backend *b = j->b;
+static json_t *create_body(container_job *j, const execd_job_spec *spec) {
+  container_backend *b = j->b;
   const execd_limits *l = spec->limits;
   execd_limits none = {0};
   if (!l)
@@ -920,9 +920,10 @@ static json_t *create_body(docker_job *j, const execd_job_spec *spec) {
   /* A bind mount shares the host workspace (nothing to copy); a volume is
    * for engines that do not see the host's files.  A read-only root file
    * system refuses archive uploads anywhere but a volume. */
-  json_t *mount = j->bind ? json_pack("{s:s, s:s, s:s, s:b}", "Type", "bind", "Source",
-                                      j->workspace, "Target", DOCKER_WORKSPACE, "ReadOnly", 0)
-                          : json_pack("{s:s, s:s}", "Type", "volume", "Target", DOCKER_WORKSPACE);
+  json_t *mount = j->bind
+                      ? json_pack("{s:s, s:s, s:s, s:b}", "Type", "bind", "Source", j->workspace,
+                                  "Target", CONTAINER_WORKSPACE, "ReadOnly", 0)
+                      : json_pack("{s:s, s:s}", "Type", "volume", "Target", CONTAINER_WORKSPACE);
   json_t *host = json_pack("{s:s, s:b, s:b, s:{s:s}, s:[o], s:{s:s, s:{s:s, s:s}}}",
                            "NetworkMode", network, "ReadonlyRootfs", b->readonly_rootfs, "Init",
                            b->init, "Tmpfs", "/tmp", tmpfs, "Mounts", mount, "LogConfig", "Type",
@@ -970,8 +971,8 @@ static json_t *create_body(docker_job *j, const execd_job_spec *spec) {
 
 /* A job for this attempt of spec, listed in b->jobs; NULL on ENOMEM (with
  * host->set_error). */
-static docker_job *job_new(docker_backend *b, const execd_job_spec *spec, execd_job *job) {
-  docker_job *j = calloc(1, sizeof *j);
+static container_job *job_new(container_backend *b, const execd_job_spec *spec, execd_job *job) {
+  container_job *j = calloc(1, sizeof *j);
   if (!j) {
     b->host->set_error(b->inst, "out of memory");
     return NULL;
@@ -984,7 +985,7 @@ static docker_job *job_new(docker_backend *b, const execd_job_spec *spec, execd_
   j->uid = b->uid;
   j->gid = b->gid;
   if (spec->user)
-    docker_parse_user(spec->user, &j->uid, &j->gid); /* check() vetted it */
+    container_parse_user(spec->user, &j->uid, &j->gid); /* check() vetted it */
   j->image = strdup(spec->image);
   j->workspace = strdup(spec->workspace ? spec->workspace : "");
   j->bind = b->bind_workspace;
@@ -1012,7 +1013,7 @@ static docker_job *job_new(docker_backend *b, const execd_job_spec *spec, execd_
 }
 
 /* The first request of an attempt: a pull first if the policy says so. */
-static void begin_create(docker_job *j) {
+static void begin_create(container_job *j) {
   if (j->b->pull == PULL_ALWAYS)
     do_pull(j);
   else
@@ -1020,19 +1021,19 @@ static void begin_create(docker_job *j) {
 }
 
 static void give_work(uv_work_t *w) {
-  docker_job *j = w->data;
+  container_job *j = w->data;
   j->work_rc = engine_chown_tree(j->workspace, j->uid, j->gid, j->work_err, sizeof j->work_err);
 }
 
 static void give_done(uv_work_t *w, int status) {
-  docker_job *j = w->data;
+  container_job *j = w->data;
   if (workspace_work_done(j, status, "giving the workspace to the job's user", false))
     begin_create(j);
 }
 
-int docker_job_start(docker_backend *b, const execd_job_spec *spec, execd_job *job,
-                     void **handle) {
-  docker_job *j = job_new(b, spec, job);
+int container_job_start(container_backend *b, const execd_job_spec *spec, execd_job *job,
+                        void **handle) {
+  container_job *j = job_new(b, spec, job);
   if (!j)
     return EXECD_ENOMEM;
   j->in_start = true;
@@ -1064,22 +1065,22 @@ static int on_log_data(void *arg, const char *data, size_t len) {
   return 0;
 }
 
-static void on_log_done(void *arg, const engine_response *r) {
-  docker_job *j = arg;
+static void on_log_done(void *arg, const httpc_response *r) {
+  container_job *j = arg;
   j->logs = NULL;
   on_output_end(j, r->transport_err || r->status != 200 ? -1 : 0);
 }
 
-static void follow_adopted(docker_job *j) {
+static void follow_adopted(container_job *j) {
   char logs[200], wait[200];
   snprintf(logs, sizeof logs, "/containers/%s/logs?follow=1&stdout=1&stderr=1", j->id);
   snprintf(wait, sizeof wait, "/containers/%s/wait?condition=not-running", j->id);
   engine_frames_init(&j->frames, on_frame, j);
-  engine_request_opts lo = {.method = "GET", .path = logs, .on_data = on_log_data,
-                            .on_done = on_log_done, .arg = j};
-  engine_request_opts wo = {.method = "POST", .path = wait, .on_done = on_wait_done, .arg = j};
-  j->logs = engine_request_start(j->b->client, &lo);
-  j->wait = engine_request_start(j->b->client, &wo);
+  httpc_request_opts lo = {.method = "GET", .path = logs, .on_data = on_log_data,
+                           .on_done = on_log_done, .arg = j};
+  httpc_request_opts wo = {.method = "POST", .path = wait, .on_done = on_wait_done, .arg = j};
+  j->logs = httpc_request_start(j->b->client, &lo);
+  j->wait = httpc_request_start(j->b->client, &wo);
   if (!j->logs || !j->wait) {
     set_failure(j, EXECD_ERR_BACKEND_UNAVAILABLE, true, "out of memory");
     do_remove(j);
@@ -1095,15 +1096,15 @@ static bool workspace_is_bound(const json_t *inspect) {
   json_array_foreach(json_object_get(inspect, "Mounts"), i, m) {
     const char *dest = json_string_value(json_object_get(m, "Destination"));
     const char *type = json_string_value(json_object_get(m, "Type"));
-    if (dest && type && strcmp(dest, DOCKER_WORKSPACE) == 0)
+    if (dest && type && strcmp(dest, CONTAINER_WORKSPACE) == 0)
       return strcmp(type, "bind") == 0;
   }
   return false;
 }
 
-static void on_adopt_inspect(void *arg, const engine_response *r) {
-  docker_job *j = arg;
-  docker_backend *b = j->b;
+static void on_adopt_inspect(void *arg, const httpc_response *r) {
+  container_job *j = arg;
+  container_backend *b = j->b;
   j->step = NULL;
   if (!r->transport_err && r->status == 404) {
     set_failure(j, EXECD_ERR_DAEMON_RESTART, true,
@@ -1158,9 +1159,9 @@ static void on_adopt_inspect(void *arg, const engine_response *r) {
   follow_adopted(j);
 }
 
-int docker_job_adopt(docker_backend *b, const execd_job_spec *spec, execd_job *job,
-                     void **handle) {
-  docker_job *j = job_new(b, spec, job);
+int container_job_adopt(container_backend *b, const execd_job_spec *spec, execd_job *job,
+                        void **handle) {
+  container_job *j = job_new(b, spec, job);
   if (!j)
     return EXECD_ENOMEM;
   free(j->stdin_data); /* the first run of execd wrote it */
@@ -1168,8 +1169,8 @@ int docker_job_adopt(docker_backend *b, const execd_job_spec *spec, execd_job *j
   j->in_start = true;
   char path[200];
   snprintf(path, sizeof path, "/containers/execd-%s-%u/json", j->exec_id, j->attempt);
-  j->step = engine_request_json(b->client, "GET", path, NULL, STEP_TIMEOUT_MS, on_adopt_inspect,
-                                j);
+  j->step = httpc_request_json(b->client, "GET", path, NULL, STEP_TIMEOUT_MS, on_adopt_inspect,
+                               j);
   if (!j->step) {
     set_failure(j, EXECD_ERR_BACKEND_UNAVAILABLE, true, "out of memory");
     report_exit(j);
@@ -1189,10 +1190,10 @@ int docker_job_adopt(docker_backend *b, const execd_job_spec *spec, execd_job *j
 /* The connections to the engine broke while the container ran: podman's
  * service or a dockerd with live-restore can go away and come back while
  * the container runs on.  The attempt waits engine_grace for the engine,
- * then re-attaches (docker_jobs_engine_back) rather than failing and
+ * then re-attaches (container_jobs_engine_back) rather than failing and
  * leaving a container that runs on beside its retry. */
-static void lose_engine(docker_job *j, const char *why) {
-  docker_backend *b = j->b;
+static void lose_engine(container_job *j, const char *why) {
+  container_backend *b = j->b;
   b->host->log(b->inst, EXECD_LOG_WARNING,
                "execution %s: lost the %s engine at %s while the container ran (%s); "
                "waiting up to %lld s for it to answer again",
@@ -1204,11 +1205,11 @@ static void lose_engine(docker_job *j, const char *why) {
   j->engine_lost = j->was_lost = true;
   end_io(j);
   j->output_done = j->wait_done = false;
-  docker_engine_suspect(b);
+  container_engine_suspect(b);
 }
 
-static void on_reattach_inspect(void *arg, const engine_response *r) {
-  docker_job *j = arg;
+static void on_reattach_inspect(void *arg, const httpc_response *r) {
+  container_job *j = arg;
   j->step = NULL;
   if (r->transport_err) { /* still away */
     j->engine_lost = true;
@@ -1233,11 +1234,11 @@ static void on_reattach_inspect(void *arg, const engine_response *r) {
   j->replay_skip = j->forwarded;
   follow_adopted(j);
   if (j->signal_sent && j->wait) /* asked for while the engine was away */
-    docker_job_signal(j->b, j, j->signal_sent);
+    container_job_signal(j->b, j, j->signal_sent);
 }
 
-void docker_jobs_engine_back(docker_backend *b) {
-  docker_job *j;
+void container_jobs_engine_back(container_backend *b) {
+  container_job *j;
   LIST_FOREACH(j, &b->jobs, link) {
     if (!j->engine_lost || j->step)
       continue;
@@ -1248,8 +1249,8 @@ void docker_jobs_engine_back(docker_backend *b) {
   }
 }
 
-bool docker_jobs_check_lost(docker_backend *b) {
-  docker_job *j, *next;
+bool container_jobs_check_lost(container_backend *b) {
+  container_job *j, *next;
   bool lost = false;
   uint64_t now = uv_now(b->loop);
   for (j = LIST_FIRST(&b->jobs); j; j = next) {
@@ -1270,8 +1271,8 @@ bool docker_jobs_check_lost(docker_backend *b) {
   return lost;
 }
 
-bool docker_job_owns(docker_backend *b, const char *execution_id, const char *attempt) {
-  docker_job *j;
+bool container_job_owns(container_backend *b, const char *execution_id, const char *attempt) {
+  container_job *j;
   char n[16];
   LIST_FOREACH(j, &b->jobs, link) {
     snprintf(n, sizeof n, "%u", j->attempt);
@@ -1281,15 +1282,15 @@ bool docker_job_owns(docker_backend *b, const char *execution_id, const char *at
   return false;
 }
 
-static void on_killed(void *arg, const engine_response *r) {
-  docker_backend *b = arg;
+static void on_killed(void *arg, const httpc_response *r) {
+  container_backend *b = arg;
   if (r->transport_err || (r->status != 204 && r->status != 409 && r->status != 404))
     b->host->log(b->inst, EXECD_LOG_WARNING, "%s: kill: %s", b->flavor->name,
-                 engine_error_message(r, (char[200]){0}, 200));
+                 httpc_error_message(r, (char[200]){0}, 200));
 }
 
-int docker_job_signal(docker_backend *b, void *handle, int signum) {
-  docker_job *j = handle;
+int container_job_signal(container_backend *b, void *handle, int signum) {
+  container_job *j = handle;
   j->signal_sent = signum;
   if (!j->started || j->collecting || j->engine_lost)
     return 0; /* applied when the container starts or is re-attached, or it has exited */
@@ -1299,7 +1300,7 @@ int docker_job_signal(docker_backend *b, void *handle, int signum) {
   snprintf(path, sizeof path, "/containers/%s/kill?signal=%d", j->id, signum);
   /* The answer only matters for the log: it refers to the backend, not
    * the job, which may be gone by then. */
-  if (!engine_request_json(b->client, "POST", path, NULL, STEP_TIMEOUT_MS, on_killed, b))
+  if (!httpc_request_json(b->client, "POST", path, NULL, STEP_TIMEOUT_MS, on_killed, b))
     return EXECD_ENOMEM;
   return 0;
 }

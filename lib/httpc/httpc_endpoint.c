@@ -1,4 +1,4 @@
-/* Engine endpoints; see engine_endpoint.h. */
+/* Server endpoints; see httpc_endpoint.h. */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -15,17 +15,17 @@
 
 #include <openssl/x509.h>
 
-#include "engine_endpoint.h"
-#include "engine_tls.h"
+#include "httpc_endpoint.h"
+#include "httpc_tls.h"
 
 #define PEM_MAX (1u << 20)
 
-int engine_endpoint_set_unix(engine_endpoint *ep, const char *path) {
-  engine_endpoint_clear(ep);
+int httpc_endpoint_set_unix(httpc_endpoint *ep, const char *path) {
+  httpc_endpoint_clear(ep);
   ep->unix_path = strdup(path);
   ep->name = strdup(path);
   if (!ep->unix_path || !ep->name) {
-    engine_endpoint_clear(ep);
+    httpc_endpoint_clear(ep);
     return -1;
   }
   return 0;
@@ -38,8 +38,8 @@ static bool is_name(const char *s) {
   return true;
 }
 
-int engine_endpoint_set_tcp(engine_endpoint *ep, const char *uri, char *err, size_t errlen) {
-  engine_endpoint_clear(ep);
+int httpc_endpoint_set_tcp(httpc_endpoint *ep, const char *uri, char *err, size_t errlen) {
+  httpc_endpoint_clear(ep);
   if (strncmp(uri, "tcp://", 6) != 0) {
     snprintf(err, errlen, "must be tcp://HOST:PORT");
     return -1;
@@ -89,19 +89,19 @@ int engine_endpoint_set_tcp(engine_endpoint *ep, const char *uri, char *err, siz
   ep->port = (unsigned)port;
   if (!ep->host || asprintf(&ep->name, v6 ? "tcp://[%s]:%u" : "tcp://%s:%u", host, ep->port) < 0) {
     ep->name = NULL;
-    engine_endpoint_clear(ep);
+    httpc_endpoint_clear(ep);
     snprintf(err, errlen, "out of memory");
     return -1;
   }
   return 0;
 }
 
-int engine_endpoint_set_tls(engine_endpoint *ep, bool verify, engine_pem *ca, engine_pem *cert,
-                            engine_pem *key, int *bad, char *err, size_t errlen) {
+int httpc_endpoint_set_tls(httpc_endpoint *ep, bool verify, httpc_pem *ca, httpc_pem *cert,
+                           httpc_pem *key, int *bad, char *err, size_t errlen) {
   ep->ca = *ca;
   ep->cert = *cert;
   ep->key = *key;
-  *ca = *cert = *key = (engine_pem){0};
+  *ca = *cert = *key = (httpc_pem){0};
   ep->tls = true;
   ep->tls_verify = verify;
   /* The system's CAs as one file read now: OpenSSL's CA directory would be
@@ -111,23 +111,23 @@ int engine_endpoint_set_tls(engine_endpoint *ep, bool verify, engine_pem *ca, en
     if (!file || !*file)
       file = X509_get_default_cert_file();
     char why[200];
-    if (engine_pem_read(file, &ep->ca, why, sizeof why) != 0) {
-      *bad = ENGINE_TLS_CA;
+    if (httpc_pem_read(file, &ep->ca, why, sizeof why) != 0) {
+      *bad = HTTPC_TLS_CA;
       snprintf(err, errlen, "the system's CAs, %s: %s", file, why);
       return -1;
     }
   }
-  ep->ssl_ctx = engine_tls_ctx_new(verify, ep->ca.data, ep->ca.len, ep->cert.data, ep->cert.len,
-                                   ep->key.data, ep->key.len, bad, err, errlen);
+  ep->ssl_ctx = httpc_tls_ctx_new(verify, ep->ca.data, ep->ca.len, ep->cert.data, ep->cert.len,
+                                  ep->key.data, ep->key.len, bad, err, errlen);
   return ep->ssl_ctx ? 0 : -1;
 }
 
-const char *engine_endpoint_authority(const engine_endpoint *ep) {
+const char *httpc_endpoint_authority(const httpc_endpoint *ep) {
   static const char scheme[] = "tcp://"; /* name is "tcp://" HOST:PORT */
   return ep->unix_path ? "localhost" : ep->name + sizeof scheme - 1;
 }
 
-bool engine_endpoint_is_local(const engine_endpoint *ep) {
+bool httpc_endpoint_is_local(const httpc_endpoint *ep) {
   if (ep->unix_path)
     return true;
   struct in_addr a4;
@@ -139,7 +139,7 @@ bool engine_endpoint_is_local(const engine_endpoint *ep) {
   return inet_pton(AF_INET6, ep->host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
 }
 
-int engine_endpoint_address(const engine_endpoint *ep, struct sockaddr_storage *out) {
+int httpc_endpoint_address(const httpc_endpoint *ep, struct sockaddr_storage *out) {
   memset(out, 0, sizeof *out);
   if (ep->unix_path)
     return -1;
@@ -158,8 +158,8 @@ int engine_endpoint_address(const engine_endpoint *ep, struct sockaddr_storage *
   return -1;
 }
 
-int engine_pem_read(const char *file, engine_pem *out, char *err, size_t errlen) {
-  *out = (engine_pem){0};
+int httpc_pem_read(const char *file, httpc_pem *out, char *err, size_t errlen) {
+  *out = (httpc_pem){0};
   int fd = open(file, O_RDONLY | O_CLOEXEC);
   struct stat st;
   if (fd < 0 || fstat(fd, &st) != 0) {
@@ -181,7 +181,7 @@ int engine_pem_read(const char *file, engine_pem *out, char *err, size_t errlen)
     ssize_t n = read(fd, out->data + got, (size_t)st.st_size - got);
     if (n <= 0) {
       snprintf(err, errlen, "%s", n < 0 ? strerror(errno) : "shorter than its size");
-      engine_pem_clear(out);
+      httpc_pem_clear(out);
       close(fd);
       return -1;
     }
@@ -197,15 +197,15 @@ int engine_pem_read(const char *file, engine_pem *out, char *err, size_t errlen)
   return 0;
 }
 
-void engine_pem_clear(engine_pem *p) {
+void httpc_pem_clear(httpc_pem *p) {
   if (p->data)
     memset(p->data, 0, p->len); /* a private key does not linger in freed memory */
   free(p->data);
-  *p = (engine_pem){0};
+  *p = (httpc_pem){0};
 }
 
-static int pem_copy(engine_pem *dst, const engine_pem *src) {
-  *dst = (engine_pem){0};
+static int pem_copy(httpc_pem *dst, const httpc_pem *src) {
+  *dst = (httpc_pem){0};
   if (!src->data)
     return 0;
   dst->data = malloc(src->len + 1);
@@ -216,8 +216,8 @@ static int pem_copy(engine_pem *dst, const engine_pem *src) {
   return 0;
 }
 
-int engine_endpoint_copy(engine_endpoint *dst, const engine_endpoint *src) {
-  *dst = (engine_endpoint){.port = src->port, .tls = src->tls, .tls_verify = src->tls_verify};
+int httpc_endpoint_copy(httpc_endpoint *dst, const httpc_endpoint *src) {
+  *dst = (httpc_endpoint){.port = src->port, .tls = src->tls, .tls_verify = src->tls_verify};
   int fail = 0;
   if (src->unix_path && !(dst->unix_path = strdup(src->unix_path)))
     fail = 1;
@@ -233,17 +233,17 @@ int engine_endpoint_copy(engine_endpoint *dst, const engine_endpoint *src) {
   else if (src->ssl_ctx)
     fail = 1;
   if (fail)
-    engine_endpoint_clear(dst);
+    httpc_endpoint_clear(dst);
   return fail ? -1 : 0;
 }
 
-void engine_endpoint_clear(engine_endpoint *ep) {
+void httpc_endpoint_clear(httpc_endpoint *ep) {
   free(ep->unix_path);
   free(ep->host);
   free(ep->name);
-  engine_pem_clear(&ep->ca);
-  engine_pem_clear(&ep->cert);
-  engine_pem_clear(&ep->key);
+  httpc_pem_clear(&ep->ca);
+  httpc_pem_clear(&ep->cert);
+  httpc_pem_clear(&ep->key);
   SSL_CTX_free(ep->ssl_ctx);
-  *ep = (engine_endpoint){0};
+  *ep = (httpc_endpoint){0};
 }

@@ -1,0 +1,42 @@
+# libcontainer: what the container backends (docker, podman) share: the
+# per-attempt flow through the Docker Engine API (container_backend.c the
+# configuration and the ops, container_job.c one attempt, container_sweep.c
+# leftovers, container_endpoint.c where the engine listens), and the
+# engine's formats: the stream demuxer, tar in and out (libarchive), stdin
+# through a hijacked attach, handing a bind-mounted workspace to the job's
+# user.  A backend plugin links it with lib/httpc/libhttpc.la and adds its
+# descriptor and flavour (container_backend.h).
+if BUILD_LIB_CONTAINER
+# The conformance suite against a real engine, shared by run-docker.sh and
+# run-podman.sh.
+EXTRA_DIST += tests/conformance/run-engine.sh
+noinst_LTLIBRARIES += lib/container/libcontainer.la
+lib_container_libcontainer_la_SOURCES = \
+	lib/container/container_backend.h lib/container/container_internal.h \
+	lib/container/container_backend.c \
+	lib/container/container_endpoint.c \
+	lib/container/container_job.c \
+	lib/container/container_sweep.c \
+	lib/container/engine_frames.c lib/container/engine_frames.h \
+	lib/container/engine_tar.c lib/container/engine_tar.h \
+	lib/container/engine_attach.c lib/container/engine_attach.h \
+	lib/container/engine_fs.c lib/container/engine_fs.h
+lib_container_libcontainer_la_CPPFLAGS = $(LIB_CPPFLAGS)
+lib_container_libcontainer_la_CFLAGS = $(LIB_CFLAGS) $(CURL_CFLAGS) $(LIBARCHIVE_CFLAGS) \
+	$(SSL_CFLAGS)
+lib_container_libcontainer_la_LIBADD = $(CURL_LIBS) $(LIBARCHIVE_LIBS) $(UV_LIBS) \
+	$(JANSSON_LIBS)
+
+# Unit tests: the frame demuxer, tar safety.
+if HAVE_CHECK
+check_PROGRAMS += tests/unit/test_engine_frames tests/unit/test_engine_tar
+TESTS += tests/unit/test_engine_frames tests/unit/test_engine_tar
+tests_unit_test_engine_frames_SOURCES = tests/unit/test_engine_frames.c
+tests_unit_test_engine_frames_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_unit_test_engine_frames_LDADD = lib/container/libcontainer.la $(CHECK_LIBS)
+tests_unit_test_engine_tar_SOURCES = tests/unit/test_engine_tar.c
+tests_unit_test_engine_tar_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(LIBARCHIVE_CFLAGS)
+tests_unit_test_engine_tar_LDADD = lib/container/libcontainer.la $(CHECK_LIBS) \
+	$(LIBARCHIVE_LIBS)
+endif
+endif
