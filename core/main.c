@@ -18,6 +18,7 @@
 #include "loader.h"
 #include "log.h"
 #include "workspace.h"
+#include "xalloc.h"
 
 typedef struct daemon_ctx {
   uv_loop_t *loop;
@@ -60,8 +61,8 @@ static int mkdir_p(const char *path, mode_t mode) {
 
 /* Loads one plugin for a block and checks the block's keys. */
 static execd_instance *load_instance(daemon_ctx *d, plugin_block *b, char *err, size_t errlen) {
-  execd_instance *inst = calloc(1, sizeof *inst);
-  inst->name = strdup(b->name);
+  execd_instance *inst = xcalloc(1, sizeof *inst);
+  inst->name = xstrdup(b->name);
   inst->kind = b->kind;
   inst->block = b;
   inst->engine = &d->eng;
@@ -85,12 +86,12 @@ static execd_instance *load_instance(daemon_ctx *d, plugin_block *b, char *err, 
 static int load_all(daemon_ctx *d) {
   execd_config *cfg = d->cfg;
   char err[2048];
-  d->instances = calloc(1 + cfg->n_backends + cfg->n_transports, sizeof *d->instances);
+  d->instances = xcalloc(1 + cfg->n_backends + cfg->n_transports, sizeof *d->instances);
   if (!load_instance(d, &cfg->storage, err, sizeof err))
     goto fail;
   d->eng.storage = d->instances[0];
   d->eng.store = d->eng.storage->ops;
-  d->eng.backends = calloc(cfg->n_backends, sizeof *d->eng.backends);
+  d->eng.backends = xcalloc(cfg->n_backends, sizeof *d->eng.backends);
   for (size_t i = 0; i < cfg->n_backends; i++) {
     execd_instance *inst = load_instance(d, &cfg->backends[i], err, sizeof err);
     if (!inst)
@@ -99,27 +100,15 @@ static int load_all(daemon_ctx *d) {
     b->inst = inst;
     b->ops = inst->ops;
     b->block = &cfg->backends[i];
-    if (!b->ops->start || !b->ops->signal) {
-      snprintf(err, sizeof err, "%s: refused: backend ops lack start or signal",
-               loader_path(inst->loaded));
-      goto fail;
-    }
   }
-  d->eng.transports = calloc(cfg->n_transports ? cfg->n_transports : 1, sizeof *d->eng.transports);
+  d->eng.transports = xcalloc(cfg->n_transports ? cfg->n_transports : 1, sizeof *d->eng.transports);
   for (size_t i = 0; i < cfg->n_transports; i++) {
     execd_instance *inst = load_instance(d, &cfg->transports[i], err, sizeof err);
     if (!inst)
       goto fail;
     d->eng.transports[d->eng.n_transports++] = inst;
   }
-  {
-    const execd_storage_ops *s = d->eng.store;
-    if (!s->insert || !s->update || !s->get || !s->list || !s->remove || !s->log_read) {
-      snprintf(err, sizeof err, "%s: refused: storage ops are incomplete",
-               loader_path(d->eng.storage->loaded));
-      goto fail;
-    }
-  }
+  /* The loader refused any plugin lacking an op its kind requires. */
   return 0;
 fail:
   log_err("%s", err);
