@@ -170,7 +170,7 @@ static void on_inserted(void *arg, int status, json_t *stored) {
     execd_reply r = {sizeof r, EXECD_EUNAVAIL, "storage_unavailable",
                      "the execution could not be stored; nothing was accepted", NULL, NULL};
     log_err("submit: storage insert failed: %s (%s)", execd_strerror(status),
-            instance_error(eng->storage, "no detail"));
+            instance_take_error(eng->storage, c, "no detail"));
     c->cb(c->arg, &r);
   } else {
     eng->accepted_total++;

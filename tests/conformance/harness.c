@@ -40,6 +40,15 @@ static void h_set_error(execd_instance *inst, const char *fmt, ...) {
   va_end(ap);
 }
 
+/* As set_error here: one text, which the suites read with harness_last_error(). */
+static void h_op_error(execd_instance *inst, void *cb_arg, const char *fmt, ...) {
+  (void)inst, (void)cb_arg;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(last_error, sizeof last_error, fmt, ap);
+  va_end(ap);
+}
+
 static uv_loop_t *h_loop(execd_instance *inst) { return &harness_uv; }
 static const char *h_instance_name(execd_instance *inst) { return inst->name; }
 static const char *h_state_dir(execd_instance *inst) {
@@ -119,6 +128,7 @@ static const execd_host harness_host_table = {
     .agents = h_nullary,
     .health = h_nullary,
     .metrics = h_nullary,
+    .op_error = h_op_error,
 };
 
 const execd_host *harness_host(void) { return &harness_host_table; }

@@ -15,6 +15,7 @@ check_LTLIBRARIES += \
 	tests/plugins/backend_shortops.la \
 	tests/plugins/storage_good.la \
 	tests/plugins/storage_noupdate.la \
+	tests/plugins/storage_faildetail.la \
 	tests/plugins/transport_nostop.la
 
 tests_plugins_backend_abimajor_la_SOURCES = tests/plugins/backend_abimajor.c \
@@ -74,6 +75,11 @@ tests_plugins_storage_noupdate_la_CFLAGS = $(PLUGIN_CFLAGS)
 tests_plugins_storage_noupdate_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS)
 tests_plugins_storage_noupdate_la_LIBADD = $(TEST_PLUGIN_LIBADD)
 
+tests_plugins_storage_faildetail_la_SOURCES = tests/plugins/storage_faildetail.c
+tests_plugins_storage_faildetail_la_CFLAGS = $(PLUGIN_CFLAGS)
+tests_plugins_storage_faildetail_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS)
+tests_plugins_storage_faildetail_la_LIBADD = $(TEST_PLUGIN_LIBADD)
+
 tests_plugins_transport_nostop_la_SOURCES = tests/plugins/transport_nostop.c
 tests_plugins_transport_nostop_la_CFLAGS = $(PLUGIN_CFLAGS)
 tests_plugins_transport_nostop_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS)
@@ -85,3 +91,10 @@ TESTS += tests/unit/test_loader
 tests_unit_test_loader_SOURCES = tests/unit/test_loader.c
 tests_unit_test_loader_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_loader_LDADD = $(TEST_LDADD)
+
+# Each async op's error detail stays its own (host op_error, ABI 1.2).
+check_PROGRAMS += tests/unit/test_op_error
+TESTS += tests/unit/test_op_error
+tests_unit_test_op_error_SOURCES = tests/unit/test_op_error.c
+tests_unit_test_op_error_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_op_error_LDADD = $(TEST_LDADD)
