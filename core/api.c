@@ -171,7 +171,7 @@ static void on_inserted(void *arg, int status, json_t *stored) {
     execd_reply r = {sizeof r, EXECD_EUNAVAIL, "storage_unavailable",
                      "the execution could not be stored; nothing was accepted", NULL, NULL};
     log_err("submit: storage insert failed: %s (%s)", execd_strerror(status),
-            records_error(pipeline_records(p), "no detail"));
+            records_take_error(pipeline_records(p), c, "no detail"));
     c->cb(c->arg, &r);
   } else {
     execution *ex = pipeline_enqueue(p, c->record);

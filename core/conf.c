@@ -13,6 +13,7 @@
 #include "loader.h"
 #include "log.h"
 #include "units.h"
+#include "xalloc.h"
 
 /* Error context: the file name, for "file:line: setting: message". */
 typedef struct cfg_ctx {
@@ -134,7 +135,7 @@ static int get_string(cfg_ctx *c, const config_setting_t *s, const char *path,
     return fail(c, config_setting_source_line(s), path, "expected a string, got %s",
                 type_name(config_setting_type(s)));
   free(*out);
-  *out = strdup(config_setting_get_string(s));
+  *out = xstrdup(config_setting_get_string(s));
   return 0;
 }
 
@@ -343,7 +344,7 @@ static int parse_block(cfg_ctx *c, const config_setting_t *g, const char *path,
   if (!b->plugin)
     return fail(c, b->line, path, "missing 'plugin = \"<name>\";'");
   if (!b->name)
-    b->name = strdup(b->plugin);
+    b->name = xstrdup(b->plugin);
   if (kind == EXECD_KIND_BACKEND && !b->defaults)
     b->defaults = json_object();
   return 0;
@@ -358,7 +359,7 @@ static int parse_block_list(cfg_ctx *c, const config_setting_t *l, const char *s
                 "expected a list ( { plugin = \"...\"; }, ... )");
   /* A single group is accepted as a list of one. */
   size_t n = t == CONFIG_TYPE_GROUP ? 1 : (size_t)config_setting_length(l);
-  plugin_block *blocks = calloc(n ? n : 1, sizeof *blocks);
+  plugin_block *blocks = xcalloc(n ? n : 1, sizeof *blocks);
   *out = blocks;
   *n_out = n;
   for (size_t i = 0; i < n; i++) {
@@ -474,8 +475,8 @@ static int parse_agents(cfg_ctx *c, execd_config *cfg, const config_setting_t *l
 }
 
 static void set_defaults(execd_config *cfg) {
-  cfg->state_dir = strdup(LOCALSTATEDIR "/lib/execd");
-  cfg->plugin_dir = strdup(PLUGINDIR);
+  cfg->state_dir = xstrdup(LOCALSTATEDIR "/lib/execd");
+  cfg->plugin_dir = xstrdup(PLUGINDIR);
   cfg->max_running = 16;
   cfg->max_queued = 100000;
   cfg->log_level = EXECD_LOG_INFO;
@@ -508,8 +509,8 @@ int config_load(const char *path, execd_config **out, char *err, size_t errlen) 
     config_destroy(&lc);
     return EXECD_ECONFIG;
   }
-  execd_config *cfg = calloc(1, sizeof *cfg);
-  cfg->path = strdup(path);
+  execd_config *cfg = xcalloc(1, sizeof *cfg);
+  cfg->path = xstrdup(path);
   set_defaults(cfg);
 
   config_setting_t *root = config_root_setting(&lc);
@@ -553,8 +554,8 @@ int config_load(const char *path, execd_config **out, char *err, size_t errlen) 
     /* The embedded default: file storage under the state directory. */
     plugin_block *b = &cfg->storage;
     b->kind = EXECD_KIND_STORAGE;
-    b->plugin = strdup("file");
-    b->name = strdup("file");
+    b->plugin = xstrdup("file");
+    b->name = xstrdup("file");
     b->config = json_object();
     b->lines = json_object();
     char store[4096];
@@ -565,7 +566,7 @@ int config_load(const char *path, execd_config **out, char *err, size_t errlen) 
     rc = fail(&c, 0, "backends", "at least one backend must be configured");
   if (!rc) {
     if (!cfg->default_backend)
-      cfg->default_backend = strdup(cfg->backends[0].name);
+      cfg->default_backend = xstrdup(cfg->backends[0].name);
     else if (!config_find_backend(cfg, cfg->default_backend))
       rc = fail(&c, 0, "routing.default_backend", "no backend is named '%s'",
                 cfg->default_backend);

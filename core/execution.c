@@ -230,7 +230,7 @@ static void on_persisted(void *arg, int status, json_t *stored) {
     ex->persisted = (exec_state)state_from_name(json_string_value(json_object_get(stored, "state")));
   } else {
     log_err("execution %s: storage update failed: %s (%s)", ex->id, execd_strerror(status),
-            records_error(&ex->pipeline->records, "no detail"));
+            records_take_error(&ex->pipeline->records, ex, "no detail"));
     if (status == EXECD_ECONFLICT && stored) {
       /* Another writer moved it: take storage's word for the state. */
       int s = state_from_name(json_string_value(json_object_get(stored, "state")));

@@ -21,6 +21,20 @@ const char *instance_error(execd_instance *inst, const char *fallback) {
 
 void instance_clear_error(execd_instance *inst) { inst->last_error[0] = '\0'; }
 
+const char *instance_take_error(execd_instance *inst, void *cb_arg, const char *fallback) {
+  if (!inst)
+    return fallback;
+  for (int i = 0; i < INSTANCE_OP_ERRORS; i++) {
+    op_error_slot *s = &inst->op_errors[i];
+    if (s->seq && s->cb_arg == cb_arg) {
+      snprintf(inst->taken_error, sizeof inst->taken_error, "%s", s->text);
+      s->seq = 0;
+      return inst->taken_error;
+    }
+  }
+  return instance_error(inst, fallback);
+}
+
 static void h_log(execd_instance *inst, int level, const char *fmt, ...) {
   char label[128];
   instance_label(inst, label, sizeof label);
@@ -34,6 +48,30 @@ static void h_set_error(execd_instance *inst, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(inst->last_error, sizeof inst->last_error, fmt, ap);
+  va_end(ap);
+}
+
+/* One slot per pending op: the op's own if it has one already, else a free
+ * one, else the oldest. */
+static void h_op_error(execd_instance *inst, void *cb_arg, const char *fmt, ...) {
+  op_error_slot *slot = NULL;
+  for (int i = 0; i < INSTANCE_OP_ERRORS && !slot; i++)
+    if (inst->op_errors[i].seq && inst->op_errors[i].cb_arg == cb_arg)
+      slot = &inst->op_errors[i];
+  for (int i = 0; i < INSTANCE_OP_ERRORS && !slot; i++)
+    if (!inst->op_errors[i].seq)
+      slot = &inst->op_errors[i];
+  if (!slot) {
+    slot = &inst->op_errors[0];
+    for (int i = 1; i < INSTANCE_OP_ERRORS; i++)
+      if (inst->op_errors[i].seq < slot->seq)
+        slot = &inst->op_errors[i];
+  }
+  slot->cb_arg = cb_arg;
+  slot->seq = ++inst->op_error_seq;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(slot->text, sizeof slot->text, fmt, ap);
   va_end(ap);
 }
 
@@ -65,6 +103,7 @@ static const execd_host table = {
     .agents = api_agents,
     .health = api_health,
     .metrics = api_metrics,
+    .op_error = h_op_error,
 };
 
 const execd_host *host_table(void) { return &table; }

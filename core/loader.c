@@ -11,6 +11,7 @@
 #include <ltdl.h>
 
 #include "loader.h"
+#include "xalloc.h"
 
 struct loaded_plugin {
   lt_dlhandle handle;
@@ -35,6 +36,50 @@ static size_t ops_size_for_kind(int kind) {
   case EXECD_KIND_TRANSPORT: return sizeof(execd_transport_ops);
   default: return 0;
   }
+}
+
+/* The ops a kind cannot work without, checked at load so that a plugin
+ * built without one is refused by name instead of crashing on first use.
+ * An op beyond the ops table's declared struct_size counts as missing. */
+typedef struct required_op {
+  const char *name;
+  size_t offset;
+} required_op;
+
+#define REQUIRED(type, member) {#member, offsetof(type, member)}
+
+static const required_op storage_required[] = {
+    REQUIRED(execd_storage_ops, insert),     REQUIRED(execd_storage_ops, update),
+    REQUIRED(execd_storage_ops, get),        REQUIRED(execd_storage_ops, list),
+    REQUIRED(execd_storage_ops, remove),     REQUIRED(execd_storage_ops, log_append),
+    REQUIRED(execd_storage_ops, log_read),   {NULL, 0}};
+static const required_op backend_required[] = {
+    REQUIRED(execd_backend_ops, start), REQUIRED(execd_backend_ops, signal), {NULL, 0}};
+/* A transport's ops are both optional; it serves from the descriptor's
+ * start() and must close its handles in stop() (<execd/transport.h>). */
+static const required_op transport_required[] = {{NULL, 0}};
+static const required_op transport_required_desc[] = {
+    REQUIRED(execd_plugin, start), REQUIRED(execd_plugin, stop), {NULL, 0}};
+
+static const required_op *required_ops(int kind) {
+  switch (kind) {
+  case EXECD_KIND_BACKEND: return backend_required;
+  case EXECD_KIND_STORAGE: return storage_required;
+  default: return transport_required;
+  }
+}
+
+/* The first required member of TABLE (declared size SIZE) that is NULL or
+ * lies beyond SIZE, or NULL if none is missing. */
+static const char *first_missing(const void *table, uint32_t size, const required_op *req) {
+  for (; req->name; req++) {
+    void *fn = NULL;
+    if (req->offset + sizeof fn <= size)
+      memcpy(&fn, (const char *)table + req->offset, sizeof fn);
+    if (!fn)
+      return req->name;
+  }
+  return NULL;
 }
 
 int loader_init(const char *search_path) {
@@ -139,18 +184,19 @@ int loader_open(int kind, const char *name, const execd_host *host,
     goto fail;
   }
 
-  loaded_plugin *p = calloc(1, sizeof *p);
-  size_t full = ops_size_for_kind(kind);
-  p->ops = calloc(1, full);
-  p->path = strdup(path);
-  if (!p->ops || !p->path) {
-    free(p->ops);
-    free(p->path);
-    free(p);
-    rc = EXECD_ENOMEM;
-    snprintf(err, errlen, "%s: out of memory", path);
+  const char *missing = first_missing(desc->ops, ops_size, required_ops(kind));
+  if (!missing && kind == EXECD_KIND_TRANSPORT)
+    missing = first_missing(desc, desc->struct_size, transport_required_desc);
+  if (missing) {
+    snprintf(err, errlen, "%s: refused: %s plugin '%s': required op '%s' is missing", path,
+             loader_kind_name(kind), name, missing);
     goto fail;
   }
+
+  loaded_plugin *p = xcalloc(1, sizeof *p);
+  size_t full = ops_size_for_kind(kind);
+  p->ops = xcalloc(1, full);
+  p->path = xstrdup(path);
   /* Read only what the plugin declared; the rest stays zero (NULL). */
   memcpy(&p->desc, desc,
          desc->struct_size < sizeof p->desc ? desc->struct_size : sizeof p->desc);

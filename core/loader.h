@@ -14,9 +14,13 @@ typedef struct loaded_plugin loaded_plugin;
 int loader_init(const char *search_path);
 void loader_exit(void);
 
-/* Load plugin NAME of KIND (enum execd_plugin_kind).  On failure returns a
- * negative EXECD_E* and writes one line naming the file and the reason
- * into err.  The loaded plugin stays until loader_close(). */
+/* Load plugin NAME of KIND (enum execd_plugin_kind).  A plugin whose ops
+ * table lacks an op its kind requires (storage: insert, update, get, list,
+ * remove, log_append, log_read; backend: start, signal; transport: the
+ * descriptor's start and stop), or declares it beyond its struct_size, is
+ * refused with the op's name.  On failure returns a negative EXECD_E* and
+ * writes one line naming the file and the reason into err.  The loaded
+ * plugin stays until loader_close(). */
 int loader_open(int kind, const char *name, const execd_host *host,
                 loaded_plugin **out, char *err, size_t errlen);
 const execd_plugin *loader_descriptor(const loaded_plugin *p);

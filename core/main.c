@@ -18,6 +18,7 @@
 #include "loader.h"
 #include "log.h"
 #include "workspace.h"
+#include "xalloc.h"
 
 typedef struct daemon_ctx {
   uv_loop_t *loop;
@@ -60,8 +61,8 @@ static int mkdir_p(const char *path, mode_t mode) {
 
 /* Loads one plugin for a block and checks the block's keys. */
 static execd_instance *load_instance(daemon_ctx *d, plugin_block *b, char *err, size_t errlen) {
-  execd_instance *inst = calloc(1, sizeof *inst);
-  inst->name = strdup(b->name);
+  execd_instance *inst = xcalloc(1, sizeof *inst);
+  inst->name = xstrdup(b->name);
   inst->kind = b->kind;
   inst->block = b;
   inst->pipeline = d->pipeline;
@@ -85,7 +86,7 @@ static execd_instance *load_instance(daemon_ctx *d, plugin_block *b, char *err, 
 static int load_all(daemon_ctx *d) {
   execd_config *cfg = d->cfg;
   char err[2048];
-  d->instances = calloc(1 + cfg->n_backends + cfg->n_transports, sizeof *d->instances);
+  d->instances = xcalloc(1 + cfg->n_backends + cfg->n_transports, sizeof *d->instances);
   if (!load_instance(d, &cfg->storage, err, sizeof err))
     goto fail;
   pipeline_set_storage(d->pipeline, d->instances[0]);
@@ -93,14 +94,8 @@ static int load_all(daemon_ctx *d) {
     execd_instance *inst = load_instance(d, &cfg->backends[i], err, sizeof err);
     if (!inst)
       goto fail;
-    const execd_backend_ops *ops = inst->ops;
     if (pipeline_add_backend(d->pipeline, inst, &cfg->backends[i]) != 0)
       goto fail;
-    if (!ops->start || !ops->signal) {
-      snprintf(err, sizeof err, "%s: refused: backend ops lack start or signal",
-               loader_path(inst->loaded));
-      goto fail;
-    }
   }
   for (size_t i = 0; i < cfg->n_transports; i++) {
     execd_instance *inst = load_instance(d, &cfg->transports[i], err, sizeof err);
@@ -109,14 +104,7 @@ static int load_all(daemon_ctx *d) {
     if (pipeline_add_transport(d->pipeline, inst) != 0)
       goto fail;
   }
-  {
-    const execd_storage_ops *s = d->instances[0]->ops;
-    if (!s->insert || !s->update || !s->get || !s->list || !s->remove || !s->log_read) {
-      snprintf(err, sizeof err, "%s: refused: storage ops are incomplete",
-               loader_path(d->instances[0]->loaded));
-      goto fail;
-    }
-  }
+  /* The loader refused any plugin lacking an op its kind requires. */
   return 0;
 fail:
   log_err("%s", err);

@@ -13,6 +13,7 @@
 #include <openssl/evp.h>
 
 #include "outputs.h"
+#include "xalloc.h"
 
 #define OUTPUT_MAX_FILES 1000
 
@@ -30,9 +31,9 @@ static int read_regular(int dirfd, const char *rel, int64_t max, char **out, siz
     close(fd);
     return -EFBIG;
   }
-  char *buf = malloc((size_t)st.st_size + 1);
+  char *buf = xmalloc((size_t)st.st_size + 1);
   size_t got = 0;
-  while (buf && got < (size_t)st.st_size) {
+  while (got < (size_t)st.st_size) {
     ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
     if (n < 0 && errno == EINTR)
       continue;
@@ -41,8 +42,6 @@ static int read_regular(int dirfd, const char *rel, int64_t max, char **out, siz
     got += (size_t)n;
   }
   close(fd);
-  if (!buf)
-    return -ENOMEM;
   buf[got] = '\0';
   *out = buf;
   *len = got;
@@ -68,9 +67,8 @@ static int valid_utf8_text(const char *s, size_t len) {
 }
 
 static char *base64(const char *data, size_t len) {
-  char *out = malloc(4 * ((len + 2) / 3) + 1);
-  if (out)
-    EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)data, (int)len);
+  char *out = xmalloc(4 * ((len + 2) / 3) + 1);
+  EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)data, (int)len);
   return out;
 }
 
@@ -138,7 +136,7 @@ json_t *outputs_collect(const char *workspace, const json_t *globs, int64_t max_
     nftw(outdir, collect_name, 16, FTW_PHYS | FTW_MOUNT);
     /* Stable order for clients and tests. */
     size_t n = json_array_size(names);
-    json_t **items = malloc(n * sizeof *items + 1);
+    json_t **items = xmalloc(n * sizeof *items + 1);
     for (size_t i = 0; i < n; i++)
       items[i] = json_array_get(names, i);
     qsort(items, n, sizeof *items, cmp_names);
@@ -161,7 +159,7 @@ json_t *outputs_collect(const char *workspace, const json_t *globs, int64_t max_
           json_object_set_new(entry, "encoding", json_string("utf-8"));
         } else {
           char *b64 = base64(data, size);
-          json_object_set_new(entry, "content", json_string(b64 ? b64 : ""));
+          json_object_set_new(entry, "content", json_string(b64));
           json_object_set_new(entry, "encoding", json_string("base64"));
           free(b64);
         }

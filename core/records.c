@@ -55,3 +55,7 @@ const char *records_error(const records *r, const char *fallback) {
 }
 
 execd_instance *records_instance(const records *r) { return r->inst; }
+
+const char *records_take_error(const records *r, void *cb_arg, const char *fallback) {
+  return instance_take_error(r->inst, cb_arg, fallback);
+}

@@ -39,6 +39,9 @@ int records_health(const records *r);
 
 /* The storage instance's error detail, or fallback. */
 const char *records_error(const records *r, const char *fallback);
+/* In the callback of the op whose callback argument is cb_arg: that op's
+ * own detail (see instance_take_error), or fallback. */
+const char *records_take_error(const records *r, void *cb_arg, const char *fallback);
 execd_instance *records_instance(const records *r);
 
 #endif

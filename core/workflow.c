@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "workflow.h"
+#include "xalloc.h"
 
 workflow_kind workflow_parse_line(const char *line, size_t len, json_t **payload,
                                   const char **why) {
@@ -68,10 +69,7 @@ static void grow(line_splitter *s, size_t need) {
   size_t cap = s->cap ? s->cap : 256;
   while (cap < need)
     cap *= 2;
-  char *b = realloc(s->buf, cap);
-  if (!b)
-    abort();
-  s->buf = b;
+  s->buf = xrealloc(s->buf, cap);
   s->cap = cap;
 }
 

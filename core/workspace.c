@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 
 #include "workspace.h"
+#include "xalloc.h"
 
 static int write_all(int fd, const char *data, size_t len) {
   while (len) {
@@ -87,9 +88,7 @@ static int open_parent(int base, const char *path, const char **leaf) {
 }
 
 static int decode_base64(const char *text, size_t len, unsigned char **out, size_t *outlen) {
-  unsigned char *buf = malloc(len / 4 * 3 + 3);
-  if (!buf)
-    return -ENOMEM;
+  unsigned char *buf = xmalloc(len / 4 * 3 + 3);
   int n = len ? EVP_DecodeBlock(buf, (const unsigned char *)text, (int)len) : 0;
   if (n < 0) {
     free(buf);

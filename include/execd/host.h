@@ -70,7 +70,9 @@ typedef struct execd_host {
   /* Log a line prefixed with the instance's name. */
   void (*log)(execd_instance *inst, int level, const char *fmt, ...)
       __attribute__((format(printf, 3, 4)));
-  /* Record the detail of the error the instance is about to return. */
+  /* Record the detail of the error the instance is about to return (from
+   * the call under way).  One text per instance: for the error an async
+   * op reports through its callback, use op_error (since ABI 1.2). */
   void (*set_error)(execd_instance *inst, const char *fmt, ...)
       __attribute__((format(printf, 2, 3)));
   /* The daemon's one event loop. */
@@ -123,6 +125,18 @@ typedef struct execd_host {
   int (*health)(execd_instance *inst, execd_reply_cb cb, void *arg);
   /* body: a JSON string holding Prometheus text exposition. */
   int (*metrics)(execd_instance *inst, execd_reply_cb cb, void *arg);
+
+  /* ---- since ABI 1.2 (test with EXECD_HOST_HAS(host, op_error)) ------ */
+
+  /* Record the detail of the error that the op whose callback argument is
+   * cb_arg is about to report (call it just before that callback, or
+   * earlier: the detail waits for it).  Unlike set_error, the detail stays
+   * with that one op: two async ops of an instance failing close together
+   * each keep their own.  Use set_error for an op that fails by its return
+   * value, and for create/start/health.  A detail nobody reads is dropped
+   * after a while (the daemon keeps a few per instance). */
+  void (*op_error)(execd_instance *inst, void *cb_arg, const char *fmt, ...)
+      __attribute__((format(printf, 3, 4)));
 } execd_host;
 
 /* True if the host table has MEMBER (it may come from an older daemon). */

@@ -1,17 +1,28 @@
 /* Storage plugins keep the durable record of executions and their logs.
  *
  * A record is a JSON object owned by execd's core; storage treats it as a
- * document but indexes these members (see doc/execution-record.md):
+ * document but indexes these members:
  *   "id" (string, time-ordered), "tenant" (string), "state" (string),
  *   "agent" (string|null), "labels" (object of strings),
  *   "idempotency_key" (string|null), "timestamps": {"created": RFC 3339}
+ * doc/execution-record.md lists every member, who writes it, the state
+ * machine and every call the core makes.
  *
  * Rules for every op:
- *  - A non-zero return means the op was refused and cb will not be called.
+ *  - A non-zero return means the op was refused and cb will not be called;
+ *    describe why with host->set_error.
  *  - On 0, cb is called exactly once, later (never from inside the call).
+ *    The one exception: update's cb may be NULL (below).
+ *  - Writes (insert, update, remove) of one instance complete, and their
+ *    callbacks run, in the order they were called; each sees the writes
+ *    called before it, even those not yet durable.
  *  - Records handed to callbacks are borrowed: json_incref to keep them.
  *  - Records passed in are not kept: storage copies what it needs.
  *  - Writes are durable (fsync'd or committed) before their callback runs.
+ *  - The detail of a failure reported through cb goes with
+ *    host->op_error(inst, arg, ...) (ABI 1.2; set_error under older hosts).
+ *  - The core requires every op but health; the loader refuses a storage
+ *    plugin without one.
  */
 #ifndef EXECD_STORAGE_H
 #define EXECD_STORAGE_H
@@ -58,7 +69,12 @@ typedef struct execd_storage_ops {
   int (*insert)(void *self, const json_t *record, execd_store_cb cb, void *arg);
   /* Replace a record, compare-and-set on state: only if the stored
    * record's "state" equals expected_state (else EXECD_ECONFLICT with the
-   * stored record; EXECD_ENOENT if none). */
+   * stored record; EXECD_ENOENT if none).  The core always passes an
+   * expected_state; NULL replaces without comparing.
+   * cb may be NULL: fire-and-forget.  The core does this for a write whose
+   * outcome nothing waits for (doc/execution-record.md); storage applies it
+   * exactly as with a callback (the compare-and-set, durably, in order with
+   * the other writes) and reports a failure only in its own log. */
   int (*update)(void *self, const json_t *record, const char *expected_state,
                 execd_store_cb cb, void *arg);
   int (*get)(void *self, const char *id, execd_store_cb cb, void *arg);

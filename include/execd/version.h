@@ -7,12 +7,14 @@
  *
  * 1.1  execd_backend_ops: adopt() and adopt_done() (re-attaching to
  *      attempts that outlived a restart of execd).
+ * 1.2  execd_host: op_error() (the error detail of one async op, which
+ *      another op's failure cannot overwrite).
  */
 #ifndef EXECD_VERSION_H
 #define EXECD_VERSION_H
 
 #define EXECD_ABI_MAJOR 1
-#define EXECD_ABI_MINOR 1
+#define EXECD_ABI_MINOR 2
 
 /* Marks the one symbol a plugin exports (built with -fvisibility=hidden). */
 #if defined(__GNUC__)

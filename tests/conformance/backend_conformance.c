@@ -32,7 +32,7 @@ static const char *shell;
 static unsigned attempt_seq;
 
 static void make_workspace(void) {
-  snprintf(workspace, sizeof workspace, "/tmp/execd-bconf-XXXXXX");
+  snprintf(workspace, sizeof workspace, "%s/execd-bconf-XXXXXX", harness_tmpdir());
   ck_assert_ptr_nonnull(mkdtemp(workspace));
   chmod(workspace, 0755);
   char d[300];
@@ -300,6 +300,7 @@ static Suite *backend_suite(void) {
   Suite *s = suite_create("backend conformance");
   TCase *tc = tcase_create("contract");
   tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_add_unchecked_fixture(tc, harness_scratch_begin, harness_scratch_end);
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, stdout_and_stderr_apart_exit_zero);
   tcase_add_test(tc, exit_code_is_reported);

@@ -154,7 +154,8 @@ static void load(const char *extra) {
 }
 
 static void setup(void) {
-  snprintf(workspace, sizeof workspace, "/tmp/execd-%stest-XXXXXX", engine->plugin);
+  snprintf(workspace, sizeof workspace, "%s/execd-%stest-XXXXXX", harness_tmpdir(),
+           engine->plugin);
   ck_assert_ptr_nonnull(mkdtemp(workspace));
   chmod(workspace, 0755);
   const char *subs[] = {"input", "config", "output"};
@@ -688,6 +689,7 @@ int container_backend_main(const container_engine *e, Suite *s) {
   if (!e->tls) { /* the same plugin's: run once, by the program on its socket */
     TCase *alone = tcase_create(alone_name);
     tcase_add_checked_fixture(alone, setup, teardown);
+    tcase_add_unchecked_fixture(alone, harness_scratch_begin, harness_scratch_end);
     tcase_add_test(alone, engine_gone_is_backend_unavailable);
     tcase_add_test(alone, tcp_engine_gone_is_backend_unavailable);
     tcase_add_test(alone, bad_configuration_is_refused_naming_the_key);
@@ -712,6 +714,7 @@ int container_backend_main(const container_engine *e, Suite *s) {
     snprintf(engine_name, sizeof engine_name, "%s engine%s", e->plugin, e->tls ? " over TLS" : "");
     TCase *tc = tcase_create(engine_name);
     tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_unchecked_fixture(tc, harness_scratch_begin, harness_scratch_end);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, hardening_is_seen_from_inside);
     tcase_add_test(tc, request_cannot_widen_the_backend_limits);

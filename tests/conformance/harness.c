@@ -2,10 +2,13 @@
  * plugin needs; transport calls answer EXECD_ENOTSUP. */
 #include "config.h"
 
+#include <ftw.h>
+#include <sys/stat.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "loader.h"
@@ -18,8 +21,13 @@ struct execd_instance {
 static uv_loop_t harness_uv;
 static int harness_ready;
 static char last_error[1024];
-static char state_dir[] = "/tmp/execd-conformance-XXXXXX";
+/* The state directory a plugin gets from h_state_dir: one per test
+ * process, made when first asked for, inside the scratch tree when there is
+ * one (harness_scratch_begin), else on its own under /tmp. */
+static char scratch_root[64];
+static char state_dir[128];
 static int state_dir_made;
+static pid_t state_dir_pid;
 
 static void h_log(execd_instance *inst, int level, const char *fmt, ...) {
   if (level > EXECD_LOG_INFO && !getenv("HARNESS_DEBUG"))
@@ -40,15 +48,59 @@ static void h_set_error(execd_instance *inst, const char *fmt, ...) {
   va_end(ap);
 }
 
+/* As set_error here: one text, which the suites read with harness_last_error(). */
+static void h_op_error(execd_instance *inst, void *cb_arg, const char *fmt, ...) {
+  (void)inst, (void)cb_arg;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(last_error, sizeof last_error, fmt, ap);
+  va_end(ap);
+}
+
 static uv_loop_t *h_loop(execd_instance *inst) { return &harness_uv; }
 static const char *h_instance_name(execd_instance *inst) { return inst->name; }
 static const char *h_state_dir(execd_instance *inst) {
   if (!state_dir_made) {
+    if (scratch_root[0])
+      snprintf(state_dir, sizeof state_dir, "%s/state-XXXXXX", scratch_root);
+    else
+      snprintf(state_dir, sizeof state_dir, "/tmp/execd-conformance-XXXXXX");
     if (!mkdtemp(state_dir))
       abort();
     state_dir_made = 1;
+    state_dir_pid = getpid();
   }
   return state_dir;
+}
+
+static int remove_entry(const char *path, const struct stat *sb, int flag,
+                        struct FTW *ftw) {
+  (void)sb, (void)flag, (void)ftw;
+  return remove(path);
+}
+
+static void remove_tree(const char *path) {
+  nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+void harness_scratch_begin(void) {
+  if (scratch_root[0])
+    return;
+  snprintf(scratch_root, sizeof scratch_root, "/tmp/execd-conformance-XXXXXX");
+  if (!mkdtemp(scratch_root))
+    abort();
+  /* Workspaces inside it are used by jobs running as other users. */
+  chmod(scratch_root, 0755);
+}
+
+const char *harness_tmpdir(void) { return scratch_root[0] ? scratch_root : "/tmp"; }
+
+void harness_scratch_end(void) {
+  if (!scratch_root[0])
+    return;
+  remove_tree(scratch_root);
+  scratch_root[0] = '\0';
+  state_dir_made = 0;
 }
 
 static void append(char **buf, size_t *len, const char *data, size_t n) {
@@ -119,6 +171,7 @@ static const execd_host harness_host_table = {
     .agents = h_nullary,
     .health = h_nullary,
     .metrics = h_nullary,
+    .op_error = h_op_error,
 };
 
 const execd_host *harness_host(void) { return &harness_host_table; }
@@ -137,6 +190,11 @@ void harness_init(void) {
 }
 
 void harness_shutdown(void) {
+  /* A state directory outside a scratch tree is this process's to remove. */
+  if (state_dir_made && !scratch_root[0] && state_dir_pid == getpid()) {
+    remove_tree(state_dir);
+    state_dir_made = 0;
+  }
   if (!harness_ready)
     return;
   uv_run(&harness_uv, UV_RUN_NOWAIT);

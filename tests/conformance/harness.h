@@ -27,6 +27,20 @@ typedef struct harness_job {
   char error_message[512];
 } harness_job;
 
+/* The scratch tree (/tmp/execd-conformance-XXXXXX) that holds the state
+ * directory of every test process: made by begin, removed with all it holds
+ * by end.  Run them in the process that runs the tests, as an unchecked
+ * fixture of each TCase using the harness, so that the tree goes even when
+ * a test fails or is killed:
+ *   tcase_add_unchecked_fixture(tc, harness_scratch_begin, harness_scratch_end);
+ * Without it, each test process's state directory is removed by
+ * harness_shutdown() when that runs. */
+void harness_scratch_begin(void);
+void harness_scratch_end(void);
+/* Where a test makes its own temporary directories: the scratch tree, or
+ * /tmp without one. */
+const char *harness_tmpdir(void);
+
 /* Search path from EXECD_PLUGIN_PATH.  Returns 0 or aborts the test. */
 void harness_init(void);
 void harness_shutdown(void);

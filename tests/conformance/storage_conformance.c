@@ -51,7 +51,7 @@ static void setup(void) {
   if (cfg && *cfg) {
     config_json = strdup(cfg);
   } else if (strcmp(plugin_name, "file") == 0) {
-    snprintf(temp_dir, sizeof temp_dir, "/tmp/execd-storage-conf-XXXXXX");
+    snprintf(temp_dir, sizeof temp_dir, "%s/execd-storage-conf-XXXXXX", harness_tmpdir());
     ck_assert_ptr_nonnull(mkdtemp(temp_dir));
     json_t *c = json_pack("{s:s, s:i}", "path", temp_dir, "log_max", 65536);
     config_json = json_dumps(c, JSON_COMPACT);
@@ -854,6 +854,7 @@ static Suite *storage_suite(void) {
   Suite *s = suite_create("storage conformance");
   TCase *tc = tcase_create("storage");
   tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_add_unchecked_fixture(tc, harness_scratch_begin, harness_scratch_end);
   tcase_set_timeout(tc, 300);
   tcase_add_test(tc, test_insert_get_round_trip);
   tcase_add_test(tc, test_get_missing_is_enoent);

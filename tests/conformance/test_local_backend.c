@@ -25,7 +25,7 @@ static const execd_backend_ops *ops;
 static char workspace[256];
 
 static void make_workspace(void) {
-  snprintf(workspace, sizeof workspace, "/tmp/execd-local-XXXXXX");
+  snprintf(workspace, sizeof workspace, "%s/execd-local-XXXXXX", harness_tmpdir());
   ck_assert_ptr_nonnull(mkdtemp(workspace));
   chmod(workspace, 0755);
   char d[300];
@@ -284,6 +284,7 @@ static Suite *local_suite(void) {
   Suite *s = suite_create("local backend");
   TCase *tc = tcase_create("local");
   tcase_add_checked_fixture(tc, setup_default, teardown);
+  tcase_add_unchecked_fixture(tc, harness_scratch_begin, harness_scratch_end);
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, allow_list_and_paths);
   tcase_add_test(tc, missing_program_fails_start_cleanly);
@@ -297,6 +298,7 @@ static Suite *local_suite(void) {
   suite_add_tcase(s, tc);
   TCase *user = tcase_create("user switch");
   tcase_add_checked_fixture(user, setup_nobody, teardown);
+  tcase_add_unchecked_fixture(user, harness_scratch_begin, harness_scratch_end);
   tcase_add_test(user, runs_as_the_configured_user);
   suite_add_tcase(s, user);
   return s;

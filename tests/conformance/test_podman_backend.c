@@ -76,6 +76,7 @@ int main(void) {
   Suite *s = suite_create("podman backend");
   TCase *tc = tcase_create("podman configuration");
   tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_add_unchecked_fixture(tc, harness_scratch_begin, harness_scratch_end);
   tcase_add_test(tc, ulimits_must_be_set_within_the_host_limits);
   tcase_add_test(tc, socket_defaults_to_podmans);
   suite_add_tcase(s, tc);

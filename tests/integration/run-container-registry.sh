@@ -3,13 +3,13 @@
 # through the real daemon: pull policies, registry_auth_file and
 # images_allowed, against the engines named by EXECD_DOCKER_SOCKET /
 # EXECD_PODMAN_SOCKET (make check).  The image is pushed through docker, so
-# docker is required.  Skips (77) loudly when EXECD_DOCKER_SOCKET is unset,
+# docker is required.  Skips (77) loudly when EXECD_DOCKER_SOCKET is unset and not found,
 # the docker plugin is not built, or docker-registry / htpasswd is missing.
 set -e
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/container-engines.sh"
 [ -n "${EXECD_DOCKER_SOCKET:-}" ] ||
-  skip "no docker engine to push the test image with (set EXECD_DOCKER_SOCKET)"
+  skip "no docker engine to push the test image with (scripts/engines.sh start, or set EXECD_DOCKER_SOCKET)"
 [ -e "$EXECD_BUILDDIR/plugins/backend/docker/.libs/backend_docker.so" ] ||
   skip "the docker plugin is not built"
 export EXECD_REGISTRY="${EXECD_REGISTRY:-docker-registry}"

@@ -1,7 +1,7 @@
 #!/bin/sh
 # kill -9 and restart of execd with container executions running, against
 # the engines named by EXECD_DOCKER_SOCKET / EXECD_PODMAN_SOCKET (make check).
-# Skips (77) loudly when neither is set or the plugins are not built.
+# Skips (77) loudly when neither is set nor found or the plugins are not built.
 set -e
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/container-engines.sh"

@@ -1,7 +1,7 @@
 #!/bin/sh
 # The job I/O contract on the container backends (bind-mounted and volume
 # workspaces), against the engines named by EXECD_DOCKER_SOCKET /
-# EXECD_PODMAN_SOCKET (make check).  Skips (77) loudly when neither is set
+# EXECD_PODMAN_SOCKET (make check).  Skips (77) loudly when neither is set nor found
 # or the plugins are not built.
 set -e
 here=$(cd "$(dirname "$0")" && pwd)

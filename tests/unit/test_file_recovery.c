@@ -34,7 +34,7 @@ static int remove_entry(const char *path, const struct stat *sb, int flag,
 }
 
 static void setup(void) {
-  snprintf(dir, sizeof dir, "/tmp/execd-file-recovery-XXXXXX");
+  snprintf(dir, sizeof dir, "%s/execd-file-recovery-XXXXXX", harness_tmpdir());
   ck_assert_ptr_nonnull(mkdtemp(dir));
   snprintf(journal, sizeof journal, "%s/journal", dir);
 }
@@ -589,6 +589,7 @@ static Suite *recovery_suite(void) {
   Suite *s = suite_create("file storage recovery");
   TCase *tc = tcase_create("recovery");
   tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_add_unchecked_fixture(tc, harness_scratch_begin, harness_scratch_end);
   tcase_set_timeout(tc, 600);
   tcase_add_test(tc, test_torn_last_record_at_every_cut);
   tcase_add_test(tc, test_garbage_after_the_end);
@@ -600,6 +601,7 @@ static Suite *recovery_suite(void) {
   suite_add_tcase(s, tc);
   TCase *misc = tcase_create("store");
   tcase_add_checked_fixture(misc, setup, teardown);
+  tcase_add_unchecked_fixture(misc, harness_scratch_begin, harness_scratch_end);
   tcase_set_timeout(misc, 300);
   tcase_add_test(misc, test_config_errors);
   tcase_add_test(misc, test_one_daemon_per_directory);

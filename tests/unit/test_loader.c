@@ -1,5 +1,6 @@
 /* Loader refusals: a plugin with another ABI major or a newer minor, no
- * entry symbol, the wrong kind, or that declines, is refused with one
+ * entry symbol, the wrong kind, that declines, or that lacks an op its
+ * kind requires, is refused with one
  * message naming the file and the reason; a config with a duplicate
  * instance name or a mistyped plugin key is refused with file:line.  Checked
  * through the loader API and through the daemon binary, which must exit
@@ -32,17 +33,22 @@ static void loader_setup(void) {
 
 static void loader_teardown(void) { loader_exit(); }
 
-/* Opens backend NAME, expecting refusal with EXPECT_RC; returns the message. */
-static const char *refusal(const char *name, int expect_rc) {
+/* Opens plugin NAME of KIND, expecting refusal with EXPECT_RC; returns the
+ * message. */
+static const char *refusal_of(int kind, const char *name, int expect_rc) {
   static char err[2048];
   loaded_plugin *p = NULL;
   err[0] = '\0';
-  int rc = loader_open(EXECD_KIND_BACKEND, name, host_table(), &p, err, sizeof err);
-  ck_assert_msg(rc == expect_rc, "backend %s: rc %d (%s), expected %d", name, rc, err,
-                expect_rc);
+  int rc = loader_open(kind, name, host_table(), &p, err, sizeof err);
+  ck_assert_msg(rc == expect_rc, "%s %s: rc %d (%s), expected %d", loader_kind_name(kind),
+                name, rc, err, expect_rc);
   ck_assert_ptr_null(p);
   ck_assert_msg(strchr(err, '\n') == NULL, "not one line: '%s'", err);
   return err;
+}
+
+static const char *refusal(const char *name, int expect_rc) {
+  return refusal_of(EXECD_KIND_BACKEND, name, expect_rc);
 }
 
 static void assert_has(const char *text, const char *needle) {
@@ -109,6 +115,39 @@ START_TEST(refuses_plugin_that_declines) {
   const char *err = refusal("declines", EXECD_EABI);
   assert_has(err, "backend_declines");
   assert_has(err, "declined");
+}
+END_TEST
+
+START_TEST(refuses_storage_without_update) {
+  const char *err = refusal_of(EXECD_KIND_STORAGE, "noupdate", EXECD_EABI);
+  assert_has(err, "storage_noupdate");
+  assert_has(err, "refused");
+  assert_has(err, "storage plugin 'noupdate'");
+  assert_has(err, "required op 'update' is missing");
+}
+END_TEST
+
+START_TEST(refuses_backend_without_signal) {
+  const char *err = refusal("nosignal", EXECD_EABI);
+  assert_has(err, "backend_nosignal");
+  assert_has(err, "backend plugin 'nosignal'");
+  assert_has(err, "required op 'signal' is missing");
+}
+END_TEST
+
+START_TEST(refuses_op_beyond_declared_ops_size) {
+  /* signal is set, but past the struct_size the plugin declared. */
+  const char *err = refusal("shortops", EXECD_EABI);
+  assert_has(err, "backend_shortops");
+  assert_has(err, "required op 'signal' is missing");
+}
+END_TEST
+
+START_TEST(refuses_transport_without_stop) {
+  const char *err = refusal_of(EXECD_KIND_TRANSPORT, "nostop", EXECD_EABI);
+  assert_has(err, "transport_nostop");
+  assert_has(err, "transport plugin 'nostop'");
+  assert_has(err, "required op 'stop' is missing");
 }
 END_TEST
 
@@ -313,6 +352,11 @@ START_TEST(daemon_refuses_plugin_that_declines) {
 }
 END_TEST
 
+START_TEST(daemon_refuses_backend_without_signal) {
+  check_refused_backend("nosignal", "refused", "required op 'signal' is missing");
+}
+END_TEST
+
 START_TEST(daemon_reports_missing_plugin) {
   check_refused_backend("nosuch", "cannot load plugin 'nosuch'", NULL);
 }
@@ -415,6 +459,10 @@ static Suite *loader_suite(void) {
   tcase_add_test(api, refuses_missing_entry_symbol);
   tcase_add_test(api, refuses_wrong_kind);
   tcase_add_test(api, refuses_plugin_that_declines);
+  tcase_add_test(api, refuses_storage_without_update);
+  tcase_add_test(api, refuses_backend_without_signal);
+  tcase_add_test(api, refuses_op_beyond_declared_ops_size);
+  tcase_add_test(api, refuses_transport_without_stop);
   tcase_add_test(api, reports_missing_plugin);
   tcase_add_test(api, refuses_name_with_path);
   tcase_add_test(api, kind_is_part_of_the_file_name);
@@ -429,6 +477,7 @@ static Suite *loader_suite(void) {
   tcase_add_test(daemon, daemon_refuses_missing_entry_symbol);
   tcase_add_test(daemon, daemon_refuses_wrong_kind);
   tcase_add_test(daemon, daemon_refuses_plugin_that_declines);
+  tcase_add_test(daemon, daemon_refuses_backend_without_signal);
   tcase_add_test(daemon, daemon_reports_missing_plugin);
   tcase_add_test(daemon, daemon_refuses_duplicate_instance_name);
   tcase_add_test(daemon, daemon_accepts_same_plugin_twice_by_name);

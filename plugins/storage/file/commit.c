@@ -143,6 +143,8 @@ void commit_fail_queued(file_store *st) {
   while ((w = STAILQ_FIRST(&st->queued)) != NULL) {
     STAILQ_REMOVE_HEAD(&st->queued, link);
     write_finished(w);
+    if (w->cb)
+      store_op_error(st, w->arg, "storage writes stopped after an error: %s", st->broken);
     /* Through the thread pool: this may run inside an op call. */
     reads_one(st, EXECD_EIO, NULL, w->cb, w->arg);
     pending_write_free(w);
@@ -179,7 +181,7 @@ static void batch_done(uv_work_t *req, int status) {
     write_finished(w);
     if (w->cb) {
       if (!ok)
-        st->host->set_error(st->inst, "%s", st->broken);
+        store_op_error(st, w->arg, "%s", st->broken);
       w->cb(w->arg, ok ? 0 : EXECD_EIO, ok ? w->record : NULL);
     }
     pending_write_free(w);

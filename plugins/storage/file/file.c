@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +70,18 @@ void store_break(file_store *st, const char *why) {
    * written would wait forever. */
   commit_fail_queued(st);
   logs_release_waits(st);
+}
+
+void store_op_error(file_store *st, void *cb_arg, const char *fmt, ...) {
+  char text[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(text, sizeof text, fmt, ap);
+  va_end(ap);
+  if (EXECD_HOST_HAS(st->host, op_error) && st->host->op_error)
+    st->host->op_error(st->inst, cb_arg, "%s", text);
+  else
+    st->host->set_error(st->inst, "%s", text);
 }
 
 /* --- configuration ------------------------------------------------------- */

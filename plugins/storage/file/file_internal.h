@@ -182,5 +182,10 @@ void reads_log_missing(file_store *st, uint64_t offset, execd_log_cb cb,
 extern const execd_storage_ops file_storage_ops;
 /* Stops all writes: every later op fails with EXECD_EUNAVAIL and why. */
 void store_break(file_store *st, const char *why);
+/* The detail of the error the op whose callback argument is cb_arg is
+ * about to report: host->op_error (ABI 1.2), so that two ops failing
+ * together keep their own; set_error under an older host. */
+void store_op_error(file_store *st, void *cb_arg, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -163,7 +163,7 @@ static void job_done(uv_work_t *req, int status) {
     snprintf(j->err, sizeof j->err, "the read was cancelled");
   }
   if (j->err[0]) {
-    st->host->set_error(st->inst, "%s", j->err);
+    store_op_error(st, j->arg, "%s", j->err);
     if (j->status == EXECD_ECORRUPT || j->status == EXECD_EIO)
       st->host->log(st->inst, EXECD_LOG_ERR, "%s", j->err);
   }
