@@ -17,6 +17,7 @@
 #include "instance.h"
 #include "loader.h"
 #include "log.h"
+#include "notify.h"
 #include "workspace.h"
 
 typedef struct daemon_ctx {
@@ -181,6 +182,7 @@ static void on_drained(void *arg) {
   uv_close((uv_handle_t *)&d->sigterm, NULL);
   uv_close((uv_handle_t *)&d->sigint, NULL);
   uv_close((uv_handle_t *)&d->sighup, NULL);
+  notify_close();
   log_notice("stopped");
 }
 
@@ -193,6 +195,7 @@ static void on_stop_signal(uv_signal_t *h, int signum) {
   }
   d->stopping = 1;
   log_notice("%s: no longer accepting executions; draining", strsignal(signum));
+  notify_stopping("draining: no longer accepting executions");
   stop_kind(d, EXECD_KIND_TRANSPORT);
   engine_drain(&d->eng, on_drained, d);
 }
@@ -254,6 +257,9 @@ static void on_recovered(void *arg, int status) {
   }
   log_notice("ready: %zu backends, %zu transports, storage %s", d->eng.n_backends,
              d->eng.n_transports, d->eng.storage->name);
+  /* Every plugin started and recovery finished: only now are we up. */
+  notify_ready("serving: %zu backends, %zu transports, storage %s", d->eng.n_backends,
+               d->eng.n_transports, d->eng.storage->name);
 }
 
 static void close_leftover(uv_handle_t *h, void *arg) {
@@ -360,6 +366,8 @@ int main(int argc, char **argv) {
     uv_signal_start(&d.sigint, on_stop_signal, SIGINT);
     uv_signal_start(&d.sighup, on_reload, SIGHUP);
     log_notice("execd %s starting with %s", PACKAGE_VERSION, config_path);
+    notify_init(d.loop);
+    notify_status("recovering unfinished executions");
     engine_recover(&d.eng, on_recovered, &d);
   }
   uv_run(d.loop, UV_RUN_DEFAULT);
