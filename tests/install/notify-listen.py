@@ -1,0 +1,44 @@
+#!/usr/bin/env python3
+"""Plays systemd's side of sd_notify(3) for the install test: binds an
+AF_UNIX datagram socket at PATH, prints each message it receives (one line
+per assignment, prefixed "notify: "), and exits 0 once a message carries
+WAIT_FOR (default READY=1), or 1 after TIMEOUT seconds without it.
+With --forever it keeps printing until killed."""
+import argparse
+import os
+import socket
+import sys
+import time
+
+ap = argparse.ArgumentParser()
+ap.add_argument("path")
+ap.add_argument("--wait-for", default="READY=1")
+ap.add_argument("--timeout", type=float, default=60.0)
+ap.add_argument("--forever", action="store_true")
+args = ap.parse_args()
+
+try:
+    os.unlink(args.path)
+except FileNotFoundError:
+    pass
+sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+sock.bind(args.path)
+os.chmod(args.path, 0o666)
+# Tell whoever started us that the socket exists.
+print("notify: listening on %s" % args.path, flush=True)
+deadline = time.monotonic() + args.timeout
+while True:
+    left = deadline - time.monotonic()
+    if not args.forever and left <= 0:
+        print("notify: no %s within %.0f s" % (args.wait_for, args.timeout), flush=True)
+        sys.exit(1)
+    sock.settimeout(None if args.forever else left)
+    try:
+        data = sock.recv(4096)
+    except socket.timeout:
+        continue
+    lines = data.decode(errors="replace").splitlines()
+    for line in lines:
+        print("notify: %s" % line, flush=True)
+    if not args.forever and args.wait_for in lines:
+        sys.exit(0)
