@@ -21,12 +21,14 @@ root=$work/root
 netns=execd-install-$$
 daemon_pid=
 notify_pid=
+journal_pid=
 mounted=
 
 cleanup() {
   local rc=$?
   [ -z "$daemon_pid" ] || { kill -KILL "$daemon_pid" 2>/dev/null; wait "$daemon_pid" 2>/dev/null; }
   [ -z "$notify_pid" ] || { kill "$notify_pid" 2>/dev/null; wait "$notify_pid" 2>/dev/null; }
+  [ -z "$journal_pid" ] || { kill "$journal_pid" 2>/dev/null; wait "$journal_pid" 2>/dev/null; }
   for m in $mounted; do umount -l "$m" 2>/dev/null || echo "!! could not unmount $m"; done
   ip netns del "$netns" 2>/dev/null
   if [ "${EXECD_INSTALL_KEEP:-0}" = 1 ]; then echo "kept $work"; else rm -rf "$work"; fi
@@ -79,7 +81,9 @@ build_tree() {
   build=${EXECD_INSTALL_BUILD:-$work/build}
   clean_copy "$work/tree"
   local sum
-  sum=$(cd "$work/tree" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
+  # tests/install/ is not packaged: editing the tests does not rebuild.
+  sum=$(cd "$work/tree" && find . -path ./tests/install -prune -o -type f -print0 | sort -z |
+          xargs -0 sha256sum | sha256sum | cut -c1-16)
   if [ -n "${EXECD_INSTALL_BUILD:-}" ] && [ "$(cat "$build/tree.sum" 2>/dev/null)" = "$sum" ] &&
      ls "$build"/execd_*.deb >/dev/null 2>&1; then
     say "reusing the build of this tree (content $sum) in $build:"
@@ -106,7 +110,7 @@ make_root() {
   else
     say "root: mmdebstrap $suite from: $(echo "$sources" | awk '{print $2}' | sort -u | tr '\n' ' ')"
     rm -f "$cache"/debian-$suite-*.tar
-    echo "$sources" | mmdebstrap --variant=apt --include="$root_extra" --quiet \
+    echo "$sources" | mmdebstrap --variant=apt --format=tar --include="$root_extra" --quiet \
       "$suite" "$tarball.tmp" - >"$work/mmdebstrap.log" 2>&1 ||
       { tail -n 30 "$work/mmdebstrap.log"; rm -f "$tarball.tmp"; fail "mmdebstrap failed"; }
     mv "$tarball.tmp" "$tarball"
@@ -119,16 +123,21 @@ make_root() {
   # Its own network namespace: the shipped config listens on 127.0.0.1:8080,
   # which may be taken on this host.
   ip netns add "$netns" && ip -n "$netns" link set lo up || fail "cannot make network namespace $netns"
-  in_root apt-get update -qq || fail "apt-get update in the root failed"
+  cp -L /etc/resolv.conf "$root/etc/resolv.conf"
+  in_root_net apt-get update -qq --error-on=any || fail "apt-get update in the root failed"
 }
 
+# A command in the root: with the host's network (apt), or in the test's
+# network namespace (execd, execctl and the rest).
+in_root_net() { chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+                  DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8 "$@"; }
 in_root() { ip netns exec "$netns" chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
               DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8 "$@"; }
 
 install_debs() {  # DIR-WITH-DEBS
   rm -rf "$root/tmp/debs" && mkdir -p "$root/tmp/debs"
   cp "$1"/execd_*.deb "$1"/execd-backend-docker_*.deb "$1"/libexecd-plugin-dev_*.deb "$root/tmp/debs/"
-  in_root sh -c 'apt-get install -y --no-install-recommends /tmp/debs/*.deb' >"$work/apt.log" 2>&1 ||
+  in_root_net sh -c 'apt-get install -y --no-install-recommends /tmp/debs/*.deb' >"$work/apt.log" 2>&1 ||
     { tail -n 40 "$work/apt.log"; fail "apt-get install ./*.deb failed"; }
   grep -E '^(Unpacking|Preparing to unpack|Setting up) (execd|libexecd)|^[0-9]+ upgraded' "$work/apt.log" | sed 's/^/   /'
 }
@@ -140,8 +149,20 @@ unit_value() { sed -n "s/^$1=//p" "$root$unit" | tail -n 1; }
 
 # Starts execd as the unit's ExecStart with NOTIFY_SOCKET, NoNewPrivileges
 # and the unit's CapabilityBoundingSet (setpriv), and waits for READY=1.
-start_daemon() {  # LOG
-  local log=$1 caps exec
+# With "journal", stderr is announced as the journal stream (JOURNAL_STREAM)
+# and a listener on the root's /run/systemd/journal/socket prints what
+# execd sends to the journal into $work/journal.out.
+start_daemon() {  # LOG [journal]
+  local log=$1 caps exec journal_env=
+  : >"$log"
+  if [ "${2:-}" = journal ]; then
+    mkdir -p "$root/run/systemd/journal"
+    python3 "$here/notify-listen.py" --forever --journal "$root/run/systemd/journal/socket" \
+      >"$work/journal.out" 2>&1 &
+    journal_pid=$!
+    for _ in $(seq 50); do grep -q listening "$work/journal.out" && break; sleep 0.1; done
+    journal_env="JOURNAL_STREAM=$(stat -c %d:%i "$log")"
+  fi
   exec=$(unit_value ExecStart)
   caps=$(unit_value CapabilityBoundingSet | tr ' ' '\n' | sed -n 's/^CAP_\(.*\)/+\L\1/p' | paste -sd, -)
   [ -n "$exec" ] && [ -n "$caps" ] || fail "cannot read ExecStart/CapabilityBoundingSet of $unit"
@@ -151,7 +172,7 @@ start_daemon() {  # LOG
   for _ in $(seq 50); do grep -q listening "$work/notify.out" && break; sleep 0.1; done
   say "ExecStart=$exec (NoNewPrivileges, bounding set $caps)"
   ip netns exec "$netns" chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C.UTF-8 \
-    NOTIFY_SOCKET=/run/execd-notify.sock \
+    NOTIFY_SOCKET=/run/execd-notify.sock $journal_env \
     setpriv --no-new-privs --bounding-set "-all,$caps" $exec >"$log" 2>&1 &
   daemon_pid=$!
   local t0=$SECONDS
@@ -175,6 +196,10 @@ stop_daemon() {  # [now]
   grep -q '^notify: STOPPING=1$' "$work/notify.out" || fail "no STOPPING=1 on SIGTERM"
   sed -n '/STOPPING=1/,$s/^notify: /   notify: /p' "$work/notify.out"
   kill "$notify_pid" 2>/dev/null; wait "$notify_pid" 2>/dev/null; notify_pid=
+  rm -f "$root/run/execd-notify.sock" "$root/run/systemd/journal/socket"
+  if [ -n "$journal_pid" ]; then
+    kill "$journal_pid" 2>/dev/null; wait "$journal_pid" 2>/dev/null; journal_pid=
+  fi
   say "execd exited with status $rc"
   [ $rc = 0 ] || fail "execd exited with $rc"
 }

@@ -3,7 +3,9 @@
 AF_UNIX datagram socket at PATH, prints each message it receives (one line
 per assignment, prefixed "notify: "), and exits 0 once a message carries
 WAIT_FOR (default READY=1), or 1 after TIMEOUT seconds without it.
-With --forever it keeps printing until killed."""
+With --forever it keeps printing until killed.  With --journal it plays
+journald's native socket instead: one line per entry ("journal: " and the
+entry's FIELD=value assignments separated by " | ")."""
 import argparse
 import os
 import socket
@@ -15,6 +17,7 @@ ap.add_argument("path")
 ap.add_argument("--wait-for", default="READY=1")
 ap.add_argument("--timeout", type=float, default=60.0)
 ap.add_argument("--forever", action="store_true")
+ap.add_argument("--journal", action="store_true")
 args = ap.parse_args()
 
 try:
@@ -25,7 +28,8 @@ sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 sock.bind(args.path)
 os.chmod(args.path, 0o666)
 # Tell whoever started us that the socket exists.
-print("notify: listening on %s" % args.path, flush=True)
+prefix = "journal" if args.journal else "notify"
+print("%s: listening on %s" % (prefix, args.path), flush=True)
 deadline = time.monotonic() + args.timeout
 while True:
     left = deadline - time.monotonic()
@@ -34,10 +38,13 @@ while True:
         sys.exit(1)
     sock.settimeout(None if args.forever else left)
     try:
-        data = sock.recv(4096)
+        data = sock.recv(1 << 17)
     except socket.timeout:
         continue
     lines = data.decode(errors="replace").splitlines()
+    if args.journal:
+        print("journal: %s" % " | ".join(lines), flush=True)
+        continue
     for line in lines:
         print("notify: %s" % line, flush=True)
     if not args.forever and args.wait_for in lines:

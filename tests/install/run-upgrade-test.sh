@@ -56,11 +56,13 @@ say "execd $v installed"
 in_root getent passwd execd >/dev/null || fail "the system user execd is gone"
 
 step "start the new version: recovery"
-start_daemon "$work/execd-new.log"
-grep -E 'recovery|re-attach|execution' "$work/execd-new.log" | sed 's/^/   execd: /'
+start_daemon "$work/execd-new.log" journal
+grep -E 'recovery|re-attach|execution' "$work/journal.out" | sed 's/^journal: /   journal: /'
 wait_state "$done_id" SUCCEEDED 5
 wait_state "$running_id" SUCCEEDED 60
 execctl get "$running_id" | sed 's/^/   /'
 stop_daemon
+grep -q "EXECD_EXECUTION_ID=$running_id" "$work/journal.out" ||
+  fail "no journal entry with EXECD_EXECUTION_ID=$running_id"
 
 step "upgrade test passed in $((SECONDS - t_start)) s"
