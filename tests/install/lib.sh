@@ -185,11 +185,9 @@ start_daemon() {  # LOG [journal]
   say "READY=1 after $((SECONDS - t0)) s"
 }
 
-# SIGTERM (twice with "now": the drain stops waiting), the exit status, and
-# STOPPING=1 on the socket.
-stop_daemon() {  # [now]
+# SIGTERM, the exit status, and STOPPING=1 on the socket.
+stop_daemon() {
   kill -TERM "$daemon_pid"
-  if [ "${1:-}" = now ]; then sleep 1; kill -TERM "$daemon_pid" 2>/dev/null; fi
   local rc=0
   wait "$daemon_pid" || rc=$?
   daemon_pid=
