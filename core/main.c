@@ -17,6 +17,7 @@
 #include "instance.h"
 #include "loader.h"
 #include "log.h"
+#include "notify.h"
 #include "workspace.h"
 #include "xalloc.h"
 
@@ -166,6 +167,7 @@ static void on_drained(void *arg) {
   uv_close((uv_handle_t *)&d->sigterm, NULL);
   uv_close((uv_handle_t *)&d->sigint, NULL);
   uv_close((uv_handle_t *)&d->sighup, NULL);
+  notify_close();
   log_notice("stopped");
 }
 
@@ -178,6 +180,7 @@ static void on_stop_signal(uv_signal_t *h, int signum) {
   }
   d->stopping = 1;
   log_notice("%s: no longer accepting executions; draining", strsignal(signum));
+  notify_stopping("draining: no longer accepting executions");
   stop_kind(d, EXECD_KIND_TRANSPORT);
   pipeline_drain(d->pipeline, on_drained, d);
 }
@@ -239,6 +242,9 @@ static void on_recovered(void *arg, int status) {
   }
   log_notice("ready: %zu backends, %zu transports, storage %s", d->cfg->n_backends,
              d->cfg->n_transports, d->instances[0]->name);
+  /* Every plugin started and recovery finished: only now are we up. */
+  notify_ready("serving: %zu backends, %zu transports, storage %s", d->cfg->n_backends,
+               d->cfg->n_transports, d->instances[0]->name);
 }
 
 static void close_leftover(uv_handle_t *h, void *arg) {
@@ -348,6 +354,8 @@ int main(int argc, char **argv) {
     uv_signal_start(&d.sigint, on_stop_signal, SIGINT);
     uv_signal_start(&d.sighup, on_reload, SIGHUP);
     log_notice("execd %s starting with %s", PACKAGE_VERSION, config_path);
+    notify_init(d.loop);
+    notify_status("recovering unfinished executions");
     pipeline_recover(d.pipeline, on_recovered, &d);
   }
   uv_run(d.loop, UV_RUN_DEFAULT);

@@ -10,8 +10,12 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
   build-essential autoconf automake libtool libltdl-dev pkg-config \
   libuv1-dev libjansson-dev libconfig-dev libssl-dev libbsd-dev libarchive-dev zlib1g-dev \
-  libcurl4-openssl-dev libmicrohttpd-dev check libsubunit-dev \
+  libcurl4-openssl-dev libmicrohttpd-dev libsystemd-dev check libsubunit-dev \
   python3 procps curl groff-base man-db >/dev/null
+# Debian packaging and the install test (tests/install/): dpkg-buildpackage,
+# dch, lintian, a Debian 12 root made with mmdebstrap, ip netns.
+apt-get install -y -qq --no-install-recommends \
+  dpkg-dev debhelper devscripts lintian mmdebstrap iproute2 util-linux >/dev/null
 # Container engines for the docker and podman backend tests
 # (scripts/engines.sh); podman runs its containers with runc here; openssl
 # makes the certificates of dockerd's TLS endpoint.
