@@ -13,6 +13,7 @@
 #include "metrics.h"
 #include "records.h"
 #include "request.h"
+#include "xalloc.h"
 
 /* --- deferred replies ------------------------------------------------------- */
 
@@ -67,7 +68,7 @@ static void defer(deferred *d) {
 }
 
 static void reply_ok(execd_reply_cb cb, void *arg, json_t *body /* stolen */) {
-  deferred *d = calloc(1, sizeof *d);
+  deferred *d = xcalloc(1, sizeof *d);
   d->cb = cb;
   d->arg = arg;
   d->body = body;
@@ -79,12 +80,12 @@ static void reply_err(execd_reply_cb cb, void *arg, int status, const char *code
     __attribute__((format(printf, 6, 7)));
 static void reply_err(execd_reply_cb cb, void *arg, int status, const char *code,
                       const char *field, const char *fmt, ...) {
-  deferred *d = calloc(1, sizeof *d);
+  deferred *d = xcalloc(1, sizeof *d);
   d->cb = cb;
   d->arg = arg;
   d->status = status;
-  d->code = strdup(code);
-  d->field = field && *field ? strdup(field) : NULL;
+  d->code = xstrdup(code);
+  d->field = field && *field ? xstrdup(field) : NULL;
   va_list ap;
   va_start(ap, fmt);
   if (vasprintf(&d->message, fmt, ap) < 0)
@@ -278,7 +279,7 @@ int api_submit(execd_instance *inst, const char *tenant, const char *body, size_
     json_decref(record);
     return 0;
   }
-  submit_ctx *c = calloc(1, sizeof *c);
+  submit_ctx *c = xcalloc(1, sizeof *c);
   c->pipeline = p;
   c->record = record;
   c->wait_s = wait_s > 3600 ? 3600 : wait_s;
@@ -442,8 +443,8 @@ static int start_read(const char *tenant, const char *id, int op, uint64_t offse
               "execution %s has not ended (%s); cancel it first", id, state_name(execution_state(ex)));
     return 0;
   }
-  read_ctx *c = calloc(1, sizeof *c);
-  c->tenant = strdup(tenant ? tenant : "anonymous");
+  read_ctx *c = xcalloc(1, sizeof *c);
+  c->tenant = xstrdup(tenant ? tenant : "anonymous");
   snprintf(c->id, sizeof c->id, "%s", id);
   c->op = op;
   c->offset = offset;
@@ -538,7 +539,7 @@ int api_list(execd_instance *inst, const char *tenant, const execd_list_query *q
   }
   if (q.limit > 1000)
     q.limit = 1000;
-  list_ctx *c = calloc(1, sizeof *c);
+  list_ctx *c = xcalloc(1, sizeof *c);
   c->cb = cb;
   c->arg = arg;
   if (records_list(pipeline_records(p), &q, on_listed, c) != 0) {
@@ -590,7 +591,7 @@ static void deliver_watch_end(execd_watch *w, json_t *view) {
 
 static void on_watch_record(void *arg, int status, json_t *record) {
   execd_watch *w = arg;
-  deferred *d = calloc(1, sizeof *d);
+  deferred *d = xcalloc(1, sizeof *d);
   d->watch = w;
   d->body = status == 0 && owned_by(record, w->tenant) ? execution_view(record) : NULL;
   /* Deliver through the deferred queue so ordering matches replies. */
@@ -604,17 +605,17 @@ int api_watch(execd_instance *inst, const char *tenant, const char *id, execd_wa
   *out = NULL;
   if (!ids_valid_uuid(id))
     return EXECD_EINVAL;
-  execd_watch *w = calloc(1, sizeof *w);
+  execd_watch *w = xcalloc(1, sizeof *w);
   w->cb = cb;
   w->arg = arg;
-  w->tenant = strdup(tenant ? tenant : "anonymous");
+  w->tenant = xstrdup(tenant ? tenant : "anonymous");
   snprintf(w->id, sizeof w->id, "%s", id);
   execution *ex = pipeline_find(p, id);
   if (ex && owned_by(execution_record(ex), tenant) && !execution_ended(ex)) {
     w->ex = ex;
     w->w = execution_add_waiter(ex, watch_done, watch_event, w);
   } else if (ex) {
-    deferred *d = calloc(1, sizeof *d);
+    deferred *d = xcalloc(1, sizeof *d);
     d->watch = w;
     d->body = owned_by(execution_record(ex), tenant) ? execution_view(execution_record(ex)) : NULL;
     w->pending = 1;

@@ -17,6 +17,7 @@
 #include "outputs.h"
 #include "pipeline_internal.h"
 #include "workspace.h"
+#include "xalloc.h"
 
 /* --- prepare the workspace ------------------------------------------------- */
 
@@ -105,9 +106,9 @@ void attempt_prepare(execution *ex, bool adopt) {
   char dir[4096];
   workspace_path(p->cfg->state_dir, ex->id, attempt, dir, sizeof dir);
   free(ex->workspace);
-  ex->workspace = strdup(dir);
+  ex->workspace = xstrdup(dir);
 
-  prepare_work *w = calloc(1, sizeof *w);
+  prepare_work *w = xcalloc(1, sizeof *w);
   w->ex = ex;
   w->adopt = adopt;
   w->req.data = w;
@@ -300,7 +301,7 @@ void pipeline_job_exited(execd_job *job, const execd_job_exit *e) {
     json_object_set_new(result, "term_signal", json_integer(e->term_signal));
   json_object_set_new(ex->record, "result", result);
 
-  collect_work *w = calloc(1, sizeof *w);
+  collect_work *w = xcalloc(1, sizeof *w);
   w->ex = ex;
   w->req.data = w;
   const json_t *output = json_object_get(execution_spec(ex), "output");
@@ -346,7 +347,7 @@ static void drop_workspace(execution *ex, bool failed) {
   if (failed && ex->pipeline->cfg->keep_failed_workspaces) {
     log_info("execution %s: keeping workspace %s for inspection", ex->id, ex->workspace);
   } else {
-    remove_work *w = calloc(1, sizeof *w);
+    remove_work *w = xcalloc(1, sizeof *w);
     w->dir = ex->workspace;
     w->req.data = w;
     uv_queue_work(ex->pipeline->loop, &w->req, remove_run, remove_done);

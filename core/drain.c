@@ -7,6 +7,7 @@
 #include "ids.h"
 #include "log.h"
 #include "pipeline_internal.h"
+#include "xalloc.h"
 
 typedef struct drain_ctx {
   pipeline *pipeline;
@@ -32,7 +33,7 @@ static void drain_check(uv_timer_t *t) {
 
 void pipeline_drain(pipeline *p, void (*cb)(void *arg), void *arg) {
   p->draining = true;
-  drain_ctx *d = calloc(1, sizeof *d);
+  drain_ctx *d = xcalloc(1, sizeof *d);
   d->pipeline = p;
   d->cb = cb;
   d->arg = arg;

@@ -10,6 +10,7 @@
 #include "ids.h"
 #include "log.h"
 #include "pipeline_internal.h"
+#include "xalloc.h"
 
 int exec_cmp(execution *a, execution *b) { return strcmp(a->id, b->id); }
 RB_GENERATE(exec_tree, execution, node, exec_cmp)
@@ -48,7 +49,7 @@ execution *execution_new(pipeline *p, json_t *record) {
   backend_rt *b = backend ? pipeline_backend(p, backend) : NULL;
   if (!b)
     return NULL;
-  execution *ex = calloc(1, sizeof *ex);
+  execution *ex = xcalloc(1, sizeof *ex);
   ex->pipeline = p;
   snprintf(ex->id, sizeof ex->id, "%s", json_string_value(json_object_get(record, "id")));
   ex->record = json_incref(record);
@@ -160,7 +161,7 @@ void execution_notify_watchers(execution *ex, const char *type, const json_t *da
 }
 
 waiter *execution_add_waiter(execution *ex, waiter_cb done, waiter_event_cb event, void *arg) {
-  waiter *w = calloc(1, sizeof *w);
+  waiter *w = xcalloc(1, sizeof *w);
   if (!w)
     return NULL;
   w->done = done;

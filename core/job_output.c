@@ -8,6 +8,7 @@
 
 #include "log.h"
 #include "pipeline_internal.h"
+#include "xalloc.h"
 
 static void keep_log(execution *ex, const char *data, size_t len) {
   int64_t cap = ex->pipeline->cfg->limits.max_log_bytes;
@@ -17,7 +18,7 @@ static void keep_log(execution *ex, const char *data, size_t len) {
   }
   if (!len)
     return;
-  char *b = realloc(ex->logs, ex->logs_len + len + 1);
+  char *b = xrealloc(ex->logs, ex->logs_len + len + 1);
   if (!b)
     return;
   memcpy(b + ex->logs_len, data, len);
@@ -72,7 +73,7 @@ static void on_line(void *arg, const char *line, size_t len, int complete) {
     /* The envelope is read from stdout; logs get stderr only. */
     int64_t cap = p->cfg->limits.max_output_bytes;
     if ((int64_t)(ex->stdout_len + len) <= cap) {
-      char *b = realloc(ex->stdout_text, ex->stdout_len + len + 1);
+      char *b = xrealloc(ex->stdout_text, ex->stdout_len + len + 1);
       if (b) {
         memcpy(b + ex->stdout_len, line, len);
         ex->stdout_len += len;

@@ -9,6 +9,7 @@
 #include <execd/error.h>
 
 #include "job_spec.h"
+#include "xalloc.h"
 
 #define INPUT_DATA_ENV_MAX (64 * 1024)
 
@@ -23,7 +24,7 @@ struct job_spec_storage {
 /* Builds NULL-terminated string arrays from JSON. */
 static const char **argv_of(const json_t *cmd) {
   size_t n = json_array_size(cmd);
-  const char **argv = calloc(n + 1, sizeof *argv);
+  const char **argv = xcalloc(n + 1, sizeof *argv);
   for (size_t i = 0; argv && i < n; i++)
     argv[i] = json_string_value(json_array_get(cmd, i));
   return argv;
@@ -34,34 +35,34 @@ static char **env_of(const json_t *record, unsigned attempt, const char *workspa
   const json_t *spec = json_object_get(record, "spec");
   const json_t *env = json_object_get(spec, "environment");
   size_t n = json_object_size(env) + 10;
-  char **list = calloc(n + 1, sizeof *list);
+  char **list = xcalloc(n + 1, sizeof *list);
   if (!list)
     return NULL;
   size_t i = 0;
-  asprintf(&list[i++], "EXECUTION_ID=%s", json_string_value(json_object_get(record, "id")));
-  asprintf(&list[i++], "ATTEMPT=%u", attempt);
-  asprintf(&list[i++], "WORKSPACE_INPUT=%s", ws_in);
-  asprintf(&list[i++], "WORKSPACE_OUTPUT=%s", ws_out);
-  asprintf(&list[i++], "WORKSPACE_CONFIG=%s", ws_conf);
+  list[i++] = xasprintf("EXECUTION_ID=%s", json_string_value(json_object_get(record, "id")));
+  list[i++] = xasprintf("ATTEMPT=%u", attempt);
+  list[i++] = xasprintf("WORKSPACE_INPUT=%s", ws_in);
+  list[i++] = xasprintf("WORKSPACE_OUTPUT=%s", ws_out);
+  list[i++] = xasprintf("WORKSPACE_CONFIG=%s", ws_conf);
   json_t *data = json_object_get(json_object_get(json_object_get(record, "request"), "input"), "data");
   if (data) {
     char *text = json_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY);
     if (text && strlen(text) <= INPUT_DATA_ENV_MAX)
-      asprintf(&list[i++], "INPUT_DATA=%s", text);
+      list[i++] = xasprintf("INPUT_DATA=%s", text);
     free(text);
   }
   json_t *cp = json_object_get(record, "checkpoint");
   if (json_is_object(cp))
-    asprintf(&list[i++], "CHECKPOINT_TOKEN=%s", json_string_value(json_object_get(cp, "token")));
+    list[i++] = xasprintf("CHECKPOINT_TOKEN=%s", json_string_value(json_object_get(cp, "token")));
   bool container = json_object_get(spec, "image") != NULL;
   bool have_path = json_object_get(env, "PATH") != NULL;
   if (!container && !have_path)
-    list[i++] = strdup("PATH=/usr/local/bin:/usr/bin:/bin");
+    list[i++] = xstrdup("PATH=/usr/local/bin:/usr/bin:/bin");
   if (!container && !json_object_get(env, "HOME"))
-    asprintf(&list[i++], "HOME=%s", workspace);
+    list[i++] = xasprintf("HOME=%s", workspace);
   const char *k;
   json_t *v;
-  json_object_foreach((json_t *)env, k, v) asprintf(&list[i++], "%s=%s", k, json_string_value(v));
+  json_object_foreach((json_t *)env, k, v) list[i++] = xasprintf("%s=%s", k, json_string_value(v));
   list[i] = NULL;
   return list;
 }
@@ -86,7 +87,7 @@ int job_spec_build(const json_t *record, unsigned attempt, const char *workspace
   const json_t *spec = json_object_get(record, "spec");
   const json_t *res = json_object_get(spec, "resources");
   bool container = json_object_get(spec, "image") != NULL;
-  job_spec_storage *s = calloc(1, sizeof *s);
+  job_spec_storage *s = xcalloc(1, sizeof *s);
   if (!s)
     return EXECD_ENOMEM;
   /* Inside a container the workspace is mounted at /workspace. */

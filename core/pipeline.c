@@ -12,17 +12,18 @@
 #include "job_spec.h"
 #include "pipeline_internal.h"
 #include "workspace.h"
+#include "xalloc.h"
 
 /* --- set-up and shutdown ------------------------------------------------- */
 
 pipeline *pipeline_new(uv_loop_t *loop, const execd_config *cfg) {
-  pipeline *p = calloc(1, sizeof *p);
+  pipeline *p = xcalloc(1, sizeof *p);
   if (!p)
     return NULL;
   p->loop = loop;
   p->cfg = cfg;
-  p->backends = calloc(cfg->n_backends ? cfg->n_backends : 1, sizeof *p->backends);
-  p->transports = calloc(cfg->n_transports ? cfg->n_transports : 1, sizeof *p->transports);
+  p->backends = xcalloc(cfg->n_backends ? cfg->n_backends : 1, sizeof *p->backends);
+  p->transports = xcalloc(cfg->n_transports ? cfg->n_transports : 1, sizeof *p->transports);
   if (!p->backends || !p->transports) {
     pipeline_free(p);
     return NULL;

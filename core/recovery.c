@@ -11,6 +11,7 @@
 #include "log.h"
 #include "pipeline_internal.h"
 #include "workspace.h"
+#include "xalloc.h"
 
 /* Recovery reads every unfinished record, page by page and state by state.
  * Per execution that ran before, it first measures the stored log (where an
@@ -70,8 +71,8 @@ static void recovery_finish(recover_ctx *c) {
   size_t n = 0, i = 0;
   execution *ex;
   RB_FOREACH(ex, exec_tree, &p->active) n++;
-  sweep_work *w = calloc(1, sizeof *w);
-  char **keep = calloc(n + 1, sizeof *keep);
+  sweep_work *w = xcalloc(1, sizeof *w);
+  char **keep = xcalloc(n + 1, sizeof *keep);
   if (!w || !keep) {
     free(w);
     free(keep);
@@ -81,7 +82,7 @@ static void recovery_finish(recover_ctx *c) {
   }
   RB_FOREACH(ex, exec_tree, &p->active) {
     const char *slash = ex->workspace ? strrchr(ex->workspace, '/') : NULL;
-    if (slash && (keep[i] = strdup(slash + 1)) != NULL)
+    if (slash && (keep[i] = xstrdup(slash + 1)) != NULL)
       i++;
   }
   w->c = c;
@@ -211,7 +212,7 @@ static void recover_one(recover_ctx *c, json_t *record) {
     return;
   }
   if (json_integer_value(json_object_get(record, "attempts")) > 0) {
-    log_count *k = calloc(1, sizeof *k);
+    log_count *k = xcalloc(1, sizeof *k);
     if (k) {
       k->ex = ex;
       execution_ref(ex);
@@ -244,7 +245,7 @@ static void on_recover_page(void *arg, int status, json_t *page, const char *nex
   json_t *r;
   json_array_foreach(page, i, r) recover_one(c, r);
   free(c->cursor);
-  c->cursor = next ? strdup(next) : NULL;
+  c->cursor = next ? xstrdup(next) : NULL;
   if (!c->cursor)
     c->state_index++;
   recover_next(c);
@@ -272,7 +273,7 @@ static void recover_next(recover_ctx *c) {
 }
 
 int pipeline_recover(pipeline *p, void (*cb)(void *arg, int status), void *arg) {
-  recover_ctx *c = calloc(1, sizeof *c);
+  recover_ctx *c = xcalloc(1, sizeof *c);
   if (!c)
     return EXECD_ENOMEM;
   c->pipeline = p;

@@ -1,6 +1,8 @@
 /* See xalloc.h: allocation failure in the core is fatal. */
 #include "config.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,5 +39,16 @@ char *xstrdup(const char *s) {
   char *p = strdup(s);
   if (!p)
     xalloc_failed("strdup");
+  return p;
+}
+
+char *xasprintf(const char *fmt, ...) {
+  char *p;
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vasprintf(&p, fmt, ap);
+  va_end(ap);
+  if (n < 0)
+    xalloc_failed("asprintf");
   return p;
 }

@@ -15,6 +15,7 @@ void *xmalloc(size_t size);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t size);
 char *xstrdup(const char *s);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Aborts through the policy: for allocations made by a library (a jansson
  * constructor, asprintf) whose failure the caller detected. */
 _Noreturn void xalloc_failed(const char *what);
