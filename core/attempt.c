@@ -163,7 +163,7 @@ static void begin_running(execution *ex) {
   int rc = call_backend(ex, false, &timeout_ms);
   if (rc != 0) {
     const char *why = instance_error(ex->backend->inst, execd_strerror(rc));
-    log_warn("execution %s: backend %s could not start it: %s", ex->id,
+    execution_log(EXECD_LOG_WARNING, ex, "backend %s could not start it: %s",
              ex->backend->inst->name, why);
     int unavailable = rc == EXECD_EUNAVAIL;
     ex->exit = json_pack("{s:i, s:s, s:s, s:b}", "exit_code", -1, "error_code",
@@ -188,7 +188,7 @@ static void adopt_running(execution *ex) {
   int rc = call_backend(ex, true, &timeout_ms);
   if (rc != 0) {
     const char *why = instance_error(ex->backend->inst, execd_strerror(rc));
-    log_warn("execution %s: backend %s could not re-attach to it: %s", ex->id,
+    execution_log(EXECD_LOG_WARNING, ex, "backend %s could not re-attach to it: %s",
              ex->backend->inst->name, why);
     char msg[600];
     snprintf(msg, sizeof msg, "execd restarted while the execution was running and could not "
@@ -199,7 +199,7 @@ static void adopt_running(execution *ex) {
     attempt_finish(ex);
   } else {
     execution_ref(ex); /* held until job_exited */
-    log_notice("execution %s: re-attached to attempt %lld on backend %s", ex->id,
+    execution_log(EXECD_LOG_NOTICE, ex, "re-attached to attempt %lld on backend %s",
                (long long)json_integer_value(json_object_get(ex->record, "attempts")),
                ex->backend->inst->name);
     if (ex->state == STATE_STARTING) {
@@ -231,14 +231,14 @@ static void on_timeout(uv_timer_t *t) {
   execution *ex = t->data;
   if (ex->state != STATE_RUNNING || !ex->handle)
     return;
-  log_info("execution %s: timed out, stopping it", ex->id);
+  execution_log(EXECD_LOG_INFO, ex, "timed out, stopping it");
   attempt_stop(ex, STOP_TIMEOUT);
 }
 
 static void on_kill_grace(uv_timer_t *t) {
   execution *ex = t->data;
   if (ex->handle) {
-    log_info("execution %s: still running after the grace period, killing it", ex->id);
+    execution_log(EXECD_LOG_INFO, ex, "still running after the grace period, killing it");
     ex->backend->ops->signal(ex->backend->inst->self, ex->handle, SIGKILL);
   }
 }
@@ -345,7 +345,7 @@ static void drop_workspace(execution *ex, bool failed) {
   if (!ex->workspace)
     return;
   if (failed && ex->pipeline->cfg->keep_failed_workspaces) {
-    log_info("execution %s: keeping workspace %s for inspection", ex->id, ex->workspace);
+    execution_log(EXECD_LOG_INFO, ex, "keeping workspace %s for inspection", ex->workspace);
   } else {
     remove_work *w = xcalloc(1, sizeof *w);
     w->dir = ex->workspace;

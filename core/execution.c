@@ -197,7 +197,7 @@ void execution_notify_done(execution *ex) {
 int execution_transition(execution *ex, exec_state to, const char *reason) {
   exec_state from = ex->state;
   if (!state_transition_allowed(from, to)) {
-    log_err("execution %s: refused invalid transition %s -> %s (%s)", ex->id,
+    execution_log(EXECD_LOG_ERR, ex, "refused invalid transition %s -> %s (%s)",
             state_name(from), state_name(to), reason);
     return EXECD_ECONFLICT;
   }
@@ -208,7 +208,7 @@ int execution_transition(execution *ex, exec_state to, const char *reason) {
   json_array_append_new(json_object_get(ex->record, "history"),
                         json_pack("{s:s, s:s, s:s, s:s}", "from", state_name(from), "to",
                                   state_name(to), "at", now, "reason", reason));
-  log_debug("execution %s: %s -> %s (%s)", ex->id, state_name(from), state_name(to), reason);
+  execution_log(EXECD_LOG_DEBUG, ex, "%s -> %s (%s)", state_name(from), state_name(to), reason);
   json_t *data = json_pack("{s:s, s:s, s:s}", "from", state_name(from), "to",
                            state_name(to), "reason", reason);
   execution_publish(ex, EXECD_EVENT_STATE_CHANGED, data);
@@ -230,7 +230,7 @@ static void on_persisted(void *arg, int status, json_t *stored) {
   if (status == 0) {
     ex->persisted = (exec_state)state_from_name(json_string_value(json_object_get(stored, "state")));
   } else {
-    log_err("execution %s: storage update failed: %s (%s)", ex->id, execd_strerror(status),
+    execution_log(EXECD_LOG_ERR, ex, "storage update failed: %s (%s)", execd_strerror(status),
             records_take_error(&ex->pipeline->records, ex, "no detail"));
     if (status == EXECD_ECONFLICT && stored) {
       /* Another writer moved it: take storage's word for the state. */
@@ -261,7 +261,7 @@ void execution_persist(execution *ex) {
   int rc = records_update(&ex->pipeline->records, ex->record, state_name(ex->persisted),
                           on_persisted, ex);
   if (rc != 0) {
-    log_err("execution %s: storage refused the update: %s (%s)", ex->id,
+    execution_log(EXECD_LOG_ERR, ex, "storage refused the update: %s (%s)",
             execd_strerror(rc), records_error(&ex->pipeline->records, "no detail"));
     ex->write_inflight = false;
     execution_unref(ex);

@@ -66,7 +66,7 @@ static void on_line(void *arg, const char *line, size_t len, int complete) {
       return;
     }
     if (kind == WORKFLOW_INVALID)
-      log_info("execution %s: ignored workflow command: %s", ex->id, why);
+      execution_log(EXECD_LOG_INFO, ex, "ignored workflow command: %s", why);
   }
   if (c->stream == EXECD_STREAM_STDOUT &&
       strcmp(json_string_value(json_object_get(execution_spec(ex), "io")), "json") == 0) {

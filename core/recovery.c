@@ -133,9 +133,8 @@ static void recover_dispatch(recover_ctx *c, execution *ex) {
       json_int_t start = json_integer_value(json_object_get(ex->record, "log_start"));
       ex->log_skip = ex->log_stored > (uint64_t)start ? ex->log_stored - (uint64_t)start : 0;
       if (ex->log_skip)
-        log_info("execution %s: storage holds %llu bytes of the attempt's output; the rest "
-                 "of its replay is stored after them",
-                 ex->id, (unsigned long long)ex->log_skip);
+        execution_log(EXECD_LOG_INFO, ex, "storage holds %llu bytes of the attempt's output; the rest "
+                 "of its replay is stored after them", (unsigned long long)ex->log_skip);
       attempt_prepare(ex, true);
       break;
     }
@@ -180,9 +179,8 @@ static void on_log_chunk(void *arg, int status, const char *data, size_t len,
                          k) == 0)
       return;
   } else if (status != 0) {
-    log_warn("execution %s: reading its stored log failed (%s); a re-attached attempt's "
-             "output may be stored twice",
-             ex->id, execd_strerror(status));
+    execution_log(EXECD_LOG_WARNING, ex, "reading its stored log failed (%s); a re-attached attempt's "
+             "output may be stored twice", execd_strerror(status));
   }
   ex->log_stored = k->offset;
   free(k);
