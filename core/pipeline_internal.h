@@ -137,11 +137,11 @@ void job_output_flush(execution *ex);
 /* One adopt or log count of recovery is done. */
 void recovery_step_done(pipeline *p);
 
-/* A log line about one execution: "execution ID: ..." with the execution
- * id and tenant as structured fields (the journal's EXECD_EXECUTION_ID and
- * EXECD_TENANT). */
+/* A log line about one execution: log_execution() prefixes it with
+ * "execution ID: " and gives the id and tenant as structured fields (the
+ * journal's EXECD_EXECUTION_ID and EXECD_TENANT). */
 #define execution_log(level, ex, fmt, ...)                                                 \
   log_execution(level, (ex)->id, json_string_value(json_object_get((ex)->record, "tenant")), \
-                "execution %s: " fmt, (ex)->id, ##__VA_ARGS__)
+                fmt, ##__VA_ARGS__)
 
 #endif
