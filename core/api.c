@@ -310,6 +310,16 @@ typedef struct read_ctx {
 
 enum { READ_GET, READ_CANCEL, READ_REMOVE, READ_LOGS };
 
+/* In the callback of a failed storage op: takes the detail the storage left
+ * for this op's callback argument, so that none lingers for a later op at
+ * the same address, and logs it when the failure is storage's own rather
+ * than the caller's (no such execution, an invalid query). */
+static void storage_failed(const char *what, int status, void *cb_arg) {
+  const char *detail = records_take_error(pipeline_records(api.pipeline), cb_arg, "no detail");
+  if (status != EXECD_ENOENT && status != EXECD_EINVAL)
+    log_warn("%s: storage failed: %s (%s)", what, execd_strerror(status), detail);
+}
+
 static void read_free(read_ctx *c) {
   free(c->tenant);
   free(c);
@@ -318,6 +328,8 @@ static void read_free(read_ctx *c) {
 static void on_log_read(void *arg, int status, const char *data, size_t len, uint64_t next) {
   read_ctx *c = arg;
   pipeline *p = api.pipeline;
+  if (status)
+    storage_failed("logs", status, c);
   if (status != 0 && status != EXECD_ENOENT) {
     execd_reply r = {sizeof r, status, "storage_error", "reading logs failed", NULL, NULL};
     c->cb(c->arg, &r);
@@ -342,6 +354,7 @@ static void on_removed(void *arg, int status, json_t *record) {
   read_ctx *c = arg;
   (void)record;
   if (status) {
+    storage_failed("delete", status, c);
     execd_reply r = {sizeof r, status, status == EXECD_ENOENT ? "not_found" : "storage_error",
                      status == EXECD_ENOENT ? "no such execution" : "deleting failed", NULL, NULL};
     c->cb(c->arg, &r);
@@ -357,6 +370,8 @@ static void on_removed(void *arg, int status, json_t *record) {
 static void on_stored_record(void *arg, int status, json_t *record) {
   read_ctx *c = arg;
   pipeline *p = api.pipeline;
+  if (status)
+    storage_failed("get", status, c);
   if (status == 0 && !owned_by(record, c->tenant))
     status = EXECD_ENOENT; /* another tenant's execution does not exist for you */
   if (status != 0) {
@@ -495,6 +510,7 @@ typedef struct list_ctx {
 static void on_listed(void *arg, int status, json_t *page, const char *next) {
   list_ctx *c = arg;
   if (status) {
+    storage_failed("list", status, c);
     execd_reply r = {sizeof r, status, status == EXECD_EINVAL ? "invalid_query" : "storage_error",
                      status == EXECD_EINVAL ? "invalid list query (cursor or filter)"
                                             : "listing failed",
@@ -591,6 +607,8 @@ static void deliver_watch_end(execd_watch *w, json_t *view) {
 
 static void on_watch_record(void *arg, int status, json_t *record) {
   execd_watch *w = arg;
+  if (status)
+    storage_failed("watch", status, w);
   deferred *d = xcalloc(1, sizeof *d);
   d->watch = w;
   d->body = status == 0 && owned_by(record, w->tenant) ? execution_view(record) : NULL;

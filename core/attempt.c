@@ -164,7 +164,7 @@ static void begin_running(execution *ex) {
   if (rc != 0) {
     const char *why = instance_error(ex->backend->inst, execd_strerror(rc));
     execution_log(EXECD_LOG_WARNING, ex, "backend %s could not start it: %s",
-             ex->backend->inst->name, why);
+                  ex->backend->inst->name, why);
     int unavailable = rc == EXECD_EUNAVAIL;
     ex->exit = json_pack("{s:i, s:s, s:s, s:b}", "exit_code", -1, "error_code",
                          unavailable ? "backend_unavailable" : "start_failed",
@@ -189,7 +189,7 @@ static void adopt_running(execution *ex) {
   if (rc != 0) {
     const char *why = instance_error(ex->backend->inst, execd_strerror(rc));
     execution_log(EXECD_LOG_WARNING, ex, "backend %s could not re-attach to it: %s",
-             ex->backend->inst->name, why);
+                  ex->backend->inst->name, why);
     char msg[600];
     snprintf(msg, sizeof msg, "execd restarted while the execution was running and could not "
              "re-attach to it: %s", why);
@@ -200,8 +200,8 @@ static void adopt_running(execution *ex) {
   } else {
     execution_ref(ex); /* held until job_exited */
     execution_log(EXECD_LOG_NOTICE, ex, "re-attached to attempt %lld on backend %s",
-               (long long)json_integer_value(json_object_get(ex->record, "attempts")),
-               ex->backend->inst->name);
+                  (long long)json_integer_value(json_object_get(ex->record, "attempts")),
+                  ex->backend->inst->name);
     if (ex->state == STATE_STARTING) {
       execution_set_timestamp(ex, "started");
       execution_transition(ex, STATE_RUNNING, "re-attached after a restart of execd");

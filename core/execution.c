@@ -198,7 +198,7 @@ int execution_transition(execution *ex, exec_state to, const char *reason) {
   exec_state from = ex->state;
   if (!state_transition_allowed(from, to)) {
     execution_log(EXECD_LOG_ERR, ex, "refused invalid transition %s -> %s (%s)",
-            state_name(from), state_name(to), reason);
+                  state_name(from), state_name(to), reason);
     return EXECD_ECONFLICT;
   }
   char now[32];
@@ -231,7 +231,7 @@ static void on_persisted(void *arg, int status, json_t *stored) {
     ex->persisted = (exec_state)state_from_name(json_string_value(json_object_get(stored, "state")));
   } else {
     execution_log(EXECD_LOG_ERR, ex, "storage update failed: %s (%s)", execd_strerror(status),
-            records_take_error(&ex->pipeline->records, ex, "no detail"));
+                  records_take_error(&ex->pipeline->records, ex, "no detail"));
     if (status == EXECD_ECONFLICT && stored) {
       /* Another writer moved it: take storage's word for the state. */
       int s = state_from_name(json_string_value(json_object_get(stored, "state")));
@@ -262,7 +262,7 @@ void execution_persist(execution *ex) {
                           on_persisted, ex);
   if (rc != 0) {
     execution_log(EXECD_LOG_ERR, ex, "storage refused the update: %s (%s)",
-            execd_strerror(rc), records_error(&ex->pipeline->records, "no detail"));
+                  execd_strerror(rc), records_error(&ex->pipeline->records, "no detail"));
     ex->write_inflight = false;
     execution_unref(ex);
   }

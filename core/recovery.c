@@ -133,8 +133,10 @@ static void recover_dispatch(recover_ctx *c, execution *ex) {
       json_int_t start = json_integer_value(json_object_get(ex->record, "log_start"));
       ex->log_skip = ex->log_stored > (uint64_t)start ? ex->log_stored - (uint64_t)start : 0;
       if (ex->log_skip)
-        execution_log(EXECD_LOG_INFO, ex, "storage holds %llu bytes of the attempt's output; the rest "
-                 "of its replay is stored after them", (unsigned long long)ex->log_skip);
+        execution_log(EXECD_LOG_INFO, ex,
+                      "storage holds %llu bytes of the attempt's output; the rest of its "
+                      "replay is stored after them",
+                      (unsigned long long)ex->log_skip);
       attempt_prepare(ex, true);
       break;
     }
@@ -179,8 +181,10 @@ static void on_log_chunk(void *arg, int status, const char *data, size_t len,
                          k) == 0)
       return;
   } else if (status != 0) {
-    execution_log(EXECD_LOG_WARNING, ex, "reading its stored log failed (%s); a re-attached attempt's "
-             "output may be stored twice", execd_strerror(status));
+    execution_log(EXECD_LOG_WARNING, ex,
+                  "reading its stored log failed (%s: %s); a re-attached attempt's output may "
+                  "be stored twice",
+                  execd_strerror(status), records_take_error(&p->records, k, "no detail"));
   }
   ex->log_stored = k->offset;
   free(k);
@@ -197,8 +201,9 @@ static void recover_one(recover_ctx *c, json_t *record) {
     return;
   execution *ex = execution_new(p, record);
   if (!ex) {
-    log_err("execution %s: its backend '%s' is no longer configured; marking it failed", id,
-            json_string_value(json_object_get(record, "backend")));
+    log_execution(EXECD_LOG_ERR, id, json_string_value(json_object_get(record, "tenant")),
+                  "its backend '%s' is no longer configured; marking it failed",
+                  json_string_value(json_object_get(record, "backend")));
     /* Keep it visible as failed without an execution in memory. */
     json_t *copy = json_deep_copy(record);
     const char *state = json_string_value(json_object_get(record, "state"));
@@ -235,7 +240,8 @@ static void recovery_failed(recover_ctx *c, int status) {
 static void on_recover_page(void *arg, int status, json_t *page, const char *next) {
   recover_ctx *c = arg;
   if (status != 0) {
-    log_err("recovery: listing executions failed: %s", execd_strerror(status));
+    log_err("recovery: listing executions failed: %s (%s)", execd_strerror(status),
+            records_take_error(&c->pipeline->records, c, "no detail"));
     recovery_failed(c, status);
     return;
   }
