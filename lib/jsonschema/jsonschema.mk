@@ -31,3 +31,13 @@ tests_unit_test_jsonschema_CPPFLAGS = $(LIB_CPPFLAGS)
 tests_unit_test_jsonschema_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_unit_test_jsonschema_LDADD = lib/jsonschema/libjsonschema.la $(CHECK_LIBS) $(JANSSON_LIBS)
 endif
+
+# Differential test: the same random schemas and instances through this
+# library and python3-jsonschema (skipped without it).
+check_PROGRAMS += tests/unit/jsonschema_oracle
+tests_unit_jsonschema_oracle_SOURCES = tests/unit/jsonschema_oracle.c
+tests_unit_jsonschema_oracle_CPPFLAGS = $(LIB_CPPFLAGS)
+tests_unit_jsonschema_oracle_CFLAGS = $(AM_CFLAGS)
+tests_unit_jsonschema_oracle_LDADD = lib/jsonschema/libjsonschema.la $(JANSSON_LIBS)
+TESTS += tests/unit/run-jsonschema-differential.sh
+EXTRA_DIST += tests/unit/run-jsonschema-differential.sh tests/unit/jsonschema_differential.py
