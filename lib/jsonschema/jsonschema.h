@@ -38,6 +38,7 @@ typedef struct jsonschema_options {
   size_t max_schema_nodes; /* subschemas in all, remote ones included; 0: 20000 */
   size_t max_eval_depth;   /* nested evaluations ($ref chains too); 0: 256 */
   size_t max_errors;       /* errors kept per validation; 0: 64 */
+  size_t max_eval_steps;   /* subschema evaluations per validation; 0: 10000000 */
 } jsonschema_options;
 
 typedef struct jsonschema jsonschema;

@@ -449,6 +449,7 @@ jsonschema *jsonschema_compile(json_t *schema, const jsonschema_options *options
   if (!s->opt.max_schema_nodes) s->opt.max_schema_nodes = 20000;
   if (!s->opt.max_eval_depth) s->opt.max_eval_depth = 256;
   if (!s->opt.max_errors) s->opt.max_errors = 64;
+  if (!s->opt.max_eval_steps) s->opt.max_eval_steps = 10000000;
   s->root = json_incref(schema);
   s->docs = json_array();
   s->dynamic = json_object();

@@ -5,6 +5,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include "jsonschema/jsonschema.h"
 
 /* Allocation failures abort, as everywhere in execd: none returns NULL. */
@@ -85,5 +86,7 @@ int js_is_number(const json_t *v);
 double js_number(const json_t *v);
 int js_is_integral(const json_t *v);
 int js_equal(const json_t *a, const json_t *b);
+/* A hash consistent with js_equal (equal values hash alike). */
+uint64_t js_hash(const json_t *v);
 
 #endif

@@ -109,3 +109,49 @@ int js_equal(const json_t *a, const json_t *b) {
     return 1; /* true, false, null */
   }
 }
+
+static uint64_t mix(uint64_t h, uint64_t v) {
+  h ^= v + 0x9E3779B97F4A7C15ull + (h << 6) + (h >> 2);
+  return h;
+}
+
+uint64_t js_hash(const json_t *v) {
+  switch (json_typeof(v)) {
+  case JSON_INTEGER:
+  case JSON_REAL: {
+    /* 1 and 1.0 are equal: integral values hash as integers. */
+    double d = js_number(v);
+    if (json_is_integer(v)) return mix(1, (uint64_t)json_integer_value(v));
+    if (d == floor(d) && d >= -9.2e18 && d <= 9.2e18) return mix(1, (uint64_t)(int64_t)d);
+    uint64_t bits;
+    memcpy(&bits, &d, sizeof bits);
+    return mix(2, bits);
+  }
+  case JSON_STRING: {
+    uint64_t h = 1469598103934665603ull;
+    const unsigned char *p = (const unsigned char *)json_string_value(v);
+    for (size_t i = 0; i < json_string_length(v); i++) h = (h ^ p[i]) * 1099511628211ull;
+    return mix(3, h);
+  }
+  case JSON_ARRAY: {
+    uint64_t h = 4;
+    for (size_t i = 0; i < json_array_size(v); i++) h = mix(h, js_hash(json_array_get(v, i)));
+    return h;
+  }
+  case JSON_OBJECT: {
+    /* Member order does not matter: a sum of the members' hashes. */
+    uint64_t h = 0;
+    const char *k;
+    json_t *m;
+    json_object_foreach((json_t *)v, k, m) {
+      uint64_t kh = 1469598103934665603ull;
+      for (const unsigned char *p = (const unsigned char *)k; *p; p++) kh = (kh ^ *p) * 1099511628211ull;
+      h += mix(kh, js_hash(m));
+    }
+    return mix(5, h);
+  }
+  case JSON_TRUE: return 6;
+  case JSON_FALSE: return 7;
+  default: return 8;
+  }
+}

@@ -32,6 +32,7 @@ typedef struct ctx {
   frame *refs;
   size_t n_refs, cap_refs;
   size_t depth;
+  size_t steps; /* subschema evaluations so far */
   int fatal;
 } ctx;
 
@@ -207,6 +208,37 @@ static int multiple_of(const json_t *v, const json_t *m) {
   return fabs(q - nearbyint(q)) <= (tol > 1e-9 ? tol : 1e-9);
 }
 
+typedef struct hashed {
+  uint64_t hash;
+  size_t index;
+} hashed;
+
+static int by_hash(const void *x, const void *y) {
+  const hashed *a = x, *b = y;
+  if (a->hash != b->hash) return a->hash < b->hash ? -1 : 1;
+  return a->index < b->index ? -1 : a->index > b->index;
+}
+
+/* uniqueItems in O(n log n): items sorted by hash, equal hashes compared.
+ * Returns 1, or 0 with the first equal pair found in *a < *b. */
+static int all_unique(const json_t *arr, size_t *a, size_t *b) {
+  size_t len = json_array_size(arr);
+  if (len < 2) return 1;
+  hashed *h = js_malloc(len * sizeof *h);
+  for (size_t i = 0; i < len; i++) h[i] = (hashed){js_hash(json_array_get(arr, i)), i};
+  qsort(h, len, sizeof *h, by_hash);
+  int unique = 1;
+  for (size_t i = 0; i < len && unique; i++)
+    for (size_t j = i + 1; j < len && h[j].hash == h[i].hash; j++)
+      if (js_equal(json_array_get(arr, h[i].index), json_array_get(arr, h[j].index))) {
+        *a = h[i].index, *b = h[j].index;
+        unique = 0;
+        break;
+      }
+  free(h);
+  return unique;
+}
+
 static int eval_validation(ctx *c, const js_node *n, const json_t *inst) {
   const json_t *o = n->schema, *v;
   int ok = 1;
@@ -269,15 +301,10 @@ static int eval_validation(ctx *c, const js_node *n, const json_t *inst) {
       add_error(c, "maxItems", "has %zu items, more than %g", len, js_number(v)), ok = 0;
     if ((v = json_object_get(o, "minItems")) && (double)len < js_number(v))
       add_error(c, "minItems", "has %zu items, fewer than %g", len, js_number(v)), ok = 0;
-    if (json_is_true(json_object_get(o, "uniqueItems"))) {
-      for (size_t i = 0; i < len && ok >= 0; i++)
-        for (size_t j = i + 1; j < len; j++)
-          if (js_equal(json_array_get(inst, i), json_array_get(inst, j))) {
-            add_error(c, "uniqueItems", "items %zu and %zu are equal", i, j);
-            ok = 0;
-            i = len;
-            break;
-          }
+    size_t a, b;
+    if (json_is_true(json_object_get(o, "uniqueItems")) && !all_unique(inst, &a, &b)) {
+      add_error(c, "uniqueItems", "items %zu and %zu are equal", a, b);
+      ok = 0;
     }
   }
   if (json_is_object(inst)) {
@@ -536,6 +563,10 @@ static int eval(ctx *c, const json_t *schema, const json_t *inst, ann *out) {
   const js_node *n = js_ptrmap_get(&c->s->map, schema);
   if (!n) {
     fatal(c, NULL, "internal error: a subschema was not compiled");
+    return 0;
+  }
+  if (++c->steps > c->s->opt.max_eval_steps) {
+    fatal(c, NULL, "the evaluation takes more steps than the validator allows");
     return 0;
   }
   if (++c->depth > c->s->opt.max_eval_depth) {

@@ -152,6 +152,30 @@ START_TEST(deep_instances_and_schemas_are_bounded) {
 }
 END_TEST
 
+START_TEST(large_instances_stay_cheap) {
+  /* uniqueItems on 200000 items is not quadratic; 1 and 1.0 are equal. */
+  jsonschema *s = compile_text("{\"uniqueItems\": true}", NULL);
+  json_t *arr = json_array();
+  for (int i = 0; i < 200000; i++) json_array_append_new(arr, json_integer(i));
+  ck_assert_int_eq(jsonschema_validate(s, arr, NULL), 1);
+  json_array_append_new(arr, json_real(7.0));
+  json_t *e = NULL;
+  ck_assert_int_eq(jsonschema_validate(s, arr, &e), 0);
+  ck_assert_str_eq(json_string_value(json_object_get(json_array_get(e, 0), "error")),
+                   "items 7 and 200000 are equal");
+  json_decref(e);
+  jsonschema_free(s);
+  /* A step budget ends an evaluation that would take too long. */
+  jsonschema_options o = {.max_eval_steps = 1000};
+  s = compile_text("{\"items\": {\"anyOf\": [{\"type\": \"string\"}, {\"type\": \"integer\"}]}}", &o);
+  ck_assert_int_eq(jsonschema_validate(s, arr, &e), 0);
+  ck_assert_msg(errors_mention(e, "more steps than the validator allows"), "no budget error");
+  json_decref(e);
+  json_decref(arr);
+  jsonschema_free(s);
+}
+END_TEST
+
 START_TEST(errors_are_capped) {
   jsonschema_options o = {.max_errors = 3};
   jsonschema *s = compile_text("{\"items\": {\"type\": \"string\"}}", &o);
@@ -207,6 +231,7 @@ int main(void) {
   tcase_add_test(tc, ref_cycle_without_input_is_an_error);
   tcase_add_test(tc, deep_instances_and_schemas_are_bounded);
   tcase_add_test(tc, errors_are_capped);
+  tcase_add_test(tc, large_instances_stay_cheap);
   tcase_add_test(tc, catastrophic_patterns_give_up);
   tcase_add_test(tc, remote_documents_come_from_the_registry);
   suite_add_tcase(su, tc);
