@@ -468,7 +468,7 @@ static int parse_agents(cfg_ctx *c, execd_config *cfg, const config_setting_t *l
                       "not valid JSON: %s (column %d)", je.text, je.column);
           else
             json_object_set_new(agent, k, doc);
-          schema_line[k[7] == 'o'] = config_setting_source_line(m);
+          schema_line[strcmp(k, "schema_out") == 0] = config_setting_source_line(m);
         }
         free(s);
       } else if (strcmp(k, "format_assertion") == 0) {
