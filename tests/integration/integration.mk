@@ -22,3 +22,6 @@ EXTRA_DIST += tests/integration/run-container-workspace.sh \
 TESTS += tests/integration/run-container-engine-lost.sh
 EXTRA_DIST += tests/integration/run-container-engine-lost.sh \
 	tests/integration/test_container_engine_lost.py
+# Job identities and the request's environment, under the shipped configuration.
+TESTS += tests/integration/run-identity.sh
+EXTRA_DIST += tests/integration/run-identity.sh tests/integration/test_identity.py
