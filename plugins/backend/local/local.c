@@ -11,6 +11,7 @@
 
 #include "cgroup.h"
 #include "local_internal.h"
+#include "runners.h"
 
 static const execd_config_key local_config_keys[] = {
     {"commands_allowed", EXECD_CFG_LIST, "[]",
@@ -69,9 +70,23 @@ static int configure(local_backend *lb, const json_t *config) {
       lb->host->set_error(lb->inst, "commands_allowed: \"%s\" is not an absolute path glob", *g);
       return EXECD_ECONFIG;
     }
-    if (strcmp(*g, "*") == 0 || strcmp(*g, "/*") == 0)
+    if (strcmp(*g, "*") == 0 || strcmp(*g, "/*") == 0) {
       lb->host->log(lb->inst, EXECD_LOG_WARNING,
                     "commands_allowed contains \"%s\": any program on this host may run", *g);
+      continue;
+    }
+    char names[256];
+    unsigned n = local_runners_in_entry(*g, names, sizeof names);
+    if (n == 1 && !strpbrk(*g, "*?["))
+      lb->host->log(lb->inst, EXECD_LOG_WARNING,
+                    "commands_allowed contains \"%s\": %s runs its arguments, so a request "
+                    "can run any program through it",
+                    *g, names);
+    else if (n)
+      lb->host->log(lb->inst, EXECD_LOG_WARNING,
+                    "commands_allowed contains \"%s\": it admits %u program%s (%s), each of "
+                    "which runs its arguments, so a request can run any program through them",
+                    *g, n, n == 1 ? "" : "s", names);
   }
   if (!lb->commands_allowed[0])
     lb->host->log(lb->inst, EXECD_LOG_WARNING,
