@@ -38,6 +38,9 @@ class Daemon:
         """extra_backends: libconfig text of more backends, each starting
         with a comma (", { name = ...; }")."""
         self.state = state or tempfile.mkdtemp(prefix="execd-it-")
+        # Searchable by others, as the packaged state directory is: jobs run
+        # under uids of their own and reach their workspaces below it.
+        os.chmod(self.state, 0o711)
         self.extra_backends = extra_backends
         self.proc = None
         self.port = None

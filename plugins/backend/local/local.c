@@ -4,9 +4,11 @@
 
 #include <errno.h>
 #include <fnmatch.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cgroup.h"
@@ -18,7 +20,11 @@ static const execd_config_key local_config_keys[] = {
      "globs of the absolute program paths jobs may run (\"/usr/bin/*\"); nothing runs "
      "unless it matches"},
     {"user", EXECD_CFG_STRING, NULL,
-     "\"uid[:gid]\" jobs run as; default: execd's own user"},
+     "\"uid[:gid]\" every job runs as (attempts share it); default: a uid of uid_range per "
+     "attempt when execd is root, else execd's own user"},
+    {"uid_range", EXECD_CFG_STRING, IDENTITY_DEFAULT_RANGE,
+     "\"first-last\": the uids (and gids of the same numbers) attempts run under, one each, "
+     "when execd is root and no user is set; no user or group of the host may use them"},
     {"users_allowed", EXECD_CFG_LIST, "[]",
      "\"uid[:gid]\" values a request's container.user may ask for"},
     {"network_namespace", EXECD_CFG_STRING, "per-job",
@@ -56,6 +62,84 @@ static int list_of(local_backend *lb, const json_t *config, const char *key, cha
     v[i] = strdup(s);
   }
   *out = v;
+  return 0;
+}
+
+/* No account of the host may have a uid of the range: its files and
+ * processes would be an attempt's. */
+static int check_range_is_free(local_backend *lb) {
+  uid_t last = lb->uids.first + (uid_t)(lb->uids.count - 1);
+  int rc = 0;
+  setpwent();
+  struct passwd *pw;
+  while ((pw = getpwent()) != NULL) {
+    if (pw->pw_uid >= lb->uids.first && pw->pw_uid <= last) {
+      lb->host->set_error(lb->inst, "uid_range %u-%u holds the uid %u of user \"%s\": choose "
+                          "a range no account uses",
+                          (unsigned)lb->uids.first, (unsigned)last, (unsigned)pw->pw_uid,
+                          pw->pw_name);
+      rc = -1;
+      break;
+    }
+  }
+  endpwent();
+  return rc;
+}
+
+/* Per-attempt uids must reach their workspace: every directory above
+ * <state_dir>/work needs search permission for others. */
+static void check_workspaces_reachable(local_backend *lb) {
+  const char *state = lb->host->state_dir ? lb->host->state_dir(lb->inst) : NULL;
+  if (!state || state[0] != '/')
+    return;
+  char path[4096];
+  snprintf(path, sizeof path, "%s/work", state);
+  for (char *c = path + 1;; c++) {
+    bool end = *c == '\0';
+    if (*c == '/' || end) {
+      char keep = *c;
+      *c = '\0';
+      struct stat st;
+      if (stat(path, &st) == 0 && !(st.st_mode & S_IXOTH)) {
+        lb->host->log(lb->inst, EXECD_LOG_WARNING,
+                      "jobs run under their own uids and cannot reach their workspaces: %s "
+                      "is mode %04o; make it searchable by others (chmod o+x)",
+                      path, (unsigned)(st.st_mode & 07777));
+        return;
+      }
+      *c = keep;
+    }
+    if (end)
+      return;
+  }
+}
+
+static int configure_identity(local_backend *lb, const json_t *config, const char *user) {
+  const char *range = json_string_value(json_object_get(config, "uid_range"));
+  const char *why = NULL;
+  if (identity_parse_range(range ? range : IDENTITY_DEFAULT_RANGE, &lb->uids, &why) < 0) {
+    lb->host->set_error(lb->inst, "uid_range \"%s\" %s", range, why);
+    return -1;
+  }
+  if (user) {
+    lb->identity_mode = IDENTITY_FIXED;
+    lb->host->log(lb->inst, EXECD_LOG_NOTICE,
+                  "every job runs as user %s: attempts running at once can reach each "
+                  "other's workspaces (leave user unset for a uid per attempt)",
+                  user);
+  } else if (geteuid() == 0) {
+    lb->identity_mode = IDENTITY_PER_ATTEMPT;
+    if (check_range_is_free(lb))
+      return -1;
+  } else {
+    lb->identity_mode = IDENTITY_DAEMON;
+    lb->host->log(lb->inst, EXECD_LOG_WARNING,
+                  "execd is not root, so jobs run as its own uid %u: attempts running at once "
+                  "can reach each other's workspaces (run execd as root for a uid per attempt)",
+                  (unsigned)geteuid());
+    return 0;
+  }
+  check_workspaces_reachable(lb);
   return 0;
 }
 
@@ -114,6 +198,8 @@ static int configure(local_backend *lb, const json_t *config) {
   if ((user || lb->users_allowed[0]) && geteuid() != 0)
     lb->host->log(lb->inst, EXECD_LOG_WARNING,
                   "execd is not root: switching to another user will fail");
+  if (configure_identity(lb, config, user))
+    return EXECD_ECONFIG;
 
   const char *mode = json_string_value(json_object_get(config, "network_namespace"));
   if (!mode || strcmp(mode, "per-job") == 0) {

@@ -95,11 +95,13 @@ __attribute__((noreturn)) static void child_run(const spawn_plan *p, pid_t paren
     for (int i = 0; i < p->n_chown; i++)
       if (chown(p->chown_paths[i], p->uid, p->gid) < 0)
         child_fail(f, "chown workspace");
-    if (setgroups(1, &p->gid) < 0)
+    /* Raw system calls: glibc's wrappers would try to change every thread
+     * of the daemon, whose memory this child shares. */
+    if (syscall(SYS_setgroups, 1, &p->gid) < 0)
       child_fail(f, "setgroups");
-    if (setgid(p->gid) < 0)
+    if (syscall(SYS_setresgid, p->gid, p->gid, p->gid) < 0)
       child_fail(f, "setgid");
-    if (setuid(p->uid) < 0)
+    if (syscall(SYS_setresuid, p->uid, p->uid, p->uid) < 0)
       child_fail(f, "setuid");
   }
   if (chdir(p->cwd) < 0)
