@@ -339,6 +339,7 @@ int local_job_start(local_backend *lb, const execd_job_spec *spec, execd_job *to
      * other uid can enter it; what execd wrote below input/ and config/
      * stays root's, read-only to the job, and it writes its outputs. */
     plan.chown_paths[plan.n_chown++] = spec->workspace;
+    plan.private_dir = spec->workspace;
     snprintf(out_path, sizeof out_path, "%s/output", spec->workspace);
     plan.chown_paths[plan.n_chown++] = out_path;
   }
