@@ -346,6 +346,31 @@ START_TEST(each_attempt_has_a_uid_of_its_own) {
 }
 END_TEST
 
+START_TEST(uid_range_is_checked) {
+  static const char *const bad[][2] = {
+      {"0-10", "0 < first"},
+      {"60000-70000", "65534"},
+      {"2013265920-4294967294", "2147483647"},
+      {"12", "first-last"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    char config[200];
+    snprintf(config, sizeof config, "{" ALLOWED ", \"uid_range\": \"%s\"}", bad[i][0]);
+    harness_plugin p;
+    ck_assert_msg(harness_load(EXECD_KIND_BACKEND, "local", config, &p) != 0, "%s accepted",
+                  bad[i][0]);
+    ck_assert_msg(strstr(harness_last_error(), bad[i][1]), "%s: %s", bad[i][0],
+                  harness_last_error());
+  }
+  if (geteuid() != 0)
+    return; /* accounts are checked only when uids are switched */
+  harness_plugin p;
+  ck_assert(harness_load(EXECD_KIND_BACKEND, "local", "{" ALLOWED ", \"uid_range\": \"1-10\"}",
+                         &p) != 0);
+  ck_assert_msg(strstr(harness_last_error(), "holds the"), "%s", harness_last_error());
+}
+END_TEST
+
 START_TEST(processes_that_left_the_group_die_with_the_attempt) {
   if (geteuid() != 0)
     return;
@@ -383,6 +408,7 @@ static Suite *local_suite(void) {
   tcase_add_unchecked_fixture(own, harness_scratch_begin, harness_scratch_end);
   tcase_set_timeout(own, 120);
   tcase_add_test(own, each_attempt_has_a_uid_of_its_own);
+  tcase_add_test(own, uid_range_is_checked);
   tcase_add_test(own, processes_that_left_the_group_die_with_the_attempt);
   suite_add_tcase(s, own);
   return s;

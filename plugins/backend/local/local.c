@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fnmatch.h>
+#include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,8 +66,8 @@ static int list_of(local_backend *lb, const json_t *config, const char *key, cha
   return 0;
 }
 
-/* No account of the host may have a uid of the range: its files and
- * processes would be an attempt's. */
+/* No account or group of the host may have an id of the range: its files
+ * and processes would be an attempt's. */
 static int check_range_is_free(local_backend *lb) {
   uid_t last = lb->uids.first + (uid_t)(lb->uids.count - 1);
   int rc = 0;
@@ -83,6 +84,21 @@ static int check_range_is_free(local_backend *lb) {
     }
   }
   endpwent();
+  if (rc)
+    return rc;
+  setgrent();
+  struct group *gr;
+  while ((gr = getgrent()) != NULL) {
+    if (gr->gr_gid >= lb->uids.first && gr->gr_gid <= last) {
+      lb->host->set_error(lb->inst, "uid_range %u-%u holds the gid %u of group \"%s\": choose "
+                          "a range no account uses (attempts get the gid of their uid's number)",
+                          (unsigned)lb->uids.first, (unsigned)last, (unsigned)gr->gr_gid,
+                          gr->gr_name);
+      rc = -1;
+      break;
+    }
+  }
+  endgrent();
   return rc;
 }
 
