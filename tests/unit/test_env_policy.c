@@ -4,10 +4,14 @@
 #include "config.h"
 
 #include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <execd/error.h>
 
+#include "conf.h"
 #include "env_policy.h"
 #include "request.h"
 
@@ -106,12 +110,51 @@ START_TEST(effective_spec_refuses_names) {
 }
 END_TEST
 
+/* A backend's environment_allowed in the configuration: a list of
+ * non-empty strings, kept for the policy step and not passed to the plugin. */
+static int load_text(const char *text, execd_config **cfg, char *err, size_t errlen) {
+  char path[64];
+  snprintf(path, sizeof path, "/tmp/execd-env-test-XXXXXX");
+  int fd = mkstemp(path);
+  ck_assert_int_ge(fd, 0);
+  ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+  close(fd);
+  int rc = config_load(path, cfg, err, errlen);
+  unlink(path);
+  return rc;
+}
+
+START_TEST(configuration_key) {
+  char err[1024];
+  execd_config *cfg = NULL;
+  ck_assert_msg(load_text("backends: ( { plugin = \"local\"; commands_allowed = [\"/bin/*\"];\n"
+                          "  environment_allowed = [\"APP_*\", \"LANG\"]; } );\n",
+                          &cfg, err, sizeof err) == 0,
+                "%s", err);
+  const json_t *allowed = cfg->backends[0].environment_allowed;
+  ck_assert_uint_eq(json_array_size(allowed), 2);
+  ck_assert_str_eq(json_string_value(json_array_get(allowed, 0)), "APP_*");
+  ck_assert_ptr_null(json_object_get(cfg->backends[0].config, "environment_allowed"));
+  config_free(cfg);
+  cfg = NULL;
+  ck_assert_int_eq(load_text("backends: ( { plugin = \"local\"; environment_allowed = [\"\"]; } );\n",
+                             &cfg, err, sizeof err),
+                   EXECD_ECONFIG);
+  ck_assert_msg(strstr(err, "environment_allowed"), "%s", err);
+  ck_assert_int_eq(load_text("backends: ( { plugin = \"local\"; environment_allowed = \"A\"; } );\n",
+                             &cfg, err, sizeof err),
+                   EXECD_ECONFIG);
+  ck_assert_msg(strstr(err, "environment_allowed"), "%s", err);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("env_policy");
   TCase *tc = tcase_create("all");
   tcase_add_test(tc, denylist);
   tcase_add_test(tc, allowlist_globs);
   tcase_add_test(tc, effective_spec_refuses_names);
+  tcase_add_test(tc, configuration_key);
   suite_add_tcase(s, tc);
   SRunner *r = srunner_create(s);
   srunner_run_all(r, CK_NORMAL);
