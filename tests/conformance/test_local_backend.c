@@ -346,6 +346,15 @@ START_TEST(each_attempt_has_a_uid_of_its_own) {
 }
 END_TEST
 
+START_TEST(no_new_privileges) {
+  /* A set-user-ID program of the host gives the job no more than its uid. */
+  harness_job *job = run_sh("grep NoNewPrivs /proc/self/status", NULL, NULL);
+  ck_assert_msg(job->out && strcmp(job->out, "NoNewPrivs:\t1\n") == 0, "out: %s",
+                job->out ? job->out : "");
+  harness_job_free(job);
+}
+END_TEST
+
 START_TEST(uid_range_is_checked) {
   static const char *const bad[][2] = {
       {"0-10", "0 < first"},
@@ -409,6 +418,7 @@ static Suite *local_suite(void) {
   tcase_set_timeout(own, 120);
   tcase_add_test(own, each_attempt_has_a_uid_of_its_own);
   tcase_add_test(own, uid_range_is_checked);
+  tcase_add_test(own, no_new_privileges);
   tcase_add_test(own, processes_that_left_the_group_die_with_the_attempt);
   suite_add_tcase(s, own);
   return s;

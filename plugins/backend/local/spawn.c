@@ -116,6 +116,10 @@ __attribute__((noreturn)) static void child_run(const spawn_plan *p, pid_t paren
   }
   if (chdir(p->cwd) < 0)
     child_fail(f, "chdir");
+  /* The job's uid stays the job's: no set-user-ID program or file
+   * capability of the host gives it more (as NoNewPrivileges= does). */
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+    child_fail(f, "prctl(PR_SET_NO_NEW_PRIVS)");
   /* Any descriptor of the daemon that lacks O_CLOEXEC stays behind. */
   syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC);
   sigset_t none;
