@@ -132,7 +132,7 @@ void attempt_prepare(execution *ex, bool adopt) {
   w->container = json_object_get(execution_spec(ex), "image") != NULL;
   const char *user = json_string_value(json_object_get(execution_spec(ex), "user"));
   unsigned uid, gid;
-  if (user && !json_object_get(execution_spec(ex), "image")) {
+  if (user && !w->container) {
     int n = sscanf(user, "%u:%u", &uid, &gid);
     if (n >= 1) {
       w->uid = uid;
