@@ -383,7 +383,13 @@ END_TEST
 START_TEST(processes_that_left_the_group_die_with_the_attempt) {
   if (geteuid() != 0)
     return;
-  harness_job *job = run_sh("setsid sleep 300 >/dev/null 2>&1 </dev/null & echo $!", NULL, NULL);
+  /* The leader waits until the other process has a session of its own. */
+  harness_job *job = run_sh(
+      "setsid sh -c 'echo $$ > \"$WORKSPACE_OUTPUT/left\"; exec sleep 300' "
+      ">/dev/null 2>&1 </dev/null & i=0; "
+      "while [ ! -s \"$WORKSPACE_OUTPUT/left\" ] && [ $i -lt 3000 ]; do sleep 0.01; i=$((i+1)); done; "
+      "cat \"$WORKSPACE_OUTPUT/left\"",
+      NULL, NULL);
   pid_t left = (pid_t)atoi(job->out ? job->out : "0");
   ck_assert_int_gt(left, 1);
   ck_assert_msg(process_gone(left), "process %d of the attempt's uid outlived it", (int)left);
