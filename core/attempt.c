@@ -5,6 +5,7 @@
  * execution's state: retry with backoff, or conclude. */
 #include "config.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@ typedef struct prepare_work {
   json_t *checkpoint; /* own reference */
   uid_t uid;
   gid_t gid;
+  bool container;     /* the spec has an image: its user is the container's */
   bool adopt;         /* recovery: adopt instead of start */
   int rc;
   char err[512];
@@ -45,6 +47,14 @@ static void prepare_run(uv_work_t *req) {
   }
   w->rc = workspace_prepare(w->ex->workspace, w->input, w->checkpoint, w->uid, w->gid,
                             w->err, sizeof w->err);
+  /* A container's user enters the workspace as mounted (the container
+   * backend gives it the files); on the host, the directory is private to
+   * the job's own uid. */
+  if (w->rc == 0 && w->container && chmod(w->ex->workspace, 0755) < 0) {
+    w->rc = -errno;
+    snprintf(w->err, sizeof w->err, "cannot open up workspace %s: %s", w->ex->workspace,
+             strerror(errno));
+  }
 }
 
 static void begin_running(execution *ex);
@@ -120,9 +130,10 @@ void attempt_prepare(execution *ex, bool adopt) {
     w->checkpoint = json_null();
   w->uid = (uid_t)-1;
   w->gid = (gid_t)-1;
+  w->container = json_object_get(execution_spec(ex), "image") != NULL;
   const char *user = json_string_value(json_object_get(execution_spec(ex), "user"));
   unsigned uid, gid;
-  if (user && !json_object_get(execution_spec(ex), "image")) {
+  if (user && !w->container) {
     int n = sscanf(user, "%u:%u", &uid, &gid);
     if (n >= 1) {
       w->uid = uid;

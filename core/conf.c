@@ -310,6 +310,23 @@ static int parse_daemon(cfg_ctx *c, execd_config *cfg, const config_setting_t *g
   return 0;
 }
 
+/* A list of non-empty strings (globs) as a JSON array. */
+static int parse_globs(cfg_ctx *c, const config_setting_t *m, const char *path, json_t **out) {
+  int t = config_setting_type(m);
+  if (t != CONFIG_TYPE_ARRAY && t != CONFIG_TYPE_LIST)
+    return fail(c, config_setting_source_line(m), path,
+                "expected an array of globs [\"NAME\", \"PREFIX_*\"]");
+  for (int e = 0; e < config_setting_length(m); e++) {
+    const char *g = config_setting_get_string_elem(m, e);
+    if (!g || !*g)
+      return fail(c, config_setting_source_line(m), path,
+                  "element %d is not a non-empty string", e);
+  }
+  json_decref(*out);
+  *out = setting_to_json(m);
+  return 0;
+}
+
 /* A plugin block: core keys are read here, the rest goes to the plugin. */
 static int parse_block(cfg_ctx *c, const config_setting_t *g, const char *path,
                        int kind, plugin_block *b) {
@@ -335,6 +352,8 @@ static int parse_block(cfg_ctx *c, const config_setting_t *g, const char *path,
       b->max_running = (int)n;
     } else if (kind == EXECD_KIND_BACKEND && strcmp(name, "defaults") == 0) {
       rc = parse_resources(c, m, p, &b->defaults);
+    } else if (kind == EXECD_KIND_BACKEND && strcmp(name, "environment_allowed") == 0) {
+      rc = parse_globs(c, m, p, &b->environment_allowed);
     } else {
       json_object_set_new(b->config, name, setting_to_json(m));
       json_object_set_new(b->lines, name, json_integer(config_setting_source_line(m)));
@@ -707,6 +726,7 @@ static void block_free(plugin_block *b) {
   json_decref(b->config);
   json_decref(b->lines);
   json_decref(b->defaults);
+  json_decref(b->environment_allowed);
 }
 
 void config_free(execd_config *cfg) {

@@ -22,6 +22,8 @@ typedef struct plugin_block {
   /* backends only */
   int max_running;   /* 0: only the global limit applies */
   json_t *defaults;  /* resource defaults and ceilings, normalised */
+  json_t *environment_allowed; /* globs of the names a request may set, or NULL: any
+                                * name the built-in denylist allows (env_policy.h) */
 } plugin_block;
 
 /* Limits on what a request may carry. */

@@ -40,6 +40,9 @@ class Daemon:
         with a comma (", { name = ...; }"); extra_config: more top-level
         settings (agents = ( ... );)."""
         self.state = state or tempfile.mkdtemp(prefix="execd-it-")
+        # Searchable by others, as the packaged state directory is: jobs run
+        # under uids of their own and reach their workspaces below it.
+        os.chmod(self.state, 0o711)
         self.extra_backends = extra_backends
         self.extra_config = extra_config
         self.proc = None

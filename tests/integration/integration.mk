@@ -26,3 +26,6 @@ EXTRA_DIST += tests/integration/run-container-engine-lost.sh \
 # output_invalid at the end, invalid schemas as config errors.
 TESTS += tests/integration/run-contracts.sh
 EXTRA_DIST += tests/integration/run-contracts.sh tests/integration/test_contracts.py
+# Job identities and the request's environment, under the shipped configuration.
+TESTS += tests/integration/run-identity.sh
+EXTRA_DIST += tests/integration/run-identity.sh tests/integration/test_identity.py
