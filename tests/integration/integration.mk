@@ -22,3 +22,7 @@ EXTRA_DIST += tests/integration/run-container-workspace.sh \
 TESTS += tests/integration/run-container-engine-lost.sh
 EXTRA_DIST += tests/integration/run-container-engine-lost.sh \
 	tests/integration/test_container_engine_lost.py
+# What execd keeps from a job: large outputs hashed in bounded memory, logs
+# cut at their cap with a marker.
+TESTS += tests/integration/run-outputs-logs.sh
+EXTRA_DIST += tests/integration/run-outputs-logs.sh tests/integration/test_outputs_logs.py
