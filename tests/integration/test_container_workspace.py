@@ -132,8 +132,9 @@ class ContainerWorkspaceTest(unittest.TestCase):
         self.assert_workspaces_gone()
 
     def test_large_outputs_come_back_in_bounded_memory(self):
-        """3 x 190 MB outputs: copied out of a volume through a spool file,
-        hashed in chunks; the daemon's peak RSS stays under 100 MB."""
+        """3 x 190 MB outputs, read in place (bind) or copied out of the
+        volume through a spool file, hashed in chunks: the daemon's peak RSS
+        stays under 100 MB."""
         size = 190 << 20
         doc = self.run_job("cd \"$WORKSPACE_OUTPUT\" && for f in a b c; do "
                            "dd if=/dev/zero of=$f.bin bs=1048576 count=190 2>/dev/null "
