@@ -124,6 +124,8 @@ json_t *execution_view(const json_t *r) {
   json_t *ra = json_object_get(r, "retry_at");
   if (ra && !json_is_null(ra))
     json_object_set(view, "retry_at", ra);
+  if (json_is_true(json_object_get(r, "logs_truncated")))
+    json_object_set_new(view, "logs_truncated", json_true());
   /* Never null where clients expect an object. */
   const char *k;
   json_t *v;

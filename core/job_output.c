@@ -35,8 +35,14 @@ static void store_log(execution *ex, const char *data, size_t len) {
   ex->log_skip -= skip;
   data += skip;
   len -= skip;
-  if (len && records_log_append(&p->records, ex->id, data, len) == 0)
+  if (!len)
+    return;
+  int rc = records_log_append(&p->records, ex->id, data, len);
+  if (rc == 0)
     ex->log_stored += len;
+  else if (rc == EXECD_ETOOBIG && !json_is_true(json_object_get(ex->record, "logs_truncated")))
+    /* Storage cut the log at its cap; persisted with the attempt's end. */
+    json_object_set_new(ex->record, "logs_truncated", json_true());
 }
 
 typedef struct line_ctx {

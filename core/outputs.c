@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <ftw.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,13 +66,85 @@ static int read_regular(int dirfd, const char *rel, int64_t max, char **out, siz
   return 0;
 }
 
-static void sha256_hex(const char *data, size_t len, char *hex) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
-  for (unsigned i = 0; i < n; i++)
-    sprintf(hex + 2 * i, "%02x", md[i]);
-  hex[2 * n] = '\0';
+#define OUTPUT_CHUNK 65536
+
+/* One output file, hashed in OUTPUT_CHUNK reads so memory never follows
+ * its size; its content is kept only while it fits in keep_max bytes. */
+typedef struct scanned_file {
+  int64_t size;
+  char sha256[2 * EVP_MAX_MD_SIZE + 1];
+  char *content; /* malloc'd, or NULL when the file is larger than keep_max */
+  size_t content_len;
+} scanned_file;
+
+static int scan_regular(int dirfd, const char *rel, int64_t keep_max, scanned_file *out) {
+  memset(out, 0, sizeof *out);
+  int fd = openat(dirfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0)
+    return -errno;
+  struct stat st;
+  if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    return -EINVAL;
+  }
+  EVP_MD_CTX *md = EVP_MD_CTX_new();
+  if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+    EVP_MD_CTX_free(md);
+    close(fd);
+    return -ENOMEM;
+  }
+  /* The size read, not fstat's: the file may change while it is read. */
+  bool keep = st.st_size <= keep_max;
+  char *kept = keep ? xmalloc((size_t)st.st_size + 1) : NULL;
+  size_t kept_cap = keep ? (size_t)st.st_size : 0;
+  char *chunk = xmalloc(OUTPUT_CHUNK);
+  int64_t total = 0;
+  int rc = 0;
+  for (;;) {
+    ssize_t n = read(fd, chunk, OUTPUT_CHUNK);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      rc = -errno;
+      break;
+    }
+    if (n == 0)
+      break;
+    EVP_DigestUpdate(md, chunk, (size_t)n);
+    if (keep && total + n > keep_max) {
+      keep = false; /* it grew past what may be kept */
+      free(kept);
+      kept = NULL;
+    }
+    if (keep) {
+      if ((size_t)(total + n) > kept_cap) {
+        kept_cap = (size_t)(total + n);
+        kept = xrealloc(kept, kept_cap + 1);
+      }
+      memcpy(kept + total, chunk, (size_t)n);
+    }
+    total += n;
+  }
+  free(chunk);
+  close(fd);
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int dn = 0;
+  EVP_DigestFinal_ex(md, digest, &dn);
+  EVP_MD_CTX_free(md);
+  if (rc != 0) {
+    free(kept);
+    return rc;
+  }
+  for (unsigned i = 0; i < dn; i++)
+    sprintf(out->sha256 + 2 * i, "%02x", digest[i]);
+  out->sha256[2 * dn] = '\0';
+  out->size = total;
+  if (keep) {
+    kept[total] = '\0';
+    out->content = kept;
+    out->content_len = (size_t)total;
+  }
+  return 0;
 }
 
 static int valid_utf8_text(const char *s, size_t len) {
@@ -161,21 +234,18 @@ json_t *outputs_collect(const char *workspace, const json_t *globs, int64_t max_
     json_t *files = json_object_get(res, "output_files");
     for (size_t i = 0; i < n; i++) {
       const char *rel = json_string_value(items[i]);
-      char *data = NULL;
-      size_t size = 0;
-      if (read_regular(dirfd, rel, (int64_t)1 << 40, &data, &size) != 0)
+      scanned_file f;
+      if (scan_regular(dirfd, rel, budget, &f) != 0)
         continue;
-      char hex[2 * EVP_MAX_MD_SIZE + 1];
-      sha256_hex(data, size, hex);
-      json_t *entry = json_pack("{s:s, s:I, s:s}", "name", rel, "size", (json_int_t)size,
-                                "sha256", hex);
-      if ((int64_t)size <= budget) {
-        budget -= (int64_t)size;
-        if (valid_utf8_text(data, size)) {
-          json_object_set_new(entry, "content", json_stringn(data, size));
+      json_t *entry = json_pack("{s:s, s:I, s:s}", "name", rel, "size", (json_int_t)f.size,
+                                "sha256", f.sha256);
+      if (f.content) {
+        budget -= (int64_t)f.content_len;
+        if (valid_utf8_text(f.content, f.content_len)) {
+          json_object_set_new(entry, "content", json_stringn(f.content, f.content_len));
           json_object_set_new(entry, "encoding", json_string("utf-8"));
         } else {
-          char *b64 = base64(data, size);
+          char *b64 = base64(f.content, f.content_len);
           json_object_set_new(entry, "content", json_string(b64));
           json_object_set_new(entry, "encoding", json_string("base64"));
           free(b64);
@@ -183,7 +253,7 @@ json_t *outputs_collect(const char *workspace, const json_t *globs, int64_t max_
       } else {
         json_object_set_new(entry, "truncated", json_true());
       }
-      free(data);
+      free(f.content);
       json_array_append_new(files, entry);
     }
     free(items);

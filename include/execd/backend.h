@@ -58,6 +58,9 @@ typedef struct execd_job_spec {
 #define EXECD_ERR_OOM_KILLED "oom_killed"
 #define EXECD_ERR_MEMORY_LIMIT "memory_limit"
 #define EXECD_ERR_IMAGE_NOT_FOUND "image_not_found"
+/* The image could not be pulled because its registry was unreachable or
+ * failed (retryable); image_not_found is for an image that does not exist. */
+#define EXECD_ERR_IMAGE_PULL_FAILED "image_pull_failed"
 #define EXECD_ERR_IMAGE_NOT_ALLOWED "image_not_allowed"
 #define EXECD_ERR_BACKEND_UNAVAILABLE "backend_unavailable"
 #define EXECD_ERR_SPAWN_FAILED "spawn_failed"

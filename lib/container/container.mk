@@ -20,17 +20,22 @@ lib_container_libcontainer_la_SOURCES = \
 	lib/container/engine_frames.c lib/container/engine_frames.h \
 	lib/container/engine_tar.c lib/container/engine_tar.h \
 	lib/container/engine_attach.c lib/container/engine_attach.h \
-	lib/container/engine_fs.c lib/container/engine_fs.h
+	lib/container/engine_fs.c lib/container/engine_fs.h \
+	lib/container/engine_pull.c lib/container/engine_pull.h
 lib_container_libcontainer_la_CPPFLAGS = $(LIB_CPPFLAGS)
 lib_container_libcontainer_la_CFLAGS = $(LIB_CFLAGS) $(CURL_CFLAGS) $(LIBARCHIVE_CFLAGS) \
 	$(SSL_CFLAGS)
 lib_container_libcontainer_la_LIBADD = $(CURL_LIBS) $(LIBARCHIVE_LIBS) $(UV_LIBS) \
 	$(JANSSON_LIBS)
 
-# Unit tests: the frame demuxer, tar safety.
+# Unit tests: the frame demuxer, tar safety, pull errors.
 if HAVE_CHECK
-check_PROGRAMS += tests/unit/test_engine_frames tests/unit/test_engine_tar
-TESTS += tests/unit/test_engine_frames tests/unit/test_engine_tar
+check_PROGRAMS += tests/unit/test_engine_frames tests/unit/test_engine_tar \
+	tests/unit/test_engine_pull
+TESTS += tests/unit/test_engine_frames tests/unit/test_engine_tar tests/unit/test_engine_pull
+tests_unit_test_engine_pull_SOURCES = tests/unit/test_engine_pull.c
+tests_unit_test_engine_pull_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_unit_test_engine_pull_LDADD = lib/container/libcontainer.la $(CHECK_LIBS)
 tests_unit_test_engine_frames_SOURCES = tests/unit/test_engine_frames.c
 tests_unit_test_engine_frames_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_unit_test_engine_frames_LDADD = lib/container/libcontainer.la $(CHECK_LIBS)

@@ -16,20 +16,25 @@
  * A failure anywhere records the first error and jumps to the removal. */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "container_internal.h"
 #include "engine_attach.h"
 #include "engine_frames.h"
 #include "engine_fs.h"
+#include "engine_pull.h"
 #include "engine_tar.h"
 
 #define STEP_TIMEOUT_MS 60000L  /* create, upload, inspect, download, remove */
 #define PULL_TIMEOUT_MS 0L      /* pulls stream progress: no overall cap */
+#define OUTPUT_STALL_MS 60000L  /* the output download ends after this long without a byte */
 
 struct container_job {
   container_backend *b;
@@ -56,6 +61,7 @@ struct container_job {
   uv_timer_t drain;
   uv_work_t work;
   bool work_pending;
+  atomic_int stop_work; /* the job is released: thread-pool work ends early */
   bool release_wanted;
   bool abandoned;
   bool in_start;       /* inside start(): no report, start() fails instead */
@@ -85,6 +91,7 @@ struct container_job {
   /* tar work */
   char *tar;
   size_t tar_len;
+  long fetch_status;   /* the output download's HTTP status, 0: none came */
   int work_rc;
   char work_err[512];
 
@@ -139,6 +146,7 @@ static void job_release(container_job *j) {
   end_io(j);
   if (j->work_pending) {
     j->release_wanted = true;
+    atomic_store(&j->stop_work, 1);
     return;
   }
   LIST_REMOVE(j, link);
@@ -264,86 +272,109 @@ static void do_remove(container_job *j) {
 
 /* ---- outputs ------------------------------------------------------------------------ */
 
-static void unpack_work(uv_work_t *w) {
-  container_job *j = w->data;
-  char dest[4096];
-  unsigned skipped = 0;
-  snprintf(dest, sizeof dest, "%s/output", j->workspace);
-  j->work_rc = engine_tar_unpack(j->tar, j->tar_len, "output", dest, (uint64_t)j->b->output_max,
-                                 &skipped, j->work_err, sizeof j->work_err);
-  if (j->work_rc == 0 && skipped)
-    snprintf(j->work_err, sizeof j->work_err,
-             "%u output entries that are not regular files or directories were left out",
-             skipped);
+/* The output archive goes to a spool file in the host workspace as it
+ * arrives, then is unpacked from it: memory does not follow its size. */
+typedef struct spool {
+  int fd;
+  uint64_t written, max;
+  bool too_large;
+  int err; /* errno of a failed write */
+} spool;
+
+static int spool_data(void *arg, const char *data, size_t len) {
+  spool *sp = arg;
+  if (sp->written + len > sp->max) {
+    sp->too_large = true;
+    return 1;
+  }
+  while (len > 0) {
+    ssize_t n = write(sp->fd, data, len);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      sp->err = errno;
+      return 1;
+    }
+    data += n;
+    len -= (size_t)n;
+    sp->written += (uint64_t)n;
+  }
+  return 0;
 }
 
-static void unpack_done(uv_work_t *w, int status) {
+static void fetch_unpack_work(uv_work_t *w) {
+  container_job *j = w->data;
+  char path[200], tar_path[4096], dest[4096];
+  snprintf(path, sizeof path, "/containers/%s/archive?path=" CONTAINER_WORKSPACE "/output", j->id);
+  snprintf(tar_path, sizeof tar_path, "%s/output.tar.part", j->workspace);
+  snprintf(dest, sizeof dest, "%s/output", j->workspace);
+  j->work_rc = -1;
+  j->fetch_status = 0;
+  /* Tar headers and padding come on top of the file data. */
+  spool sp = {.max = (uint64_t)j->b->output_max + (uint64_t)j->b->output_max / 8 + (1u << 20)};
+  sp.fd = open(tar_path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (sp.fd < 0) {
+    snprintf(j->work_err, sizeof j->work_err, "cannot create %.300s: %s", tar_path,
+             strerror(errno));
+    return;
+  }
+  j->fetch_status = httpc_get_blocking(j->b->client, path, spool_data, &sp, &j->stop_work,
+                                       OUTPUT_STALL_MS, j->work_err, sizeof j->work_err);
+  if (close(sp.fd) != 0 && !sp.err)
+    sp.err = errno;
+  if (sp.too_large) {
+    j->fetch_status = 200;
+    snprintf(j->work_err, sizeof j->work_err, "outputs are larger than output_max (%lld bytes)",
+             (long long)j->b->output_max);
+  } else if (sp.err) {
+    j->fetch_status = 200;
+    snprintf(j->work_err, sizeof j->work_err, "writing %.300s: %s", tar_path,
+             strerror(sp.err));
+  } else if (j->fetch_status == 200) {
+    unsigned skipped = 0;
+    j->work_rc = engine_tar_unpack_file(tar_path, "output", dest, (uint64_t)j->b->output_max,
+                                        &skipped, j->work_err, sizeof j->work_err);
+    if (j->work_rc == 0 && skipped)
+      snprintf(j->work_err, sizeof j->work_err,
+               "%u output entries that are not regular files or directories were left out",
+               skipped);
+  }
+  unlink(tar_path);
+}
+
+static void fetch_unpack_done(uv_work_t *w, int status) {
   container_job *j = w->data;
   j->work_pending = false;
-  trace(j, "outputs unpacked");
-  free(j->tar);
-  j->tar = NULL;
+  trace(j, "outputs downloaded and unpacked");
   if (j->release_wanted || j->abandoned) {
     j->release_wanted = false;
     job_release(j);
     return;
   }
-  if (status != 0 || j->work_rc != 0)
-    set_failure(j, "output_error", false, "collecting outputs: %s",
-                status ? "cancelled" : j->work_err);
-  else if (j->work_err[0])
+  if (status != 0) {
+    set_failure(j, "output_error", false, "collecting outputs: cancelled");
+  } else if (j->fetch_status == 404) {
+    /* the job removed its output directory: nothing to collect */
+  } else if (j->fetch_status == 0 || j->fetch_status >= 500) {
+    /* The engine failing (it stops, its store is closed), not the job's outputs. */
+    set_failure(j, EXECD_ERR_BACKEND_UNAVAILABLE, true, "%s engine at %s: downloading "
+                "/workspace/output: %s", j->b->flavor->name, j->b->endpoint.name, j->work_err);
+  } else if (j->fetch_status != 200) {
+    set_failure(j, "output_error", false, "%s: downloading /workspace/output: %s",
+                j->b->flavor->name, j->work_err);
+  } else if (j->work_rc != 0) {
+    set_failure(j, "output_error", false, "collecting outputs: %s", j->work_err);
+  } else if (j->work_err[0]) {
     j->b->host->log(j->b->inst, EXECD_LOG_WARNING, "execution %s: %s", j->exec_id, j->work_err);
+  }
   do_remove(j);
 }
 
-static void on_output_archive(void *arg, const httpc_response *r) {
-  container_job *j = arg;
-  j->step = NULL;
-  trace(j, "outputs downloaded");
-  if (r->status == 404) { /* the job removed its output directory */
-    do_remove(j);
-    return;
-  }
-  if (r->transport_err || r->status != 200) {
-    /* A 5xx here is the engine failing (it stops, its store is closed),
-     * not the job's outputs. */
-    fail_and_clean(j, "downloading /workspace/output", r,
-                   r->status >= 500 ? EXECD_ERR_BACKEND_UNAVAILABLE : "output_error", false);
-    return;
-  }
-  if (r->truncated) {
-    set_failure(j, "output_error", false, "outputs are larger than output_max (%lld bytes)",
-                (long long)j->b->output_max);
-    do_remove(j);
-    return;
-  }
-  j->tar = malloc(r->body_len + 1);
-  if (!j->tar) {
-    set_failure(j, "output_error", false, "out of memory for the outputs");
-    do_remove(j);
-    return;
-  }
-  memcpy(j->tar, r->body, r->body_len);
-  j->tar_len = r->body_len;
+static void download_outputs(container_job *j) {
   j->work.data = j;
   j->work_err[0] = '\0';
   j->work_pending = true;
-  uv_queue_work(j->b->loop, &j->work, unpack_work, unpack_done);
-}
-
-static void download_outputs(container_job *j) {
-  char path[200];
-  snprintf(path, sizeof path, "/containers/%s/archive?path=" CONTAINER_WORKSPACE "/output", j->id);
-  /* Tar headers and padding come on top of the file data. */
-  httpc_request_opts o = {.method = "GET", .path = path, .timeout_ms = 0,
-                          .body_max = (size_t)j->b->output_max + (size_t)j->b->output_max / 8 +
-                                      (1u << 20),
-                          .on_done = on_output_archive, .arg = j};
-  j->step = httpc_request_start(j->b->client, &o);
-  if (!j->step) {
-    set_failure(j, "output_error", false, "out of memory");
-    do_remove(j);
-  }
+  uv_queue_work(j->b->loop, &j->work, fetch_unpack_work, fetch_unpack_done);
 }
 
 /* ---- exit status ----------------------------------------------------------------- */
@@ -762,6 +793,17 @@ static void do_create(container_job *j) {
   }
 }
 
+/* The engine's reason for a failed pull decides whether a later attempt
+ * may succeed: a registry that cannot be reached now, or not the image. */
+static void fail_pull(container_job *j, const char *message) {
+  if (engine_pull_error_is_transient(message))
+    set_failure(j, EXECD_ERR_IMAGE_PULL_FAILED, true,
+                "pulling image \"%s\": the registry is unavailable: %s", j->image, message);
+  else
+    set_failure(j, EXECD_ERR_IMAGE_NOT_FOUND, false, "pulling image \"%s\": %s", j->image,
+                message);
+}
+
 /* Progress arrives as JSON lines; log each new status once, note errors.
  * An answer other than 200 streams here too: its body is one
  * {"message": ...} document, kept whole in pull_status for on_pulled (a
@@ -772,8 +814,7 @@ static void pull_line(container_job *j, const char *line, size_t n) {
   const char *status = json_string_value(json_object_get(doc, "status"));
   const char *error = json_string_value(json_object_get(doc, "error"));
   if (error) {
-    set_failure(j, EXECD_ERR_IMAGE_NOT_FOUND, false, "pulling image \"%s\": %s", j->image,
-                error);
+    fail_pull(j, error);
   } else if (status && (!j->pull_status || strcmp(status, j->pull_status) != 0)) {
     j->b->host->log(j->b->inst, EXECD_LOG_INFO, "execution %s: pulling %s: %s", j->exec_id,
                     j->image, status);
@@ -831,8 +872,7 @@ static void on_pulled(void *arg, const httpc_response *r) {
       er.body_len = strlen(j->pull_status);
     }
     if (r->status == 404 || r->status == 403 || r->status == 401 || r->status == 500)
-      set_failure(j, EXECD_ERR_IMAGE_NOT_FOUND, false, "pulling image \"%s\": %s", j->image,
-                  httpc_error_message(&er, msg, sizeof msg));
+      fail_pull(j, httpc_error_message(&er, msg, sizeof msg));
     else
       fail_call(j, "pulling the image", &er, EXECD_ERR_IMAGE_NOT_FOUND, false);
   }

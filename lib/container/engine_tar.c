@@ -182,17 +182,16 @@ static const char *below_top(const char *name, const char *top) {
   return name + n + 1;
 }
 
-int engine_tar_unpack(const char *data, size_t len, const char *top, const char *dest,
-                      uint64_t max_bytes, unsigned *skipped, char *err, size_t err_size) {
-  struct archive *in = archive_read_new();
-  archive_read_support_format_tar(in);
+/* Unpacks the archive in (opened: open_rc is the open's result) and frees it. */
+static int unpack_archive(struct archive *in, int open_rc, const char *top, const char *dest,
+                          uint64_t max_bytes, unsigned *skipped, char *err, size_t err_size) {
   struct archive *out = archive_write_disk_new();
   archive_write_disk_set_options(out, ARCHIVE_EXTRACT_SECURE_SYMLINKS |
                                           ARCHIVE_EXTRACT_SECURE_NODOTDOT);
   *skipped = 0;
   int rc = 0;
   uint64_t total = 0;
-  if (archive_read_open_memory(in, data, len) != ARCHIVE_OK) {
+  if (open_rc != ARCHIVE_OK) {
     snprintf(err, err_size, "output archive: %s", archive_error_string(in));
     rc = -1;
   }
@@ -264,4 +263,20 @@ int engine_tar_unpack(const char *data, size_t len, const char *top, const char 
   archive_read_free(in);
   archive_write_free(out);
   return rc;
+}
+
+int engine_tar_unpack(const char *data, size_t len, const char *top, const char *dest,
+                      uint64_t max_bytes, unsigned *skipped, char *err, size_t err_size) {
+  struct archive *in = archive_read_new();
+  archive_read_support_format_tar(in);
+  int open_rc = archive_read_open_memory(in, data, len);
+  return unpack_archive(in, open_rc, top, dest, max_bytes, skipped, err, err_size);
+}
+
+int engine_tar_unpack_file(const char *path, const char *top, const char *dest,
+                           uint64_t max_bytes, unsigned *skipped, char *err, size_t err_size) {
+  struct archive *in = archive_read_new();
+  archive_read_support_format_tar(in);
+  int open_rc = archive_read_open_filename(in, path, 65536);
+  return unpack_archive(in, open_rc, top, dest, max_bytes, skipped, err, err_size);
 }

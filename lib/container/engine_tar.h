@@ -1,7 +1,8 @@
 /* Tar in and out of a container: the workspace goes in as a tar body of
  * PUT /containers/{id}/archive, the outputs come back as the tar body of
- * GET /containers/{id}/archive.  Both run on the thread pool (they touch
- * the disk), never on the loop thread. */
+ * GET /containers/{id}/archive (spooled to a file first, then unpacked from
+ * it).  Both run on the thread pool (they touch the disk), never on the
+ * loop thread. */
 #ifndef EXECD_ENGINE_TAR_H
 #define EXECD_ENGINE_TAR_H
 
@@ -24,6 +25,11 @@ int engine_tar_pack(const char *dir, uid_t uid, gid_t gid, char **out, size_t *o
  * filled (what was written before the error stays). */
 int engine_tar_unpack(const char *data, size_t len, const char *top, const char *dest,
                       uint64_t max_bytes, unsigned *skipped, char *err, size_t err_size);
+
+/* The same from a tar file, read in 64 KiB blocks: memory does not
+ * follow the archive's size. */
+int engine_tar_unpack_file(const char *path, const char *top, const char *dest,
+                           uint64_t max_bytes, unsigned *skipped, char *err, size_t err_size);
 
 /* True if name is a relative path without empty, "." or ".." components. */
 int engine_tar_name_is_safe(const char *name);

@@ -13,6 +13,7 @@
  *   returned error". */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
@@ -320,7 +321,7 @@ static void set_blob(CURL *e, CURLoption opt, const httpc_pem *p) {
   curl_easy_setopt(e, opt, &blob);
 }
 
-static void set_transport(httpc_client *c, CURL *e) {
+static void set_transport(const httpc_client *c, CURL *e) {
   const httpc_endpoint *ep = &c->ep;
   if (ep->unix_path) {
     curl_easy_setopt(e, CURLOPT_UNIX_SOCKET_PATH, ep->unix_path);
@@ -511,4 +512,86 @@ char *httpc_url_escape(const char *s) {
   char *copy = e ? strdup(e) : NULL;
   curl_free(e);
   return copy;
+}
+
+/* ---- a blocking GET, for the thread pool ------------------------------------------ */
+
+typedef struct blocking_get {
+  CURL *easy;
+  httpc_data_cb on_data;
+  void *arg;
+  const atomic_int *stop;
+  long status;
+  char error_body[512]; /* the start of a non-200 answer */
+  size_t error_len;
+} blocking_get;
+
+static size_t blocking_write(char *ptr, size_t size, size_t nmemb, void *userdata) {
+  blocking_get *g = userdata;
+  size_t n = size * nmemb;
+  if (atomic_load(g->stop))
+    return 0;
+  if (!g->status)
+    curl_easy_getinfo(g->easy, CURLINFO_RESPONSE_CODE, &g->status);
+  if (g->status == 200)
+    return g->on_data(g->arg, ptr, n) == 0 ? n : 0;
+  size_t room = sizeof g->error_body - 1 - g->error_len;
+  size_t take = n < room ? n : room;
+  memcpy(g->error_body + g->error_len, ptr, take);
+  g->error_len += take;
+  g->error_body[g->error_len] = '\0';
+  return n;
+}
+
+static int blocking_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
+                             curl_off_t ultotal, curl_off_t ulnow) {
+  (void)dltotal;
+  (void)dlnow;
+  (void)ultotal;
+  (void)ulnow;
+  blocking_get *g = userdata;
+  return atomic_load(g->stop) ? 1 : 0;
+}
+
+long httpc_get_blocking(const httpc_client *c, const char *path, httpc_data_cb on_data,
+                        void *arg, const atomic_int *stop, long stall_ms, char *err,
+                        size_t err_size) {
+  blocking_get g = {.on_data = on_data, .arg = arg, .stop = stop};
+  char errbuf[CURL_ERROR_SIZE] = "";
+  char *url = NULL;
+  if (!c->base || asprintf(&url, "%s%s%s", c->base, c->prefix, path) < 0 ||
+      !(g.easy = curl_easy_init())) {
+    free(url);
+    snprintf(err, err_size, "out of memory");
+    return 0;
+  }
+  CURL *e = g.easy;
+  curl_easy_setopt(e, CURLOPT_URL, url);
+  set_transport(c, e);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
+  /* A stalled server: under 1 byte/s for stall_ms ends the transfer. */
+  curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, stall_ms > 1000 ? stall_ms / 1000 : 1L);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, blocking_write);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, &g);
+  curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, blocking_progress);
+  curl_easy_setopt(e, CURLOPT_XFERINFODATA, &g);
+  CURLcode rc = curl_easy_perform(e);
+  if (!g.status)
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &g.status);
+  curl_easy_cleanup(e);
+  free(url);
+  if (rc != CURLE_OK) {
+    snprintf(err, err_size, "%s", atomic_load(stop) ? "stopped" : errbuf[0] ? errbuf
+                                                              : curl_easy_strerror(rc));
+    return 0;
+  }
+  if (g.status != 200) {
+    httpc_response r = {.status = g.status, .body = g.error_body, .body_len = g.error_len};
+    httpc_error_message(&r, err, err_size);
+  }
+  return g.status;
 }

@@ -8,6 +8,7 @@
 #ifndef EXECD_HTTPC_H
 #define EXECD_HTTPC_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include <sys/socket.h>
@@ -80,6 +81,18 @@ httpc_request *httpc_request_json(httpc_client *c, const char *method, const cha
 /* Cancels a request that has not completed: no callback runs after this.
  * Safe to call from inside this client's callbacks. */
 void httpc_request_cancel(httpc_request *r);
+
+/* Blocking: for the thread pool only, never the loop.  GETs path on a
+ * connection of its own and hands a 200 answer's body to on_data as it
+ * arrives (non-zero from on_data ends the transfer), for bodies too large
+ * to hold in memory.  It ends early once *stop is non-zero (checked on
+ * every chunk and about once a second) or when under a byte a second came
+ * for stall_ms.  Returns the HTTP status (for a status other than 200,
+ * err holds the server's message), or 0 when no complete answer came
+ * (err says why).  c is only read: safe while the loop uses c. */
+long httpc_get_blocking(const httpc_client *c, const char *path, httpc_data_cb on_data,
+                        void *arg, const atomic_int *stop, long stall_ms, char *err,
+                        size_t err_size);
 
 /* The "message" member of a JSON error body, or the body itself
  * (trimmed) into buf. */

@@ -29,3 +29,7 @@ EXTRA_DIST += tests/integration/run-contracts.sh tests/integration/test_contract
 # Job identities and the request's environment, under the shipped configuration.
 TESTS += tests/integration/run-identity.sh
 EXTRA_DIST += tests/integration/run-identity.sh tests/integration/test_identity.py
+# What execd keeps from a job: large outputs hashed in bounded memory, logs
+# cut at their cap with a marker.
+TESTS += tests/integration/run-outputs-logs.sh
+EXTRA_DIST += tests/integration/run-outputs-logs.sh tests/integration/test_outputs_logs.py

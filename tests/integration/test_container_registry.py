@@ -3,7 +3,9 @@ podman) backend against a docker-registry of its own on 127.0.0.1 with one
 htpasswd user.  The test pushes the engine's busybox:local into the registry
 as 127.0.0.1:PORT/execd/busybox:1, then checks the pull policies
 (if-not-present, always, never), registry_auth_file (right password, wrong
-password, none) and images_allowed.  Runs against each engine named by
+password, none), images_allowed, and that a missing image is a permanent
+image_not_found while an unreachable registry or one answering 503 is a
+retryable image_pull_failed.  Runs against each engine named by
 EXECD_DOCKER_SOCKET / EXECD_PODMAN_SOCKET; the registry binary is
 EXECD_REGISTRY (default docker-registry), htpasswd EXECD_HTPASSWD."""
 import atexit
@@ -18,10 +20,12 @@ import subprocess
 import sys
 import tempfile
 import time
+import threading
 import unittest
 import urllib.error
 import urllib.parse
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from daemon import Daemon
 from engine_api import IMAGE as SOURCE_IMAGE, Engine, suite_per_engine
@@ -165,6 +169,24 @@ auth:
 
 # ---- the module's registry and pushed image -----------------------------------------------
 
+class Unavailable(BaseHTTPRequestHandler):
+    """A registry in an outage: every request gets 503."""
+
+    def answer(self):
+        body = b'{"errors": [{"code": "UNAVAILABLE", "message": "down for maintenance"}]}'
+        self.send_response(503)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    do_GET = do_HEAD = do_POST = do_PUT = answer
+
+    def log_message(self, *args):
+        pass
+
+
 class Setup:
     top = None
     registry = None
@@ -267,10 +289,12 @@ class RegistryPullTest(unittest.TestCase):
         backends = ""
         for suffix, pull, auth in (("ifnp", "if-not-present", "good"), ("always", "always", "good"),
                                    ("badauth", "if-not-present", "bad"),
-                                   ("noauth", "if-not-present", None), ("never", "never", "good")):
+                                   ("noauth", "if-not-present", None), ("never", "never", "good"),
+                                   ("outage", "if-not-present", None)):
             backends += (', {{ name = "{e}-{s}"; plugin = "{e}"; socket = "{sock}"; pull = "{p}"; '
                          'images_allowed = [ "{a}" ];{auth} }}').format(
-                e=cls.engine_name, s=suffix, sock=cls.sock, p=pull, a=allowed,
+                e=cls.engine_name, s=suffix, sock=cls.sock, p=pull,
+                a="127.0.0.1:*" if suffix == "outage" else allowed,
                 auth=' registry_auth_file = "%s";' % files[auth] if auth else "")
         cls.d = Daemon(extra_backends=backends)
         Setup.daemons.append(cls.d)
@@ -388,6 +412,41 @@ class RegistryPullTest(unittest.TestCase):
                          "unauthorized|authentication required|no basic auth credentials")
         self.assertTrue(any(l.endswith("pulling image " + self.image)
                             for l in self.pull_lines(doc["execution_id"])), "no pull was tried")
+
+    # ---- missing image (permanent) versus registry outage (retryable) ------------------
+
+    def test_missing_tag_is_permanent_image_not_found(self):
+        missing = "%s:no-such-tag" % self.repo
+        doc = self.run_job("ifnp", image=missing)
+        self.assertEqual(doc["state"], "FAILED", doc)
+        self.assertEqual(doc["error"]["code"], "image_not_found", doc)
+        self.assertIn(missing, doc["error"]["message"])
+        self.assertEqual(doc["attempts"], 1, "retried: %s" % doc.get("history"))
+
+    def assert_pull_failed_and_retried(self, doc, image):
+        self.assertEqual(doc["state"], "FAILED", doc)
+        self.assertEqual(doc["error"]["code"], "image_pull_failed", doc)
+        self.assertIn(image, doc["error"]["message"])
+        self.assertEqual(doc["attempts"], RETRY["max_attempts"],
+                         "not retried: %s" % doc.get("history"))
+        self.assertIn("RETRY_WAIT", [h["to"] for h in doc["history"]])
+
+    def test_unreachable_registry_is_retryable(self):
+        image = "127.0.0.1:%d/execd/busybox:1" % free_port()  # nothing listens there
+        doc = self.run_job("outage", image=image)
+        self.assert_pull_failed_and_retried(doc, image)
+
+    def test_registry_answering_503_is_retryable(self):
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Unavailable)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            image = "127.0.0.1:%d/execd/busybox:1" % server.server_address[1]
+            doc = self.run_job("outage", image=image)
+        finally:
+            server.shutdown()
+            server.server_close()
+        self.assert_pull_failed_and_retried(doc, image)
 
     # ---- images_allowed ---------------------------------------------------------------
 

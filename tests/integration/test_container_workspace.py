@@ -52,7 +52,7 @@ class ContainerWorkspaceTest(unittest.TestCase):
         if not cls.engine_name:
             raise unittest.SkipTest("abstract")
         backend = (', {{ name = "{n}"; plugin = "{n}"; socket = "{s}"; pull = "never"; '
-                   'images_allowed = [ "{i}" ]; workspace_mount = "{m}"; }}'
+                   'images_allowed = [ "{i}" ]; workspace_mount = "{m}"; output_max = "1G"; }}'
                    ).format(n=cls.engine_name, s=cls.sock, i=IMAGE, m=cls.mount)
         cls.d = Daemon(extra_backends=backend).start()
         cls.engine = Engine(cls.sock)
@@ -129,6 +129,30 @@ class ContainerWorkspaceTest(unittest.TestCase):
         self.assertIsNone(doc["result"]["output"], "result.json was read through a symlink")
         names = [f["name"] for f in doc["result"]["output_files"]]
         self.assertEqual(names, ["real.txt"])
+        self.assert_workspaces_gone()
+
+    def test_large_outputs_come_back_in_bounded_memory(self):
+        """3 x 190 MB outputs, read in place (bind) or copied out of the
+        volume through a spool file, hashed in chunks: the daemon's peak RSS
+        stays under 100 MB."""
+        size = 190 << 20
+        doc = self.run_job("cd \"$WORKSPACE_OUTPUT\" && for f in a b c; do "
+                           "dd if=/dev/zero of=$f.bin bs=1048576 count=190 2>/dev/null "
+                           "|| exit 1; done", output={"files": ["*.bin"]})
+        self.assertEqual(doc["state"], "SUCCEEDED", doc)
+        zeros = hashlib.sha256()
+        block = bytes(1 << 20)
+        for _ in range(190):
+            zeros.update(block)
+        files = {f["name"]: f for f in doc["result"]["output_files"]}
+        self.assertEqual(sorted(files), ["a.bin", "b.bin", "c.bin"])
+        for f in files.values():
+            self.assertEqual((f["size"], f["sha256"]), (size, zeros.hexdigest()), f["name"])
+        with open("/proc/%d/status" % self.d.proc.pid) as st:
+            peak = [int(l.split()[1]) * 1024 for l in st if l.startswith("VmHWM:")][0]
+        print("daemon VmHWM after 3 x 190 MB outputs (%s): %.1f MB"
+              % (self.mount, peak / (1 << 20)), file=sys.stderr)
+        self.assertLess(peak, 100 << 20)
         self.assert_workspaces_gone()
 
 

@@ -54,6 +54,7 @@ typedef struct log_buffer {
   size_t flushing; /* bytes handed to the batch in flight */
   long batch_job;  /* its job in the batch being built, or -1 */
   bool full;       /* the file reached log_max: further bytes are dropped */
+  bool dropped;    /* bytes were dropped: the next batch ends the file with the marker */
   bool removed;    /* the execution was removed while a batch had bytes */
 } log_buffer;
 
@@ -134,6 +135,7 @@ typedef struct log_job {
   size_t len;
   bool sync;   /* fsync the file */
   bool unlink; /* the execution was removed: delete its file */
+  bool dropped; /* bytes after these were dropped: end the file with the marker */
   /* results, from the thread pool */
   uint64_t size;
   bool created;
@@ -142,7 +144,9 @@ typedef struct log_job {
 } log_job;
 
 /* Accepts bytes of id's log.  Returns 0, or EXECD_ETOOBIG if some were
- * dropped because the log is at its cap. */
+ * dropped because the log is at its cap (exactly when the file's size is
+ * known, index_entry.log_size; otherwise from the append after the batch
+ * that found it full). */
 int logs_append(file_store *st, const char *id, const char *data, size_t len);
 /* The execution is gone: drop its buffered bytes. */
 void logs_forget(file_store *st, const char *id);

@@ -48,6 +48,10 @@ struct index_entry {
   unsigned pending_writes;
   /* Log bytes were written without fsync: the next update syncs them. */
   bool log_unsynced;
+  /* The size of its log file, once known: from the insert (no file yet)
+   * or from a batch that appended to it; not for entries read at start. */
+  uint64_t log_size;
+  bool log_size_known;
 };
 
 RB_HEAD(index_by_id, index_entry);

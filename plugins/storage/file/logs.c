@@ -1,9 +1,10 @@
 /* Per-execution log files (dir/logs/<id>.log), capped at log_max bytes.
  * Bytes are buffered on the loop and appended by the next group commit;
  * the file is fsync'd with the next update of the execution (commit.c).
- * The cap is enforced where the file's real size is known, on the thread
- * pool: the bytes that fit are kept and a marker line says the rest was
- * dropped. */
+ * The cap holds the marker: log bytes fill at most log_max minus the
+ * marker's length, and a file whose bytes were cut ends with the marker
+ * line.  The cut is made on the loop when the file's size is known
+ * (index_entry.log_size), otherwise where it is known, on the thread pool. */
 #include "config.h"
 
 #include <errno.h>
@@ -17,6 +18,17 @@
 #include "file_internal.h"
 
 #define TRUNCATED_MARK "\n[execd: log truncated: it reached the storage's log_max]\n"
+#define MARK_LEN (sizeof TRUNCATED_MARK - 1)
+
+/* Bytes of log a file may hold before its marker. */
+static uint64_t data_cap(uint64_t cap) {
+  return cap > MARK_LEN ? cap - MARK_LEN : 0;
+}
+
+/* A buffer a batch has work for: bytes, or the marker still to write. */
+static bool pending(const log_buffer *b) {
+  return b->len || b->dropped;
+}
 
 static int cmp_log(const log_buffer *a, const log_buffer *b) {
   return strcmp(a->id, b->id);
@@ -35,7 +47,7 @@ static log_buffer *find(file_store *st, const char *id) {
 }
 
 static void drop(file_store *st, log_buffer *b) {
-  if (b->len)
+  if (pending(b))
     st->logs_dirty--;
   RB_REMOVE(log_buffers, &st->logs, b);
   free(b->data);
@@ -54,16 +66,21 @@ int logs_append(file_store *st, const char *id, const char *data, size_t len) {
     b->batch_job = -1;
     RB_INSERT(log_buffers, &st->logs, b);
   }
-  if (b->full)
+  if (b->full || b->dropped)
     return EXECD_ETOOBIG;
-  /* Memory stays bounded by the cap even before the file's size is known;
-   * the exact cut happens when the bytes are appended. */
+  bool was_pending = pending(b);
+  /* With the file's size known the cut is exact here; otherwise memory
+   * stays bounded by the cap and the batch makes the cut. */
   uint64_t held = b->len + b->flushing;
-  size_t room = held < st->log_max ? (size_t)(st->log_max - held) : 0;
+  index_entry *e = index_find(&st->index, id);
+  uint64_t limit = st->log_max;
+  if (e && e->log_size_known) {
+    held += e->log_size;
+    limit = data_cap(st->log_max);
+  }
+  size_t room = held < limit ? (size_t)(limit - held) : 0;
   size_t take = len < room ? len : room;
-  if (take == 0)
-    return EXECD_ETOOBIG;
-  if (b->len + take > b->cap) {
+  if (take && b->len + take > b->cap) {
     size_t cap = b->cap ? b->cap : 4096;
     while (cap < b->len + take)
       cap *= 2;
@@ -73,10 +90,13 @@ int logs_append(file_store *st, const char *id, const char *data, size_t len) {
     b->data = grown;
     b->cap = cap;
   }
-  memcpy(b->data + b->len, data, take);
-  if (b->len == 0)
-    st->logs_dirty++;
+  if (take)
+    memcpy(b->data + b->len, data, take);
   b->len += take;
+  if (take < len)
+    b->dropped = true;
+  if (!was_pending && pending(b))
+    st->logs_dirty++;
   return take < len ? EXECD_ETOOBIG : 0;
 }
 
@@ -89,9 +109,10 @@ void logs_forget(file_store *st, const char *id) {
     return;
   }
   /* Its batch is in flight: drop the buffer once that batch is done. */
-  if (b->len)
+  if (pending(b))
     st->logs_dirty--;
   b->len = 0;
+  b->dropped = false;
   b->removed = true;
 }
 
@@ -99,13 +120,18 @@ void logs_collect(file_store *st, log_job *jobs, size_t *n) {
   log_buffer *b;
   RB_FOREACH(b, log_buffers, &st->logs) {
     b->batch_job = -1;
-    if (!b->len)
+    if (!pending(b))
       continue;
     log_job *j = &jobs[*n];
     memset(j, 0, sizeof *j);
     snprintf(j->id, sizeof j->id, "%s", b->id);
-    j->data = b->data;
+    j->data = b->data ? b->data : strdup("");
+    if (!j->data)
+      continue; /* out of memory: the marker waits for the next batch */
     j->len = b->len;
+    j->dropped = b->dropped;
+    b->dropped = false;
+    b->full = b->full || j->dropped; /* nothing more is taken after the marker */
     b->flushing = b->len;
     b->data = NULL;
     b->len = b->cap = 0;
@@ -121,19 +147,18 @@ long logs_job_of(file_store *st, const char *id) {
 }
 
 /* How many of len bytes fit in a file of size bytes under cap, and whether
- * the truncation marker follows them. */
-static size_t fit(uint64_t size, size_t len, uint64_t cap, bool *mark) {
+ * the truncation marker follows them: when bytes are cut here, or were
+ * already dropped before the batch (dropped).  A file past its data cap
+ * has its marker already. */
+static size_t fit(uint64_t size, size_t len, bool dropped, uint64_t cap, bool *mark) {
+  uint64_t limit = data_cap(cap);
   *mark = false;
-  if (size >= cap)
+  if (size > limit)
     return 0;
-  if (size + len <= cap)
+  if (size + len <= limit && !dropped)
     return len;
-  uint64_t room = cap - size;
-  if (room >= sizeof TRUNCATED_MARK - 1) {
-    *mark = true;
-    return (size_t)(room - (sizeof TRUNCATED_MARK - 1));
-  }
-  return (size_t)room;
+  *mark = true;
+  return size + len <= limit ? len : (size_t)(limit - size);
 }
 
 static int write_all(int fd, const char *p, size_t len) {
@@ -158,7 +183,7 @@ void log_job_run(const char *logs_dir, uint64_t cap, log_job *job) {
     return;
   }
   int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
-  if (fd < 0 && errno == ENOENT && job->len) {
+  if (fd < 0 && errno == ENOENT && (job->len || job->dropped)) {
     fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
     job->created = fd >= 0;
   }
@@ -175,17 +200,17 @@ void log_job_run(const char *logs_dir, uint64_t cap, log_job *job) {
   }
   uint64_t size = (uint64_t)sb.st_size;
   bool mark;
-  size_t take = fit(size, job->len, cap, &mark);
+  size_t take = fit(size, job->len, job->dropped, cap, &mark);
   if ((take && write_all(fd, job->data, take) != 0) ||
-      (mark && write_all(fd, TRUNCATED_MARK, sizeof TRUNCATED_MARK - 1) != 0) ||
+      (mark && write_all(fd, TRUNCATED_MARK, MARK_LEN) != 0) ||
       (job->sync && fsync(fd) != 0)) {
     job->err = errno;
     close(fd);
     return;
   }
-  size += take + (mark ? sizeof TRUNCATED_MARK - 1 : 0);
+  size += take + (mark ? MARK_LEN : 0);
   job->size = size;
-  job->full = size >= cap;
+  job->full = size > data_cap(cap);
   close(fd);
 }
 
@@ -193,10 +218,17 @@ void logs_batch_done(file_store *st, log_job *jobs, size_t n) {
   for (size_t i = 0; i < n; i++) {
     log_job *j = &jobs[i];
     log_buffer *b = find(st, j->id);
+    if (j->data && !j->err) {
+      index_entry *e = index_find(&st->index, j->id);
+      if (e) {
+        e->log_size = j->size;
+        e->log_size_known = true;
+      }
+    }
     if (b && j->data) {
       b->flushing = 0;
       b->batch_job = -1;
-      if (j->full && !b->full && !b->removed) {
+      if (j->full && (j->dropped || !b->full) && !b->removed) {
         b->full = true;
         st->host->log(st->inst, EXECD_LOG_NOTICE,
                       "the log of %s reached log_max (%llu bytes); later "
@@ -204,7 +236,7 @@ void logs_batch_done(file_store *st, log_job *jobs, size_t n) {
                       (unsigned long long)st->log_max);
       }
       /* Keep a buffer only while it holds bytes or marks a full log. */
-      if (!b->len && (!b->full || b->removed))
+      if (!pending(b) && (!b->full || b->removed))
         drop(st, b);
     }
     if (j->data && !j->sync && st->sync) {

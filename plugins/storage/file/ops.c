@@ -110,6 +110,7 @@ static int file_insert(void *self, const json_t *record, execd_store_cb cb,
   }
   e->pending = copy; /* the entry's reference */
   e->pending_writes = 1;
+  e->log_size_known = true; /* a new execution has no log yet */
   index_link(&st->index, e);
   index_entry_unref(e);
   commit_enqueue(st, w);
