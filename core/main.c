@@ -160,6 +160,8 @@ static void stop_kind(daemon_ctx *d, int kind) {
 
 static void on_drained(void *arg) {
   daemon_ctx *d = arg;
+  /* Transports served until now, answering new executions with 503. */
+  stop_kind(d, EXECD_KIND_TRANSPORT);
   stop_kind(d, EXECD_KIND_BACKEND);
   pipeline_close(d->pipeline);
   stop_kind(d, EXECD_KIND_STORAGE);
@@ -181,7 +183,8 @@ static void on_stop_signal(uv_signal_t *h, int signum) {
   d->stopping = 1;
   log_notice("%s: no longer accepting executions; draining", strsignal(signum));
   notify_stopping("draining: no longer accepting executions");
-  stop_kind(d, EXECD_KIND_TRANSPORT);
+  /* Transports keep listening while draining: clients get a 503 with
+   * Retry-After rather than a refused connection. */
   pipeline_drain(d->pipeline, on_drained, d);
 }
 
