@@ -60,9 +60,18 @@ typedef struct execd_config {
   json_t *agents;
 } execd_config;
 
+/* A config file larger than this is refused (it is read into memory). */
+#define CONFIG_FILE_MAX (64 * 1024 * 1024)
+
 /* Parse and validate everything that needs no plugin.  On error returns
- * EXECD_ECONFIG with "file:line: setting: message" in err. */
+ * EXECD_ECONFIG with "file:line: setting: message" in err.  Only a regular
+ * file of at most CONFIG_FILE_MAX bytes is read. */
 int config_load(const char *path, execd_config **out, char *err, size_t errlen);
+/* The same from text already in memory (len bytes, NUL-terminated at
+ * text[len]); path only names it in messages.  No global state: callable
+ * on its own (fuzzing). */
+int config_parse_text(const char *path, const char *text, size_t len, execd_config **out,
+                      char *err, size_t errlen);
 /* Check a block's keys against the plugin's declarations, normalising
  * SIZE and DURATION values in place.  Error text as above. */
 int config_check_plugin_keys(const execd_config *cfg, plugin_block *block,
