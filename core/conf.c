@@ -766,3 +766,25 @@ void config_free(execd_config *cfg) {
   json_decref(cfg->agents);
   free(cfg);
 }
+
+int config_plugin_value_error(const execd_config *cfg, const plugin_block *block,
+                              const char *message, char *err, size_t errlen) {
+  cfg_ctx c = {cfg->path, err, errlen};
+  /* The line of the key the message starts with (the longest that does). */
+  int line = block->line;
+  size_t best = 0;
+  const char *key;
+  json_t *at;
+  json_object_foreach(block->lines, key, at) {
+    size_t n = strlen(key);
+    char next = message[n];
+    if (n > best && strncmp(message, key, n) == 0 &&
+        !(next == '_' || (next >= 'a' && next <= 'z') || (next >= '0' && next <= '9'))) {
+      best = n;
+      line = (int)json_integer_value(at);
+    }
+  }
+  char setting[256];
+  snprintf(setting, sizeof setting, "%s '%s'", loader_kind_name(block->kind), block->name);
+  return fail(&c, line, setting, "%s", message);
+}

@@ -77,6 +77,11 @@ int config_parse_text(const char *path, const char *text, size_t len, execd_conf
 int config_check_plugin_keys(const execd_config *cfg, plugin_block *block,
                              const execd_config_key *keys, char *err,
                              size_t errlen);
+/* A plugin's check_config refused the block with message: the error text
+ * as above, at the line of the key the message starts with (else the
+ * block's). */
+int config_plugin_value_error(const execd_config *cfg, const plugin_block *block,
+                              const char *message, char *err, size_t errlen);
 const plugin_block *config_find_backend(const execd_config *cfg, const char *name);
 void config_free(execd_config *cfg);
 

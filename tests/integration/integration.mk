@@ -8,6 +8,10 @@ EXTRA_DIST += tests/integration/run-integration.sh tests/integration/daemon.py \
 TESTS += tests/integration/run-daemon-http.sh
 EXTRA_DIST += tests/integration/run-daemon-http.sh \
 	tests/integration/test_daemon_http.py
+# execd --check-config runs each plugin's check of the values.
+TESTS += tests/integration/run-check-config.sh
+EXTRA_DIST += tests/integration/run-check-config.sh \
+	tests/integration/test_check_config.py
 # dockerd stopped mid-run and started again (a private dockerd of the test's own).
 TESTS += tests/integration/run-container-engine-down.sh
 EXTRA_DIST += tests/integration/run-container-engine-down.sh \

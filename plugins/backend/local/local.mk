@@ -10,5 +10,5 @@ plugins_backend_local_backend_local_la_SOURCES = \
 	plugins/backend/local/netns.c
 plugins_backend_local_backend_local_la_CFLAGS = $(PLUGIN_CFLAGS) -pthread
 plugins_backend_local_backend_local_la_LDFLAGS = $(PLUGIN_LDFLAGS)
-plugins_backend_local_backend_local_la_LIBADD = $(UV_LIBS) $(JANSSON_LIBS) -lpthread
+plugins_backend_local_backend_local_la_LIBADD = lib/configcheck/libconfigcheck.la $(UV_LIBS) $(JANSSON_LIBS) -lpthread
 endif
