@@ -454,6 +454,60 @@ static void on_stored_record(void *arg, int status, json_t *record) {
   read_free(c);
 }
 
+/* --- cancel of a running attempt ------------------------------------------------
+ * The job gets SIGTERM, then SIGKILL after kill_grace: the answer waits for
+ * the execution to end, so it shows CANCELLED (the document after the
+ * cancel), not the RUNNING it had when the signal was sent.  The wait is
+ * bounded; an attempt that outlives kill_grace and a margin is answered
+ * with its current document. */
+
+#define CANCEL_WAIT_MARGIN_MS 5000
+
+typedef struct cancel_ctx {
+  execution *ex;
+  waiter *w;
+  uv_timer_t timer;
+  execd_reply_cb cb;
+  void *arg;
+} cancel_ctx;
+
+static void cancel_free(uv_handle_t *h) { free(h->data); }
+
+static void cancel_answer(cancel_ctx *c, const json_t *record) {
+  json_t *view = execution_view(record);
+  execd_reply r = {sizeof r, 0, NULL, NULL, NULL, view};
+  c->cb(c->arg, &r);
+  json_decref(view);
+  uv_timer_stop(&c->timer);
+  uv_close((uv_handle_t *)&c->timer, cancel_free);
+}
+
+static void cancel_done(void *arg, const json_t *record) {
+  cancel_ctx *c = arg;
+  c->w = NULL;
+  cancel_answer(c, record);
+}
+
+static void cancel_timeout(uv_timer_t *t) {
+  cancel_ctx *c = t->data;
+  execution_remove_waiter(c->ex, c->w);
+  c->w = NULL;
+  cancel_answer(c, execution_record(c->ex));
+}
+
+static void cancel_wait(execution *ex, execd_reply_cb cb, void *arg) {
+  pipeline *p = api.pipeline;
+  cancel_ctx *c = xcalloc(1, sizeof *c);
+  c->ex = ex;
+  c->cb = cb;
+  c->arg = arg;
+  c->w = execution_add_waiter(ex, cancel_done, NULL, c);
+  uv_timer_init(pipeline_loop(p), &c->timer);
+  c->timer.data = c;
+  uv_timer_start(&c->timer, cancel_timeout,
+                 (uint64_t)pipeline_config(p)->kill_grace_ms + CANCEL_WAIT_MARGIN_MS, 0);
+}
+
 static int start_read(const char *tenant, const char *id, int op, uint64_t offset,
                       execd_reply_cb cb, void *arg) {
   pipeline *p = api.pipeline;
@@ -475,8 +529,10 @@ static int start_read(const char *tenant, const char *id, int op, uint64_t offse
     if (rc)
       reply_err(cb, arg, EXECD_ECONFLICT, "already_finished", NULL,
                 "execution %s already ended (%s)", id, state_name(execution_state(ex)));
-    else
+    else if (state_is_terminal(execution_state(ex)))
       reply_ok(cb, arg, execution_view(execution_record(ex)));
+    else
+      cancel_wait(ex, cb, arg); /* a job is being stopped */
     return 0;
   }
   if (ex && op == READ_REMOVE) {
@@ -561,6 +617,19 @@ static void on_listed(void *arg, int status, json_t *page, const char *next) {
   free(c);
 }
 
+/* The query parameter a storage's refusal names: its message starts with
+ * the parameter's name ("cursor \"x\" is not ..."), else none. */
+static const char *list_query_field(const char *message) {
+  static const char *const names[] = {"cursor", "created_after", "created_before",
+                                      "state", "agent", "label"};
+  for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+    size_t n = strlen(names[i]);
+    if (strncmp(message, names[i], n) == 0 && (message[n] == ' ' || message[n] == ':'))
+      return names[i];
+  }
+  return NULL;
+}
+
 int api_list(execd_instance *inst, const char *tenant, const execd_list_query *query,
              execd_reply_cb cb, void *arg) {
   pipeline *p = api.pipeline;
@@ -584,7 +653,15 @@ int api_list(execd_instance *inst, const char *tenant, const execd_list_query *q
   list_ctx *c = xcalloc(1, sizeof *c);
   c->cb = cb;
   c->arg = arg;
-  if (records_list(pipeline_records(p), &q, on_listed, c) != 0) {
+  instance_clear_error(records_instance(pipeline_records(p)));
+  int rc = records_list(pipeline_records(p), &q, on_listed, c);
+  if (rc == EXECD_EINVAL) {
+    /* The storage refused the query itself (a cursor it never returned, a
+     * time that is not RFC 3339): the client's mistake, not an outage. */
+    free(c);
+    const char *why = records_error(pipeline_records(p), "invalid list query (cursor or filter)");
+    reply_err(cb, arg, EXECD_EINVAL, "invalid_query", list_query_field(why), "%s", why);
+  } else if (rc != 0) {
     free(c);
     reply_err(cb, arg, EXECD_EUNAVAIL, "storage_error", NULL, "storage refused to list");
   }

@@ -2,10 +2,14 @@
  * against the keys it knows and converts plugin blocks to JSON. */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <libconfig.h>
 
@@ -542,19 +546,85 @@ static void set_defaults(execd_config *cfg) {
   cfg->contracts = contracts_new();
 }
 
+/* The whole file in memory (NUL-terminated, caller frees), read without
+ * blocking on anything but a regular file. */
+static int read_config_file(const char *path, char **text, size_t *len, char *err,
+                            size_t errlen) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) {
+    snprintf(err, errlen, "%s: cannot read the config file: %s", path, strerror(errno));
+    return EXECD_ECONFIG;
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    snprintf(err, errlen, "%s: the config file is not a regular file", path);
+    close(fd);
+    return EXECD_ECONFIG;
+  }
+  if (st.st_size > CONFIG_FILE_MAX) {
+    snprintf(err, errlen, "%s: the config file has %lld bytes, more than %d", path,
+             (long long)st.st_size, CONFIG_FILE_MAX);
+    close(fd);
+    return EXECD_ECONFIG;
+  }
+  char *buf = xmalloc((size_t)st.st_size + 1);
+  size_t got = 0;
+  while (got < (size_t)st.st_size) {
+    ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      snprintf(err, errlen, "%s: cannot read the config file: %s", path, strerror(errno));
+      free(buf);
+      close(fd);
+      return EXECD_ECONFIG;
+    }
+    if (n == 0)
+      break; /* it shrank meanwhile: parse what is there */
+    got += (size_t)n;
+  }
+  close(fd);
+  buf[got] = '\0';
+  *text = buf;
+  *len = got;
+  return 0;
+}
+
 int config_load(const char *path, execd_config **out, char *err, size_t errlen) {
+  char *text;
+  size_t len;
+  *out = NULL;
+  int rc = read_config_file(path, &text, &len, err, errlen);
+  if (rc != 0)
+    return rc;
+  rc = config_parse_text(path, text, len, out, err, errlen);
+  free(text);
+  return rc;
+}
+
+int config_parse_text(const char *path, const char *text, size_t len, execd_config **out,
+                      char *err, size_t errlen) {
   cfg_ctx c = {path, err, errlen};
   config_t lc;
   int rc = 0;
   *out = NULL;
+  const char *nul = memchr(text, '\0', len);
+  if (nul) {
+    int line = 1;
+    for (const char *p = text; p < nul; p++)
+      line += *p == '\n';
+    snprintf(err, errlen, "%s:%d: syntax error: a NUL byte", path, line);
+    return EXECD_ECONFIG;
+  }
   config_init(&lc);
-  if (!config_read_file(&lc, path)) {
-    if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
-      snprintf(err, errlen, "%s: cannot read the config file", path);
-    else
-      snprintf(err, errlen, "%s:%d: syntax error: %s",
-               config_error_file(&lc) ? config_error_file(&lc) : path,
-               config_error_line(&lc), config_error_text(&lc));
+  /* From memory, not from a FILE: libconfig's scanner, fed a stream, rescans
+   * a token from its start at every refill of its 8 KiB buffer, which makes
+   * a long string quadratic; with the whole text in one buffer it is read
+   * once. */
+  if (!config_read_string(&lc, text)) {
+    snprintf(err, errlen, "%s:%d: syntax error: %s",
+             config_error_file(&lc) ? config_error_file(&lc) : path,
+             config_error_line(&lc), config_error_text(&lc));
     config_destroy(&lc);
     return EXECD_ECONFIG;
   }
@@ -746,4 +816,26 @@ void config_free(execd_config *cfg) {
   json_decref(cfg->agents);
   contracts_free(cfg->contracts);
   free(cfg);
+}
+
+int config_plugin_value_error(const execd_config *cfg, const plugin_block *block,
+                              const char *message, char *err, size_t errlen) {
+  cfg_ctx c = {cfg->path, err, errlen};
+  /* The line of the key the message starts with (the longest that does). */
+  int line = block->line;
+  size_t best = 0;
+  const char *key;
+  json_t *at;
+  json_object_foreach(block->lines, key, at) {
+    size_t n = strlen(key);
+    char next = message[n];
+    if (n > best && strncmp(message, key, n) == 0 &&
+        !(next == '_' || (next >= 'a' && next <= 'z') || (next >= '0' && next <= '9'))) {
+      best = n;
+      line = (int)json_integer_value(at);
+    }
+  }
+  char setting[256];
+  snprintf(setting, sizeof setting, "%s '%s'", loader_kind_name(block->kind), block->name);
+  return fail(&c, line, setting, "%s", message);
 }

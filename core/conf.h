@@ -64,14 +64,28 @@ typedef struct execd_config {
   struct contracts *contracts;
 } execd_config;
 
+/* A config file larger than this is refused (it is read into memory). */
+#define CONFIG_FILE_MAX (64 * 1024 * 1024)
+
 /* Parse and validate everything that needs no plugin.  On error returns
- * EXECD_ECONFIG with "file:line: setting: message" in err. */
+ * EXECD_ECONFIG with "file:line: setting: message" in err.  Only a regular
+ * file of at most CONFIG_FILE_MAX bytes is read. */
 int config_load(const char *path, execd_config **out, char *err, size_t errlen);
+/* The same from text already in memory (len bytes, NUL-terminated at
+ * text[len]); path only names it in messages.  No global state: callable
+ * on its own (fuzzing). */
+int config_parse_text(const char *path, const char *text, size_t len, execd_config **out,
+                      char *err, size_t errlen);
 /* Check a block's keys against the plugin's declarations, normalising
  * SIZE and DURATION values in place.  Error text as above. */
 int config_check_plugin_keys(const execd_config *cfg, plugin_block *block,
                              const execd_config_key *keys, char *err,
                              size_t errlen);
+/* A plugin's check_config refused the block with message: the error text
+ * as above, at the line of the key the message starts with (else the
+ * block's). */
+int config_plugin_value_error(const execd_config *cfg, const plugin_block *block,
+                              const char *message, char *err, size_t errlen);
 const plugin_block *config_find_backend(const execd_config *cfg, const char *name);
 void config_free(execd_config *cfg);
 

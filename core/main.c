@@ -73,6 +73,13 @@ static execd_instance *load_instance(daemon_ctx *d, plugin_block *b, char *err, 
     inst->ops = loader_ops(inst->loaded);
     rc = config_check_plugin_keys(d->cfg, b, inst->plugin->config_keys, err, errlen);
   }
+  if (rc == 0 && inst->plugin->check_config) {
+    /* The plugin's own check of the values (ABI 1.3): the validation its
+     * create() runs, without side effects. */
+    char why[1024];
+    if (inst->plugin->check_config(b->config, why, sizeof why) != 0)
+      rc = config_plugin_value_error(d->cfg, b, why, err, errlen);
+  }
   if (rc) {
     if (inst->loaded)
       loader_close(inst->loaded);
@@ -84,32 +91,40 @@ static execd_instance *load_instance(daemon_ctx *d, plugin_block *b, char *err, 
   return inst;
 }
 
+/* Every block is tried, so that each error is reported at once. */
 static int load_all(daemon_ctx *d) {
   execd_config *cfg = d->cfg;
   char err[2048];
+  int failed = 0;
   d->instances = xcalloc(1 + cfg->n_backends + cfg->n_transports, sizeof *d->instances);
-  if (!load_instance(d, &cfg->storage, err, sizeof err))
-    goto fail;
-  pipeline_set_storage(d->pipeline, d->instances[0]);
+  if (!load_instance(d, &cfg->storage, err, sizeof err)) {
+    log_err("%s", err);
+    failed = 1;
+  } else {
+    pipeline_set_storage(d->pipeline, d->instances[0]);
+  }
   for (size_t i = 0; i < cfg->n_backends; i++) {
     execd_instance *inst = load_instance(d, &cfg->backends[i], err, sizeof err);
-    if (!inst)
-      goto fail;
-    if (pipeline_add_backend(d->pipeline, inst, &cfg->backends[i]) != 0)
-      goto fail;
+    if (!inst) {
+      log_err("%s", err);
+      failed = 1;
+    } else if (!failed && pipeline_add_backend(d->pipeline, inst, &cfg->backends[i]) != 0) {
+      log_err("backend '%s' cannot be added", cfg->backends[i].name);
+      failed = 1;
+    }
   }
   for (size_t i = 0; i < cfg->n_transports; i++) {
     execd_instance *inst = load_instance(d, &cfg->transports[i], err, sizeof err);
-    if (!inst)
-      goto fail;
-    if (pipeline_add_transport(d->pipeline, inst) != 0)
-      goto fail;
+    if (!inst) {
+      log_err("%s", err);
+      failed = 1;
+    } else if (!failed && pipeline_add_transport(d->pipeline, inst) != 0) {
+      log_err("transport '%s' cannot be added", cfg->transports[i].name);
+      failed = 1;
+    }
   }
   /* The loader refused any plugin lacking an op its kind requires. */
-  return 0;
-fail:
-  log_err("%s", err);
-  return -1;
+  return failed ? -1 : 0;
 }
 
 static int create_all(daemon_ctx *d) {
@@ -160,6 +175,8 @@ static void stop_kind(daemon_ctx *d, int kind) {
 
 static void on_drained(void *arg) {
   daemon_ctx *d = arg;
+  /* Transports served until now, answering new executions with 503. */
+  stop_kind(d, EXECD_KIND_TRANSPORT);
   stop_kind(d, EXECD_KIND_BACKEND);
   pipeline_close(d->pipeline);
   stop_kind(d, EXECD_KIND_STORAGE);
@@ -181,7 +198,8 @@ static void on_stop_signal(uv_signal_t *h, int signum) {
   d->stopping = 1;
   log_notice("%s: no longer accepting executions; draining", strsignal(signum));
   notify_stopping("draining: no longer accepting executions");
-  stop_kind(d, EXECD_KIND_TRANSPORT);
+  /* Transports keep listening while draining: clients get a 503 with
+   * Retry-After rather than a refused connection. */
   pipeline_drain(d->pipeline, on_drained, d);
 }
 

@@ -91,7 +91,24 @@ typedef struct execd_plugin {
   /* The per-kind ops table: execd_backend_ops, execd_storage_ops or
    * execd_transport_ops.  Each starts with its own struct_size. */
   const void *ops;
+
+  /* ---- since ABI 1.3 (execd reads it only when struct_size covers it) -- */
+
+  /* Validate a config block exactly as create() would, with no side
+   * effects: no sockets, no files or directories created, no threads, no
+   * connections (reading a file the config names is fine).  Share the
+   * validation with create() so that the two cannot disagree.  Return 0,
+   * or a negative EXECD_E* with one line in err (errlen bytes, always
+   * NUL-terminated); start the line with the name of the config key at
+   * fault ("listen '...': ...") so that execd can add its file:line.
+   * execd --check-config calls it for every instance, and execd calls it
+   * before create().  May be NULL. */
+  int (*check_config)(const json_t *config, char *err, size_t errlen);
 } execd_plugin;
+
+/* True if descriptor d (as the plugin declared it) has member m. */
+#define EXECD_PLUGIN_HAS(d, m)                                              \
+  ((d)->struct_size >= offsetof(execd_plugin, m) + sizeof((d)->m))
 
 /* Name of the one exported symbol, and its type. */
 #define EXECD_PLUGIN_ENTRY_SYMBOL "execd_plugin_entry"

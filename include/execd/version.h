@@ -9,12 +9,14 @@
  *      attempts that outlived a restart of execd).
  * 1.2  execd_host: op_error() (the error detail of one async op, which
  *      another op's failure cannot overwrite).
+ * 1.3  execd_plugin: check_config() (a side-effect-free check of a config
+ *      block's values, for execd --check-config).
  */
 #ifndef EXECD_VERSION_H
 #define EXECD_VERSION_H
 
 #define EXECD_ABI_MAJOR 1
-#define EXECD_ABI_MINOR 2
+#define EXECD_ABI_MINOR 3
 
 /* Marks the one symbol a plugin exports (built with -fvisibility=hidden). */
 #if defined(__GNUC__)

@@ -16,6 +16,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "configcheck/config_check.h"
 #include "container_internal.h"
 
 #define HEALTH_TTL_MS 5000
@@ -360,6 +361,23 @@ int container_backend_create(const container_engine_flavor *flavor, const execd_
   }
   *self = b;
   return 0;
+}
+
+int container_backend_check_config(const container_engine_flavor *flavor, const json_t *config,
+                                   char *err, size_t errlen) {
+  config_check_ctx ck;
+  container_backend *b = calloc(1, sizeof *b);
+  if (!b) {
+    snprintf(err, errlen, "out of memory");
+    return EXECD_ENOMEM;
+  }
+  b->flavor = flavor;
+  b->host = config_check_host();
+  b->inst = config_check_begin(&ck, err, errlen);
+  LIST_INIT(&b->jobs);
+  int rc = configure(b, config);
+  container_backend_destroy(b);
+  return config_check_end(&ck, rc);
 }
 
 void container_engine_suspect(container_backend *b) {

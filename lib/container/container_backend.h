@@ -86,6 +86,10 @@ int container_backend_create(const container_engine_flavor *flavor, const execd_
 int container_backend_start(void *self);
 void container_backend_stop(void *self);
 void container_backend_destroy(void *self);
+/* The check_config op: the validation create() runs (configure()), on a
+ * scratch backend, with no side effects. */
+int container_backend_check_config(const container_engine_flavor *flavor, const json_t *config,
+                                   char *err, size_t errlen);
 extern const execd_backend_ops container_backend_ops;
 
 #endif

@@ -4,6 +4,14 @@ EXTRA_DIST += tests/integration/run-integration.sh tests/integration/daemon.py \
 	tests/integration/container-engines.sh tests/integration/engine_api.py \
 	tests/integration/test_daemon.py tests/integration/run-container-restart.sh \
 	tests/integration/test_container_restart.py
+# The HTTP edges that need the core behind the transport.
+TESTS += tests/integration/run-daemon-http.sh
+EXTRA_DIST += tests/integration/run-daemon-http.sh \
+	tests/integration/test_daemon_http.py
+# execd --check-config runs each plugin's check of the values.
+TESTS += tests/integration/run-check-config.sh
+EXTRA_DIST += tests/integration/run-check-config.sh \
+	tests/integration/test_check_config.py
 # dockerd stopped mid-run and started again (a private dockerd of the test's own).
 TESTS += tests/integration/run-container-engine-down.sh
 EXTRA_DIST += tests/integration/run-container-engine-down.sh \

@@ -1,6 +1,7 @@
 /* Test plugin: the smallest valid backend.  It loads, accepts its config
  * keys and refuses every job, so tests can start a daemon (or a duplicate
  * instance) without running anything. */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include <execd/plugin.h>
@@ -15,9 +16,29 @@ static const execd_config_key good_config_keys[] = {
     {NULL, 0, NULL, NULL},
 };
 
+/* The validation create() and check_config share: every commands_allowed
+ * entry is an absolute path. */
+static int good_validate(const json_t *config, char *err, size_t errlen) {
+  size_t i;
+  const json_t *v;
+  json_array_foreach(json_object_get(config, "commands_allowed"), i, v) {
+    const char *s = json_string_value(v);
+    if (!s || s[0] != '/') {
+      snprintf(err, errlen, "commands_allowed[%zu] \"%s\" is not an absolute path", i,
+               s ? s : "");
+      return EXECD_ECONFIG;
+    }
+  }
+  return 0;
+}
+
 static int good_create(const execd_host *host, execd_instance *inst,
                        const json_t *config, void **self) {
-  (void)config;
+  char err[256];
+  if (good_validate(config, err, sizeof err) != 0) {
+    host->set_error(inst, "%s", err);
+    return EXECD_ECONFIG;
+  }
   good_backend *b = calloc(1, sizeof *b);
   if (!b) {
     host->set_error(inst, "out of memory");
@@ -68,6 +89,7 @@ static const execd_plugin good_plugin = {
     .create = good_create,
     .destroy = good_destroy,
     .ops = &good_ops,
+    .check_config = good_validate,
 };
 
 EXECD_PLUGIN_DEFINE(good_plugin)

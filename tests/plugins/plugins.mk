@@ -7,6 +7,7 @@ TEST_PLUGIN_LIBADD = $(UV_LIBS) $(JANSSON_LIBS)
 check_LTLIBRARIES += \
 	tests/plugins/backend_abimajor.la \
 	tests/plugins/backend_abiminor.la \
+	tests/plugins/backend_oldminor.la \
 	tests/plugins/backend_noentry.la \
 	tests/plugins/backend_wrongkind.la \
 	tests/plugins/backend_declines.la \
@@ -29,6 +30,12 @@ tests_plugins_backend_abiminor_la_SOURCES = tests/plugins/backend_abiminor.c \
 tests_plugins_backend_abiminor_la_CFLAGS = $(PLUGIN_CFLAGS)
 tests_plugins_backend_abiminor_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS)
 tests_plugins_backend_abiminor_la_LIBADD = $(TEST_PLUGIN_LIBADD)
+
+tests_plugins_backend_oldminor_la_SOURCES = tests/plugins/backend_oldminor.c \
+	tests/plugins/broken_backend.h
+tests_plugins_backend_oldminor_la_CFLAGS = $(PLUGIN_CFLAGS)
+tests_plugins_backend_oldminor_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS)
+tests_plugins_backend_oldminor_la_LIBADD = $(TEST_PLUGIN_LIBADD)
 
 tests_plugins_backend_noentry_la_SOURCES = tests/plugins/backend_noentry.c \
 	tests/plugins/broken_backend.h

@@ -17,7 +17,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <execd/plugin.h>
@@ -711,6 +716,11 @@ typedef struct http_req {
   size_t body_len;
   int chunked;              /* send the body without Content-Length */
   long timeout_ms;          /* 0: 20 s */
+  /* Raw mode (no libcurl): these bytes are sent as they are, followed by
+   * raw_chunks 64 KiB chunks of a chunked body (stopping early if the server
+   * answers); the answer is read until the server closes. */
+  const char *raw;
+  size_t raw_chunks;
 } http_req;
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud) {
@@ -767,7 +777,89 @@ static size_t on_read(char *buf, size_t size, size_t n, void *ud) {
   return take;
 }
 
+/* Parse a raw HTTP answer into r (status, Content-Type, body). */
+static void raw_parse(http_result *r, char *data, size_t len) {
+  r->rc = CURLE_OK;
+  if (len < 12 || strncmp(data, "HTTP/1.", 7) != 0) {
+    r->rc = CURLE_GOT_NOTHING;
+    r->body = data;
+    r->len = len;
+    return;
+  }
+  r->status = atol(data + 9);
+  char *head_end = strstr(data, "\r\n\r\n");
+  size_t head_len = head_end ? (size_t)(head_end - data) + 4 : len;
+  for (char *line = data; line < data + head_len;) {
+    char *eol = strstr(line, "\r\n");
+    if (!eol)
+      break;
+    header_value(line, (size_t)(eol - line), "Content-Type", r->content_type,
+                 sizeof r->content_type);
+    header_value(line, (size_t)(eol - line), "Retry-After", r->retry_after,
+                 sizeof r->retry_after);
+    line = eol + 2;
+  }
+  r->len = len - head_len;
+  r->body = malloc(r->len + 1);
+  memcpy(r->body, data + head_len, r->len);
+  r->body[r->len] = '\0';
+  free(data);
+}
+
+static void raw_do(const http_req *q, http_result *r) {
+  memset(r, 0, sizeof *r);
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)server_port)};
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  struct timeval tv = {5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+    r->rc = CURLE_COULDNT_CONNECT;
+    r->body = strdup("");
+    close(fd);
+    return;
+  }
+  (void)!send(fd, q->raw, strlen(q->raw), MSG_NOSIGNAL);
+  static char chunk[65536 + 16];
+  int head = snprintf(chunk, sizeof chunk, "10000\r\n");
+  memset(chunk + head, 'x', 65536);
+  memcpy(chunk + head + 65536, "\r\n", 2);
+  for (size_t i = 0; i < q->raw_chunks; i++) {
+    struct pollfd pfd = {fd, POLLIN, 0};
+    if (poll(&pfd, 1, 0) > 0)
+      break; /* the server answered (or closed) */
+    if (send(fd, chunk, (size_t)head + 65538, MSG_NOSIGNAL) < 0)
+      break;
+  }
+  if (q->raw_chunks)
+    (void)!send(fd, "0\r\n\r\n", 5, MSG_NOSIGNAL);
+  size_t len = 0, cap = 4096;
+  char *data = malloc(cap);
+  for (;;) {
+    if (len + 1024 > cap)
+      data = realloc(data, cap *= 2);
+    ssize_t n = recv(fd, data + len, cap - len - 1, 0);
+    if (n <= 0)
+      break;
+    len += (size_t)n;
+    data[len] = '\0';
+    /* One answer is enough: stop at the end of its body. */
+    char *he = strstr(data, "\r\n\r\n");
+    const char *cl = he ? strcasestr(data, "\r\nContent-Length:") : NULL;
+    if (he && cl && cl < he && len >= (size_t)(he + 4 - data) + (size_t)atol(cl + 17))
+      break;
+  }
+  data[len] = '\0';
+  close(fd);
+  raw_parse(r, data, len);
+}
+
 static void http_do(const http_req *q, http_result *r) {
+  if (q->raw) {
+    raw_do(q, r);
+    return;
+  }
   memset(r, 0, sizeof *r);
   CURL *c = curl_easy_init();
   char url[512], auth[256];
@@ -901,7 +993,8 @@ static void assert_error(int i, long status, const char *code) {
   ck_assert_msg(r->rc == CURLE_OK, "request %d: curl: %s", i, curl_easy_strerror(r->rc));
   ck_assert_msg(r->status == status, "request %d (%s %s): status %ld, want %ld: %s", i,
                 B.req[i].method, B.req[i].path, r->status, status, r->body);
-  ck_assert_str_eq(r->content_type, "application/json");
+  ck_assert_msg(strcmp(r->content_type, "application/json") == 0,
+                "request %d: Content-Type '%s': %.200s", i, r->content_type, r->body);
   json_error_t jerr;
   json_t *doc = json_loads(r->body, 0, &jerr);
   ck_assert_msg(doc != NULL, "request %d: not JSON: %s", i, r->body);
@@ -981,7 +1074,7 @@ START_TEST(test_health_routes_and_errors) {
   ck_assert_str_eq(res(del)->allow, "GET, HEAD");
   ck_assert_int_eq(res(head)->status, 200);
   ck_assert_str_eq(res(head)->content_type, "application/json");
-  assert_error(bad_id, 400, "invalid_request");
+  assert_error(bad_id, 400, "invalid_id");
   ck_assert_str_eq(error_field(bad_id), "id");
   assert_error(unknown, 404, "not_found");
   assert_error(bad_param, 400, "invalid_request");
@@ -1307,6 +1400,109 @@ START_TEST(test_tokens_file_errors) {
 }
 END_TEST
 
+/* A FIFO (or any non-regular file) as tokens_file is refused at once, at
+ * start and on reload: opening it must not wait for a writer. */
+START_TEST(test_tokens_file_fifo) {
+  char dir[] = "/tmp/execd-http-fifo-XXXXXX";
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  char fifo[64], config[256];
+  snprintf(fifo, sizeof fifo, "%s/tokens", dir);
+  ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+  snprintf(config, sizeof config,
+           "{\"listen\": \"127.0.0.1:0\", \"tokens_file\": \"%s\"}", fifo);
+  int rc = try_start(config);
+  ck_assert_int_eq(rc, EXECD_ECONFIG);
+  ck_assert_msg(strstr(last_error, "not a regular file") != NULL, "error: %s",
+                last_error);
+
+  /* Reload: the old tokens stay, the error is logged, and a later reload
+   * of a good file still works (nothing is left wedged). */
+  write_tokens(TOKEN_A " alpha\n", 0600);
+  snprintf(config, sizeof config,
+           "{\"listen\": \"127.0.0.1:0\", \"tokens_file\": \"%s\"}", tokens_path);
+  start_server(config);
+  snprintf(config, sizeof config, "{\"tokens_file\": \"%s\"}", fifo);
+  json_t *fifo_cfg = json_loads(config, 0, NULL);
+  ck_assert_int_eq(plugin->reload(self, fifo_cfg), 0);
+  json_decref(fifo_cfg);
+  ck_assert(run_until(reload_failed, 5000));
+  ck_assert_ptr_nonnull(strstr(log_text, "not a regular file"));
+  ck_assert_int_eq(plugin->reload(self, NULL), 0);
+  ck_assert(run_until(reloaded, 5000));
+  unlink(fifo);
+  rmdir(dir);
+}
+END_TEST
+
+/* Malformed and hostile requests get execd's JSON error document, never
+ * libmicrohttpd's HTML page, a closed connection or a success. */
+static int add_raw(const char *raw, size_t chunks) {
+  int i = add("RAW", "(raw request)");
+  B.req[i].raw = raw;
+  B.req[i].raw_chunks = chunks;
+  return i;
+}
+
+START_TEST(test_http_edges) {
+  write_tokens(TOKEN_A " alpha\n", 0600);
+  char config[256];
+  snprintf(config, sizeof config,
+           "{\"listen\": \"127.0.0.1:0\", \"tokens_file\": \"%s\", \"max_body\": 4096}",
+           tokens_path);
+  start_server(config);
+  fake_exec *ex = new_exec("alpha", -1, NULL);
+  static char get_nul[256], long_uri[40000], big_header[40000], mid_header[20000];
+  snprintf(get_nul, sizeof get_nul,
+           "GET /v1/executions/%s%%00 HTTP/1.1\r\nHost: x\r\n"
+           "Authorization: Bearer " TOKEN_A "\r\n\r\n", ex->id);
+  int nul = add_raw(get_nul, 0);
+  int junk = add("GET", "/v1/agents");
+  B.req[junk].token = TOKEN_A " junk";
+  int bad_id = add("GET", "/v1/executions/not-an-id");
+  B.req[bad_id].token = TOKEN_A;
+  int two_cl = add_raw("POST /v1/executions HTTP/1.1\r\nHost: x\r\n"
+                       "Authorization: Bearer " TOKEN_A "\r\n"
+                       "Content-Type: application/json\r\n"
+                       "Content-Length: 2\r\nContent-Length: 30\r\n\r\n{}", 0);
+  int cl_te = add_raw("POST /v1/executions HTTP/1.1\r\nHost: x\r\n"
+                      "Authorization: Bearer " TOKEN_A "\r\n"
+                      "Content-Type: application/json\r\n"
+                      "Content-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n"
+                      "2\r\n{}\r\n0\r\n\r\n", 0);
+  int chunked = add_raw("POST /v1/executions HTTP/1.1\r\nHost: x\r\n"
+                        "Authorization: Bearer " TOKEN_A "\r\n"
+                        "Content-Type: application/json\r\n"
+                        "Transfer-Encoding: chunked\r\n\r\n", 200); /* 12.5 MiB */
+  int n = snprintf(long_uri, sizeof long_uri, "GET /v1/executions?state=");
+  memset(long_uri + n, 'A', 36000);
+  snprintf(long_uri + n + 36000, sizeof long_uri - (size_t)n - 36000,
+           " HTTP/1.1\r\nHost: x\r\n\r\n");
+  int uri = add_raw(long_uri, 0);
+  n = snprintf(big_header, sizeof big_header, "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ");
+  memset(big_header + n, 'A', 36000);
+  snprintf(big_header + n + 36000, sizeof big_header - (size_t)n - 36000, "\r\n\r\n");
+  int header = add_raw(big_header, 0);
+  n = snprintf(mid_header, sizeof mid_header, "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ");
+  memset(mid_header + n, 'A', 17000);
+  snprintf(mid_header + n + 17000, sizeof mid_header - (size_t)n - 17000, "\r\n\r\n");
+  int header_mid = add_raw(mid_header, 0);
+  int version = add_raw("GET /healthz HTTP/1.2\r\nHost: x\r\n\r\n", 0);
+  run_batch();
+  assert_error(nul, 400, "invalid_id");
+  assert_error(junk, 401, "unauthorized");
+  assert_error(bad_id, 400, "invalid_id");
+  assert_error(two_cl, 400, "invalid_request");
+  assert_error(cl_te, 400, "invalid_request");
+  assert_error(chunked, 413, "payload_too_large");
+  assert_error(uri, 414, "uri_too_long");
+  assert_error(header, 431, "headers_too_large");
+  assert_error(header_mid, 431, "headers_too_large");
+  assert_error(version, 505, "http_version_not_supported");
+  ck_assert_int_eq(fh.submits, 0);
+  batch_reset();
+}
+END_TEST
+
 START_TEST(test_listen_config) {
   ck_assert_int_eq(try_start("{\"listen\": \"nonsense\"}"), EXECD_ECONFIG);
   ck_assert_ptr_nonnull(strstr(last_error, "listen 'nonsense'"));
@@ -1523,6 +1719,8 @@ Suite *http_suite(void) {
   tcase_add_test(tc, test_body_limits);
   tcase_add_test(tc, test_tokens_and_tenants);
   tcase_add_test(tc, test_tokens_file_errors);
+  tcase_add_test(tc, test_tokens_file_fifo);
+  tcase_add_test(tc, test_http_edges);
   tcase_add_test(tc, test_listen_config);
   tcase_add_test(tc, test_listen_ipv6);
   tcase_add_test(tc, test_logs);

@@ -72,6 +72,20 @@ START_TEST(loads_good_backend) {
 }
 END_TEST
 
+/* A plugin of an older minor (1.2) has no check_config: the loader reads
+ * nothing past its struct_size, whatever follows in its memory. */
+START_TEST(loads_older_minor_without_check_config) {
+  char err[2048] = "";
+  loaded_plugin *p = NULL;
+  int rc = loader_open(EXECD_KIND_BACKEND, "oldminor", host_table(), &p, err, sizeof err);
+  ck_assert_msg(rc == 0, "%s", err);
+  const execd_plugin *d = loader_descriptor(p);
+  ck_assert_int_eq(d->abi_minor, 2);
+  ck_assert_ptr_null(d->check_config);
+  loader_close(p);
+}
+END_TEST
+
 START_TEST(refuses_other_abi_major) {
   const char *err = refusal("abimajor", EXECD_EABI);
   char plugin_abi[64], core_abi[64];
@@ -411,6 +425,33 @@ START_TEST(daemon_check_config_names_mistyped_plugin_value) {
 }
 END_TEST
 
+/* The plugin's check_config (ABI 1.3) refuses a value: --check-config and
+ * a start both name the file, the key's line and the instance. */
+START_TEST(daemon_check_config_runs_the_plugin_value_check) {
+  write_conf("backends: ( { plugin = \"good\";\n"
+             "  commands_allowed = [ \"true\" ]; } );\n");
+  for (int check_only = 1; check_only >= 0; check_only--) {
+    run_result r;
+    run_execd(check_only, &r);
+    assert_refused_start(&r);
+    assert_one_line(&r, "execd.conf:8:", "backend 'good'",
+                    "commands_allowed[0] \"true\" is not an absolute path");
+    ck_assert_msg(strstr(r.out, "configuration OK") == NULL, "%s", r.out);
+  }
+}
+END_TEST
+
+/* An older plugin without check_config: --check-config still works. */
+START_TEST(daemon_check_config_with_older_minor_plugin) {
+  write_conf("backends: ( { plugin = \"good\"; }, { name = \"old\"; plugin = \"oldminor\"; } );\n");
+  run_result r;
+  run_execd(1, &r);
+  ck_assert_msg(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "status %d: %s", r.status,
+                r.err);
+  ck_assert_msg(strstr(r.out, "configuration OK") != NULL, "%s", r.out);
+}
+END_TEST
+
 /* The positive control of "nothing started": with loadable plugins the
  * same kind of config starts, creates state_dir and stops on SIGTERM. */
 START_TEST(daemon_starts_with_good_plugins) {
@@ -454,6 +495,7 @@ static Suite *loader_suite(void) {
   TCase *api = tcase_create("api");
   tcase_add_checked_fixture(api, loader_setup, loader_teardown);
   tcase_add_test(api, loads_good_backend);
+  tcase_add_test(api, loads_older_minor_without_check_config);
   tcase_add_test(api, refuses_other_abi_major);
   tcase_add_test(api, refuses_newer_abi_minor);
   tcase_add_test(api, refuses_missing_entry_symbol);
@@ -483,6 +525,8 @@ static Suite *loader_suite(void) {
   tcase_add_test(daemon, daemon_accepts_same_plugin_twice_by_name);
   tcase_add_test(daemon, daemon_check_config_names_mistyped_plugin_key);
   tcase_add_test(daemon, daemon_check_config_names_mistyped_plugin_value);
+  tcase_add_test(daemon, daemon_check_config_runs_the_plugin_value_check);
+  tcase_add_test(daemon, daemon_check_config_with_older_minor_plugin);
   tcase_add_test(daemon, daemon_starts_with_good_plugins);
   suite_add_tcase(s, daemon);
   return s;

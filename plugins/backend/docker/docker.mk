@@ -6,7 +6,7 @@ plugin_LTLIBRARIES += plugins/backend/docker/backend_docker.la
 plugins_backend_docker_backend_docker_la_SOURCES = plugins/backend/docker/docker_plugin.c
 plugins_backend_docker_backend_docker_la_CFLAGS = $(PLUGIN_CFLAGS)
 plugins_backend_docker_backend_docker_la_LDFLAGS = $(PLUGIN_LDFLAGS)
-plugins_backend_docker_backend_docker_la_LIBADD = lib/container/libcontainer.la \
+plugins_backend_docker_backend_docker_la_LIBADD = lib/container/libcontainer.la lib/configcheck/libconfigcheck.la \
 	lib/httpc/libhttpc.la $(CURL_LIBS) $(LIBARCHIVE_LIBS) $(UV_LIBS) $(JANSSON_LIBS)
 EXTRA_DIST += doc/backend-docker.md
 

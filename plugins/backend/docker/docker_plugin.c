@@ -22,6 +22,10 @@ static int docker_create(const execd_host *host, execd_instance *inst, const jso
   return container_backend_create(&docker_engine, host, inst, config, self);
 }
 
+static int docker_check_config(const json_t *config, char *err, size_t errlen) {
+  return container_backend_check_config(&docker_engine, config, err, errlen);
+}
+
 static const execd_plugin docker_plugin = {
     EXECD_PLUGIN_HEADER,
     .kind = EXECD_KIND_BACKEND,
@@ -34,6 +38,7 @@ static const execd_plugin docker_plugin = {
     .stop = container_backend_stop,
     .destroy = container_backend_destroy,
     .ops = &container_backend_ops,
+    .check_config = docker_check_config,
 };
 
 EXECD_PLUGIN_DEFINE(docker_plugin)

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cgroup.h"
+#include "configcheck/config_check.h"
 #include "local_internal.h"
 #include "runners.h"
 
@@ -384,6 +385,23 @@ static const execd_backend_ops local_ops = {
     .health = NULL,
 };
 
+/* check_config: create()'s configure() on a scratch backend; nothing else
+ * of create() (network namespace, cgroups) runs. */
+static int local_check_config(const json_t *config, char *err, size_t errlen) {
+  config_check_ctx ck;
+  local_backend *lb = calloc(1, sizeof *lb);
+  if (!lb) {
+    snprintf(err, errlen, "out of memory");
+    return EXECD_ENOMEM;
+  }
+  lb->host = config_check_host();
+  lb->inst = config_check_begin(&ck, err, errlen);
+  lb->shared_netns_fd = -1;
+  int rc = configure(lb, config);
+  local_destroy(lb);
+  return config_check_end(&ck, rc);
+}
+
 static const execd_plugin local_plugin = {
     EXECD_PLUGIN_HEADER,
     .kind = EXECD_KIND_BACKEND,
@@ -394,6 +412,7 @@ static const execd_plugin local_plugin = {
     .create = local_create,
     .destroy = local_destroy,
     .ops = &local_ops,
+    .check_config = local_check_config,
 };
 
 EXECD_PLUGIN_DEFINE(local_plugin)

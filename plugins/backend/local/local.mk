@@ -12,5 +12,5 @@ plugins_backend_local_backend_local_la_SOURCES = \
 	plugins/backend/local/identity.c plugins/backend/local/identity.h
 plugins_backend_local_backend_local_la_CFLAGS = $(PLUGIN_CFLAGS) -pthread
 plugins_backend_local_backend_local_la_LDFLAGS = $(PLUGIN_LDFLAGS)
-plugins_backend_local_backend_local_la_LIBADD = $(UV_LIBS) $(JANSSON_LIBS) -lpthread
+plugins_backend_local_backend_local_la_LIBADD = lib/configcheck/libconfigcheck.la $(UV_LIBS) $(JANSSON_LIBS) -lpthread
 endif

@@ -30,6 +30,10 @@ static int podman_create(const execd_host *host, execd_instance *inst, const jso
   return container_backend_create(&podman_engine, host, inst, config, self);
 }
 
+static int podman_check_config(const json_t *config, char *err, size_t errlen) {
+  return container_backend_check_config(&podman_engine, config, err, errlen);
+}
+
 static const execd_plugin podman_plugin = {
     EXECD_PLUGIN_HEADER,
     .kind = EXECD_KIND_BACKEND,
@@ -42,6 +46,7 @@ static const execd_plugin podman_plugin = {
     .stop = container_backend_stop,
     .destroy = container_backend_destroy,
     .ops = &container_backend_ops,
+    .check_config = podman_check_config,
 };
 
 EXECD_PLUGIN_DEFINE(podman_plugin)

@@ -5,7 +5,7 @@ plugin_LTLIBRARIES += plugins/backend/podman/backend_podman.la
 plugins_backend_podman_backend_podman_la_SOURCES = plugins/backend/podman/podman.c
 plugins_backend_podman_backend_podman_la_CFLAGS = $(PLUGIN_CFLAGS)
 plugins_backend_podman_backend_podman_la_LDFLAGS = $(PLUGIN_LDFLAGS)
-plugins_backend_podman_backend_podman_la_LIBADD = lib/container/libcontainer.la \
+plugins_backend_podman_backend_podman_la_LIBADD = lib/container/libcontainer.la lib/configcheck/libconfigcheck.la \
 	lib/httpc/libhttpc.la $(CURL_LIBS) $(LIBARCHIVE_LIBS) $(UV_LIBS) $(JANSSON_LIBS)
 
 if HAVE_CHECK

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "configcheck/config_check.h"
 #include "file_internal.h"
 
 #define DEFAULT_LOG_MAX (1ull << 20)
@@ -330,6 +331,27 @@ static int open_store(file_store *st) {
 
 static void file_destroy(void *self);
 
+/* check_config: create()'s configure() on a scratch store; the directory
+ * is neither created nor opened (open_store() does that). */
+static int file_check_config(const json_t *config, char *err, size_t errlen) {
+  config_check_ctx ck;
+  file_store *st = calloc(1, sizeof *st);
+  if (!st) {
+    snprintf(err, errlen, "out of memory");
+    return EXECD_ENOMEM;
+  }
+  st->host = config_check_host();
+  st->inst = config_check_begin(&ck, err, errlen);
+  st->lock_fd = -1;
+  index_init(&st->index);
+  STAILQ_INIT(&st->queued);
+  RB_INIT(&st->logs);
+  STAILQ_INIT(&st->log_waits);
+  int rc = configure(st, config);
+  file_destroy(st);
+  return config_check_end(&ck, rc);
+}
+
 static int file_create(const execd_host *host, execd_instance *inst,
                        const json_t *config, void **self) {
   *self = NULL;
@@ -399,6 +421,7 @@ static const execd_plugin file_plugin = {
     .destroy = file_destroy,
     .reload = NULL,
     .ops = &file_storage_ops,
+    .check_config = file_check_config,
 };
 
 EXECD_PLUGIN_DEFINE(file_plugin)

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "configcheck/config_check.h"
 #include "http_internal.h"
 
 #define DEFAULT_LISTEN "127.0.0.1:8080"
@@ -133,6 +134,22 @@ static int http_create(const execd_host *host, execd_instance *inst,
   }
   *self = srv;
   return 0;
+}
+
+/* check_config: create()'s configure() on a scratch server (the address
+ * is parsed, not bound; the tokens file is read, as create() reads it). */
+static int http_check_config(const json_t *config, char *err, size_t errlen) {
+  config_check_ctx ck;
+  http_server *srv = calloc(1, sizeof *srv);
+  if (!srv) {
+    snprintf(err, errlen, "out of memory");
+    return EXECD_ENOMEM;
+  }
+  srv->host = config_check_host();
+  srv->inst = config_check_begin(&ck, err, errlen);
+  int rc = configure(srv, config);
+  http_destroy(srv);
+  return config_check_end(&ck, rc);
 }
 
 static int http_start(void *self) {
@@ -279,6 +296,7 @@ static const execd_plugin http_plugin = {
     .destroy = http_destroy,
     .reload = http_reload,
     .ops = &http_ops,
+    .check_config = http_check_config,
 };
 
 EXECD_PLUGIN_DEFINE(http_plugin)

@@ -13,7 +13,7 @@ plugins_transport_http_transport_http_la_SOURCES = \
 plugins_transport_http_transport_http_la_CFLAGS = $(PLUGIN_CFLAGS) \
 	$(MHD_CFLAGS) $(CRYPTO_CFLAGS)
 plugins_transport_http_transport_http_la_LDFLAGS = $(PLUGIN_LDFLAGS)
-plugins_transport_http_transport_http_la_LIBADD = $(MHD_LIBS) $(CRYPTO_LIBS) \
+plugins_transport_http_transport_http_la_LIBADD = lib/configcheck/libconfigcheck.la $(MHD_LIBS) $(CRYPTO_LIBS) \
 	$(UV_LIBS) $(JANSSON_LIBS)
 
 # Unit test: the plugin loaded through the real loader with an in-memory

@@ -9,7 +9,8 @@
  *   tokens.c   the bearer-token file
  *
  * Everything runs on the loop thread, except tokens_load() during reload,
- * which runs on the libuv thread pool.
+ * which runs on the libuv thread pool (it reads only a regular file of at
+ * most 1 MiB, and never waits on a FIFO).
  */
 #ifndef EXECD_HTTP_INTERNAL_H
 #define EXECD_HTTP_INTERNAL_H
@@ -26,6 +27,18 @@
 #define HTTP_ID_LEN 36      /* execution ids are UUID-like: [0-9a-f-]{36} */
 #define HTTP_TENANT_MAX 64  /* longest tenant name */
 #define HTTP_ANONYMOUS "anonymous"
+/* Limits of a request head, answered by execd with its JSON error
+ * document (414, 431).  libmicrohttpd keeps a request head in a buffer of
+ * HTTP_CONNECTION_MEMORY bytes: a head that does not even fit there gets
+ * the library's own answer. */
+#define HTTP_URI_MAX 8192
+#define HTTP_HEADERS_MAX 16384
+#define HTTP_CONNECTION_MEMORY (128 * 1024)
+/* Bytes of a chunked body over max_body read and dropped before the
+ * connection is closed instead of answered 413. */
+#define HTTP_DISCARD_MAX (256ull << 20)
+/* Retry-After of a 503 while execd shuts down (seconds). */
+#define HTTP_RETRY_AFTER_SHUTDOWN "5"
 /* 413, 422: libmicrohttpd renamed these constants between releases. */
 #define HTTP_STATUS_TOO_LARGE 413u
 #define HTTP_STATUS_UNPROCESSABLE 422u
@@ -177,6 +190,13 @@ struct http_request {
   http_answer answer;  /* queued by the next handler call */
   void *extra;         /* per-handler state (stream.c) */
 };
+
+/* First look at a request: HTTP version, target and header sizes, and an
+ * unambiguous body length (one Content-Length, or Transfer-Encoding, not
+ * both).  Returns 1 with req->answer set (the connection is then closed). */
+int request_check_head(http_request *req, const char *url, const char *version);
+/* libmicrohttpd's unescape callback: %XX decoding that keeps "%00". */
+size_t request_unescape(void *cls, struct MHD_Connection *conn, char *s);
 
 void request_ref(http_request *req);
 void request_unref(http_request *req);

@@ -37,6 +37,9 @@ const char *respond_code_for(unsigned http_status) {
   case HTTP_STATUS_UNPROCESSABLE: return "unprocessable";
   case MHD_HTTP_TOO_MANY_REQUESTS: return "busy";
   case MHD_HTTP_SERVICE_UNAVAILABLE: return "unavailable";
+  case MHD_HTTP_URI_TOO_LONG: return "uri_too_long";
+  case MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE: return "headers_too_large";
+  case MHD_HTTP_HTTP_VERSION_NOT_SUPPORTED: return "http_version_not_supported";
   default: return "internal";
   }
 }
@@ -125,6 +128,8 @@ void answer_reply_error(http_answer *a, const execd_reply *r) {
     answer_error(a, status, r->code, message, r->field);
   if (status == MHD_HTTP_TOO_MANY_REQUESTS)
     answer_header(a, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+  else if (r->code && strcmp(r->code, "shutting_down") == 0)
+    answer_header(a, MHD_HTTP_HEADER_RETRY_AFTER, HTTP_RETRY_AFTER_SHUTDOWN);
 }
 
 void answer_call_error(http_answer *a, int rc) {

@@ -435,6 +435,9 @@ static int authenticate(http_request *req) {
       token++;
   }
   size_t len = token ? strcspn(token, " \t") : 0;
+  /* RFC 6750: "Bearer" SP token, nothing after it but white space. */
+  if (token && token[len + strspn(token + len, " \t")] != '\0')
+    len = 0;
   const char *tenant = len ? tokens_lookup(srv->tokens, token, len) : NULL;
   if (tenant) {
     snprintf(req->tenant, sizeof req->tenant, "%s", tenant);
@@ -510,8 +513,12 @@ int routes_begin(http_request *req, const char *url, const char *method) {
     return 1;
   if (strstr(r->pattern, "{id}")) {
     if (!valid_id(id)) {
-      fail(req, MHD_HTTP_BAD_REQUEST,
-           "the execution id must be 36 characters of 0-9, a-f and '-'", "id");
+      /* The same code as the core's for an id it cannot parse. */
+      http_answer a = {0, NULL};
+      answer_error(&a, MHD_HTTP_BAD_REQUEST, "invalid_id",
+                   "the execution id must be 36 characters of 0-9, a-f and '-'",
+                   "id");
+      request_answer(req, &a);
       return 1;
     }
     memcpy(req->id, id, HTTP_ID_LEN);

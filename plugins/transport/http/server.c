@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "http_internal.h"
@@ -101,6 +102,125 @@ static enum MHD_Result queue_answer(http_request *req) {
   return rc;
 }
 
+/* ---- the request head ------------------------------------------------------ */
+
+typedef struct head_scan {
+  size_t bytes;          /* header names and values */
+  unsigned content_lengths;
+  const char *first_cl;  /* the first Content-Length value */
+  int cl_differ;         /* two Content-Length headers that differ */
+  unsigned transfer_encodings;
+} head_scan;
+
+static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind,
+                                   const char *key, const char *value) {
+  head_scan *h = cls;
+  (void)kind;
+  h->bytes += strlen(key) + (value ? strlen(value) : 0) + 4; /* ": ", CRLF */
+  if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+    if (h->content_lengths++ && value && h->first_cl &&
+        strcmp(value, h->first_cl) != 0)
+      h->cl_differ = 1;
+    if (!h->first_cl)
+      h->first_cl = value ? value : "";
+  } else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+    h->transfer_encodings++;
+  }
+  return MHD_YES;
+}
+
+/* An answer that also ends the connection: after it nothing the client
+ * sent on this connection can be trusted to be framed right. */
+static void refuse_and_close(http_request *req, unsigned status,
+                             const char *code, const char *message) {
+  answer_error(&req->answer, status, code, message, NULL);
+  answer_header(&req->answer, MHD_HTTP_HEADER_CONNECTION, "close");
+}
+
+int request_check_head(http_request *req, const char *url,
+                       const char *version) {
+  if (strcmp(version, MHD_HTTP_VERSION_1_1) != 0 &&
+      strcmp(version, MHD_HTTP_VERSION_1_0) != 0) {
+    refuse_and_close(req, MHD_HTTP_HTTP_VERSION_NOT_SUPPORTED,
+                     "http_version_not_supported",
+                     "only HTTP/1.0 and HTTP/1.1 are served");
+    return 1;
+  }
+  head_scan target;
+  memset(&target, 0, sizeof target);
+  MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, scan_header,
+                            &target); /* the query: url is the path only */
+  if (strlen(url) + target.bytes > HTTP_URI_MAX) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "the request target is longer than %d bytes",
+             HTTP_URI_MAX);
+    refuse_and_close(req, MHD_HTTP_URI_TOO_LONG, "uri_too_long", msg);
+    return 1;
+  }
+  head_scan h;
+  memset(&h, 0, sizeof h);
+  MHD_get_connection_values(req->conn, MHD_HEADER_KIND, scan_header, &h);
+  if (h.bytes > HTTP_HEADERS_MAX) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "the request headers are larger than %d bytes",
+             HTTP_HEADERS_MAX);
+    refuse_and_close(req, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE,
+                     "headers_too_large", msg);
+    return 1;
+  }
+  /* RFC 9112 6.3: a message with both, or with differing lengths, is a
+   * request smuggling attempt behind a proxy that reads it otherwise. */
+  if (h.content_lengths && h.transfer_encodings) {
+    refuse_and_close(req, MHD_HTTP_BAD_REQUEST, NULL,
+                     "Content-Length and Transfer-Encoding together: the "
+                     "body's length is ambiguous");
+    return 1;
+  }
+  if (h.cl_differ) {
+    refuse_and_close(req, MHD_HTTP_BAD_REQUEST, NULL,
+                     "two different Content-Length headers: the body's "
+                     "length is ambiguous");
+    return 1;
+  }
+  if (h.transfer_encodings > 1) {
+    refuse_and_close(req, MHD_HTTP_BAD_REQUEST, NULL,
+                     "more than one Transfer-Encoding header");
+    return 1;
+  }
+  return 0;
+}
+
+/* Percent-decoding of the path and query: as libmicrohttpd's own, except
+ * that "%00" stays as it is.  A decoded NUL would end the C string early,
+ * so "ID%00" would be read as "ID"; left encoded, it is an invalid id. */
+static int hex_value(char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+size_t request_unescape(void *cls, struct MHD_Connection *conn, char *s) {
+  (void)cls;
+  (void)conn;
+  char *out = s;
+  for (const char *in = s; *in;) {
+    int hi, lo;
+    if (in[0] == '%' && (hi = hex_value(in[1])) >= 0 &&
+        (lo = hex_value(in[2])) >= 0 && (hi | lo) != 0) {
+      *out++ = (char)(hi * 16 + lo);
+      in += 3;
+    } else {
+      *out++ = *in++;
+    }
+  }
+  *out = '\0';
+  return (size_t)(out - s);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                                   const char *url, const char *method,
                                   const char *version, const char *upload_data,
@@ -119,9 +239,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     if (srv->stopping) {
       answer_error(&req->answer, MHD_HTTP_SERVICE_UNAVAILABLE, "shutting_down",
                    "execd is shutting down", NULL);
+      answer_header(&req->answer, MHD_HTTP_HEADER_RETRY_AFTER,
+                    HTTP_RETRY_AFTER_SHUTDOWN);
       return queue_answer(req);
     }
-    if (routes_begin(req, url, method))
+    /* Framing and size first: they decide how the bytes that follow are
+     * read, whatever the route. */
+    if (request_check_head(req, url, version) || routes_begin(req, url, method))
       return queue_answer(req);
     return MHD_YES;
   }
@@ -131,11 +255,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     *upload_data_size = 0;
     req->body_seen += n;
     if (req->body_seen > srv->max_body) {
-      /* A response cannot be queued while MHD hands us upload data: drop
-       * the bytes and answer 413 once the body ends.  A client that keeps
-       * sending far past the limit is disconnected. */
+      /* A chunked body over the limit (a declared Content-Length over it
+       * was refused before the body).  libmicrohttpd 0.9.75 cannot queue a
+       * response while it hands us upload data, so the rest of the body
+       * is read and dropped, costing no memory, and the 413 follows once
+       * it ends.  A body that never ends is cut by the idle timeout only
+       * if it stalls; one that keeps coming is closed at
+       * HTTP_DISCARD_MAX, so that nobody can stream to execd forever. */
       req->body_too_big = 1;
-      if (req->body_seen > 2 * srv->max_body + 65536)
+      if (req->body_seen - srv->max_body > HTTP_DISCARD_MAX)
         return MHD_NO;
       return MHD_YES;
     }
@@ -163,6 +291,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     /* Resumed without an answer: only stop() does that. */
     answer_error(&req->answer, MHD_HTTP_SERVICE_UNAVAILABLE, "shutting_down",
                  "execd is shutting down", NULL);
+    answer_header(&req->answer, MHD_HTTP_HEADER_RETRY_AFTER,
+                  HTTP_RETRY_AFTER_SHUTDOWN);
     return queue_answer(req);
   }
   req->dispatched = 1;
@@ -296,6 +426,10 @@ int server_start(http_server *srv) {
       MHD_OPTION_LISTEN_SOCKET, fd,
       MHD_OPTION_CONNECTION_TIMEOUT, srv->timeout_s,
       MHD_OPTION_CONNECTION_LIMIT, srv->max_connections,
+      /* Room for a request head over execd's own limits, so that execd,
+       * not the library, answers 414/431 in its JSON format. */
+      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY,
+      MHD_OPTION_UNESCAPE_CALLBACK, request_unescape, srv,
       MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
       MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_END);
   if (!srv->mhd) {

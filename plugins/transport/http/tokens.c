@@ -171,19 +171,33 @@ int tokens_load(const char *path, http_tokens **out, char *err, size_t errlen,
   *out = NULL;
   if (warnlen)
     warn[0] = '\0';
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  /* O_NONBLOCK: opening a FIFO must not wait for a writer (it would wedge
+   * the start or every later reload); only a regular file is read, and a
+   * regular file never blocks, so the flag changes nothing for it. */
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) {
     snprintf(err, errlen, "tokens_file %s: %s", path, strerror(errno));
     return EXECD_ECONFIG;
   }
   struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    snprintf(err, errlen, "tokens_file %s: not a regular file", path);
+  if (fstat(fd, &st) != 0) {
+    snprintf(err, errlen, "tokens_file %s: %s", path, strerror(errno));
+    close(fd);
+    return EXECD_ECONFIG;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    snprintf(err, errlen, "tokens_file %s: not a regular file (%s)", path,
+             S_ISFIFO(st.st_mode)   ? "a FIFO"
+             : S_ISDIR(st.st_mode)  ? "a directory"
+             : S_ISCHR(st.st_mode)  ? "a character device"
+             : S_ISSOCK(st.st_mode) ? "a socket"
+                                    : "not a file");
     close(fd);
     return EXECD_ECONFIG;
   }
   if (st.st_size > TOKENS_FILE_MAX) {
-    snprintf(err, errlen, "tokens_file %s: larger than %d bytes", path,
+    snprintf(err, errlen, "tokens_file %s: %lld bytes, larger than the %d "
+             "bytes a tokens file may have", path, (long long)st.st_size,
              TOKENS_FILE_MAX);
     close(fd);
     return EXECD_ECONFIG;
