@@ -4,6 +4,10 @@ EXTRA_DIST += tests/integration/run-integration.sh tests/integration/daemon.py \
 	tests/integration/container-engines.sh tests/integration/engine_api.py \
 	tests/integration/test_daemon.py tests/integration/run-container-restart.sh \
 	tests/integration/test_container_restart.py
+# SIGTERM with jobs that ignore it, max_rss_bytes of local jobs, processes a
+# local job leaves behind (at its end and after a kill -9 of execd).
+TESTS += tests/integration/run-lifecycle.sh
+EXTRA_DIST += tests/integration/run-lifecycle.sh tests/integration/test_lifecycle.py
 # dockerd stopped mid-run and started again (a private dockerd of the test's own).
 TESTS += tests/integration/run-container-engine-down.sh
 EXTRA_DIST += tests/integration/run-container-engine-down.sh \

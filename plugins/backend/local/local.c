@@ -7,10 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cgroup.h"
 #include "local_internal.h"
+#include "procs.h"
 
 static const execd_config_key local_config_keys[] = {
     {"commands_allowed", EXECD_CFG_LIST, "[]",
@@ -145,10 +147,43 @@ static void setup_network_isolation(local_backend *lb) {
 
 /* ---- lifecycle ------------------------------------------------------------------ */
 
+/* <state_dir>/local/<instance>: the records of running attempts.  What
+ * is recorded there at start belongs to an earlier execd that died
+ * without ending its attempts: kill what is left of them. */
+static void open_records(local_backend *lb) {
+  const char *state = lb->host->state_dir(lb->inst);
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s/local", state ? state : ".");
+  if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+    goto unusable;
+  snprintf(dir, sizeof dir, "%s/local/%s", state ? state : ".",
+           lb->host->instance_name(lb->inst));
+  if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+    goto unusable;
+  unsigned killed = procs_sweep_records(dir);
+  if (killed)
+    lb->host->log(lb->inst, EXECD_LOG_NOTICE,
+                  "killed %u processes left by attempts of an earlier run of execd", killed);
+  lb->records_dir = strdup(dir);
+  return;
+unusable:
+  lb->host->log(lb->inst, EXECD_LOG_WARNING,
+                "cannot create %s (%s): processes a job leaves behind cannot be found after "
+                "a crash of execd",
+                dir, strerror(errno));
+}
+
+static void local_stop(void *self) {
+  local_backend *lb = self;
+  local_job_stop_all(lb);
+  local_reaper_close();
+}
+
 static void local_destroy(void *self) {
   local_backend *lb = self;
   if (!lb)
     return;
+  free(lb->records_dir);
   free_strv(lb->commands_allowed);
   free_strv(lb->users_allowed);
   free(lb->default_user);
@@ -175,6 +210,8 @@ static int local_create(const execd_host *host, execd_instance *inst, const json
   setup_network_isolation(lb);
   if (lb->use_cgroups)
     lb->cgroups = cgroups_open(host, inst);
+  open_records(lb);
+  local_reaper_open(lb);
   *self = lb;
   return 0;
 }
@@ -275,6 +312,7 @@ static const execd_plugin local_plugin = {
     .description = "runs executions as process groups on this host",
     .config_keys = local_config_keys,
     .create = local_create,
+    .stop = local_stop,
     .destroy = local_destroy,
     .ops = &local_ops,
 };

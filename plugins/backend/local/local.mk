@@ -7,6 +7,8 @@ plugins_backend_local_backend_local_la_SOURCES = \
 	plugins/backend/local/job.c \
 	plugins/backend/local/spawn.c plugins/backend/local/spawn.h \
 	plugins/backend/local/cgroup.c plugins/backend/local/cgroup.h \
+	plugins/backend/local/procs.c plugins/backend/local/procs.h \
+	plugins/backend/local/reaper.c \
 	plugins/backend/local/netns.c
 plugins_backend_local_backend_local_la_CFLAGS = $(PLUGIN_CFLAGS) -pthread
 plugins_backend_local_backend_local_la_LDFLAGS = $(PLUGIN_LDFLAGS)

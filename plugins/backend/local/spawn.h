@@ -41,7 +41,7 @@ typedef struct spawn_plan {
   int n_chown;
 } spawn_plan;
 
-/* A started process: its pid (also its process group) and a pidfd that
+/* A started process: its pid (also its session and process group) and a pidfd that
  * turns readable when it exits. */
 typedef struct spawn_child {
   pid_t pid;
