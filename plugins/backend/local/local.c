@@ -27,8 +27,9 @@ static const execd_config_key local_config_keys[] = {
      "namespace each), \"shared\" (one loopback-only namespace for all jobs, faster) "
      "or \"off\""},
     {"cgroups", EXECD_CFG_BOOL, "true",
-     "put jobs with a memory or pids limit in cgroup v1 groups of their own (exact "
-     "memory limit, OOM detection); off: rlimits only"},
+     "put every job in a cgroup v1 memory group of its own (exact memory limit, OOM "
+     "detection, its own peak memory) and jobs with a pids limit in a pids group; off: "
+     "rlimits only"},
     {"output_drain", EXECD_CFG_DURATION, "2s",
      "how long to wait for stdout/stderr to close after the job exited"},
     {NULL, 0, NULL, NULL}};
