@@ -239,6 +239,17 @@ void attempt_stop(execution *ex, int why) {
   uv_timer_start(&ex->kill_timer, on_kill_grace, (uint64_t)ex->pipeline->cfg->kill_grace_ms, 0);
 }
 
+void attempt_abandon(execution *ex, int signum) {
+  if (!ex->handle)
+    return;
+  ex->backend->ops->signal(ex->backend->inst->self, ex->handle, signum);
+  if (signum == SIGKILL)
+    uv_timer_stop(&ex->kill_timer);
+  else
+    uv_timer_start(&ex->kill_timer, on_kill_grace, (uint64_t)ex->pipeline->cfg->kill_grace_ms,
+                   0);
+}
+
 static void on_timeout(uv_timer_t *t) {
   execution *ex = t->data;
   if (ex->state != STATE_RUNNING || !ex->handle)
@@ -297,6 +308,14 @@ void pipeline_job_exited(execd_job *job, const execd_job_exit *e) {
   ex->handle = NULL;
   uv_timer_stop(&ex->timer);
   uv_timer_stop(&ex->kill_timer);
+  if (ex->pipeline->abandoning) {
+    /* Stopped by the shutdown: its record stays as storage has it, and
+     * recovery concludes the attempt at the next start. */
+    ex->backend->running--;
+    ex->pipeline->running--;
+    execution_unref(ex); /* the backend's */
+    return;
+  }
   json_decref(ex->exit);
   ex->exit = json_pack("{s:i, s:i, s:b, s:f, s:I}", "exit_code", e->exit_code, "term_signal",
                        e->term_signal, "retryable", e->retryable, "cpu_seconds",

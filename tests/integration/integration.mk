@@ -12,6 +12,10 @@ EXTRA_DIST += tests/integration/run-daemon-http.sh \
 TESTS += tests/integration/run-check-config.sh
 EXTRA_DIST += tests/integration/run-check-config.sh \
 	tests/integration/test_check_config.py
+# SIGTERM with jobs that ignore it, max_rss_bytes of local jobs, processes a
+# local job leaves behind (at its end and after a kill -9 of execd).
+TESTS += tests/integration/run-lifecycle.sh
+EXTRA_DIST += tests/integration/run-lifecycle.sh tests/integration/test_lifecycle.py
 # dockerd stopped mid-run and started again (a private dockerd of the test's own).
 TESTS += tests/integration/run-container-engine-down.sh
 EXTRA_DIST += tests/integration/run-container-engine-down.sh \
