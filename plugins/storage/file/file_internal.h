@@ -92,6 +92,7 @@ typedef struct file_store {
   uint64_t journal_end; /* the next batch writes here */
   uint64_t live_bytes;  /* bytes of the newest committed version of live records */
   uint64_t compact_after; /* after a failed compaction: wait for this size */
+  bool compact_now;       /* compact at once (damage was skipped at start) */
 
   store_index index;
 
