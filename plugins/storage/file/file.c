@@ -308,8 +308,9 @@ static int open_store(file_store *st) {
   st->journal_end = j.end;
   if (j.damaged_ranges) {
     st->host->log(st->inst, EXECD_LOG_WARNING,
-                  "journal %s is damaged in the middle (a failing disk, not a "
-                  "crash): %llu record%s lost in %llu damaged byte%s at %s; "
+                  "journal %s is damaged in the middle (not a torn tail: "
+                  "valid records follow): %llu record%s lost in %llu damaged "
+                  "byte%s at %s; "
                   "the records after the damage are loaded; the damaged bytes "
                   "are saved in %s",
                   st->journal_path, (unsigned long long)j.damaged_records,

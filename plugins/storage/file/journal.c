@@ -2,8 +2,8 @@
 #include "config.h"
 
 #include <errno.h>
-#include <stdbool.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -291,9 +291,10 @@ static uint64_t count_lost(const char *map, uint64_t off, uint64_t end) {
   uint64_t lost = 0;
   while (off < end) {
     lost++;
-    uint32_t len = get_u32((const unsigned char *)map + off + 8);
-    if (header_at(map + off, end - off) && len <= JOURNAL_MAX_PAYLOAD &&
-        off + JOURNAL_HEADER_SIZE + len <= end)
+    uint32_t len = header_at(map + off, end - off)
+                       ? get_u32((const unsigned char *)map + off + 8)
+                       : UINT32_MAX;
+    if (len <= JOURNAL_MAX_PAYLOAD && off + JOURNAL_HEADER_SIZE + len <= end)
       off += JOURNAL_HEADER_SIZE + len;
     else
       off = next_header(map, off + 1, end);
