@@ -72,6 +72,11 @@ class DeepDocumentsTest(unittest.TestCase):
             self.assertEqual(status, 200, one)
         return page
 
+    def assert_restarts(self):
+        self.d.stop()
+        self.d.start()
+        return self.assert_serves()
+
     def test_deep_request_is_refused(self):
         raw = ('{"container": {"command": ["/bin/true"]}, "input": {"data": %s}}'
                % nested(DEEP - 1)).encode()  # the record nests it 3 levels down
@@ -86,6 +91,7 @@ class DeepDocumentsTest(unittest.TestCase):
         status, doc = self.d.submit(ok, wait=30)
         self.assertEqual(status, 201, doc)
         self.assertEqual(doc["state"], "SUCCEEDED", doc)
+        self.assert_restarts()
 
     def test_deep_result_json_fails_the_execution_and_it_stays_readable(self):
         script = ('i=0; s=; while [ $i -lt %d ]; do s="[$s]"; i=$((i+1)); done; '
@@ -106,6 +112,8 @@ class DeepDocumentsTest(unittest.TestCase):
         status, logs = self.d.request("GET", "/v1/executions/%s/logs" % eid)
         self.assertEqual(status, 200, logs)
         self.assertIn("written", logs)
+        page = self.assert_restarts()
+        self.assertIn(eid, [e["execution_id"] for e in page["executions"]])
         status, gone = self.d.request("DELETE", "/v1/executions/" + eid)
         self.assertEqual(status, 200, gone)
 
