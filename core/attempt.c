@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "contract.h"
 #include "ids.h"
 #include "job_spec.h"
 #include "log.h"
@@ -515,6 +516,15 @@ void attempt_finish(execution *ex) {
   } else {
     final = STATE_SUCCEEDED;
     reason = "exit code 0";
+  }
+  /* With a schema_out, SUCCEEDED needs a valid output document; a permanent error. */
+  json_t *invalid = final != STATE_SUCCEEDED ? NULL
+                    : contract_check_output(ex->pipeline->cfg->contracts, ex->record,
+                                            json_object_get(result, "output"));
+  if (invalid) {
+    final = STATE_FAILED;
+    reason = "output_invalid";
+    json_object_set_new(ex->record, "error", invalid);
   }
   json_object_set(result, "error", json_object_get(ex->record, "error"));
   if (final == STATE_SUCCEEDED)

@@ -10,6 +10,7 @@
 #include <libconfig.h>
 
 #include "conf.h"
+#include "contract.h"
 #include "loader.h"
 #include "log.h"
 #include "units.h"
@@ -388,6 +389,22 @@ static int parse_block_list(cfg_ctx *c, const config_setting_t *l, const char *s
   return 0;
 }
 
+/* The agent's schemas are compiled once, here; a schema that is not a
+ * valid JSON Schema is a config error naming the agent and its line. */
+static int compile_agent_schemas(cfg_ctx *c, execd_config *cfg, json_t *agent,
+                                 const char *name, const char *path, const int line[2],
+                                 bool format_assertion) {
+  const char *which = NULL;
+  char why[600], kp[256];
+  if (contracts_add(cfg->contracts, name, json_object_get(agent, "schema_in"),
+                    json_object_get(agent, "schema_out"), format_assertion, &which, why,
+                    sizeof why) == 0)
+    return 0;
+  join_path(kp, sizeof kp, path, which);
+  return fail(c, line[strcmp(which, "schema_out") == 0], kp,
+              "agent '%s': not a valid JSON Schema (draft 2020-12): %s", name, why);
+}
+
 static int parse_agents(cfg_ctx *c, execd_config *cfg, const config_setting_t *l) {
   char p[256];
   if (config_setting_type(l) != CONFIG_TYPE_LIST)
@@ -401,6 +418,8 @@ static int parse_agents(cfg_ctx *c, execd_config *cfg, const config_setting_t *l
     json_t *agent = json_object();
     char *name = NULL;
     int rc = 0;
+    int schema_line[2] = {0, 0}; /* schema_in, schema_out */
+    bool format_assertion = false;
     for (int j = 0; j < config_setting_length(g) && !rc; j++) {
       config_setting_t *m = config_setting_get_elem(g, (unsigned)j);
       const char *k = config_setting_name(m);
@@ -458,19 +477,29 @@ static int parse_agents(cfg_ctx *c, execd_config *cfg, const config_setting_t *l
                       "not valid JSON: %s (column %d)", je.text, je.column);
           else
             json_object_set_new(agent, k, doc);
+          schema_line[strcmp(k, "schema_out") == 0] = config_setting_source_line(m);
         }
         free(s);
+      } else if (strcmp(k, "format_assertion") == 0) {
+        if (config_setting_type(m) != CONFIG_TYPE_BOOL)
+          rc = fail(c, config_setting_source_line(m), kp, "expected true or false");
+        else
+          format_assertion = config_setting_get_bool(m);
+        if (!rc)
+          json_object_set_new(agent, k, json_boolean(format_assertion));
       } else {
         rc = fail(c, config_setting_source_line(m), kp,
                   "unknown setting (known: name, description, backend, image, "
                   "command, working_dir, user, io, environment, resources, "
-                  "schema_in, schema_out)");
+                  "schema_in, schema_out, format_assertion)");
       }
     }
     if (!rc && !name)
       rc = fail(c, config_setting_source_line(g), p, "missing 'name = \"...\";'");
     if (!rc && json_object_get(cfg->agents, name))
       rc = fail(c, config_setting_source_line(g), p, "duplicate agent name '%s'", name);
+    if (!rc)
+      rc = compile_agent_schemas(c, cfg, agent, name, p, schema_line, format_assertion);
     if (rc) {
       free(name);
       json_decref(agent);
@@ -502,6 +531,7 @@ static void set_defaults(execd_config *cfg) {
   cfg->limits.max_json_depth = LIMITS_JSON_DEPTH_DEFAULT;
   cfg->limits.max_json_elements = LIMITS_JSON_ELEMENTS_DEFAULT;
   cfg->agents = json_object();
+  cfg->contracts = contracts_new();
 }
 
 int config_load(const char *path, execd_config **out, char *err, size_t errlen) {
@@ -714,5 +744,6 @@ void config_free(execd_config *cfg) {
   free(cfg->plugin_dir);
   free(cfg->default_backend);
   json_decref(cfg->agents);
+  contracts_free(cfg->contracts);
   free(cfg);
 }

@@ -70,6 +70,8 @@ typedef struct execd_config {
   char *default_backend;
   /* agents: name -> normalised definition */
   json_t *agents;
+  /* agents' schema_in and schema_out, compiled (contract.h) */
+  struct contracts *contracts;
 } execd_config;
 
 /* Parse and validate everything that needs no plugin.  On error returns

@@ -30,15 +30,18 @@ backends: ( {{ name = "local"; plugin = "local";
               commands_allowed = [ "/bin/*", "/usr/bin/*" ];
               defaults = {{ memory = "1G"; timeout = "2m"; }}; }}{extra_backends} );
 transports: ( {{ plugin = "http"; listen = "127.0.0.1:{port}"; tokens_file = "{state}/tokens"; }} );
+{extra_config}
 """
 
 
 class Daemon:
-    def __init__(self, state=None, extra_backends=""):
+    def __init__(self, state=None, extra_backends="", extra_config=""):
         """extra_backends: libconfig text of more backends, each starting
-        with a comma (", { name = ...; }")."""
+        with a comma (", { name = ...; }"); extra_config: more top-level
+        settings (agents = ( ... );)."""
         self.state = state or tempfile.mkdtemp(prefix="execd-it-")
         self.extra_backends = extra_backends
+        self.extra_config = extra_config
         self.proc = None
         self.port = None
         self.log_path = os.path.join(self.state, "execd.log")
@@ -51,7 +54,8 @@ class Daemon:
         path = os.path.join(self.state, "execd.conf")
         with open(path, "w") as f:
             f.write(CONFIG.format(state=self.state, port=port,
-                                  extra_backends=self.extra_backends))
+                                  extra_backends=self.extra_backends,
+                                  extra_config=self.extra_config))
         return path
 
     def start(self, port=None):
