@@ -273,12 +273,13 @@ typedef struct collect_work {
   execution *ex;
   json_t *globs;
   int64_t max_bytes;
+  json_bounds bounds;
   json_t *collected;
 } collect_work;
 
 static void collect_run(uv_work_t *req) {
   collect_work *w = req->data;
-  w->collected = outputs_collect(w->ex->workspace, w->globs, w->max_bytes);
+  w->collected = outputs_collect(w->ex->workspace, w->globs, w->max_bytes, &w->bounds);
 }
 
 static void collect_done(uv_work_t *req, int status) {
@@ -338,6 +339,7 @@ void pipeline_job_exited(execd_job *job, const execd_job_exit *e) {
   const json_t *output = json_object_get(execution_spec(ex), "output");
   w->globs = json_deep_copy(json_object_get(output, "files"));
   w->max_bytes = json_integer_value(json_object_get(output, "max_bytes"));
+  w->bounds = limits_json_bounds(&ex->pipeline->cfg->limits);
   /* The backend's reference becomes the collect work's. */
   uv_queue_work(ex->pipeline->loop, &w->req, collect_run, collect_done);
 }
@@ -512,12 +514,17 @@ void attempt_finish(execution *ex) {
     final = STATE_FAILED; /* invalid result.json and the like */
     reason = json_string_value(json_object_get(json_object_get(ex->record, "error"), "code"));
   } else if (json_io) {
-    json_t *env = outputs_parse_envelope(ex->stdout_text ? ex->stdout_text : "", ex->stdout_len);
+    json_bounds bounds = limits_json_bounds(&ex->pipeline->cfg->limits);
+    char why[256];
+    json_t *env = outputs_parse_envelope(ex->stdout_text ? ex->stdout_text : "", ex->stdout_len,
+                                         &bounds, why, sizeof why);
     if (!env) {
       final = STATE_FAILED;
       reason = "no io:json envelope";
       execution_set_error(ex, "invalid_envelope",
-                          "io is \"json\" but the job printed no {\"ok\": ...} line on stdout", NULL);
+                          why[0] ? why
+                                 : "io is \"json\" but the job printed no {\"ok\": ...} line on stdout",
+                          NULL);
     } else if (json_is_true(json_object_get(env, "ok"))) {
       final = STATE_SUCCEEDED;
       reason = "exit code 0, ok envelope";

@@ -34,6 +34,9 @@ EXTRA_DIST += tests/integration/run-container-workspace.sh \
 TESTS += tests/integration/run-container-engine-lost.sh
 EXTRA_DIST += tests/integration/run-container-engine-lost.sh \
 	tests/integration/test_container_engine_lost.py
+# Depth and value limits of the JSON that enters; unreadable stored records.
+TESTS += tests/integration/run-json-limits.sh
+EXTRA_DIST += tests/integration/run-json-limits.sh tests/integration/test_json_limits.py
 # Agents' schema_in and schema_out: 422 input_invalid at submit, FAILED
 # output_invalid at the end, invalid schemas as config errors.
 TESTS += tests/integration/run-contracts.sh
