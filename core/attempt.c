@@ -349,7 +349,7 @@ void pipeline_job_exited(execd_job *job, const execd_job_exit *e) {
 static bool permanent_error(const char *code) {
   static const char *const permanent[] = {
       "image_not_found", "image_not_allowed", "command_not_allowed", "spawn_failed",
-      "invalid_output",  "invalid_envelope",  "job_error",           "start_failed",
+      "output_invalid",  "invalid_envelope",  "job_error",           "start_failed",
       "output_too_large", NULL};
   for (const char *const *p = permanent; *p; p++)
     if (code && strcmp(code, *p) == 0)

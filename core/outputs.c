@@ -209,13 +209,13 @@ json_t *outputs_collect(const char *workspace, const json_t *globs, int64_t max_
       json_object_set_new(res, "output", doc);
     else if (je.fault == JSON_BOUNDS_INVALID)
       json_object_set_new(res, "error",
-                          json_pack("{s:s, s:s+}", "code", "invalid_output", "message",
+                          json_pack("{s:s, s:s+}", "code", "output_invalid", "message",
                                     "output/result.json is not valid JSON: ", je.json.text));
     else
       json_object_set_new(
           res, "error",
           json_pack("{s:s, s:s+++}", "code",
-                    je.fault == JSON_BOUNDS_TOO_DEEP ? "invalid_output" : "output_too_large",
+                    je.fault == JSON_BOUNDS_TOO_DEEP ? "output_invalid" : "output_too_large",
                     "message", "output/result.json is ",
                     je.fault == JSON_BOUNDS_TOO_DEEP ? "" : "over its limit of values: ",
                     je.message,

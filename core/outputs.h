@@ -14,9 +14,9 @@
 /* Returns a new object:
  *   {"output": result.json's document or null,
  *    "output_files": [{"name","size","sha256","content","encoding"}...],
- *    "error": null | {"code": "invalid_output"|"output_too_large", "message"}}
+ *    "error": null | {"code": "output_invalid"|"output_too_large", "message"}}
  * result.json must be within max_bytes and the JSON bounds b (deeper:
- * invalid_output; more values: output_too_large).
+ * output_invalid; more values: output_too_large).
  * Files match the globs (fnmatch, relative to output/); symlinks and
  * special files are never read.  Contents are included while their total
  * stays within max_bytes; the rest are listed with "truncated": true. */

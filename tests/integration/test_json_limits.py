@@ -104,7 +104,7 @@ class DeepDocumentsTest(unittest.TestCase):
         status, doc = self.d.get(eid)
         self.assertEqual(status, 200, doc)
         self.assertEqual(doc["state"], "FAILED", doc)
-        self.assertEqual(doc["error"]["code"], "invalid_output", doc)
+        self.assertEqual(doc["error"]["code"], "output_invalid", doc)
         self.assertIn("json_depth_max", doc["error"]["message"])
         self.assertIsNone(doc["result"]["output"])
         page = self.assert_serves()

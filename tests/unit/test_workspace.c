@@ -118,7 +118,7 @@ START_TEST(collects_outputs) {
   put("result.json", "{not json");
   res = outputs_collect(ws, NULL, 1024, &bounds);
   ck_assert_str_eq(json_string_value(json_object_get(json_object_get(res, "error"), "code")),
-                   "invalid_output");
+                   "output_invalid");
   json_decref(res);
 }
 END_TEST
