@@ -12,6 +12,9 @@ apt-get install -y -qq --no-install-recommends \
   libuv1-dev libjansson-dev libconfig-dev libssl-dev libbsd-dev libarchive-dev zlib1g-dev \
   libcurl4-openssl-dev libmicrohttpd-dev libsystemd-dev check libsubunit-dev \
   python3 procps curl groff-base man-db >/dev/null
+# The fuzz targets (tests/fuzz/, configure --enable-fuzzing CC=clang):
+# clang and libFuzzer's runtime with the sanitizers'.
+apt-get install -y -qq --no-install-recommends clang libclang-rt-14-dev >/dev/null
 # Debian packaging and the install test (tests/install/): dpkg-buildpackage,
 # dch, lintian, a Debian 12 root made with mmdebstrap, ip netns.
 apt-get install -y -qq --no-install-recommends \
