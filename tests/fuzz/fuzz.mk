@@ -1,4 +1,4 @@
-# libFuzzer targets (tests/fuzz/README.md): built by "make fuzz" in a tree
+# libFuzzer targets (doc/architecture.md, "Fuzzing"): built by "make fuzz" in a tree
 # configured with --enable-fuzzing CC=clang, run by tests/fuzz/run-fuzz.sh.
 # Each target compiles the sources it exercises itself, instrumented for
 # coverage and built with ASan and UBSan, so nothing else in the tree is
@@ -9,7 +9,7 @@ FUZZ_TARGETS = tests/fuzz/fuzz_request tests/fuzz/fuzz_tokens \
 	tests/fuzz/fuzz_engine_frames tests/fuzz/fuzz_http_route \
 	tests/fuzz/fuzz_config
 EXTRA_PROGRAMS = $(FUZZ_TARGETS)
-EXTRA_DIST += tests/fuzz/README.md tests/fuzz/run-fuzz.sh tests/fuzz/corpus \
+EXTRA_DIST += tests/fuzz/run-fuzz.sh tests/fuzz/lsan.supp tests/fuzz/corpus \
 	tests/fuzz/dict bench/fuzz-long
 CLEANFILES += $(FUZZ_TARGETS)
 
@@ -75,3 +75,17 @@ fuzz:
 	@echo "make fuzz: configure with --enable-fuzzing CC=clang" >&2; exit 1
 endif
 .PHONY: fuzz
+
+# What the fuzz targets found, kept as unit tests (tests/unit/test_fuzz_found.c):
+# each links the source of the parser it checks.
+if HAVE_CHECK
+if BUILD_PLUGIN_HTTP
+check_PROGRAMS += tests/unit/test_fuzz_found
+TESTS += tests/unit/test_fuzz_found
+tests_unit_test_fuzz_found_SOURCES = tests/unit/test_fuzz_found.c \
+	plugins/transport/http/tokens.c
+tests_unit_test_fuzz_found_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/transport/http
+tests_unit_test_fuzz_found_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(MHD_CFLAGS) $(CRYPTO_CFLAGS)
+tests_unit_test_fuzz_found_LDADD = $(CHECK_LIBS) $(CRYPTO_LIBS)
+endif
+endif

@@ -1,9 +1,11 @@
 /* libFuzzer target: the http transport's tokens file, parsed from a buffer
  * by tokens_parse() (what tokens_load() calls once it has read the file).
  * Checked besides memory safety: a file that parses maps the first line's
- * token to that line's tenant, and a refused file says why. */
+ * token to that line's tenant, both made only of the characters doc/api.md
+ * allows, and a refused file says why. */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +19,18 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 }
 
 static int blank(char c) { return c == ' ' || c == '\t' || c == '\r'; }
+
+/* doc/api.md: a token is made of letters, digits and -._~+/=; a tenant of
+ * letters, digits and -_. (at most 64). */
+static int only(const char *s, size_t len, const char *punct) {
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+          (c >= '0' && c <= '9') || (c && strchr(punct, c))))
+      return 0;
+  }
+  return 1;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const char *text = (const char *)data;
@@ -49,6 +63,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       const char *ten = c;
       while (c < eol && !blank(*c))
         c++;
+      if (!only(tok, toklen, "-._~+/=") || !only(ten, (size_t)(c - ten), "-_.") ||
+          c - ten > HTTP_TENANT_MAX) {
+        fprintf(stderr, "accepted a token or tenant the documentation forbids\n");
+        abort();
+      }
       const char *found = tokens_lookup(t, tok, toklen);
       if (!found || strlen(found) != (size_t)(c - ten) ||
           memcmp(found, ten, (size_t)(c - ten)) != 0)
