@@ -15,28 +15,35 @@ CLEANFILES += $(FUZZ_TARGETS)
 
 FUZZ_TARGET_CFLAGS = $(AM_CFLAGS) $(FUZZ_CFLAGS)
 FUZZ_SUPPORT = tests/fuzz/fuzz_support.c tests/fuzz/fuzz_support.h
-# What the core's parsers need to link: logging, allocation, units.
-FUZZ_CORE_BASE = core/log.c core/xalloc.c core/units.c
 FUZZ_SUPPORT_LIBS = $(UV_LIBS) $(JANSSON_LIBS)
-FUZZ_CORE_LIBS = $(SYSTEMD_LIBS) $(FUZZ_SUPPORT_LIBS) -lm
+
+# The core's sources, compiled once more with the fuzzing flags, for the
+# targets of core parsers: whatever a parser calls links, also after the
+# core gains files or libraries (the loader's library is compiled in here
+# instead of being linked).
+EXTRA_LTLIBRARIES = tests/fuzz/libfuzzcore.la
+tests_fuzz_libfuzzcore_la_SOURCES = $(core_libexecdcore_la_SOURCES) \
+	$(core_libexecdloader_la_SOURCES)
+tests_fuzz_libfuzzcore_la_CFLAGS = $(FUZZ_TARGET_CFLAGS) $(LIBCONFIG_CFLAGS) \
+	$(CRYPTO_CFLAGS) $(SYSTEMD_CFLAGS)
+tests_fuzz_libfuzzcore_la_LIBADD = \
+	$(filter-out core/libexecdloader.la,$(core_libexecdcore_la_LIBADD)) \
+	$(core_libexecdloader_la_LIBADD)
+FUZZ_CORE_LIBS = tests/fuzz/libfuzzcore.la $(FUZZ_SUPPORT_LIBS)
 
 # The request parser and validator, and the policy merge behind it.
-tests_fuzz_fuzz_request_SOURCES = tests/fuzz/fuzz_request.c $(FUZZ_SUPPORT) \
-	$(FUZZ_CORE_BASE) core/request.c core/request_policy.c core/conf.c \
-	core/loader.c
-tests_fuzz_fuzz_request_CFLAGS = $(FUZZ_TARGET_CFLAGS) $(LIBCONFIG_CFLAGS) $(SYSTEMD_CFLAGS)
-tests_fuzz_fuzz_request_LDADD = $(FUZZ_CORE_LIBS) $(LIBCONFIG_LIBS) $(LTDL_LIBS)
+tests_fuzz_fuzz_request_SOURCES = tests/fuzz/fuzz_request.c $(FUZZ_SUPPORT)
+tests_fuzz_fuzz_request_CFLAGS = $(FUZZ_TARGET_CFLAGS)
+tests_fuzz_fuzz_request_LDADD = $(FUZZ_CORE_LIBS)
 
 # The configuration loader (a file in a private directory).
-tests_fuzz_fuzz_config_SOURCES = tests/fuzz/fuzz_config.c $(FUZZ_SUPPORT) \
-	$(FUZZ_CORE_BASE) core/conf.c core/loader.c
-tests_fuzz_fuzz_config_CFLAGS = $(FUZZ_TARGET_CFLAGS) $(LIBCONFIG_CFLAGS) $(SYSTEMD_CFLAGS)
-tests_fuzz_fuzz_config_LDADD = $(FUZZ_CORE_LIBS) $(LIBCONFIG_LIBS) $(LTDL_LIBS)
+tests_fuzz_fuzz_config_SOURCES = tests/fuzz/fuzz_config.c $(FUZZ_SUPPORT)
+tests_fuzz_fuzz_config_CFLAGS = $(FUZZ_TARGET_CFLAGS)
+tests_fuzz_fuzz_config_LDADD = $(FUZZ_CORE_LIBS)
 
 # Workflow commands and the line splitter.
-tests_fuzz_fuzz_workflow_SOURCES = tests/fuzz/fuzz_workflow.c $(FUZZ_SUPPORT) \
-	$(FUZZ_CORE_BASE) core/workflow.c
-tests_fuzz_fuzz_workflow_CFLAGS = $(FUZZ_TARGET_CFLAGS) $(SYSTEMD_CFLAGS)
+tests_fuzz_fuzz_workflow_SOURCES = tests/fuzz/fuzz_workflow.c $(FUZZ_SUPPORT)
+tests_fuzz_fuzz_workflow_CFLAGS = $(FUZZ_TARGET_CFLAGS)
 tests_fuzz_fuzz_workflow_LDADD = $(FUZZ_CORE_LIBS)
 
 # The container engine's multiplexed stream format.
