@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "contract.h"
 #include "ids.h"
 #include "log.h"
 #include "metrics.h"
@@ -72,6 +73,28 @@ static void reply_ok(execd_reply_cb cb, void *arg, json_t *body /* stolen */) {
   d->cb = cb;
   d->arg = arg;
   d->body = body;
+  defer(d);
+}
+
+/* An error reply; details (stolen, may be NULL) goes to the transport as
+ * the reply's body (host.h). */
+static void reply_err_details(execd_reply_cb cb, void *arg, int status, const char *code,
+                              const char *field, json_t *details, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
+static void reply_err_details(execd_reply_cb cb, void *arg, int status, const char *code,
+                              const char *field, json_t *details, const char *fmt, ...) {
+  deferred *d = xcalloc(1, sizeof *d);
+  d->cb = cb;
+  d->arg = arg;
+  d->status = status;
+  d->body = details;
+  d->code = xstrdup(code);
+  d->field = field && *field ? xstrdup(field) : NULL;
+  va_list ap;
+  va_start(ap, fmt);
+  if (vasprintf(&d->message, fmt, ap) < 0)
+    d->message = NULL;
+  va_end(ap);
   defer(d);
 }
 
@@ -243,9 +266,12 @@ int api_submit(execd_instance *inst, const char *tenant, const char *body, size_
   request_error e;
   json_t *req = request_parse(body, len, &cfg->limits, &e);
   json_t *spec = req ? request_effective_spec(req, cfg, &e) : NULL;
+  json_t *details = NULL; /* the schema_in errors of a 422 */
+  if (spec && contract_check_input(cfg->contracts, req, spec, &e, &details) != 0)
+    json_decref(spec), spec = NULL;
   if (!spec) {
     pipeline_count_rejected(p);
-    reply_err(cb, arg, e.status, e.code, e.field, "%s", e.message);
+    reply_err_details(cb, arg, e.status, e.code, e.field, details, "%s", e.message);
     json_decref(req);
     return 0;
   }

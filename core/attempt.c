@@ -5,12 +5,14 @@
  * execution's state: retry with backoff, or conclude. */
 #include "config.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "contract.h"
 #include "ids.h"
 #include "job_spec.h"
 #include "log.h"
@@ -28,6 +30,7 @@ typedef struct prepare_work {
   json_t *checkpoint; /* own reference */
   uid_t uid;
   gid_t gid;
+  bool container;     /* the spec has an image: its user is the container's */
   bool adopt;         /* recovery: adopt instead of start */
   int rc;
   char err[512];
@@ -44,6 +47,14 @@ static void prepare_run(uv_work_t *req) {
   }
   w->rc = workspace_prepare(w->ex->workspace, w->input, w->checkpoint, w->uid, w->gid,
                             w->err, sizeof w->err);
+  /* A container's user enters the workspace as mounted (the container
+   * backend gives it the files); on the host, the directory is private to
+   * the job's own uid. */
+  if (w->rc == 0 && w->container && chmod(w->ex->workspace, 0755) < 0) {
+    w->rc = -errno;
+    snprintf(w->err, sizeof w->err, "cannot open up workspace %s: %s", w->ex->workspace,
+             strerror(errno));
+  }
 }
 
 static void begin_running(execution *ex);
@@ -119,9 +130,10 @@ void attempt_prepare(execution *ex, bool adopt) {
     w->checkpoint = json_null();
   w->uid = (uid_t)-1;
   w->gid = (gid_t)-1;
+  w->container = json_object_get(execution_spec(ex), "image") != NULL;
   const char *user = json_string_value(json_object_get(execution_spec(ex), "user"));
   unsigned uid, gid;
-  if (user && !json_object_get(execution_spec(ex), "image")) {
+  if (user && !w->container) {
     int n = sscanf(user, "%u:%u", &uid, &gid);
     if (n >= 1) {
       w->uid = uid;
@@ -508,6 +520,15 @@ void attempt_finish(execution *ex) {
   } else {
     final = STATE_SUCCEEDED;
     reason = "exit code 0";
+  }
+  /* With a schema_out, SUCCEEDED needs a valid output document; a permanent error. */
+  json_t *invalid = final != STATE_SUCCEEDED ? NULL
+                    : contract_check_output(ex->pipeline->cfg->contracts, ex->record,
+                                            json_object_get(result, "output"));
+  if (invalid) {
+    final = STATE_FAILED;
+    reason = "output_invalid";
+    json_object_set_new(ex->record, "error", invalid);
   }
   json_object_set(result, "error", json_object_get(ex->record, "error"));
   if (final == STATE_SUCCEEDED)

@@ -10,6 +10,7 @@
 #include <libconfig.h>
 
 #include "conf.h"
+#include "contract.h"
 #include "loader.h"
 #include "log.h"
 #include "units.h"
@@ -309,6 +310,23 @@ static int parse_daemon(cfg_ctx *c, execd_config *cfg, const config_setting_t *g
   return 0;
 }
 
+/* A list of non-empty strings (globs) as a JSON array. */
+static int parse_globs(cfg_ctx *c, const config_setting_t *m, const char *path, json_t **out) {
+  int t = config_setting_type(m);
+  if (t != CONFIG_TYPE_ARRAY && t != CONFIG_TYPE_LIST)
+    return fail(c, config_setting_source_line(m), path,
+                "expected an array of globs [\"NAME\", \"PREFIX_*\"]");
+  for (int e = 0; e < config_setting_length(m); e++) {
+    const char *g = config_setting_get_string_elem(m, e);
+    if (!g || !*g)
+      return fail(c, config_setting_source_line(m), path,
+                  "element %d is not a non-empty string", e);
+  }
+  json_decref(*out);
+  *out = setting_to_json(m);
+  return 0;
+}
+
 /* A plugin block: core keys are read here, the rest goes to the plugin. */
 static int parse_block(cfg_ctx *c, const config_setting_t *g, const char *path,
                        int kind, plugin_block *b) {
@@ -334,6 +352,8 @@ static int parse_block(cfg_ctx *c, const config_setting_t *g, const char *path,
       b->max_running = (int)n;
     } else if (kind == EXECD_KIND_BACKEND && strcmp(name, "defaults") == 0) {
       rc = parse_resources(c, m, p, &b->defaults);
+    } else if (kind == EXECD_KIND_BACKEND && strcmp(name, "environment_allowed") == 0) {
+      rc = parse_globs(c, m, p, &b->environment_allowed);
     } else {
       json_object_set_new(b->config, name, setting_to_json(m));
       json_object_set_new(b->lines, name, json_integer(config_setting_source_line(m)));
@@ -379,6 +399,22 @@ static int parse_block_list(cfg_ctx *c, const config_setting_t *l, const char *s
   return 0;
 }
 
+/* The agent's schemas are compiled once, here; a schema that is not a
+ * valid JSON Schema is a config error naming the agent and its line. */
+static int compile_agent_schemas(cfg_ctx *c, execd_config *cfg, json_t *agent,
+                                 const char *name, const char *path, const int line[2],
+                                 bool format_assertion) {
+  const char *which = NULL;
+  char why[600], kp[256];
+  if (contracts_add(cfg->contracts, name, json_object_get(agent, "schema_in"),
+                    json_object_get(agent, "schema_out"), format_assertion, &which, why,
+                    sizeof why) == 0)
+    return 0;
+  join_path(kp, sizeof kp, path, which);
+  return fail(c, line[strcmp(which, "schema_out") == 0], kp,
+              "agent '%s': not a valid JSON Schema (draft 2020-12): %s", name, why);
+}
+
 static int parse_agents(cfg_ctx *c, execd_config *cfg, const config_setting_t *l) {
   char p[256];
   if (config_setting_type(l) != CONFIG_TYPE_LIST)
@@ -392,6 +428,8 @@ static int parse_agents(cfg_ctx *c, execd_config *cfg, const config_setting_t *l
     json_t *agent = json_object();
     char *name = NULL;
     int rc = 0;
+    int schema_line[2] = {0, 0}; /* schema_in, schema_out */
+    bool format_assertion = false;
     for (int j = 0; j < config_setting_length(g) && !rc; j++) {
       config_setting_t *m = config_setting_get_elem(g, (unsigned)j);
       const char *k = config_setting_name(m);
@@ -449,19 +487,29 @@ static int parse_agents(cfg_ctx *c, execd_config *cfg, const config_setting_t *l
                       "not valid JSON: %s (column %d)", je.text, je.column);
           else
             json_object_set_new(agent, k, doc);
+          schema_line[strcmp(k, "schema_out") == 0] = config_setting_source_line(m);
         }
         free(s);
+      } else if (strcmp(k, "format_assertion") == 0) {
+        if (config_setting_type(m) != CONFIG_TYPE_BOOL)
+          rc = fail(c, config_setting_source_line(m), kp, "expected true or false");
+        else
+          format_assertion = config_setting_get_bool(m);
+        if (!rc)
+          json_object_set_new(agent, k, json_boolean(format_assertion));
       } else {
         rc = fail(c, config_setting_source_line(m), kp,
                   "unknown setting (known: name, description, backend, image, "
                   "command, working_dir, user, io, environment, resources, "
-                  "schema_in, schema_out)");
+                  "schema_in, schema_out, format_assertion)");
       }
     }
     if (!rc && !name)
       rc = fail(c, config_setting_source_line(g), p, "missing 'name = \"...\";'");
     if (!rc && json_object_get(cfg->agents, name))
       rc = fail(c, config_setting_source_line(g), p, "duplicate agent name '%s'", name);
+    if (!rc)
+      rc = compile_agent_schemas(c, cfg, agent, name, p, schema_line, format_assertion);
     if (rc) {
       free(name);
       json_decref(agent);
@@ -491,6 +539,7 @@ static void set_defaults(execd_config *cfg) {
   cfg->limits.max_log_bytes = 1 << 20;
   cfg->limits.max_attempts = 10;
   cfg->agents = json_object();
+  cfg->contracts = contracts_new();
 }
 
 int config_load(const char *path, execd_config **out, char *err, size_t errlen) {
@@ -677,6 +726,7 @@ static void block_free(plugin_block *b) {
   json_decref(b->config);
   json_decref(b->lines);
   json_decref(b->defaults);
+  json_decref(b->environment_allowed);
 }
 
 void config_free(execd_config *cfg) {
@@ -694,5 +744,6 @@ void config_free(execd_config *cfg) {
   free(cfg->plugin_dir);
   free(cfg->default_backend);
   json_decref(cfg->agents);
+  contracts_free(cfg->contracts);
   free(cfg);
 }

@@ -22,6 +22,8 @@ typedef struct plugin_block {
   /* backends only */
   int max_running;   /* 0: only the global limit applies */
   json_t *defaults;  /* resource defaults and ceilings, normalised */
+  json_t *environment_allowed; /* globs of the names a request may set, or NULL: any
+                                * name the built-in denylist allows (env_policy.h) */
 } plugin_block;
 
 /* Limits on what a request may carry. */
@@ -58,6 +60,8 @@ typedef struct execd_config {
   char *default_backend;
   /* agents: name -> normalised definition */
   json_t *agents;
+  /* agents' schema_in and schema_out, compiled (contract.h) */
+  struct contracts *contracts;
 } execd_config;
 
 /* Parse and validate everything that needs no plugin.  On error returns

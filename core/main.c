@@ -258,7 +258,7 @@ static void close_leftover(uv_handle_t *h, void *arg) {
 static void make_work_dir(const char *state_dir) {
   char dir[4096];
   snprintf(dir, sizeof dir, "%s/work", state_dir);
-  mkdir_p(dir, 0755);
+  mkdir_p(dir, 0711); /* jobs under their own uids reach their workspace, list none */
 }
 
 int main(int argc, char **argv) {
@@ -335,7 +335,9 @@ int main(int argc, char **argv) {
     return rc != 0 ? 1 : 0;
   }
 
-  if (mkdir_p(d.cfg->state_dir, 0750) != 0) {
+  /* Searchable, not listable, by others: jobs under their own uids reach
+   * their workspaces below it; the store is private (0750). */
+  if (mkdir_p(d.cfg->state_dir, 0711) != 0) {
     log_err("cannot create state_dir %s: %s", d.cfg->state_dir, strerror(errno));
     return 1;
   }

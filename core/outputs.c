@@ -8,8 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include <linux/openat2.h>
 #include <openssl/evp.h>
 
 #include "outputs.h"
@@ -17,13 +19,28 @@
 
 #define OUTPUT_MAX_FILES 1000
 
-/* Reads a regular file (not through a symlink) of at most max bytes. */
+/* Opens rel below dirfd without following a symlink in any component and
+ * without leaving dirfd's tree, even if the job's processes changed it
+ * after the walk. */
+static int open_beneath(int dirfd, const char *rel) {
+  struct open_how how = {.flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK,
+                         .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+                                    RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV};
+  int fd = (int)syscall(SYS_openat2, dirfd, rel, &how, sizeof how);
+  if (fd < 0 && errno == ENOSYS) /* before Linux 5.6: the last component only */
+    fd = openat(dirfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+  return fd;
+}
+
+/* Reads a regular file (not through a symlink) of at most max bytes.  A
+ * file with more than one hard link is refused: it may be a link the job
+ * made to a file outside its workspace, which execd (root) could read. */
 static int read_regular(int dirfd, const char *rel, int64_t max, char **out, size_t *len) {
-  int fd = openat(dirfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+  int fd = open_beneath(dirfd, rel);
   if (fd < 0)
     return -errno;
   struct stat st;
-  if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+  if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink > 1) {
     close(fd);
     return -EINVAL;
   }

@@ -7,6 +7,7 @@
 
 #include <execd/error.h>
 
+#include "env_policy.h"
 #include "request.h"
 #include "request_internal.h"
 #include "units.h"
@@ -80,6 +81,31 @@ static json_t *effective_resources(const json_t *req_res, const json_t *agent_re
   return res;
 }
 
+/* The request's environment names against the built-in denylist, then the
+ * backend's environment_allowed (the agent's environment is the operator's
+ * and not checked). */
+static int check_environment_names(const json_t *env, const plugin_block *b,
+                                   request_error *e) {
+  const char *name;
+  const json_t *v;
+  json_object_foreach((json_t *)env, name, v) {
+    char field[160];
+    snprintf(field, sizeof field, "environment.%.100s", name);
+    const char *why = env_policy_denied(name);
+    if (why) {
+      request_refuse(e, EXECD_EINVAL, "environment_not_allowed", field,
+                     "%.100s cannot be set by a request: %s", name, why);
+      return -1;
+    }
+    if (!env_policy_allowed(name, b->environment_allowed)) {
+      request_refuse(e, EXECD_EINVAL, "environment_not_allowed", field,
+                     "%.100s is not in backend '%s' environment_allowed", name, b->name);
+      return -1;
+    }
+  }
+  return 0;
+}
+
 json_t *request_effective_spec(const json_t *req, const execd_config *cfg,
                                request_error *e) {
   memset(e, 0, sizeof *e);
@@ -101,6 +127,9 @@ json_t *request_effective_spec(const json_t *req, const execd_config *cfg,
   if (agent_backend && strcmp(agent_backend, backend) != 0)
     return request_refuse(e, EXECD_EUNPROC, "limit_exceeded", "backend",
                           "agent '%s' runs on backend '%s' only", agent_name, agent_backend);
+
+  if (check_environment_names(json_object_get(req, "environment"), b, e))
+    return NULL;
 
   const json_t *c = json_object_get(req, "container");
   json_t *spec = json_pack("{s:s}", "backend", backend);

@@ -112,7 +112,9 @@ void workspace_path(const char *state_dir, const char *execution_id, unsigned at
 int workspace_prepare(const char *dir, const json_t *input, const json_t *checkpoint,
                       uid_t uid, gid_t gid, char *err, size_t errlen) {
   int rc = 0, root = -1, in = -1, conf = -1;
-  if (mkdir(dir, 0755) < 0) {
+  /* 0700: only the attempt's own user may enter (a backend gives it the
+   * directory, or opens it up for a container's user). */
+  if (mkdir(dir, 0700) < 0) {
     rc = -errno;
     snprintf(err, errlen, "cannot create workspace %s: %s", dir, strerror(-rc));
     return rc;

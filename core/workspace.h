@@ -16,7 +16,7 @@
  * Does not block. */
 void workspace_path(const char *state_dir, const char *execution_id, unsigned attempt,
                     char *out, size_t len);
-/* Create dir (must not exist) and lay out the request's input.  Files are
+/* Create dir (must not exist, mode 0700) and lay out the request's input.  Files are
  * created below input/ without following symlinks.  checkpoint may be NULL.
  * If uid != (uid_t)-1 the output directory is given to that user.
  * Returns 0, or -errno with a message in err. */

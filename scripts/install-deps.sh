@@ -10,8 +10,11 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
   build-essential autoconf automake libtool libltdl-dev pkg-config \
   libuv1-dev libjansson-dev libconfig-dev libssl-dev libbsd-dev libarchive-dev zlib1g-dev \
-  libcurl4-openssl-dev libmicrohttpd-dev libsystemd-dev check libsubunit-dev \
+  libcurl4-openssl-dev libmicrohttpd-dev libsystemd-dev check libsubunit-dev libpcre2-dev \
   python3 procps curl groff-base man-db >/dev/null
+# The draft 2020-12 metaschemas for the JSON Schema test suite
+# (tests/unit/test_jsonschema_suite) and the validator's second opinion.
+apt-get install -y -qq --no-install-recommends python3-jsonschema >/dev/null
 # The fuzz targets (tests/fuzz/, configure --enable-fuzzing CC=clang):
 # clang and libFuzzer's runtime with the sanitizers'.
 apt-get install -y -qq --no-install-recommends clang libclang-rt-14-dev >/dev/null

@@ -49,7 +49,9 @@ typedef struct execd_reply {
   const char *code;    /* machine-readable error code ("invalid_request"), or NULL */
   const char *message; /* human-readable error, or NULL */
   const char *field;   /* the request field at fault ("input.files[0].path"), or NULL */
-  json_t *body;        /* the result document on success, or NULL */
+  json_t *body;        /* the result document on success, or NULL; on an error,
+                          NULL or an object of details the transport shows with
+                          the error (e.g. {"errors": [...]} of input_invalid) */
 } execd_reply;
 
 typedef void (*execd_reply_cb)(void *arg, const execd_reply *reply);

@@ -6,6 +6,7 @@
 
 #include <check.h>
 #include <errno.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -230,8 +231,11 @@ static void setup_nobody(void) {
 START_TEST(runs_as_the_configured_user) {
   if (geteuid() != 0)
     return; /* switching users needs root */
+  char input[300];
+  snprintf(input, sizeof input, "%s/input", workspace);
+  ck_assert_int_eq(mkdir(input, 0755), 0);
   harness_job *job = run_sh("id -u; id -g; echo ok > \"$WORKSPACE_OUTPUT/x\" && echo wrote; "
-                            "touch \"$WORKSPACE_OUTPUT/../x\" 2>/dev/null || echo read-only",
+                            "touch \"$WORKSPACE_OUTPUT/../input/x\" 2>/dev/null || echo read-only",
                             NULL, NULL);
   ck_assert_msg(job->out && strcmp(job->out, "65534\n65534\nwrote\nread-only\n") == 0,
                 "out: %s err: %s", job->out ? job->out : "", job->err ? job->err : "");
@@ -240,6 +244,10 @@ START_TEST(runs_as_the_configured_user) {
   snprintf(path, sizeof path, "%s/output/x", workspace);
   ck_assert_int_eq(stat(path, &st), 0);
   ck_assert_int_eq(st.st_uid, 65534);
+  /* The workspace is the job's user's alone. */
+  ck_assert_int_eq(stat(workspace, &st), 0);
+  ck_assert_int_eq(st.st_uid, 65534);
+  ck_assert_int_eq(st.st_mode & 0777, 0700);
   harness_job_free(job);
 }
 END_TEST
@@ -280,6 +288,115 @@ START_TEST(jobs_die_with_the_daemon) {
 }
 END_TEST
 
+/* ---- a uid per attempt (execd as root, no user configured) ---------------- */
+
+#define RANGE_FIRST 2013400000u
+static void setup_own_uids(void) {
+  load("{" ALLOWED ", \"uid_range\": \"2013400000-2013400001\"}");
+}
+
+/* A process running as uid until *release_fd is closed. */
+static pid_t occupy_uid(uid_t uid, int *release_fd) {
+  int fds[2], ready[2];
+  ck_assert_int_eq(pipe(fds), 0);
+  ck_assert_int_eq(pipe(ready), 0);
+  pid_t pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    close(fds[1]);
+    close(ready[0]);
+    if (setgroups(0, NULL) < 0 || setresgid(uid, uid, uid) < 0 || setresuid(uid, uid, uid) < 0)
+      _exit(2);
+    close(ready[1]); /* running as uid now */
+    char c;
+    while (read(fds[0], &c, 1) < 0)
+      ;
+    _exit(0);
+  }
+  close(fds[0]);
+  close(ready[1]);
+  char c;
+  ck_assert_int_eq(read(ready[0], &c, 1), 0);
+  close(ready[0]);
+  *release_fd = fds[1];
+  return pid;
+}
+
+START_TEST(each_attempt_has_a_uid_of_its_own) {
+  if (geteuid() != 0)
+    return; /* per-attempt uids need root */
+  /* The first uid of the range is in use: the attempt gets the next one. */
+  int release;
+  pid_t occupier = occupy_uid(RANGE_FIRST, &release);
+  const char *script = "id -u; id -g; stat -c '%u %a' \"$WORKSPACE_OUTPUT/..\"";
+  harness_job *job = run_sh(script, NULL, NULL);
+  char want[128];
+  snprintf(want, sizeof want, "%u\n%u\n%u 700\n", RANGE_FIRST + 1, RANGE_FIRST + 1,
+           RANGE_FIRST + 1);
+  ck_assert_msg(job->out && strcmp(job->out, want) == 0, "out: %s err: %s",
+                job->out ? job->out : "", job->err ? job->err : "");
+  harness_job_free(job);
+  /* Once nothing runs under it, the first uid is used again. */
+  close(release);
+  waitpid(occupier, NULL, 0);
+  job = run_sh("id -u", NULL, NULL);
+  snprintf(want, sizeof want, "%u\n", RANGE_FIRST);
+  ck_assert_msg(job->out && strcmp(job->out, want) == 0, "out: %s", job->out ? job->out : "");
+  harness_job_free(job);
+}
+END_TEST
+
+START_TEST(no_new_privileges) {
+  /* A set-user-ID program of the host gives the job no more than its uid. */
+  harness_job *job = run_sh("grep NoNewPrivs /proc/self/status", NULL, NULL);
+  ck_assert_msg(job->out && strcmp(job->out, "NoNewPrivs:\t1\n") == 0, "out: %s",
+                job->out ? job->out : "");
+  harness_job_free(job);
+}
+END_TEST
+
+START_TEST(uid_range_is_checked) {
+  static const char *const bad[][2] = {
+      {"0-10", "0 < first"},
+      {"60000-70000", "65534"},
+      {"2013265920-4294967294", "2147483647"},
+      {"12", "first-last"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    char config[200];
+    snprintf(config, sizeof config, "{" ALLOWED ", \"uid_range\": \"%s\"}", bad[i][0]);
+    harness_plugin p;
+    ck_assert_msg(harness_load(EXECD_KIND_BACKEND, "local", config, &p) != 0, "%s accepted",
+                  bad[i][0]);
+    ck_assert_msg(strstr(harness_last_error(), bad[i][1]), "%s: %s", bad[i][0],
+                  harness_last_error());
+  }
+  if (geteuid() != 0)
+    return; /* accounts are checked only when uids are switched */
+  harness_plugin p;
+  ck_assert(harness_load(EXECD_KIND_BACKEND, "local", "{" ALLOWED ", \"uid_range\": \"1-10\"}",
+                         &p) != 0);
+  ck_assert_msg(strstr(harness_last_error(), "holds the"), "%s", harness_last_error());
+}
+END_TEST
+
+START_TEST(processes_that_left_the_group_die_with_the_attempt) {
+  if (geteuid() != 0)
+    return;
+  /* The leader waits until the other process has a session of its own. */
+  harness_job *job = run_sh(
+      "setsid sh -c 'echo $$ > \"$WORKSPACE_OUTPUT/left\"; exec sleep 300' "
+      ">/dev/null 2>&1 </dev/null & i=0; "
+      "while [ ! -s \"$WORKSPACE_OUTPUT/left\" ] && [ $i -lt 3000 ]; do sleep 0.01; i=$((i+1)); done; "
+      "cat \"$WORKSPACE_OUTPUT/left\"",
+      NULL, NULL);
+  pid_t left = (pid_t)atoi(job->out ? job->out : "0");
+  ck_assert_int_gt(left, 1);
+  ck_assert_msg(process_gone(left), "process %d of the attempt's uid outlived it", (int)left);
+  harness_job_free(job);
+}
+END_TEST
+
 static Suite *local_suite(void) {
   Suite *s = suite_create("local backend");
   TCase *tc = tcase_create("local");
@@ -301,6 +418,15 @@ static Suite *local_suite(void) {
   tcase_add_unchecked_fixture(user, harness_scratch_begin, harness_scratch_end);
   tcase_add_test(user, runs_as_the_configured_user);
   suite_add_tcase(s, user);
+  TCase *own = tcase_create("uid per attempt");
+  tcase_add_checked_fixture(own, setup_own_uids, teardown);
+  tcase_add_unchecked_fixture(own, harness_scratch_begin, harness_scratch_end);
+  tcase_set_timeout(own, 120);
+  tcase_add_test(own, each_attempt_has_a_uid_of_its_own);
+  tcase_add_test(own, uid_range_is_checked);
+  tcase_add_test(own, no_new_privileges);
+  tcase_add_test(own, processes_that_left_the_group_die_with_the_attempt);
+  suite_add_tcase(s, own);
   return s;
 }
 

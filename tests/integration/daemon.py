@@ -30,15 +30,21 @@ backends: ( {{ name = "local"; plugin = "local";
               commands_allowed = [ "/bin/*", "/usr/bin/*" ];
               defaults = {{ memory = "1G"; timeout = "2m"; }}; }}{extra_backends} );
 transports: ( {{ plugin = "http"; listen = "127.0.0.1:{port}"; tokens_file = "{state}/tokens"; }} );
+{extra_config}
 """
 
 
 class Daemon:
-    def __init__(self, state=None, extra_backends=""):
+    def __init__(self, state=None, extra_backends="", extra_config=""):
         """extra_backends: libconfig text of more backends, each starting
-        with a comma (", { name = ...; }")."""
+        with a comma (", { name = ...; }"); extra_config: more top-level
+        settings (agents = ( ... );)."""
         self.state = state or tempfile.mkdtemp(prefix="execd-it-")
+        # Searchable by others, as the packaged state directory is: jobs run
+        # under uids of their own and reach their workspaces below it.
+        os.chmod(self.state, 0o711)
         self.extra_backends = extra_backends
+        self.extra_config = extra_config
         self.proc = None
         self.port = None
         self.log_path = os.path.join(self.state, "execd.log")
@@ -51,7 +57,8 @@ class Daemon:
         path = os.path.join(self.state, "execd.conf")
         with open(path, "w") as f:
             f.write(CONFIG.format(state=self.state, port=port,
-                                  extra_backends=self.extra_backends))
+                                  extra_backends=self.extra_backends,
+                                  extra_config=self.extra_config))
         return path
 
     def start(self, port=None):

@@ -22,3 +22,10 @@ EXTRA_DIST += tests/integration/run-container-workspace.sh \
 TESTS += tests/integration/run-container-engine-lost.sh
 EXTRA_DIST += tests/integration/run-container-engine-lost.sh \
 	tests/integration/test_container_engine_lost.py
+# Agents' schema_in and schema_out: 422 input_invalid at submit, FAILED
+# output_invalid at the end, invalid schemas as config errors.
+TESTS += tests/integration/run-contracts.sh
+EXTRA_DIST += tests/integration/run-contracts.sh tests/integration/test_contracts.py
+# Job identities and the request's environment, under the shipped configuration.
+TESTS += tests/integration/run-identity.sh
+EXTRA_DIST += tests/integration/run-identity.sh tests/integration/test_identity.py

@@ -89,6 +89,31 @@ START_TEST(errors_name_file_line_setting) {
 }
 END_TEST
 
+/* An agent's schema that is not a valid JSON Schema is refused at load,
+ * naming the file, the line of the schema, the agent and the JSON Pointer
+ * of the fault; a valid one loads. */
+START_TEST(agent_schemas_are_compiled_at_load) {
+  expect_error("backends = ({plugin=\"local\";});\nagents = ({ name = \"sum\";\n"
+               "  schema_in = \"{\\\"type\\\": \\\"object\\\"}\";\n"
+               "  schema_out = \"{\\\"properties\\\": {\\\"n\\\": {\\\"minimum\\\": \\\"one\\\"}}}\"; });",
+               ":4: agents[0].schema_out: agent 'sum'", "/properties/n/minimum: must be a number");
+  expect_error("backends = ({plugin=\"local\";});\nagents = ({ name = \"p\";\n"
+               "  schema_in = \"{\\\"pattern\\\": \\\"([a-z]\\\"}\"; });",
+               ":3: agents[0].schema_in: agent 'p'", "/pattern: is not a valid regular expression");
+  expect_error("backends = ({plugin=\"local\";});\nagents = ({ name = \"f\"; format_assertion = 1; });",
+               ":2:", "agents[0].format_assertion");
+  char err[1024];
+  execd_config *cfg = NULL;
+  write_conf("backends = ({plugin=\"local\";});\nagents = ({ name = \"ok\"; format_assertion = true;\n"
+             "  schema_in = \"{\\\"$ref\\\": \\\"#/$defs/n\\\", \\\"$defs\\\": {\\\"n\\\": {\\\"type\\\": \\\"integer\\\"}}}\"; });");
+  int rc = config_load(path, &cfg, err, sizeof err);
+  unlink(path);
+  ck_assert_msg(rc == 0, "%s", err);
+  ck_assert_ptr_nonnull(cfg->contracts);
+  config_free(cfg);
+}
+END_TEST
+
 START_TEST(plugin_keys_are_checked) {
   char err[1024];
   execd_config *cfg = NULL;
@@ -128,6 +153,7 @@ int main(void) {
   tcase_add_test(tc, loads_good_config);
   tcase_add_test(tc, errors_name_file_line_setting);
   tcase_add_test(tc, plugin_keys_are_checked);
+  tcase_add_test(tc, agent_schemas_are_compiled_at_load);
   suite_add_tcase(s, tc);
   SRunner *r = srunner_create(s);
   srunner_run_all(r, CK_NORMAL);

@@ -43,6 +43,7 @@ typedef struct local_job {
   struct rusage usage;
   cgroup_job cg;
   bool has_cg;
+  identity_claim identity; /* the attempt's own uid, when it has one */
   int64_t memory_limit;
   bool address_space_limited; /* RLIMIT_AS stands for the memory limit */
   char stderr_tail[STDERR_TAIL];
@@ -56,6 +57,8 @@ static void maybe_report(local_job *j);
 
 static void cleanup_run(uv_work_t *req) {
   local_job *j = req->data;
+  if (j->identity.lock_fd >= 0)
+    identity_kill_all(j->identity.uid); /* before the uid can go to another attempt */
   if (j->has_cg)
     cgroup_job_remove(&j->cg);
 }
@@ -63,6 +66,7 @@ static void cleanup_run(uv_work_t *req) {
 static void cleanup_done(uv_work_t *req, int status) {
   local_job *j = req->data;
   (void)status;
+  identity_release(&j->identity);
   free(j->stdin_copy);
   free(j);
 }
@@ -237,6 +241,9 @@ static void on_leader_exit(uv_poll_t *w, int status, int events) {
   kill(-j->pid, SIGKILL);
   if (j->has_cg)
     cgroup_job_kill_all(&j->cg);
+  /* With a uid of its own, whatever left the process group goes too. */
+  if (j->identity.lock_fd >= 0)
+    identity_kill_all(j->identity.uid);
   pid_t got = wait4(j->pid, &j->status, WNOHANG, &j->usage);
   if (got != j->pid) {
     /* Readable pidfd means exited; this cannot block for long. */
@@ -295,6 +302,7 @@ int local_job_start(local_backend *lb, const execd_job_spec *spec, execd_job *to
   j->lb = lb;
   j->token = token;
   j->pidfd = -1;
+  j->identity.lock_fd = -1;
   j->memory_limit = lim->memory_bytes;
 
   spawn_plan plan = {.path = spec->argv[0],
@@ -314,8 +322,24 @@ int local_job_start(local_backend *lb, const execd_job_spec *spec, execd_job *to
     if (!has_gid)
       plan.gid = (gid_t)plan.uid;
     plan.switch_user = true;
-    /* The job writes its outputs; the rest of the workspace stays
-     * read-only to it. */
+  } else if (lb->identity_mode == IDENTITY_PER_ATTEMPT) {
+    int e = identity_claim_next(&lb->uids, &j->identity);
+    if (e) {
+      free(j);
+      lb->host->set_error(lb->inst, "no uid of uid_range is free for this attempt: %s",
+                          e == EAGAIN ? "all in use" : strerror(e));
+      return e == EAGAIN ? EXECD_EUNAVAIL : EXECD_EIO;
+    }
+    plan.uid = j->identity.uid;
+    plan.gid = (gid_t)j->identity.uid;
+    plan.switch_user = true;
+  }
+  if (plan.switch_user) {
+    /* The workspace (created 0700 by execd) becomes the job's, so that no
+     * other uid can enter it; what execd wrote below input/ and config/
+     * stays root's, read-only to the job, and it writes its outputs. */
+    plan.chown_paths[plan.n_chown++] = spec->workspace;
+    plan.private_dir = spec->workspace;
     snprintf(out_path, sizeof out_path, "%s/output", spec->workspace);
     plan.chown_paths[plan.n_chown++] = out_path;
   }
@@ -336,6 +360,7 @@ int local_job_start(local_backend *lb, const execd_job_spec *spec, execd_job *to
     int e = cgroup_job_create(lb->cgroups, name, cg_memory ? lim->memory_bytes : 0,
                               cg_pids ? lim->pids : 0, &j->cg);
     if (e) {
+      identity_release(&j->identity); /* nothing ran under it */
       free(j);
       return fail(lb, EXECD_EIO, "cannot create the cgroups of %s: %s", name, e);
     }
@@ -440,6 +465,9 @@ failed:
     cgroup_job_started(&j->cg);
     cgroup_job_remove(&j->cg);
   }
+  if (j->identity.lock_fd >= 0)
+    identity_kill_all(j->identity.uid);
+  identity_release(&j->identity);
   free(j);
   char what[PATH_MAX + 64];
   const char *subject = !step                         ? ""

@@ -4,20 +4,28 @@
 
 #include <errno.h>
 #include <fnmatch.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cgroup.h"
 #include "local_internal.h"
+#include "runners.h"
 
 static const execd_config_key local_config_keys[] = {
     {"commands_allowed", EXECD_CFG_LIST, "[]",
      "globs of the absolute program paths jobs may run (\"/usr/bin/*\"); nothing runs "
      "unless it matches"},
     {"user", EXECD_CFG_STRING, NULL,
-     "\"uid[:gid]\" jobs run as; default: execd's own user"},
+     "\"uid[:gid]\" every job runs as (attempts share it); default: a uid of uid_range per "
+     "attempt when execd is root, else execd's own user"},
+    {"uid_range", EXECD_CFG_STRING, IDENTITY_DEFAULT_RANGE,
+     "\"first-last\": the uids (and gids of the same numbers) attempts run under, one each, "
+     "when execd is root and no user is set; no user or group of the host may use them"},
     {"users_allowed", EXECD_CFG_LIST, "[]",
      "\"uid[:gid]\" values a request's container.user may ask for"},
     {"network_namespace", EXECD_CFG_STRING, "per-job",
@@ -58,6 +66,99 @@ static int list_of(local_backend *lb, const json_t *config, const char *key, cha
   return 0;
 }
 
+/* No account or group of the host may have an id of the range: its files
+ * and processes would be an attempt's. */
+static int check_range_is_free(local_backend *lb) {
+  uid_t last = lb->uids.first + (uid_t)(lb->uids.count - 1);
+  int rc = 0;
+  setpwent();
+  struct passwd *pw;
+  while ((pw = getpwent()) != NULL) {
+    if (pw->pw_uid >= lb->uids.first && pw->pw_uid <= last) {
+      lb->host->set_error(lb->inst, "uid_range %u-%u holds the uid %u of user \"%s\": choose "
+                          "a range no account uses",
+                          (unsigned)lb->uids.first, (unsigned)last, (unsigned)pw->pw_uid,
+                          pw->pw_name);
+      rc = -1;
+      break;
+    }
+  }
+  endpwent();
+  if (rc)
+    return rc;
+  setgrent();
+  struct group *gr;
+  while ((gr = getgrent()) != NULL) {
+    if (gr->gr_gid >= lb->uids.first && gr->gr_gid <= last) {
+      lb->host->set_error(lb->inst, "uid_range %u-%u holds the gid %u of group \"%s\": choose "
+                          "a range no account uses (attempts get the gid of their uid's number)",
+                          (unsigned)lb->uids.first, (unsigned)last, (unsigned)gr->gr_gid,
+                          gr->gr_name);
+      rc = -1;
+      break;
+    }
+  }
+  endgrent();
+  return rc;
+}
+
+/* Per-attempt uids must reach their workspace: every directory above
+ * <state_dir>/work needs search permission for others. */
+static void check_workspaces_reachable(local_backend *lb) {
+  const char *state = lb->host->state_dir ? lb->host->state_dir(lb->inst) : NULL;
+  if (!state || state[0] != '/')
+    return;
+  char path[4096];
+  snprintf(path, sizeof path, "%s/work", state);
+  for (char *c = path + 1;; c++) {
+    bool end = *c == '\0';
+    if (*c == '/' || end) {
+      char keep = *c;
+      *c = '\0';
+      struct stat st;
+      if (stat(path, &st) == 0 && !(st.st_mode & S_IXOTH)) {
+        lb->host->log(lb->inst, EXECD_LOG_WARNING,
+                      "jobs run under their own uids and cannot reach their workspaces: %s "
+                      "is mode %04o; make it searchable by others (chmod o+x)",
+                      path, (unsigned)(st.st_mode & 07777));
+        return;
+      }
+      *c = keep;
+    }
+    if (end)
+      return;
+  }
+}
+
+static int configure_identity(local_backend *lb, const json_t *config, const char *user) {
+  const char *range = json_string_value(json_object_get(config, "uid_range"));
+  const char *why = NULL;
+  if (identity_parse_range(range ? range : IDENTITY_DEFAULT_RANGE, &lb->uids, &why) < 0) {
+    lb->host->set_error(lb->inst, "uid_range \"%s\" %s", range, why);
+    return -1;
+  }
+  if (user) {
+    lb->identity_mode = IDENTITY_FIXED;
+    lb->host->log(lb->inst, EXECD_LOG_NOTICE,
+                  "every job runs as user %s: attempts running at once can reach each "
+                  "other's workspaces (leave user unset for a uid per attempt)",
+                  user);
+  } else if (geteuid() == 0) {
+    lb->identity_mode = IDENTITY_PER_ATTEMPT;
+    if (check_range_is_free(lb))
+      return -1;
+  } else {
+    lb->identity_mode = IDENTITY_DAEMON;
+    lb->host->log(lb->inst, EXECD_LOG_WARNING,
+                  "execd is not root, so jobs run as its own uid %u: attempts running at once "
+                  "can reach each other's workspaces (run execd as root for a uid per attempt)",
+                  (unsigned)geteuid());
+    return 0;
+  }
+  check_workspaces_reachable(lb);
+  return 0;
+}
+
 static int configure(local_backend *lb, const json_t *config) {
   int rc = list_of(lb, config, "commands_allowed", &lb->commands_allowed);
   if (!rc)
@@ -69,9 +170,23 @@ static int configure(local_backend *lb, const json_t *config) {
       lb->host->set_error(lb->inst, "commands_allowed: \"%s\" is not an absolute path glob", *g);
       return EXECD_ECONFIG;
     }
-    if (strcmp(*g, "*") == 0 || strcmp(*g, "/*") == 0)
+    if (strcmp(*g, "*") == 0 || strcmp(*g, "/*") == 0) {
       lb->host->log(lb->inst, EXECD_LOG_WARNING,
                     "commands_allowed contains \"%s\": any program on this host may run", *g);
+      continue;
+    }
+    char names[256];
+    unsigned n = local_runners_in_entry(*g, names, sizeof names);
+    if (n == 1 && !strpbrk(*g, "*?["))
+      lb->host->log(lb->inst, EXECD_LOG_WARNING,
+                    "commands_allowed contains \"%s\": %s runs its arguments, so a request "
+                    "can run any program through it",
+                    *g, names);
+    else if (n)
+      lb->host->log(lb->inst, EXECD_LOG_WARNING,
+                    "commands_allowed contains \"%s\": it admits %u program%s (%s), each of "
+                    "which runs its arguments, so a request can run any program through them",
+                    *g, n, n == 1 ? "" : "s", names);
   }
   if (!lb->commands_allowed[0])
     lb->host->log(lb->inst, EXECD_LOG_WARNING,
@@ -99,6 +214,8 @@ static int configure(local_backend *lb, const json_t *config) {
   if ((user || lb->users_allowed[0]) && geteuid() != 0)
     lb->host->log(lb->inst, EXECD_LOG_WARNING,
                   "execd is not root: switching to another user will fail");
+  if (configure_identity(lb, config, user))
+    return EXECD_ECONFIG;
 
   const char *mode = json_string_value(json_object_get(config, "network_namespace"));
   if (!mode || strcmp(mode, "per-job") == 0) {

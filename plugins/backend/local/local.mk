@@ -7,7 +7,9 @@ plugins_backend_local_backend_local_la_SOURCES = \
 	plugins/backend/local/job.c \
 	plugins/backend/local/spawn.c plugins/backend/local/spawn.h \
 	plugins/backend/local/cgroup.c plugins/backend/local/cgroup.h \
-	plugins/backend/local/netns.c
+	plugins/backend/local/netns.c \
+	plugins/backend/local/runners.c plugins/backend/local/runners.h \
+	plugins/backend/local/identity.c plugins/backend/local/identity.h
 plugins_backend_local_backend_local_la_CFLAGS = $(PLUGIN_CFLAGS) -pthread
 plugins_backend_local_backend_local_la_LDFLAGS = $(PLUGIN_LDFLAGS)
 plugins_backend_local_backend_local_la_LIBADD = $(UV_LIBS) $(JANSSON_LIBS) -lpthread

@@ -7,6 +7,8 @@
  *             process group, parent-death signal, namespaces, user switch)
  *   cgroup.c  per-attempt cgroup v1 memory and pids groups, when usable
  *   netns.c   the network namespace a job with network "none" gets
+ *   identity.c  the per-attempt uid each job runs under
+ *   runners.c the programs that run their arguments (warned about at start)
  */
 #ifndef EXECD_LOCAL_INTERNAL_H
 #define EXECD_LOCAL_INTERNAL_H
@@ -16,11 +18,20 @@
 
 #include <execd/plugin.h>
 
+#include "identity.h"
+
 /* How jobs with network "none" are cut off from the host's network. */
 enum local_netns_mode {
   NETNS_OFF,     /* share the host's network (no isolation) */
   NETNS_SHARED,  /* one namespace with only loopback, shared by all jobs */
   NETNS_PER_JOB  /* a fresh namespace per attempt (slower to create) */
+};
+
+/* Whom jobs run as (doc/backend-local.md, "Identities"). */
+enum local_identity_mode {
+  IDENTITY_PER_ATTEMPT, /* a uid of uid_range of its own per attempt (execd is root) */
+  IDENTITY_FIXED,       /* the configured user, the same for every attempt */
+  IDENTITY_DAEMON       /* execd's own user (execd is not root) */
 };
 
 typedef struct local_cgroups local_cgroups; /* cgroup.h */
@@ -31,7 +42,9 @@ typedef struct local_backend {
   uv_loop_t *loop;
   char **commands_allowed; /* NULL-terminated globs */
   char **users_allowed;    /* NULL-terminated "uid[:gid]" a request may ask for */
-  char *default_user;      /* "uid[:gid]" or NULL: the daemon's own user */
+  char *default_user;      /* "uid[:gid]" or NULL: see identity_mode */
+  enum local_identity_mode identity_mode;
+  identity_range uids;     /* IDENTITY_PER_ATTEMPT: where uids come from */
   enum local_netns_mode netns_mode;
   int shared_netns_fd;     /* NETNS_SHARED: the namespace to join, or -1 */
   bool use_cgroups;

@@ -13,6 +13,7 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -95,15 +96,30 @@ __attribute__((noreturn)) static void child_run(const spawn_plan *p, pid_t paren
     for (int i = 0; i < p->n_chown; i++)
       if (chown(p->chown_paths[i], p->uid, p->gid) < 0)
         child_fail(f, "chown workspace");
-    if (setgroups(1, &p->gid) < 0)
+    if (p->private_dir && chmod(p->private_dir, 0700) < 0)
+      child_fail(f, "chmod workspace");
+    /* Raw system calls: glibc's wrappers would try to change every thread
+     * of the daemon, whose memory this child shares. */
+    if (syscall(SYS_setgroups, 1, &p->gid) < 0)
       child_fail(f, "setgroups");
-    if (setgid(p->gid) < 0)
+    if (syscall(SYS_setresgid, p->gid, p->gid, p->gid) < 0)
       child_fail(f, "setgid");
-    if (setuid(p->uid) < 0)
+    if (syscall(SYS_setresuid, p->uid, p->uid, p->uid) < 0)
       child_fail(f, "setuid");
+    /* A change of credentials clears the parent-death signal: set it again. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+      child_fail(f, "prctl(PR_SET_PDEATHSIG)");
+    if (getppid() != parent) {
+      errno = ESRCH;
+      child_fail(f, "getppid");
+    }
   }
   if (chdir(p->cwd) < 0)
     child_fail(f, "chdir");
+  /* The job's uid stays the job's: no set-user-ID program or file
+   * capability of the host gives it more (as NoNewPrivileges= does). */
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+    child_fail(f, "prctl(PR_SET_NO_NEW_PRIVS)");
   /* Any descriptor of the daemon that lacks O_CLOEXEC stays behind. */
   syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC);
   sigset_t none;

@@ -39,6 +39,7 @@ typedef struct spawn_plan {
   gid_t gid;
   const char *chown_paths[SPAWN_MAX_CHOWN]; /* given to uid:gid first */
   int n_chown;
+  const char *private_dir; /* then made 0700 (the workspace), or NULL */
 } spawn_plan;
 
 /* A started process: its pid (also its process group) and a pidfd that

@@ -127,6 +127,9 @@ void answer_json(http_answer *a, unsigned status, const json_t *doc);
 /* {"error":{"code","message","field"}}; code NULL: from the status. */
 void answer_error(http_answer *a, unsigned status, const char *code,
                   const char *message, const char *field);
+/* The same with "details" (borrowed, may be NULL): a reply's error body. */
+void answer_error_details(http_answer *a, unsigned status, const char *code,
+                          const char *message, const char *field, json_t *details);
 /* The error of a failed host reply (status != 0). */
 void answer_reply_error(http_answer *a, const execd_reply *r);
 /* A host call that was refused outright (returned rc != 0). */

@@ -93,12 +93,17 @@ void answer_json(http_answer *a, unsigned status, const json_t *doc) {
 
 void answer_error(http_answer *a, unsigned status, const char *code,
                   const char *message, const char *field) {
+  answer_error_details(a, status, code, message, field, NULL);
+}
+
+void answer_error_details(http_answer *a, unsigned status, const char *code,
+                          const char *message, const char *field, json_t *details) {
   if (!code)
     code = respond_code_for(status);
   if (!message)
     message = code;
-  json_t *doc = json_pack("{s:{s:s, s:s, s:s?}}", "error", "code", code,
-                          "message", message, "field", field);
+  json_t *doc = json_pack("{s:{s:s, s:s, s:s?, s:O?}}", "error", "code", code,
+                          "message", message, "field", field, "details", details);
   if (!doc) {
     static const char fallback[] =
         "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\","
@@ -114,7 +119,10 @@ void answer_error(http_answer *a, unsigned status, const char *code,
 void answer_reply_error(http_answer *a, const execd_reply *r) {
   unsigned status = respond_status_for(r->status);
   const char *message = r->message ? r->message : execd_strerror(r->status);
-  answer_error(a, status, r->code, message, r->field);
+  if (json_is_object(r->body))
+    answer_error_details(a, status, r->code, message, r->field, r->body);
+  else
+    answer_error(a, status, r->code, message, r->field);
   if (status == MHD_HTTP_TOO_MANY_REQUESTS)
     answer_header(a, MHD_HTTP_HEADER_RETRY_AFTER, "1");
 }
