@@ -32,8 +32,9 @@ struct http_tokens {
 
 /* RFC 6750 b64token characters: anything else could never be sent. */
 static int token_char(char c) {
+  /* c != 0: strchr() finds the terminating NUL of its set. */
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-         (c >= '0' && c <= '9') || strchr("-._~+/=", c) != NULL;
+         (c >= '0' && c <= '9') || (c && strchr("-._~+/=", c) != NULL);
 }
 
 static int tenant_char(char c) {
@@ -103,10 +104,13 @@ int tokens_parse(const char *name, const char *text, size_t len,
     }
     for (size_t i = 0; i < fl[0]; i++)
       if (!token_char(f[0][i])) {
+        unsigned char bad = (unsigned char)f[0][i];
+        char shown[8];
+        snprintf(shown, sizeof shown, bad > ' ' && bad < 0x7f ? "'%c'" : "\\x%02x", bad);
         snprintf(err, errlen,
-                 "%s:%u: the token contains '%c' (allowed: letters, digits and "
+                 "%s:%u: the token contains %s (allowed: letters, digits and "
                  "-._~+/=)",
-                 name, lineno, f[0][i]);
+                 name, lineno, shown);
         goto fail;
       }
     if (fl[1] > HTTP_TENANT_MAX) {
