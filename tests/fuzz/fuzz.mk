@@ -7,7 +7,7 @@
 FUZZ_TARGETS = tests/fuzz/fuzz_request tests/fuzz/fuzz_tokens \
 	tests/fuzz/fuzz_journal tests/fuzz/fuzz_workflow \
 	tests/fuzz/fuzz_engine_frames tests/fuzz/fuzz_http_route \
-	tests/fuzz/fuzz_config
+	tests/fuzz/fuzz_config tests/fuzz/fuzz_jsonschema
 EXTRA_PROGRAMS = $(FUZZ_TARGETS)
 EXTRA_DIST += tests/fuzz/run-fuzz.sh tests/fuzz/lsan.supp tests/fuzz/corpus \
 	tests/fuzz/dict bench/fuzz-long
@@ -74,6 +74,14 @@ tests_fuzz_fuzz_http_route_SOURCES = tests/fuzz/fuzz_http_route.c $(FUZZ_SUPPORT
 tests_fuzz_fuzz_http_route_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/transport/http
 tests_fuzz_fuzz_http_route_CFLAGS = $(FUZZ_TARGET_CFLAGS) $(MHD_CFLAGS) $(CRYPTO_CFLAGS)
 tests_fuzz_fuzz_http_route_LDADD = $(MHD_LIBS) $(CRYPTO_LIBS) $(UV_LIBS) $(JANSSON_LIBS)
+
+# The JSON Schema validator: a hostile schema compiled, then validated
+# against a hostile instance.
+tests_fuzz_fuzz_jsonschema_SOURCES = tests/fuzz/fuzz_jsonschema.c $(FUZZ_SUPPORT) \
+	$(lib_jsonschema_libjsonschema_la_SOURCES)
+tests_fuzz_fuzz_jsonschema_CPPFLAGS = $(AM_CPPFLAGS) $(LIB_CPPFLAGS)
+tests_fuzz_fuzz_jsonschema_CFLAGS = $(FUZZ_TARGET_CFLAGS) $(PCRE2_CFLAGS)
+tests_fuzz_fuzz_jsonschema_LDADD = $(PCRE2_LIBS) -lm $(FUZZ_SUPPORT_LIBS)
 
 if ENABLE_FUZZING
 fuzz: $(FUZZ_TARGETS)
