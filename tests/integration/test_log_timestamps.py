@@ -2,10 +2,12 @@
 the time execd received each line in front of it (RFC 3339 UTC with
 microseconds and a space); without the parameter the log is unchanged."""
 import datetime
+import os
 import re
+import subprocess
 import unittest
 
-from daemon import Daemon
+from daemon import Daemon, EXECCTL
 
 SH = "/bin/sh"
 STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z) (.*)$")
@@ -74,6 +76,21 @@ class LogTimestampsTest(unittest.TestCase):
         self.assertEqual(status, 201, doc)
         text = self.logs(doc["execution_id"], "?timestamps=1&offset=6")
         self.assertEqual([l for _, l in self.stamped_lines(text)], ["second"])
+
+    @unittest.skipUnless(os.path.exists(EXECCTL), "execctl not built")
+    def test_execctl_logs_timestamps(self):
+        status, doc = self.d.submit(
+            {"container": {"command": [SH, "-c", "echo first; echo second"]}}, wait=60)
+        self.assertEqual(status, 201, doc)
+        env = dict(os.environ, EXECD_URL=self.d.url, EXECD_TOKEN="token-a")
+        for args in (["-t"], ["--timestamps", "-f"]):
+            p = subprocess.run([EXECCTL, "logs"] + args + [doc["execution_id"]],
+                               capture_output=True, text=True, env=env, timeout=60)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual([l for _, l in self.stamped_lines(p.stdout)], ["first", "second"])
+        p = subprocess.run([EXECCTL, "logs", doc["execution_id"]],
+                           capture_output=True, text=True, env=env, timeout=60)
+        self.assertEqual(p.stdout, "first\nsecond\n")
 
     def test_bad_flag_is_400(self):
         status, doc = self.d.submit({"container": {"command": [SH, "-c", "echo x"]}}, wait=60)
