@@ -7,7 +7,8 @@ import re
 import subprocess
 import unittest
 
-from daemon import Daemon, EXECCTL
+import daemon as daemon_module
+from daemon import BUILDDIR, Daemon, EXECCTL
 
 SH = "/bin/sh"
 STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z) (.*)$")
@@ -98,6 +99,42 @@ class LogTimestampsTest(unittest.TestCase):
         status, err = self.d.request(
             "GET", "/v1/executions/%s/logs?timestamps=maybe" % doc["execution_id"])
         self.assertEqual(status, 400, err)
+        self.assertEqual(err["error"]["field"], "timestamps", err)
+
+
+class StorageWithoutTimesDaemon(Daemon):
+    """A daemon whose storage (the test plugin storage_good, whose ops table
+    is that of ABI 1.3) has no log_marks op."""
+
+    def write_config(self, port=0):
+        path = super().write_config(port)
+        with open(path) as f:
+            text = f.read()
+        text = text.replace('storage: { plugin = "file"; path = "%s/store"; };' % self.state,
+                            'storage: { plugin = "good"; };')
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+
+@unittest.skipUnless(os.path.isdir(os.path.join(BUILDDIR, "tests", "plugins", ".libs")),
+                     "test plugins not built")
+class StorageWithoutTimesTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        daemon_module.PLUGIN_PATH += ":" + os.path.join(BUILDDIR, "tests", "plugins", ".libs")
+        cls.d = StorageWithoutTimesDaemon().start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.cleanup()
+
+    def test_timestamps_refused_with_400(self):
+        """Not lines without times: a clear 400 naming the parameter."""
+        status, err = self.d.request(
+            "GET", "/v1/executions/0190a0b0-c0d0-7e00-8f00-000000000001/logs?timestamps=true")
+        self.assertEqual(status, 400, err)
+        self.assertEqual(err["error"]["code"], "timestamps_unsupported", err)
         self.assertEqual(err["error"]["field"], "timestamps", err)
 
 
