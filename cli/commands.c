@@ -70,8 +70,10 @@ static int write_out(const char *data, size_t len, void *ud) {
   return fwrite(data, 1, len, stdout) != len || fflush(stdout) != 0;
 }
 
-int execctl_logs(client *c, const char *id, bool follow) {
-  char *path = execution_path(id, follow ? "/logs?follow=1" : "/logs");
+int execctl_logs(client *c, const char *id, bool follow, bool timestamps) {
+  const char *query = follow ? (timestamps ? "/logs?follow=1&timestamps=true" : "/logs?follow=1")
+                             : (timestamps ? "/logs?timestamps=true" : "/logs");
+  char *path = execution_path(id, query);
   if (!path)
     return EXECCTL_USAGE;
   enum client_stream_end end = client_stream(c, path, write_out, NULL, NULL);

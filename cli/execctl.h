@@ -22,7 +22,8 @@ int execctl_run(client *c, const run_options *o);
 /* cli/commands.c */
 int execctl_get(client *c, const char *id, bool json);
 int execctl_list(client *c, const list_options *o);
-int execctl_logs(client *c, const char *id, bool follow);
+/* timestamps: each line with the time execd received it in front. */
+int execctl_logs(client *c, const char *id, bool follow, bool timestamps);
 int execctl_cancel(client *c, const char *id, bool json);
 int execctl_delete(client *c, const char *id, bool json);
 int execctl_health(client *c, bool json);

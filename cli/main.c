@@ -107,11 +107,12 @@ static const char list_help[] =
     "  --url URL         base URL of the API\n";
 
 static const char logs_help[] =
-    "Usage: execctl logs [-f] ID\n"
+    "Usage: execctl logs [-f] [-t] ID\n"
     "\n"
     "Writes the log of an execution (its stdout and stderr lines, in order) to\n"
     "stdout.  With -f (--follow), keeps writing new lines until the execution\n"
-    "ends.\n";
+    "ends.  With -t (--timestamps), each line starts with the time execd\n"
+    "received it (RFC 3339 UTC with microseconds) and a space.\n";
 
 static const char cancel_help[] =
     "Usage: execctl cancel [--json] ID\n"
@@ -263,14 +264,15 @@ static int simple_main(const command *cmd, int argc, char **argv, const char *ur
   static const struct option longopts[] = {
       {"json", no_argument, NULL, JSON_OPTION},
       {"follow", no_argument, NULL, 'f'},
+      {"timestamps", no_argument, NULL, 't'},
       {"url", required_argument, NULL, URL_OPTION},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   bool is_logs = strcmp(cmd->name, "logs") == 0;
   bool is_health = strcmp(cmd->name, "health") == 0;
-  bool json = false, follow = false;
+  bool json = false, follow = false, timestamps = false;
   int c;
-  while ((c = getopt_long(argc, argv, ":fh", longopts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, ":fth", longopts, NULL)) != -1) {
     switch (c) {
     case JSON_OPTION:
       if (is_logs)
@@ -281,6 +283,11 @@ static int simple_main(const command *cmd, int argc, char **argv, const char *ur
       if (!is_logs)
         return usage_error(cmd, "unknown option '-f'");
       follow = true;
+      break;
+    case 't':
+      if (!is_logs)
+        return usage_error(cmd, "unknown option '-t'");
+      timestamps = true;
       break;
     case URL_OPTION: url = optarg; break;
     case 'h': fputs(cmd->help, stdout); return EXECCTL_OK;
@@ -301,7 +308,7 @@ static int simple_main(const command *cmd, int argc, char **argv, const char *ur
   if (is_health)
     rc = execctl_health(cl, json);
   else if (is_logs)
-    rc = execctl_logs(cl, id, follow);
+    rc = execctl_logs(cl, id, follow, timestamps);
   else if (strcmp(cmd->name, "get") == 0)
     rc = execctl_get(cl, id, json);
   else if (strcmp(cmd->name, "cancel") == 0)

@@ -332,6 +332,12 @@ typedef struct read_ctx {
   execd_reply_cb cb;
   void *arg;
   int op; /* READ_GET, READ_CANCEL, READ_REMOVE, READ_LOGS */
+  bool timed; /* READ_LOGS: with the time marks of the page */
+  /* a timed page waiting for its marks (owned) */
+  char *page;
+  size_t page_len;
+  uint64_t page_next;
+  int page_status;
 } read_ctx;
 
 enum { READ_GET, READ_CANCEL, READ_REMOVE, READ_LOGS };
@@ -347,32 +353,74 @@ static void storage_failed(const char *what, int status, void *cb_arg) {
 }
 
 static void read_free(read_ctx *c) {
+  free(c->page);
   free(c->tenant);
   free(c);
 }
 
-static void on_log_read(void *arg, int status, const char *data, size_t len, uint64_t next) {
-  read_ctx *c = arg;
+/* The page's body: {"logs", "offset", "next_offset", "done"}, and with
+ * timed reads "times": [{"offset": N, "at": RFC 3339 with µs}], the marks of
+ * the page's bytes (the first at or before offset). */
+static void log_page_reply(read_ctx *c, int status, const char *data, size_t len, uint64_t next,
+                           const execd_log_mark *marks, size_t n_marks) {
   pipeline *p = api.pipeline;
-  if (status)
-    storage_failed("logs", status, c);
   if (status != 0 && status != EXECD_ENOENT) {
     execd_reply r = {sizeof r, status, "storage_error", "reading logs failed", NULL, NULL};
     c->cb(c->arg, &r);
-  } else {
-    execution *ex = pipeline_find(p, c->id);
-    int done = !ex || state_is_terminal(execution_state(ex));
-    json_t *body = json_pack("{s:s%, s:I, s:I, s:b}", "logs", status ? "" : (data ? data : ""),
-                             status ? (size_t)0 : len, "offset", (json_int_t)c->offset,
-                             "next_offset", (json_int_t)(status ? c->offset : next), "done",
-                             done && (status || len == 0 || next >= c->offset + len));
-    if (!body) /* not UTF-8: hand it over as bytes anyway, escaped */
-      body = json_pack("{s:s, s:I, s:I, s:b}", "logs", "", "offset", (json_int_t)c->offset,
-                       "next_offset", (json_int_t)next, "done", done);
-    execd_reply r = {sizeof r, 0, NULL, NULL, NULL, body};
-    c->cb(c->arg, &r);
-    json_decref(body);
+    return;
   }
+  execution *ex = pipeline_find(p, c->id);
+  int done = !ex || state_is_terminal(execution_state(ex));
+  json_t *body = json_pack("{s:s%, s:I, s:I, s:b}", "logs", status ? "" : (data ? data : ""),
+                           status ? (size_t)0 : len, "offset", (json_int_t)c->offset,
+                           "next_offset", (json_int_t)(status ? c->offset : next), "done",
+                           done && (status || len == 0 || next >= c->offset + len));
+  if (!body) /* not UTF-8: hand it over as bytes anyway, escaped */
+    body = json_pack("{s:s, s:I, s:I, s:b}", "logs", "", "offset", (json_int_t)c->offset,
+                     "next_offset", (json_int_t)next, "done", done);
+  if (c->timed) {
+    json_t *times = json_array();
+    for (size_t i = 0; i < n_marks; i++) {
+      char at[IDS_TIME_US_LEN + 1];
+      ids_format_time_us(marks[i].time_us, at);
+      json_array_append_new(times, json_pack("{s:I, s:s}", "offset",
+                                             (json_int_t)marks[i].offset, "at", at));
+    }
+    json_object_set_new(body, "times", times);
+  }
+  execd_reply r = {sizeof r, 0, NULL, NULL, NULL, body};
+  c->cb(c->arg, &r);
+  json_decref(body);
+}
+
+static void on_log_marks(void *arg, int status, const execd_log_mark *marks, size_t n) {
+  read_ctx *c = arg;
+  if (status) {
+    storage_failed("log times", status, c);
+    c->page_status = status == EXECD_ENOENT ? status : EXECD_EIO;
+  }
+  log_page_reply(c, c->page_status, c->page, c->page_len, c->page_next, status ? NULL : marks,
+                 status ? 0 : n);
+  read_free(c);
+}
+
+static void on_log_read(void *arg, int status, const char *data, size_t len, uint64_t next) {
+  read_ctx *c = arg;
+  if (status)
+    storage_failed("logs", status, c);
+  if (c->timed && status == 0 && len > 0) {
+    /* The page's bytes reached storage, so their marks did too. */
+    c->page = xmalloc(len + 1);
+    memcpy(c->page, data, len);
+    c->page[len] = '\0';
+    c->page_len = len;
+    c->page_next = next;
+    if (records_log_marks(pipeline_records(api.pipeline), c->id, c->offset, c->offset + len,
+                          on_log_marks, c) == 0)
+      return;
+    status = EXECD_EUNAVAIL;
+  }
+  log_page_reply(c, status, data, len, next, NULL, 0);
   read_free(c);
 }
 
@@ -508,11 +556,16 @@ static void cancel_wait(execution *ex, execd_reply_cb cb, void *arg) {
                  (uint64_t)pipeline_config(p)->kill_grace_ms + CANCEL_WAIT_MARGIN_MS, 0);
 }
 
-static int start_read(const char *tenant, const char *id, int op, uint64_t offset,
+static int start_read(const char *tenant, const char *id, int op, uint64_t offset, bool timed,
                       execd_reply_cb cb, void *arg) {
   pipeline *p = api.pipeline;
   if (!ids_valid_uuid(id)) {
     reply_err(cb, arg, EXECD_EINVAL, "invalid_id", "id", "'%.64s' is not an execution id", id);
+    return 0;
+  }
+  if (timed && !records_has_log_marks(pipeline_records(p))) {
+    reply_err(cb, arg, EXECD_EINVAL, "timestamps_unsupported", "timestamps",
+              "the storage keeps no log timestamps");
     return 0;
   }
   execution *ex = pipeline_find(p, id);
@@ -544,6 +597,7 @@ static int start_read(const char *tenant, const char *id, int op, uint64_t offse
   c->tenant = xstrdup(tenant ? tenant : "anonymous");
   snprintf(c->id, sizeof c->id, "%s", id);
   c->op = op;
+  c->timed = timed;
   c->offset = offset;
   c->cb = cb;
   c->arg = arg;
@@ -561,25 +615,31 @@ static int start_read(const char *tenant, const char *id, int op, uint64_t offse
 int api_get(execd_instance *inst, const char *tenant, const char *id, execd_reply_cb cb,
             void *arg) {
   (void)inst;
-  return start_read(tenant, id, READ_GET, 0, cb, arg);
+  return start_read(tenant, id, READ_GET, 0, false, cb, arg);
 }
 
 int api_cancel(execd_instance *inst, const char *tenant, const char *id, execd_reply_cb cb,
                void *arg) {
   (void)inst;
-  return start_read(tenant, id, READ_CANCEL, 0, cb, arg);
+  return start_read(tenant, id, READ_CANCEL, 0, false, cb, arg);
 }
 
 int api_remove(execd_instance *inst, const char *tenant, const char *id, execd_reply_cb cb,
                void *arg) {
   (void)inst;
-  return start_read(tenant, id, READ_REMOVE, 0, cb, arg);
+  return start_read(tenant, id, READ_REMOVE, 0, false, cb, arg);
 }
 
 int api_logs(execd_instance *inst, const char *tenant, const char *id, uint64_t offset,
              execd_reply_cb cb, void *arg) {
   (void)inst;
-  return start_read(tenant, id, READ_LOGS, offset, cb, arg);
+  return start_read(tenant, id, READ_LOGS, offset, false, cb, arg);
+}
+
+int api_logs_timed(execd_instance *inst, const char *tenant, const char *id, uint64_t offset,
+                   execd_reply_cb cb, void *arg) {
+  (void)inst;
+  return start_read(tenant, id, READ_LOGS, offset, true, cb, arg);
 }
 
 /* --- list -------------------------------------------------------------------- */

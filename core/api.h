@@ -23,6 +23,10 @@ int api_remove(execd_instance *inst, const char *tenant, const char *id, execd_r
                void *arg);
 int api_logs(execd_instance *inst, const char *tenant, const char *id, uint64_t offset,
              execd_reply_cb cb, void *arg);
+/* api_logs with the page's time marks ("times"); 400 timestamps_unsupported
+ * when the storage keeps none. */
+int api_logs_timed(execd_instance *inst, const char *tenant, const char *id, uint64_t offset,
+                   execd_reply_cb cb, void *arg);
 int api_watch(execd_instance *inst, const char *tenant, const char *id, execd_watch_cb cb,
               void *arg, execd_watch **out);
 void api_unwatch(execd_watch *w);

@@ -104,6 +104,7 @@ static const execd_host table = {
     .health = api_health,
     .metrics = api_metrics,
     .op_error = h_op_error,
+    .logs_timed = api_logs_timed,
 };
 
 const execd_host *host_table(void) { return &table; }

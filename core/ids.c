@@ -73,6 +73,19 @@ void ids_format_time(int64_t ms, char *out) {
   out[IDS_TIME_LEN] = '\0';
 }
 
+void ids_format_time_us(int64_t us, char *out) {
+  if (us < 0)
+    us = 0;
+  time_t secs = (time_t)(us / 1000000);
+  struct tm tm;
+  gmtime_r(&secs, &tm);
+  char buf[80];
+  snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900,
+           tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(us % 1000000));
+  memcpy(out, buf, IDS_TIME_US_LEN);
+  out[IDS_TIME_US_LEN] = '\0';
+}
+
 int ids_parse_time(const char *text, int64_t *ms) {
   struct tm tm;
   memset(&tm, 0, sizeof tm);

@@ -19,5 +19,9 @@ void ids_format_time(int64_t ms, char *out);
 /* Parses what ids_format_time writes (and plain RFC 3339 with Z);
  * returns 0 or -1. */
 int ids_parse_time(const char *text, int64_t *ms);
+/* RFC 3339 UTC with microseconds, "2026-01-02T03:04:05.123456Z", of
+ * microseconds since the epoch; out holds IDS_TIME_US_LEN + 1 bytes. */
+#define IDS_TIME_US_LEN 27
+void ids_format_time_us(int64_t us, char *out);
 
 #endif

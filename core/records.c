@@ -46,6 +46,16 @@ int records_log_read(const records *r, const char *id, uint64_t offset, size_t m
   return r->ops->log_read(r->inst->self, id, offset, max, cb, arg);
 }
 
+/* The loader zero-pads an older ops table, so a missing op reads NULL. */
+bool records_has_log_marks(const records *r) { return r->ops->log_marks != NULL; }
+
+int records_log_marks(const records *r, const char *id, uint64_t from, uint64_t to,
+                      execd_log_marks_cb cb, void *arg) {
+  if (!r->ops->log_marks)
+    return EXECD_ENOTSUP;
+  return r->ops->log_marks(r->inst->self, id, from, to, cb, arg);
+}
+
 int records_health(const records *r) {
   instance_clear_error(r->inst);
   return r->ops->health ? r->ops->health(r->inst->self) : 0;

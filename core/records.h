@@ -34,6 +34,11 @@ int records_remove(const records *r, const char *id, execd_store_cb cb, void *ar
 int records_log_append(const records *r, const char *id, const char *data, size_t len);
 int records_log_read(const records *r, const char *id, uint64_t offset, size_t max,
                      execd_log_cb cb, void *arg);
+/* EXECD_ENOTSUP when the storage keeps no time marks (an ops table older
+ * than ABI 1.4, or one without log_marks). */
+int records_log_marks(const records *r, const char *id, uint64_t from, uint64_t to,
+                      execd_log_marks_cb cb, void *arg);
+bool records_has_log_marks(const records *r);
 /* 0 when the storage is usable now (or has no health op); clears the
  * error detail first so that what follows belongs to this check. */
 int records_health(const records *r);

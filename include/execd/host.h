@@ -139,6 +139,17 @@ typedef struct execd_host {
    * after a while (the daemon keeps a few per instance). */
   void (*op_error)(execd_instance *inst, void *cb_arg, const char *fmt, ...)
       __attribute__((format(printf, 3, 4)));
+
+  /* ---- since ABI 1.4 (test with EXECD_HOST_HAS(host, logs_timed)) ---- */
+
+  /* As logs, and the body also has "times": [{"offset": N, "at": "RFC 3339
+   * UTC with microseconds"}], ascending: the bytes from offset on (up to the
+   * next entry) were received at "at".  The first entry is at or before the
+   * page's offset; bytes before the first entry have no known time.  Fails
+   * with EXECD_EINVAL, code "timestamps_unsupported", when the storage
+   * keeps no times. */
+  int (*logs_timed)(execd_instance *inst, const char *tenant, const char *id,
+                    uint64_t offset, execd_reply_cb cb, void *arg);
 } execd_host;
 
 /* True if the host table has MEMBER (it may come from an older daemon). */

@@ -45,6 +45,17 @@ typedef void (*execd_list_cb)(void *arg, int status, json_t *records,
 typedef void (*execd_log_cb)(void *arg, int status, const char *data,
                              size_t len, uint64_t next_offset);
 
+/* One time mark of a log: the bytes from offset on (up to the next mark)
+ * were received by execd at time_us (microseconds since the Unix epoch,
+ * UTC).  Since ABI 1.4. */
+typedef struct execd_log_mark {
+  uint64_t offset;
+  int64_t time_us;
+} execd_log_mark;
+/* marks: borrowed, n of them, ascending offsets. */
+typedef void (*execd_log_marks_cb)(void *arg, int status,
+                                   const execd_log_mark *marks, size_t n);
+
 /* Filters of a list; NULL members match everything.  Results come newest
  * first (descending id); cursor is an opaque string from a previous page. */
 typedef struct execd_list_query {
@@ -95,6 +106,20 @@ typedef struct execd_storage_ops {
                   execd_log_cb cb, void *arg);
   /* 0 if usable now, else EXECD_EUNAVAIL with host->set_error.  May be NULL. */
   int (*health)(void *self);
+
+  /* ---- since ABI 1.4 (the core reads it only when struct_size covers it;
+   * execd loads an older table with this op absent) ---------------------- */
+
+  /* The time marks of log bytes [from, to) of an execution: the last mark
+   * at or before from (if any), then every mark before to, ascending.
+   * log_append records a mark with the time the bytes arrived, at least
+   * once per durable write of the log (execd serves
+   * GET .../logs?timestamps=true from them).  Marks of bytes that reached
+   * log_read are readable.  A log with no marks (written before the
+   * storage kept them) gives n = 0; an unknown id gives EXECD_ENOENT.
+   * May be NULL: then execd answers timestamp requests with 400. */
+  int (*log_marks)(void *self, const char *id, uint64_t from, uint64_t to,
+                   execd_log_marks_cb cb, void *arg);
 } execd_storage_ops;
 
 #ifdef __cplusplus

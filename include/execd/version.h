@@ -11,12 +11,14 @@
  *      another op's failure cannot overwrite).
  * 1.3  execd_plugin: check_config() (a side-effect-free check of a config
  *      block's values, for execd --check-config).
+ * 1.4  execd_storage_ops: log_marks() (when each part of a log arrived);
+ *      execd_host: logs_timed() (a log page with those times).
  */
 #ifndef EXECD_VERSION_H
 #define EXECD_VERSION_H
 
 #define EXECD_ABI_MAJOR 1
-#define EXECD_ABI_MINOR 3
+#define EXECD_ABI_MINOR 4
 
 /* Marks the one symbol a plugin exports (built with -fvisibility=hidden). */
 #if defined(__GNUC__)

@@ -1,6 +1,7 @@
 /* See storage_client.h. */
 #include "config.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,16 @@ static void on_log(void *arg, int status, const char *data, size_t len,
   r->next_offset = next_offset;
 }
 
+static void on_marks(void *arg, int status, const execd_log_mark *marks, size_t n) {
+  sc_result *r = arg;
+  note_call(r, status);
+  free(r->marks);
+  r->marks = calloc(n ? n : 1, sizeof *r->marks);
+  if (n)
+    memcpy(r->marks, marks, n * sizeof *marks);
+  r->n_marks = n;
+}
+
 static int called(void *arg) { return ((sc_result *)arg)->calls > 0; }
 
 int sc_wait(sc_result *r) {
@@ -62,6 +73,7 @@ void sc_clear(sc_result *r) {
   json_decref(r->records);
   free(r->cursor);
   free(r->data);
+  free(r->marks);
   memset(r, 0, sizeof *r);
 }
 
@@ -113,6 +125,14 @@ int sc_remove(const char *id, sc_result *r) {
 
 int sc_log_read(const char *id, uint64_t offset, size_t max, sc_result *r) {
   CALL_AND_WAIT(sc_ops()->log_read(plugin->self, id, offset, max, on_log, r));
+}
+
+int sc_log_marks(const char *id, uint64_t from, uint64_t to, sc_result *r) {
+  const execd_storage_ops *ops = sc_ops();
+  if (ops->struct_size < offsetof(execd_storage_ops, log_marks) + sizeof ops->log_marks ||
+      !ops->log_marks)
+    return SC_NO_OP;
+  CALL_AND_WAIT(ops->log_marks(plugin->self, id, from, to, on_marks, r));
 }
 
 int64_t sc_now_ms(void) {

@@ -26,6 +26,8 @@ typedef struct sc_result {
   char *data;       /* log_read: the bytes (NUL-terminated) */
   size_t len;
   uint64_t next_offset;
+  execd_log_mark *marks; /* log_marks: a copy of the marks */
+  size_t n_marks;
 } sc_result;
 
 /* The plugin the calls go to. */
@@ -40,6 +42,9 @@ int sc_get(const char *id, sc_result *r);
 int sc_list(const execd_list_query *q, sc_result *r);
 int sc_remove(const char *id, sc_result *r);
 int sc_log_read(const char *id, uint64_t offset, size_t max, sc_result *r);
+/* log_marks (ABI 1.4): SC_NO_OP if the plugin's ops table has none. */
+#define SC_NO_OP (-1001)
+int sc_log_marks(const char *id, uint64_t from, uint64_t to, sc_result *r);
 void sc_clear(sc_result *r);
 
 /* Starts an op whose callback fills r, without waiting; sc_wait waits. */

@@ -772,6 +772,80 @@ START_TEST(test_log_cap) {
 }
 END_TEST
 
+/* Each part of a log has the time it arrived: log_marks (ABI 1.4) gives the
+ * mark at or before the range's start and every mark inside it.  The file
+ * storage must keep marks; another plugin may lack the op. */
+START_TEST(test_log_marks) {
+  json_t *rec = rec_new("RUNNING");
+  insert_ok(rec);
+  const char *id = id_of(rec);
+  sc_result r = {0};
+  int rc = sc_log_marks(id, 0, 100, &r);
+  if (rc == SC_NO_OP) {
+    ck_assert_msg(strcmp(plugin_name, "file") != 0, "the file storage has no log_marks op");
+    fprintf(stderr, "log marks not checked: %s has no log_marks op\n", plugin_name);
+    json_decref(rec);
+    return;
+  }
+  ck_done(rc, &r);
+  ck_assert_int_eq(r.status, 0);
+  ck_assert_int_eq(r.n_marks, 0); /* no bytes yet: no marks */
+  sc_clear(&r);
+
+  int64_t before_ms = sc_now_ms();
+  ck_assert_int_eq(sc_ops()->log_append(P.self, id, "one\n", 4), 0);
+  update_state(rec, "RUNNING", "SUCCEEDED"); /* durable, with its mark */
+  int64_t between_ms = sc_now_ms();
+  ck_assert_int_eq(sc_ops()->log_append(P.self, id, "two\n", 4), 0);
+  ck_done(sc_log_read(id, 0, 100, &r), &r); /* read once the bytes are stored */
+  ck_assert_str_eq(r.data, "one\ntwo\n");
+  sc_clear(&r);
+  int64_t after_ms = sc_now_ms();
+
+  ck_done(sc_log_marks(id, 0, 8, &r), &r);
+  ck_assert_int_eq(r.status, 0);
+  ck_assert_int_eq(r.n_marks, 2);
+  ck_assert_int_eq(r.marks[0].offset, 0);
+  ck_assert_int_eq(r.marks[1].offset, 4);
+  ck_assert_int_ge(r.marks[0].time_us / 1000, before_ms);
+  ck_assert_int_le(r.marks[0].time_us / 1000, between_ms);
+  ck_assert_int_ge(r.marks[1].time_us / 1000, between_ms);
+  ck_assert_int_le(r.marks[1].time_us / 1000, after_ms);
+  ck_assert_int_ge(r.marks[1].time_us, r.marks[0].time_us);
+  sc_clear(&r);
+  /* From inside the second part: only its mark. */
+  ck_done(sc_log_marks(id, 5, 8, &r), &r);
+  ck_assert_int_eq(r.n_marks, 1);
+  ck_assert_int_eq(r.marks[0].offset, 4);
+  sc_clear(&r);
+  /* Up to the second part: only the first mark. */
+  ck_done(sc_log_marks(id, 0, 4, &r), &r);
+  ck_assert_int_eq(r.n_marks, 1);
+  ck_assert_int_eq(r.marks[0].offset, 0);
+  sc_clear(&r);
+
+  char missing[37];
+  sc_new_id(missing);
+  ck_done(sc_log_marks(missing, 0, 100, &r), &r);
+  ck_assert_int_eq(r.status, EXECD_ENOENT);
+  sc_clear(&r);
+  /* Removed with its log. */
+  ck_done(sc_remove(id, &r), &r);
+  ck_assert_int_eq(r.status, 0);
+  sc_clear(&r);
+  ck_done(sc_log_marks(id, 0, 100, &r), &r);
+  ck_assert_msg(r.status == EXECD_ENOENT || (r.status == 0 && r.n_marks == 0),
+                "the log marks of a removed execution are still there");
+  sc_clear(&r);
+  if (temp_dir[0]) { /* the file storage's own directory: no file left behind */
+    char path[256];
+    snprintf(path, sizeof path, "%s/logs/%s.times", temp_dir, id);
+    ck_assert_msg(access(path, F_OK) != 0, "%s is still there", path);
+  }
+  json_decref(rec);
+}
+END_TEST
+
 /* --- durability ------------------------------------------------------------------ */
 
 START_TEST(test_durable_across_reload) {
@@ -875,6 +949,7 @@ static Suite *storage_suite(void) {
   tcase_add_test(tc, test_remove);
   tcase_add_test(tc, test_log_append_and_read);
   tcase_add_test(tc, test_log_cap);
+  tcase_add_test(tc, test_log_marks);
   tcase_add_test(tc, test_durable_across_reload);
   tcase_add_test(tc, test_health);
   suite_add_tcase(s, tc);

@@ -48,3 +48,6 @@ EXTRA_DIST += tests/integration/run-identity.sh tests/integration/test_identity.
 # cut at their cap with a marker.
 TESTS += tests/integration/run-outputs-logs.sh
 EXTRA_DIST += tests/integration/run-outputs-logs.sh tests/integration/test_outputs_logs.py
+# Log timestamps: ?timestamps=true puts the time each line arrived in front.
+TESTS += tests/integration/run-log-timestamps.sh
+EXTRA_DIST += tests/integration/run-log-timestamps.sh tests/integration/test_log_timestamps.py

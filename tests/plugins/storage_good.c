@@ -2,6 +2,7 @@
  * answers an empty page (so the daemon's recovery finishes and it becomes
  * ready) and every write is refused as unavailable.  Lets tests start the
  * real daemon without the file storage. */
+#include <stddef.h>
 #include <stdlib.h>
 
 #include <execd/plugin.h>
@@ -97,8 +98,17 @@ static int good_log_read(void *self, const char *id, uint64_t offset, size_t max
   return refuse(self);
 }
 
+static int must_not_be_called(void *self, const char *id, uint64_t from, uint64_t to,
+                              execd_log_marks_cb cb, void *arg) {
+  (void)self, (void)id, (void)from, (void)to, (void)cb, (void)arg;
+  abort();
+}
+
+/* An ops table as a storage built against ABI 1.3 declares it: its
+ * struct_size ends before log_marks, so execd must neither read nor call
+ * what follows in memory (here a function that aborts). */
 static const execd_storage_ops good_ops = {
-    .struct_size = sizeof(execd_storage_ops),
+    .struct_size = offsetof(execd_storage_ops, log_marks),
     .insert = good_insert,
     .update = good_update,
     .get = good_get,
@@ -106,6 +116,7 @@ static const execd_storage_ops good_ops = {
     .remove = good_remove,
     .log_append = good_log_append,
     .log_read = good_log_read,
+    .log_marks = must_not_be_called,
 };
 
 static const execd_plugin good_plugin = {

@@ -721,6 +721,74 @@ START_TEST(test_remove_deletes_the_log_file) {
 }
 END_TEST
 
+/* Appends text to id's log and makes it durable (one batch, one mark). */
+static void append_batch(json_t *rec, const char *text, const char *from, const char *to) {
+  const char *id = json_string_value(json_object_get(rec, "id"));
+  ck_assert_int_eq(sc_ops()->log_append(P.self, id, text, strlen(text)), 0);
+  json_object_set_new(rec, "state", json_string(to));
+  sc_result r = {0};
+  ck_assert_int_eq(sc_update(rec, from, &r), 0);
+  ck_assert_int_eq(r.status, 0);
+  sc_clear(&r);
+}
+
+static off_t file_size(const char *path) {
+  struct stat sb;
+  ck_assert_int_eq(stat(path, &sb), 0);
+  return sb.st_size;
+}
+
+/* logs/<id>.times: a record cut short by a crash is dropped before the next
+ * one is written; at log_max bytes the file takes no more records. */
+START_TEST(test_log_marks_file_torn_and_capped) {
+  ck_assert_int_eq(load_with("\"log_max\": 4096"), 0);
+  char id[37];
+  sc_new_id(id);
+  json_t *rec = sc_record(id, "t", "RUNNING", NULL, NULL, NULL, 0);
+  sc_result r = {0};
+  ck_assert_int_eq(sc_insert(rec, &r), 0);
+  sc_clear(&r);
+  append_batch(rec, "one\n", "RUNNING", "RUNNING");
+  char times[256];
+  snprintf(times, sizeof times, "%s/logs/%s.times", dir, id);
+  ck_assert_int_eq(file_size(times), 16);
+
+  FILE *f = fopen(times, "ab"); /* a torn record */
+  ck_assert_ptr_nonnull(f);
+  fwrite("\x04\0\0\0\0", 1, 5, f);
+  fclose(f);
+  append_batch(rec, "two\n", "RUNNING", "RUNNING");
+  ck_assert_int_eq(file_size(times), 32);
+  ck_assert_int_eq(sc_log_marks(id, 0, 8, &r), 0);
+  ck_assert_int_eq(r.n_marks, 2);
+  ck_assert_int_eq(r.marks[0].offset, 0);
+  ck_assert_int_eq(r.marks[1].offset, 4);
+  ck_assert_int_ge(r.marks[1].time_us, r.marks[0].time_us);
+  sc_clear(&r);
+
+  /* A full marks file: log_max bytes of records (offset 0, time 1). */
+  unsigned char full[4096] = {0};
+  for (size_t i = 0; i < sizeof full; i += 16)
+    full[i + 8] = 1;
+  f = fopen(times, "wb");
+  ck_assert_ptr_nonnull(f);
+  ck_assert_uint_eq(fwrite(full, 1, sizeof full, f), sizeof full);
+  fclose(f);
+  append_batch(rec, "three\n", "RUNNING", "SUCCEEDED");
+  ck_assert_int_eq(file_size(times), 4096);
+  ck_assert_int_eq(sc_log_marks(id, 8, 14, &r), 0);
+  ck_assert_int_eq(r.n_marks, 1); /* the bytes keep the last record's time */
+  ck_assert_int_eq(r.marks[0].offset, 0);
+  ck_assert_int_eq(r.marks[0].time_us, 1);
+  sc_clear(&r);
+
+  ck_assert_int_eq(sc_remove(id, &r), 0);
+  sc_clear(&r);
+  ck_assert_msg(access(times, F_OK) != 0, "the times file outlived its execution");
+  json_decref(rec);
+}
+END_TEST
+
 START_TEST(test_bad_ids_refused) {
   load();
   const char *bad[] = {"../escape", "", ".hidden", "a/b", "sp ace"};
@@ -831,6 +899,7 @@ static Suite *recovery_suite(void) {
   tcase_add_test(misc, test_one_daemon_per_directory);
   tcase_add_test(misc, test_compaction_keeps_the_newest_versions);
   tcase_add_test(misc, test_remove_deletes_the_log_file);
+  tcase_add_test(misc, test_log_marks_file_torn_and_capped);
   tcase_add_test(misc, test_bad_ids_refused);
   tcase_add_test(misc, test_failed_write_stops_writes);
   suite_add_tcase(s, misc);

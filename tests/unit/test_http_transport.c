@@ -481,6 +481,33 @@ static int h_logs(execd_instance *i, const char *tenant, const char *id,
   return 0;
 }
 
+/* Marks every FAKE_MARK bytes, named "t<offset>": a line's expected time is
+ * that of the mark at or before its first byte. */
+#define FAKE_MARK 16
+
+static int h_logs_timed(execd_instance *i, const char *tenant, const char *id,
+                        uint64_t offset, execd_reply_cb cb, void *arg) {
+  fake_exec *ex = find_exec(tenant, id);
+  if (!ex) {
+    reply_err(cb, arg, EXECD_ENOENT, "not_found", "no such execution", NULL);
+    return 0;
+  }
+  size_t from = offset < ex->log_len ? (size_t)offset : ex->log_len;
+  size_t n = ex->log_len - from < LOG_PAGE ? ex->log_len - from : LOG_PAGE;
+  json_t *times = json_array();
+  for (size_t m = from - from % FAKE_MARK; m < from + n; m += FAKE_MARK) {
+    char at[32];
+    snprintf(at, sizeof at, "t%zu", m);
+    json_array_append_new(times, json_pack("{s:I, s:s}", "offset", (json_int_t)m, "at", at));
+  }
+  reply_ok(cb, arg,
+           json_pack("{s:s%, s:I, s:I, s:b, s:o}", "logs", ex->log ? ex->log + from : "",
+                     n, "offset", (json_int_t)offset, "next_offset",
+                     (json_int_t)(from + n), "done",
+                     terminal(ex) && from + n == ex->log_len, "times", times));
+  return 0;
+}
+
 static int h_watch(execd_instance *i, const char *tenant, const char *id,
                    execd_watch_cb cb, void *arg, execd_watch **out) {
   fh.watch_calls++;
@@ -556,6 +583,7 @@ static const execd_host host_table = {
     .agents = h_agents,
     .health = h_health,
     .metrics = h_metrics,
+    .logs_timed = h_logs_timed,
 };
 
 /* ======================================================================== */
@@ -1595,6 +1623,60 @@ START_TEST(test_logs) {
 }
 END_TEST
 
+/* log (from byte offset on) as ?timestamps=true shows it under h_logs_timed. */
+static char *expected_timed(const char *log, size_t offset) {
+  size_t len = strlen(log);
+  char *out = calloc(1, 2 * len + 64 * (len + 1));
+  char *w = out;
+  int at_start = 1;
+  for (size_t i = offset; i < len; i++) {
+    if (at_start)
+      w += sprintf(w, "t%zu ", i - i % FAKE_MARK);
+    *w++ = log[i];
+    at_start = log[i] == '\n';
+  }
+  return out;
+}
+
+/* Every line, also one split across pages, gets its time in front, in
+ * plain and followed logs; the stored text is unchanged without the flag. */
+START_TEST(test_logs_timestamps) {
+  start_server("{\"listen\": \"127.0.0.1:0\"}");
+  fake_exec *done = new_exec("anonymous", 4, NULL);
+  snprintf(follow_id, sizeof follow_id, "%s", done->id);
+  ck_assert(run_until(exec_finished, 10000));
+  fake_exec *running = new_exec("anonymous", 6, NULL);
+  char p_all[128], p_off[128], p_follow[128], p_bad[128];
+  snprintf(p_all, sizeof p_all, "/v1/executions/%s/logs?timestamps=true", done->id);
+  snprintf(p_off, sizeof p_off, "/v1/executions/%s/logs?timestamps=1&offset=7", done->id);
+  snprintf(p_follow, sizeof p_follow, "/v1/executions/%s/logs?follow=1&timestamps=yes",
+           running->id);
+  snprintf(p_bad, sizeof p_bad, "/v1/executions/%s/logs?timestamps=maybe", done->id);
+  int all = add("GET", p_all);
+  int off = add("GET", p_off);
+  int follow = add("GET", p_follow);
+  int bad = add("GET", p_bad);
+  run_batch();
+
+  char *want = expected_timed(done->log, 0);
+  ck_assert_int_eq(res(all)->status, 200);
+  ck_assert_str_eq(res(all)->body, want);
+  free(want);
+  want = expected_timed(done->log, 7);
+  ck_assert_int_eq(res(off)->status, 200);
+  ck_assert_str_eq(res(off)->body, want);
+  free(want);
+  ck_assert_int_eq(res(follow)->status, 200);
+  ck_assert(terminal(running));
+  want = expected_timed(running->log, 0);
+  ck_assert_str_eq(res(follow)->body, want);
+  free(want);
+  assert_error(bad, 400, "invalid_request");
+  ck_assert_str_eq(error_field(bad), "timestamps");
+  batch_reset();
+}
+END_TEST
+
 static int count(const char *hay, const char *needle) {
   int n = 0;
   for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
@@ -1724,6 +1806,7 @@ Suite *http_suite(void) {
   tcase_add_test(tc, test_listen_config);
   tcase_add_test(tc, test_listen_ipv6);
   tcase_add_test(tc, test_logs);
+  tcase_add_test(tc, test_logs_timestamps);
   tcase_add_test(tc, test_events);
   tcase_add_test(tc, test_dead_client_is_noticed);
   tcase_add_test(tc, test_stop_while_streaming_and_waiting);

@@ -178,6 +178,20 @@ START_TEST(refuses_name_with_path) {
 }
 END_TEST
 
+/* A storage ops table of ABI 1.3 ends before log_marks: execd reads it as
+ * NULL (log timestamps are then refused), whatever follows in memory. */
+START_TEST(loads_older_storage_ops_without_log_marks) {
+  char err[2048] = "";
+  loaded_plugin *p = NULL;
+  int rc = loader_open(EXECD_KIND_STORAGE, "good", host_table(), &p, err, sizeof err);
+  ck_assert_msg(rc == 0, "%s", err);
+  const execd_storage_ops *ops = loader_ops(p);
+  ck_assert_ptr_nonnull(ops->log_read);
+  ck_assert_ptr_null(ops->log_marks);
+  loader_close(p);
+}
+END_TEST
+
 START_TEST(kind_is_part_of_the_file_name) {
   /* storage_good exists, transport_good does not: kinds never mix. */
   char err[2048] = "";
@@ -498,6 +512,7 @@ static Suite *loader_suite(void) {
   tcase_add_test(api, loads_older_minor_without_check_config);
   tcase_add_test(api, refuses_other_abi_major);
   tcase_add_test(api, refuses_newer_abi_minor);
+  tcase_add_test(api, loads_older_storage_ops_without_log_marks);
   tcase_add_test(api, refuses_missing_entry_symbol);
   tcase_add_test(api, refuses_wrong_kind);
   tcase_add_test(api, refuses_plugin_that_declines);

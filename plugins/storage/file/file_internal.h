@@ -56,6 +56,7 @@ typedef struct log_buffer {
   bool full;       /* the file reached log_max: further bytes are dropped */
   bool dropped;    /* bytes were dropped: the next batch ends the file with the marker */
   bool removed;    /* the execution was removed while a batch had bytes */
+  int64_t received_us; /* when the first of data's bytes arrived (Unix µs) */
 } log_buffer;
 
 RB_HEAD(log_buffers, log_buffer);
@@ -137,6 +138,7 @@ typedef struct log_job {
   bool sync;   /* fsync the file */
   bool unlink; /* the execution was removed: delete its file */
   bool dropped; /* bytes after these were dropped: end the file with the marker */
+  int64_t received_us; /* the time mark of these bytes (Unix µs) */
   /* results, from the thread pool */
   uint64_t size;
   bool created;
@@ -167,6 +169,10 @@ void logs_release_waits(file_store *st);
 void logs_free_all(file_store *st);
 /* "dir/logs/<id>.log" into buf. */
 void logs_path(const char *logs_dir, const char *id, char *buf, size_t size);
+/* "dir/logs/<id>.times" into buf: the time marks of the log, one
+ * LOG_MARK_SIZE record per batch that appended bytes (doc/storage-file.md). */
+void logs_times_path(const char *logs_dir, const char *id, char *buf, size_t size);
+#define LOG_MARK_SIZE 16
 
 /* --- reads.c ------------------------------------------------------------- */
 /* Calls cb later with status and the body of e (NULL: no record).  cb may
@@ -179,6 +185,10 @@ void reads_list(file_store *st, index_entry **entries, size_t n,
 /* Calls cb later with bytes of id's log file from offset. */
 void reads_log(file_store *st, const char *id, uint64_t offset, size_t max,
                execd_log_cb cb, void *arg);
+/* Calls cb later with the time marks of id's log bytes [from, to): the
+ * last mark at or before from, then every mark before to. */
+void reads_log_marks(file_store *st, const char *id, uint64_t from, uint64_t to,
+                     execd_log_marks_cb cb, void *arg);
 /* Calls cb later with EXECD_ENOENT: no such execution. */
 void reads_log_missing(file_store *st, uint64_t offset, execd_log_cb cb,
                        void *arg);

@@ -1,4 +1,8 @@
 /* Per-execution log files (dir/logs/<id>.log), capped at log_max bytes.
+ * Beside each, dir/logs/<id>.times holds the log's time marks: each batch
+ * that appends bytes appends one LOG_MARK_SIZE record (the offset of its
+ * first byte, the time the first of them arrived), while the marks file is
+ * within log_max too.
  * Bytes are buffered on the loop and appended by the next group commit;
  * the file is fsync'd with the next update of the execution (commit.c).
  * The cap holds the marker: log bytes fill at most log_max minus the
@@ -13,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "file_internal.h"
@@ -38,6 +43,16 @@ RB_GENERATE_STATIC(log_buffers, log_buffer, node, cmp_log)
 
 void logs_path(const char *logs_dir, const char *id, char *buf, size_t size) {
   snprintf(buf, size, "%s/%s.log", logs_dir, id);
+}
+
+void logs_times_path(const char *logs_dir, const char *id, char *buf, size_t size) {
+  snprintf(buf, size, "%s/%s.times", logs_dir, id);
+}
+
+static int64_t now_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 static log_buffer *find(file_store *st, const char *id) {
@@ -90,6 +105,8 @@ int logs_append(file_store *st, const char *id, const char *data, size_t len) {
     b->data = grown;
     b->cap = cap;
   }
+  if (take && b->len == 0)
+    b->received_us = now_us(); /* the batch's mark: its first byte's arrival */
   if (take)
     memcpy(b->data + b->len, data, take);
   b->len += take;
@@ -129,6 +146,7 @@ void logs_collect(file_store *st, log_job *jobs, size_t *n) {
     if (!j->data)
       continue; /* out of memory: the marker waits for the next batch */
     j->len = b->len;
+    j->received_us = b->received_us;
     j->dropped = b->dropped;
     b->dropped = false;
     b->full = b->full || j->dropped; /* nothing more is taken after the marker */
@@ -174,11 +192,64 @@ static int write_all(int fd, const char *p, size_t len) {
   return 0;
 }
 
+/* Appends the mark (offset, time_us) to the marks file at path, fsync'd
+ * with sync.  A marks file at cap takes no more marks (later bytes keep the
+ * last mark's time); a record cut short by a crash is cut off first, so
+ * every record stays whole and aligned. */
+static int append_mark(const char *path, uint64_t cap, uint64_t offset, int64_t time_us,
+                       bool sync) {
+  int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
+  if (fd < 0)
+    return -1;
+  struct stat sb;
+  int rc = fstat(fd, &sb);
+  uint64_t size = rc == 0 ? (uint64_t)sb.st_size : 0;
+  uint64_t whole = size - size % LOG_MARK_SIZE;
+  if (rc == 0 && whole != size)
+    rc = ftruncate(fd, (off_t)whole);
+  if (rc == 0 && whole + LOG_MARK_SIZE <= cap) {
+    unsigned char rec[LOG_MARK_SIZE];
+    uint64_t t = (uint64_t)time_us;
+    for (int i = 0; i < 8; i++) { /* little-endian, whatever the host */
+      rec[i] = (unsigned char)(offset >> (8 * i));
+      rec[8 + i] = (unsigned char)(t >> (8 * i));
+    }
+    ssize_t n;
+    do
+      n = pwrite(fd, rec, sizeof rec, (off_t)whole);
+    while (n < 0 && errno == EINTR);
+    rc = n == (ssize_t)sizeof rec ? 0 : -1;
+    if (n >= 0 && n != (ssize_t)sizeof rec)
+      errno = EIO;
+  }
+  if (rc == 0 && sync)
+    rc = fsync(fd);
+  int saved = errno;
+  close(fd);
+  errno = saved;
+  return rc;
+}
+
+/* Makes the marks of earlier, unsynced batches durable with their log. */
+static int sync_marks(const char *path) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0)
+    return errno == ENOENT ? 0 : -1;
+  int rc = fsync(fd);
+  int saved = errno;
+  close(fd);
+  errno = saved;
+  return rc;
+}
+
 void log_job_run(const char *logs_dir, uint64_t cap, log_job *job) {
-  char path[4096];
+  char path[4096], times[4096];
   logs_path(logs_dir, job->id, path, sizeof path);
+  logs_times_path(logs_dir, job->id, times, sizeof times);
   if (job->unlink) {
     if (unlink(path) != 0 && errno != ENOENT)
+      job->err = errno;
+    if (unlink(times) != 0 && errno != ENOENT && !job->err)
       job->err = errno;
     return;
   }
@@ -204,6 +275,14 @@ void log_job_run(const char *logs_dir, uint64_t cap, log_job *job) {
   if ((take && write_all(fd, job->data, take) != 0) ||
       (mark && write_all(fd, TRUNCATED_MARK, MARK_LEN) != 0) ||
       (job->sync && fsync(fd) != 0)) {
+    job->err = errno;
+    close(fd);
+    return;
+  }
+  /* The mark follows its bytes: a crash between them leaves bytes with the
+   * previous mark's time, never a mark of bytes that are not there. */
+  if ((take && append_mark(times, cap, size, job->received_us, job->sync) != 0) ||
+      (!take && job->sync && sync_marks(times) != 0)) {
     job->err = errno;
     close(fd);
     return;

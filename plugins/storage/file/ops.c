@@ -298,6 +298,19 @@ static int file_log_read(void *self, const char *id, uint64_t offset,
   return 0;
 }
 
+static int file_log_marks(void *self, const char *id, uint64_t from, uint64_t to,
+                          execd_log_marks_cb cb, void *arg) {
+  file_store *st = self;
+  if (!id || !cb) {
+    st->host->set_error(st->inst, "log_marks needs an id and a callback");
+    return EXECD_EINVAL;
+  }
+  /* Marks reach the file in the batch that wrote their bytes, and log_read
+   * answers only once that batch is done: marks of bytes read are there. */
+  reads_log_marks(st, index_find(&st->index, id) ? id : NULL, from, to, cb, arg);
+  return 0;
+}
+
 static int file_health(void *self) {
   file_store *st = self;
   return refuse_if_broken(st);
@@ -313,4 +326,5 @@ const execd_storage_ops file_storage_ops = {
     .log_append = file_log_append,
     .log_read = file_log_read,
     .health = file_health,
+    .log_marks = file_log_marks,
 };

@@ -15,7 +15,7 @@
 
 #include "file_internal.h"
 
-enum read_kind { READ_ONE, READ_LIST, READ_LOG };
+enum read_kind { READ_ONE, READ_LIST, READ_LOG, READ_MARKS };
 
 typedef struct read_item {
   json_t *json;     /* the body: in memory already, or parsed by the job */
@@ -46,6 +46,11 @@ typedef struct read_job {
   size_t log_max;
   char *log_data;
   size_t log_len;
+  /* READ_MARKS: log_path is the marks file, log_offset..marks_to the range */
+  execd_log_marks_cb marks_cb;
+  uint64_t marks_to;
+  execd_log_mark *marks;
+  size_t n_marks;
   /* READ_ONE, READ_LIST */
   size_t n;
   read_item items[];
@@ -169,12 +174,62 @@ static void read_log(read_job *j) {
   close(fd);
 }
 
+static uint64_t le64(const unsigned char *p) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; i--)
+    v = (v << 8) | p[i];
+  return v;
+}
+
+/* Thread pool: the marks of bytes [log_offset, marks_to).  The file is read
+ * whole (it is capped at log_max); a partial last record is ignored. */
+static void read_marks(read_job *j) {
+  int fd = open(j->log_path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno != ENOENT) { /* no marks file: a log without marks */
+      snprintf(j->err, sizeof j->err, "opening %.400s: %s", j->log_path, strerror(errno));
+      j->status = EXECD_EIO;
+    }
+    return;
+  }
+  struct stat sb;
+  unsigned char *buf = NULL;
+  ssize_t n = -1;
+  if (fstat(fd, &sb) == 0) {
+    size_t size = (size_t)sb.st_size - (size_t)sb.st_size % LOG_MARK_SIZE;
+    buf = malloc(size ? size : 1);
+    n = buf ? journal_pread_all(fd, (char *)buf, size, 0) : -1;
+  }
+  close(fd);
+  j->marks = n > 0 ? calloc((size_t)n / LOG_MARK_SIZE, sizeof *j->marks) : NULL;
+  if (n < 0 || (n > 0 && !j->marks)) {
+    snprintf(j->err, sizeof j->err, "reading %.400s: %s", j->log_path,
+             buf && n < 0 ? strerror(errno) : "out of memory");
+    j->status = buf && n < 0 ? EXECD_EIO : EXECD_ENOMEM;
+    free(buf);
+    return;
+  }
+  for (size_t i = 0; i + LOG_MARK_SIZE <= (size_t)n; i += LOG_MARK_SIZE) {
+    execd_log_mark m = {le64(buf + i), (int64_t)le64(buf + i + 8)};
+    if (m.offset >= j->marks_to)
+      break;
+    if (m.offset <= j->log_offset)
+      j->n_marks = 0; /* a later mark at or before from replaces it */
+    j->marks[j->n_marks++] = m;
+  }
+  free(buf);
+}
+
 static void job_run(uv_work_t *req) {
   read_job *j = req->data;
   if (j->status != 0 && j->kind != READ_ONE)
     return;
   if (j->kind == READ_LOG) {
     read_log(j);
+    return;
+  }
+  if (j->kind == READ_MARKS) {
+    read_marks(j);
     return;
   }
   for (size_t i = 0; i < j->n; i++) {
@@ -244,6 +299,9 @@ static void job_done(uv_work_t *req, int status) {
     j->log_cb(j->arg, j->status, j->log_data ? j->log_data : "", j->log_len,
               j->log_offset + j->log_len);
     break;
+  case READ_MARKS:
+    j->marks_cb(j->arg, j->status, j->status ? NULL : j->marks, j->status ? 0 : j->n_marks);
+    break;
   }
   for (size_t i = 0; i < j->n; i++) {
     json_decref(j->items[i].json);
@@ -255,6 +313,7 @@ static void job_done(uv_work_t *req, int status) {
   }
   free(j->next_cursor);
   free(j->log_data);
+  free(j->marks);
   free(j);
 }
 
@@ -313,6 +372,24 @@ void reads_log(file_store *st, const char *id, uint64_t offset, size_t max,
   logs_path(st->logs_dir, id, j->log_path, sizeof j->log_path);
   j->log_offset = offset;
   j->log_max = max;
+  job_queue(j);
+}
+
+void reads_log_marks(file_store *st, const char *id, uint64_t from, uint64_t to,
+                     execd_log_marks_cb cb, void *arg) {
+  read_job *j = job_new(st, READ_MARKS, 0);
+  if (!j) {
+    st->host->log(st->inst, EXECD_LOG_ERR, "out of memory answering a log marks read");
+    return;
+  }
+  j->marks_cb = cb;
+  j->arg = arg;
+  if (id)
+    logs_times_path(st->logs_dir, id, j->log_path, sizeof j->log_path);
+  else
+    j->status = EXECD_ENOENT;
+  j->log_offset = from;
+  j->marks_to = to;
   job_queue(j);
 }
 

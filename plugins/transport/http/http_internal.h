@@ -238,8 +238,9 @@ int routes_wants_body(const http_request *req);
 /* ---- stream.c -------------------------------------------------------------- */
 
 /* GET /v1/executions/{id}/logs: page the stored log from offset; with
- * follow, keep the response open until the execution ends. */
-void stream_logs_begin(http_request *req, uint64_t offset, int follow);
+ * follow, keep the response open until the execution ends; with
+ * timestamps, each line starts with the time it arrived. */
+void stream_logs_begin(http_request *req, uint64_t offset, int follow, int timestamps);
 /* GET /v1/executions/{id}/events?follow=1: server-sent events. */
 void stream_events_begin(http_request *req);
 /* Stop: end every stream and resume its connection. */

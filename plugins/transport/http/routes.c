@@ -317,6 +317,9 @@ static void h_logs(http_request *req) {
   int follow = arg_flag(req, "follow");
   if (follow < 0 && bad_flag(req, "follow"))
     return;
+  int timestamps = arg_flag(req, "timestamps");
+  if (timestamps < 0 && bad_flag(req, "timestamps"))
+    return;
   uint64_t offset = 0;
   int present = 0;
   const char *o = arg(req, "offset", &present);
@@ -328,7 +331,7 @@ static void h_logs(http_request *req) {
   /* A HEAD request gets the headers of the plain listing. */
   if (strcmp(req->method, MHD_HTTP_METHOD_HEAD) == 0)
     follow = 0;
-  stream_logs_begin(req, offset, follow);
+  stream_logs_begin(req, offset, follow, timestamps);
 }
 
 static void h_events(http_request *req) {
@@ -351,7 +354,7 @@ static const char *const submit_params[] = {"wait", NULL};
 static const char *const list_params[] = {
     "state", "agent", "label", "cursor", "limit", "created_after",
     "created_before", NULL};
-static const char *const logs_params[] = {"offset", "follow", NULL};
+static const char *const logs_params[] = {"offset", "follow", "timestamps", NULL};
 static const char *const events_params[] = {"follow", NULL};
 
 static const struct http_route routes[] = {

@@ -5,6 +5,9 @@
  * Logs are always read from the core with host->logs, page by page from a
  * byte offset, so the client gets exactly the stored log with no gaps or
  * duplicates; a host->watch subscription only says when to read again.
+ * With timestamps, pages come from host->logs_timed and each line (the
+ * bytes after a newline, and the first bytes sent) gets the time its
+ * bytes were received and a space in front.
  * Events are forwarded from host->watch as they come.
  *
  * The MHD response pulls from a buffer (stream_read).  When the buffer is
@@ -39,6 +42,8 @@ struct http_stream {
   http_request *req;            /* waiting for the first answer, or NULL */
   int kind;
   int follow;
+  int timestamps;      /* logs: prefix lines with the time they arrived */
+  int at_line_start;   /* logs, timestamps: the next byte starts a line */
   char tenant[HTTP_TENANT_MAX + 1];
   char id[HTTP_ID_LEN + 1];
 
@@ -153,6 +158,14 @@ static void wake(http_stream *s) {
 
 static void on_page(void *arg, const execd_reply *reply);
 
+/* Ask the core for the page at s->offset. */
+static int read_page(http_stream *s) {
+  const execd_host *h = s->srv->host;
+  if (!s->timestamps)
+    return h->logs(s->srv->inst, s->tenant, s->id, s->offset, on_page, s);
+  return h->logs_timed(s->srv->inst, s->tenant, s->id, s->offset, on_page, s);
+}
+
 /* Start the next host->logs read if one is due. */
 static void pump(http_stream *s, int from_tick) {
   if (!s->attached || s->released || s->finished || s->failed ||
@@ -170,8 +183,7 @@ static void pump(http_stream *s, int from_tick) {
   }
   s->wake_now = 0;
   s->call_in_flight = 1;
-  int rc = s->srv->host->logs(s->srv->inst, s->tenant, s->id, s->offset,
-                              on_page, s);
+  int rc = read_page(s);
   if (rc != 0) {
     s->call_in_flight = 0;
     if (rc == EXECD_ENOENT) {
@@ -185,12 +197,51 @@ static void pump(http_stream *s, int from_tick) {
   }
 }
 
-/* Take one page {"logs","offset","next_offset","done"} into the buffer. */
+/* The "at" of the last entry of times at or before offset, or NULL. */
+static const char *time_at(const json_t *times, uint64_t offset) {
+  const char *at = NULL;
+  size_t i;
+  const json_t *t;
+  json_array_foreach(times, i, t) {
+    const json_t *o = json_object_get(t, "offset");
+    if (!json_is_integer(o) || (uint64_t)json_integer_value(o) > offset)
+      break;
+    at = json_string_value(json_object_get(t, "at"));
+  }
+  return at;
+}
+
+/* Appends data (log bytes from offset) with each line's time in front. */
+static int append_timed(http_stream *s, const char *data, size_t n, uint64_t offset,
+                        const json_t *times) {
+  size_t done = 0;
+  while (done < n) {
+    if (s->at_line_start) {
+      const char *at = time_at(times, offset + done);
+      if (at && (buf_append(s, at, strlen(at)) != 0 || buf_append(s, " ", 1) != 0))
+        return -1;
+      s->at_line_start = 0;
+    }
+    const char *nl = memchr(data + done, '\n', n - done);
+    size_t end = nl ? (size_t)(nl - data) + 1 : n;
+    if (buf_append(s, data + done, end - done) != 0)
+      return -1;
+    s->at_line_start = nl != NULL;
+    done = end;
+  }
+  return 0;
+}
+
+/* Take one page {"logs","offset","next_offset","done"[,"times"]} into the
+ * buffer. */
 static int take_page(http_stream *s, const json_t *body) {
   const json_t *logs = json_object_get(body, "logs");
   const char *data = json_string_value(logs);
   size_t n = data ? json_string_length(logs) : 0;
-  if (n && buf_append(s, data, n) != 0)
+  if (n && s->timestamps &&
+      append_timed(s, data, n, s->offset, json_object_get(body, "times")) != 0)
+    return -1;
+  if (n && !s->timestamps && buf_append(s, data, n) != 0)
     return -1;
   const json_t *next = json_object_get(body, "next_offset");
   uint64_t next_offset = s->offset + n;
@@ -396,7 +447,15 @@ static void on_page(void *arg, const execd_reply *reply) {
   wake(s);
 }
 
-void stream_logs_begin(http_request *req, uint64_t offset, int follow) {
+void stream_logs_begin(http_request *req, uint64_t offset, int follow, int timestamps) {
+  if (timestamps && !(EXECD_HOST_HAS(req->srv->host, logs_timed) &&
+                      req->srv->host->logs_timed)) {
+    http_answer a = {0, NULL};
+    answer_error(&a, MHD_HTTP_BAD_REQUEST, "timestamps_unsupported",
+                 "this execd keeps no log timestamps", "timestamps");
+    request_answer(req, &a);
+    return;
+  }
   http_stream *s = stream_new(req, STREAM_LOGS, follow);
   if (!s) {
     http_answer a = {0, NULL};
@@ -405,9 +464,10 @@ void stream_logs_begin(http_request *req, uint64_t offset, int follow) {
     return;
   }
   s->offset = offset;
+  s->timestamps = timestamps;
+  s->at_line_start = 1;
   s->call_in_flight = 1;
-  int rc = req->srv->host->logs(req->srv->inst, s->tenant, s->id, offset,
-                                on_page, s);
+  int rc = read_page(s);
   if (rc != 0) {
     s->call_in_flight = 0;
     http_answer a = {0, NULL};
