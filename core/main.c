@@ -271,12 +271,49 @@ static void close_leftover(uv_handle_t *h, void *arg) {
     uv_close(h, NULL);
 }
 
+/* Jobs run under uids of their own must be able to pass through every
+ * directory above their workspace.  execd's own two (state_dir, work/)
+ * are made searchable if they were not (an existing state_dir, or one
+ * from mktemp -d, may be 0700); an ancestor that others cannot search is
+ * the operator's to change, and said once. */
+static void make_searchable(const char *dir) {
+  struct stat st;
+  if (stat(dir, &st) != 0 || (st.st_mode & 0011) == 0011)
+    return;
+  if (chmod(dir, (st.st_mode & 07777) | 0011) == 0)
+    log_notice("%s made searchable (mode %04o) so that jobs under their own uids reach their "
+               "workspaces below it",
+               dir, (unsigned)((st.st_mode & 07777) | 0011));
+}
+
+static void check_ancestors_searchable(const char *state_dir) {
+  char buf[4096];
+  snprintf(buf, sizeof buf, "%s", state_dir);
+  for (char *slash = strrchr(buf, '/'); slash; slash = strrchr(buf, '/')) {
+    *slash = '\0';
+    const char *dir = buf[0] ? buf : "/";
+    struct stat st;
+    if (stat(dir, &st) == 0 && !(st.st_mode & S_IXOTH)) {
+      log_warn("%s (mode %04o) cannot be searched by other users: jobs that run under "
+                  "their own uid cannot reach their workspaces in %s/work; chmod o+x it or "
+                  "choose another state_dir",
+                  dir, (unsigned)(st.st_mode & 07777), state_dir);
+      return;
+    }
+    if (!buf[0])
+      break;
+  }
+}
+
 /* Workspaces left by an earlier run are removed at the end of recovery,
  * except those of adopted attempts (recovery.c). */
 static void make_work_dir(const char *state_dir) {
   char dir[4096];
   snprintf(dir, sizeof dir, "%s/work", state_dir);
   mkdir_p(dir, 0711); /* jobs under their own uids reach their workspace, list none */
+  make_searchable(state_dir);
+  make_searchable(dir);
+  check_ancestors_searchable(state_dir);
 }
 
 int main(int argc, char **argv) {

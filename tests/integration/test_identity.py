@@ -187,5 +187,24 @@ class RunnerWarningTest(unittest.TestCase):
             d.cleanup()
 
 
+class PrivateStateDirTest(unittest.TestCase):
+    def test_jobs_reach_their_workspace_in_a_0700_state_dir(self):
+        # A state_dir made by mktemp -d (or an older install) is 0700: execd
+        # makes it searchable, or no job under its own uid could enter its
+        # workspace below it.
+        d = Daemon()
+        try:
+            os.chmod(d.state, 0o700)
+            d.start()
+            status, doc = d.submit({"container": {"command": ["/bin/echo", "in"]},
+                                    "output": {"logs": True}}, wait=30)
+            self.assertEqual(doc["state"], "SUCCEEDED", doc)
+            self.assertEqual(doc["result"]["logs"], "in\n", doc)
+            self.assertEqual(os.stat(d.state).st_mode & 0o777, 0o711)
+            self.assertIn("made searchable", d.log_text())
+        finally:
+            d.cleanup()
+
+
 if __name__ == "__main__":
     unittest.main()
