@@ -41,3 +41,6 @@ EXTRA_DIST += tests/integration/run-identity.sh tests/integration/test_identity.
 # cut at their cap with a marker.
 TESTS += tests/integration/run-outputs-logs.sh
 EXTRA_DIST += tests/integration/run-outputs-logs.sh tests/integration/test_outputs_logs.py
+# The workspace disk quota: a tmpfs of workspace_max bytes per attempt.
+TESTS += tests/integration/run-workspace-quota.sh
+EXTRA_DIST += tests/integration/run-workspace-quota.sh tests/integration/test_workspace_quota.py
