@@ -58,7 +58,12 @@ class QuotaDaemon(Daemon):
 
 class WorkspaceQuotaTest(unittest.TestCase):
     def setUp(self):
-        self.d = QuotaDaemon().start()
+        self.d = QuotaDaemon()
+        try:
+            self.d.start()
+        except Exception:
+            self.d.cleanup()
+            raise
         self.work = os.path.join(self.d.state, "work")
 
     def tearDown(self):
