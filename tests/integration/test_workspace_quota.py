@@ -33,6 +33,14 @@ def mounts_under(path):
     return found
 
 
+def read(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
 def wait_until(check, what, timeout=30):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -78,7 +86,7 @@ class WorkspaceQuotaTest(unittest.TestCase):
                   'echo "fs=$(stat -f -c %%T "$WORKSPACE_OUTPUT")"; '
                   'echo "size=$(wc -c < "$WORKSPACE_OUTPUT/big")"; exit $rc' % (32 * MIB))
         status, doc = self.d.submit(sh(script, output={"logs": True}), wait=60)
-        self.assertEqual(status, 200, doc)
+        self.assertEqual(status, 201, doc)
         self.assertEqual(doc["state"], "FAILED", doc)
         logs = doc["result"]["logs"]
         self.assertNotEqual(doc["result"]["exit_code"], 0, doc)
@@ -94,7 +102,7 @@ class WorkspaceQuotaTest(unittest.TestCase):
 
         status, doc = self.d.submit(sh('echo \'{"n": 1}\' > "$WORKSPACE_OUTPUT/result.json"'),
                                     wait=60)
-        self.assertEqual(status, 200, doc)
+        self.assertEqual(status, 201, doc)
         self.assertEqual(doc["state"], "SUCCEEDED", doc)
         self.assertEqual(doc["result"]["output"], {"n": 1})
         wait_until(lambda: not mounts_under(self.work), "the workspace to be unmounted")
@@ -105,7 +113,7 @@ class WorkspaceQuotaTest(unittest.TestCase):
         self.assertIn("resources.workspace_max", str(doc))
         status, doc = self.d.submit(sh('head -c %d /dev/zero > "$WORKSPACE_OUTPUT/f"' % (2 * MIB),
                                        resources={"workspace_max": "1M"}), wait=60)
-        self.assertEqual(status, 200, doc)
+        self.assertEqual(status, 201, doc)
         self.assertEqual(doc["state"], "FAILED", doc)
         self.assertEqual(doc["error"]["code"], "workspace_full", doc)
 
@@ -120,9 +128,8 @@ class WorkspaceQuotaTest(unittest.TestCase):
         self.d.wait_state(eid, ["RUNNING"])
         wait_until(lambda: mounts_under(self.work), "the workspace to be mounted")
         pid_file = os.path.join(mounts_under(self.work)[0], "output", "pid")
-        wait_until(lambda: os.path.exists(pid_file) and open(pid_file).read().strip(),
-                   "the job to start")
-        job_pid = int(open(pid_file).read())
+        wait_until(lambda: read(pid_file).strip(), "the job to start")
+        job_pid = int(read(pid_file))
         self.d.kill9()
         self.assertTrue(mounts_under(self.work))
         try:
