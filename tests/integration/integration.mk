@@ -44,3 +44,6 @@ EXTRA_DIST += tests/integration/run-outputs-logs.sh tests/integration/test_outpu
 # The workspace disk quota: a tmpfs of workspace_max bytes per attempt.
 TESTS += tests/integration/run-workspace-quota.sh
 EXTRA_DIST += tests/integration/run-workspace-quota.sh tests/integration/test_workspace_quota.py
+TESTS += tests/integration/run-container-workspace-quota.sh
+EXTRA_DIST += tests/integration/run-container-workspace-quota.sh \
+	tests/integration/test_container_workspace_quota.py
