@@ -603,6 +603,10 @@ static void on_listed(void *arg, int status, json_t *page, const char *next) {
     size_t i;
     json_t *rec;
     json_array_foreach(page, i, rec) {
+      if (!records_usable(rec)) {
+        log_warn("list: storage returned a record that is not an execution; skipped");
+        continue;
+      }
       /* Active executions: memory is fresher than storage. */
       execution *ex = pipeline_find(api.pipeline, json_string_value(json_object_get(rec, "id")));
       json_array_append_new(list, execution_view(ex ? execution_record(ex) : rec));

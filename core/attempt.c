@@ -243,6 +243,17 @@ void attempt_stop(execution *ex, int why) {
   uv_timer_start(&ex->kill_timer, on_kill_grace, (uint64_t)ex->pipeline->cfg->kill_grace_ms, 0);
 }
 
+void attempt_abandon(execution *ex, int signum) {
+  if (!ex->handle)
+    return;
+  ex->backend->ops->signal(ex->backend->inst->self, ex->handle, signum);
+  if (signum == SIGKILL)
+    uv_timer_stop(&ex->kill_timer);
+  else
+    uv_timer_start(&ex->kill_timer, on_kill_grace, (uint64_t)ex->pipeline->cfg->kill_grace_ms,
+                   0);
+}
+
 static void on_timeout(uv_timer_t *t) {
   execution *ex = t->data;
   if (ex->state != STATE_RUNNING || !ex->handle)
@@ -266,6 +277,7 @@ typedef struct collect_work {
   execution *ex;
   json_t *globs;
   int64_t max_bytes;
+  json_bounds bounds;
   bool quota;         /* the workspace is a tmpfs of workspace_max */
   bool full;          /* ... and the job left it full */
   json_t *collected;
@@ -274,7 +286,7 @@ typedef struct collect_work {
 static void collect_run(uv_work_t *req) {
   collect_work *w = req->data;
   w->full = w->quota && workspace_full(w->ex->workspace);
-  w->collected = outputs_collect(w->ex->workspace, w->globs, w->max_bytes);
+  w->collected = outputs_collect(w->ex->workspace, w->globs, w->max_bytes, &w->bounds);
 }
 
 static void collect_done(uv_work_t *req, int status) {
@@ -307,6 +319,14 @@ void pipeline_job_exited(execd_job *job, const execd_job_exit *e) {
   ex->handle = NULL;
   uv_timer_stop(&ex->timer);
   uv_timer_stop(&ex->kill_timer);
+  if (ex->pipeline->abandoning) {
+    /* Stopped by the shutdown: its record stays as storage has it, and
+     * recovery concludes the attempt at the next start. */
+    ex->backend->running--;
+    ex->pipeline->running--;
+    execution_unref(ex); /* the backend's */
+    return;
+  }
   json_decref(ex->exit);
   ex->exit = json_pack("{s:i, s:i, s:b, s:f, s:I}", "exit_code", e->exit_code, "term_signal",
                        e->term_signal, "retryable", e->retryable, "cpu_seconds",
@@ -329,6 +349,7 @@ void pipeline_job_exited(execd_job *job, const execd_job_exit *e) {
   const json_t *output = json_object_get(execution_spec(ex), "output");
   w->globs = json_deep_copy(json_object_get(output, "files"));
   w->max_bytes = json_integer_value(json_object_get(output, "max_bytes"));
+  w->bounds = limits_json_bounds(&ex->pipeline->cfg->limits);
   w->quota = json_integer_value(json_object_get(json_object_get(execution_spec(ex), "resources"),
                                                 "workspace_max")) > 0;
   /* The backend's reference becomes the collect work's. */
@@ -340,7 +361,7 @@ void pipeline_job_exited(execd_job *job, const execd_job_exit *e) {
 static bool permanent_error(const char *code) {
   static const char *const permanent[] = {
       "image_not_found", "image_not_allowed", "command_not_allowed", "spawn_failed",
-      "invalid_output",  "invalid_envelope",  "job_error",           "start_failed",
+      "output_invalid",  "invalid_envelope",  "job_error",           "start_failed",
       "output_too_large", NULL};
   for (const char *const *p = permanent; *p; p++)
     if (code && strcmp(code, *p) == 0)
@@ -517,12 +538,17 @@ void attempt_finish(execution *ex) {
     final = STATE_FAILED; /* invalid result.json and the like */
     reason = json_string_value(json_object_get(json_object_get(ex->record, "error"), "code"));
   } else if (json_io) {
-    json_t *env = outputs_parse_envelope(ex->stdout_text ? ex->stdout_text : "", ex->stdout_len);
+    json_bounds bounds = limits_json_bounds(&ex->pipeline->cfg->limits);
+    char why[256];
+    json_t *env = outputs_parse_envelope(ex->stdout_text ? ex->stdout_text : "", ex->stdout_len,
+                                         &bounds, why, sizeof why);
     if (!env) {
       final = STATE_FAILED;
       reason = "no io:json envelope";
       execution_set_error(ex, "invalid_envelope",
-                          "io is \"json\" but the job printed no {\"ok\": ...} line on stdout", NULL);
+                          why[0] ? why
+                                 : "io is \"json\" but the job printed no {\"ok\": ...} line on stdout",
+                          NULL);
     } else if (json_is_true(json_object_get(env, "ok"))) {
       final = STATE_SUCCEEDED;
       reason = "exit code 0, ok envelope";

@@ -306,10 +306,19 @@ static int parse_daemon(cfg_ctx *c, execd_config *cfg, const config_setting_t *g
         } else if (strcmp(kn, "attempts_max") == 0) {
           rc = get_count(c, k, kp, 1, 100, &n);
           l->max_attempts = n;
+        } else if (strcmp(kn, "json_depth_max") == 0) {
+          /* A stored record nests a request's or job's document a few
+           * levels down; jansson reads back at most 2048. */
+          rc = get_count(c, k, kp, 2, 1000, &n);
+          l->max_json_depth = n;
+        } else if (strcmp(kn, "json_elements_max") == 0) {
+          rc = get_count(c, k, kp, 1, 100000000, &n);
+          l->max_json_elements = n;
         } else
           rc = fail(c, config_setting_source_line(k), kp,
                     "unknown setting (known: request_max, files_max, file_max, "
-                    "input_max, env_max, output_max, logs_max, attempts_max)");
+                    "input_max, env_max, output_max, logs_max, attempts_max, "
+                    "json_depth_max, json_elements_max)");
       }
     } else {
       rc = fail(c, config_setting_source_line(m), p,
@@ -551,6 +560,8 @@ static void set_defaults(execd_config *cfg) {
   cfg->limits.max_output_bytes = 10 << 20;
   cfg->limits.max_log_bytes = 1 << 20;
   cfg->limits.max_attempts = 10;
+  cfg->limits.max_json_depth = LIMITS_JSON_DEPTH_DEFAULT;
+  cfg->limits.max_json_elements = LIMITS_JSON_ELEMENTS_DEFAULT;
   cfg->agents = json_object();
   cfg->contracts = contracts_new();
 }
@@ -790,6 +801,15 @@ int config_check_plugin_keys(const execd_config *cfg, plugin_block *block,
       return fail(&c, line, path, "expected %s", cfg_type_name(k->type));
   }
   return 0;
+}
+
+json_bounds limits_json_bounds(const request_limits *lim) {
+  json_bounds b = {LIMITS_JSON_DEPTH_DEFAULT, LIMITS_JSON_ELEMENTS_DEFAULT};
+  if (lim && lim->max_json_depth > 0)
+    b.depth_max = (size_t)lim->max_json_depth;
+  if (lim && lim->max_json_elements > 0)
+    b.elements_max = (size_t)lim->max_json_elements;
+  return b;
 }
 
 const plugin_block *config_find_backend(const execd_config *cfg, const char *name) {

@@ -11,6 +11,8 @@
 
 #include <execd/plugin.h>
 
+#include "json_bounds.h"
+
 /* One plugin instance block (storage, a backend or a transport). */
 typedef struct plugin_block {
   char *name;     /* instance name; defaults to the plugin name */
@@ -36,7 +38,17 @@ typedef struct request_limits {
   int64_t max_output_bytes; /* ceiling for output.max_bytes */
   int64_t max_log_bytes;    /* logs kept in the result */
   int64_t max_attempts;     /* ceiling for retry.max_attempts */
+  /* Every JSON text that enters (request, result.json, stdout envelope,
+   * workflow commands): nesting and values (json_bounds.h). */
+  int64_t max_json_depth;
+  int64_t max_json_elements;
 } request_limits;
+
+#define LIMITS_JSON_DEPTH_DEFAULT 64
+#define LIMITS_JSON_ELEMENTS_DEFAULT 250000
+
+/* The JSON bounds of lim; a member left 0 takes its default. */
+json_bounds limits_json_bounds(const request_limits *lim);
 
 typedef struct execd_config {
   char *path;

@@ -57,7 +57,8 @@ static void on_line(void *arg, const char *line, size_t len, int complete) {
   if (complete) {
     json_t *payload;
     const char *why;
-    workflow_kind kind = workflow_parse_line(line, len, &payload, &why);
+    json_bounds bounds = limits_json_bounds(&p->cfg->limits);
+    workflow_kind kind = workflow_parse_line(line, len, &bounds, &payload, &why);
     if (kind == WORKFLOW_PROGRESS) {
       json_object_set(ex->record, "progress", payload);
       execution_publish(ex, EXECD_EVENT_PROGRESS, payload);

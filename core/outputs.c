@@ -190,7 +190,8 @@ static int cmp_names(const void *a, const void *b) {
   return strcmp(json_string_value(*(json_t *const *)a), json_string_value(*(json_t *const *)b));
 }
 
-json_t *outputs_collect(const char *workspace, const json_t *globs, int64_t max_bytes) {
+json_t *outputs_collect(const char *workspace, const json_t *globs, int64_t max_bytes,
+                        const json_bounds *b) {
   char outdir[4096];
   snprintf(outdir, sizeof outdir, "%s/output", workspace);
   json_t *res = json_pack("{s:n, s:[], s:n}", "output", "output_files", "error");
@@ -202,14 +203,25 @@ json_t *outputs_collect(const char *workspace, const json_t *globs, int64_t max_
   size_t len = 0;
   int rc = read_regular(dirfd, "result.json", max_bytes, &text, &len);
   if (rc == 0) {
-    json_error_t je;
-    json_t *doc = json_loadb(text, len, 0, &je);
+    json_bounds_error je;
+    json_t *doc = json_bounds_load(text, len, 0, b, &je);
     if (doc)
       json_object_set_new(res, "output", doc);
-    else
+    else if (je.fault == JSON_BOUNDS_INVALID)
       json_object_set_new(res, "error",
-                          json_pack("{s:s, s:s+}", "code", "invalid_output", "message",
-                                    "output/result.json is not valid JSON: ", je.text));
+                          json_pack("{s:s, s:s+}", "code", "output_invalid", "message",
+                                    "output/result.json is not valid JSON: ", je.json.text));
+    else
+      json_object_set_new(
+          res, "error",
+          json_pack("{s:s, s:s+++}", "code",
+                    je.fault == JSON_BOUNDS_TOO_DEEP ? "output_invalid" : "output_too_large",
+                    "message", "output/result.json is ",
+                    je.fault == JSON_BOUNDS_TOO_DEEP ? "" : "over its limit of values: ",
+                    je.message,
+                    je.fault == JSON_BOUNDS_TOO_DEEP
+                        ? "; the limit is daemon.limits.json_depth_max"
+                        : "; the limit is daemon.limits.json_elements_max"));
     free(text);
   } else if (rc == -EFBIG) {
     json_object_set_new(res, "error",
@@ -263,7 +275,10 @@ json_t *outputs_collect(const char *workspace, const json_t *globs, int64_t max_
   return res;
 }
 
-json_t *outputs_parse_envelope(const char *text, size_t len) {
+json_t *outputs_parse_envelope(const char *text, size_t len, const json_bounds *b,
+                               char *why, size_t whylen) {
+  if (why && whylen)
+    why[0] = '\0';
   /* Walk lines from the end: the envelope is the job's last word. */
   size_t end = len;
   while (end > 0) {
@@ -274,9 +289,15 @@ json_t *outputs_parse_envelope(const char *text, size_t len) {
     while (n && (text[start + n - 1] == '\n' || text[start + n - 1] == '\r'))
       n--;
     if (n) {
-      json_t *doc = json_loadb(text + start, n, 0, NULL);
+      json_bounds_error je;
+      json_t *doc = json_bounds_load(text + start, n, 0, b, &je);
       if (json_is_object(doc) && json_is_boolean(json_object_get(doc, "ok")))
         return doc;
+      if (!doc && je.fault != JSON_BOUNDS_INVALID && why)
+        snprintf(why, whylen, "the io:json envelope on stdout is %s; the limit is %s",
+                 je.message,
+                 je.fault == JSON_BOUNDS_TOO_DEEP ? "daemon.limits.json_depth_max"
+                                                  : "daemon.limits.json_elements_max");
       json_decref(doc);
       return NULL;
     }

@@ -83,6 +83,8 @@ struct pipeline {
   int running;
   bool draining;
   int64_t drain_deadline_ms; /* while draining: stop waiting for jobs then */
+  bool abandoning;           /* past the grace: attempts are left to recovery */
+  int64_t abandon_deadline_ms; /* stop waiting for the stopped jobs' exits then */
   uint64_t accepted_total;
   uint64_t rejected_total;
   uint64_t finished_total[STATE__COUNT];
@@ -125,6 +127,10 @@ void attempt_start(execution *ex);
 void attempt_prepare(execution *ex, bool adopt);
 /* SIGTERM now, SIGKILL after the grace (why: STOP_CANCEL, STOP_TIMEOUT). */
 void attempt_stop(execution *ex, int why);
+/* Shutdown past its grace: SIGNUM now (SIGTERM: SIGKILL follows after
+ * kill_grace).  The exit that follows is not recorded; recovery concludes
+ * the attempt at the next start (drain.c). */
+void attempt_abandon(execution *ex, int signum);
 /* The attempt ended (ex->exit says how): decide the state, retry or finish. */
 void attempt_finish(execution *ex);
 /* RETRY_WAIT's timer: back to the queue. */

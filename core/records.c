@@ -4,6 +4,7 @@
 #include <execd/error.h>
 
 #include "records.h"
+#include "state.h"
 
 void records_init(records *r, execd_instance *storage) {
   r->inst = storage;
@@ -58,4 +59,10 @@ execd_instance *records_instance(const records *r) { return r->inst; }
 
 const char *records_take_error(const records *r, void *cb_arg, const char *fallback) {
   return instance_take_error(r->inst, cb_arg, fallback);
+}
+
+bool records_usable(const json_t *record) {
+  return json_is_object(record) && json_is_string(json_object_get(record, "id")) &&
+         json_is_string(json_object_get(record, "tenant")) &&
+         state_from_name(json_string_value(json_object_get(record, "state"))) >= 0;
 }

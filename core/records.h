@@ -5,6 +5,7 @@
 #ifndef EXECD_CORE_RECORDS_H
 #define EXECD_CORE_RECORDS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,5 +44,11 @@ const char *records_error(const records *r, const char *fallback);
  * own detail (see instance_take_error), or fallback. */
 const char *records_take_error(const records *r, void *cb_arg, const char *fallback);
 execd_instance *records_instance(const records *r);
+
+/* Whether a record storage handed back can be served and taken back: an
+ * object with string id, tenant and a known state.  Lists and recovery
+ * skip, with one log line, what is not (a storage should have set it
+ * aside; execd still serves the rest). */
+bool records_usable(const json_t *record);
 
 #endif

@@ -247,7 +247,16 @@ static void on_recover_page(void *arg, int status, json_t *page, const char *nex
   }
   size_t i;
   json_t *r;
-  json_array_foreach(page, i, r) recover_one(c, r);
+  json_array_foreach(page, i, r) {
+    if (records_usable(r))
+      recover_one(c, r);
+    else {
+      const char *id = json_string_value(json_object_get(r, "id"));
+      log_warn("recovery: storage returned a record that is not an execution (id %.64s); "
+               "skipped",
+               id ? id : "missing");
+    }
+  }
   free(c->cursor);
   c->cursor = next ? xstrdup(next) : NULL;
   if (!c->cursor)

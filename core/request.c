@@ -602,11 +602,18 @@ json_t *request_parse(const char *body, size_t len, const request_limits *lim,
     return request_refuse(e, EXECD_ETOOBIG, "payload_too_large", NULL,
                           "the request is %zu bytes, over the limit of %lld", len,
                           (long long)lim->max_body_bytes);
-  json_error_t je;
-  json_t *req = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+  json_bounds bounds = limits_json_bounds(lim);
+  json_bounds_error je;
+  json_t *req = json_bounds_load(body, len, JSON_REJECT_DUPLICATES, &bounds, &je);
+  if (!req && je.fault == JSON_BOUNDS_TOO_DEEP)
+    return INVALID(e, NULL, "the request is %s; the limit is daemon.limits.json_depth_max",
+                   je.message);
+  if (!req && je.fault == JSON_BOUNDS_TOO_MANY)
+    return request_refuse(e, EXECD_ETOOBIG, "payload_too_large", NULL,
+                          "the request holds %s; the limit is daemon.limits.json_elements_max",
+                          je.message);
   if (!req)
-    return INVALID(e, NULL, "malformed JSON at line %d, column %d: %s", je.line,
-                   je.column, je.text);
+    return INVALID(e, NULL, "%s", je.message);
   json_t *out = NULL;
   if (!json_is_object(req)) {
     INVALID(e, NULL, "the request must be a JSON object, not %s", json_type_name(req));

@@ -3,11 +3,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf.h"
 #include "workflow.h"
 #include "xalloc.h"
 
-workflow_kind workflow_parse_line(const char *line, size_t len, json_t **payload,
-                                  const char **why) {
+workflow_kind workflow_parse_line(const char *line, size_t len, const json_bounds *b,
+                                  json_t **payload, const char **why) {
   const size_t plen = sizeof WORKFLOW_PREFIX - 1;
   *payload = NULL;
   *why = NULL;
@@ -32,8 +33,17 @@ workflow_kind workflow_parse_line(const char *line, size_t len, json_t **payload
     *why = "missing JSON argument";
     return WORKFLOW_INVALID;
   }
-  json_error_t je;
-  json_t *doc = json_loadb(space + 1, len - plen - cmdlen - 1, 0, &je);
+  json_bounds defaults = limits_json_bounds(NULL);
+  json_bounds_error je;
+  json_t *doc = json_bounds_load(space + 1, len - plen - cmdlen - 1, 0, b ? b : &defaults, &je);
+  if (!doc && je.fault == JSON_BOUNDS_TOO_DEEP) {
+    *why = "argument nests deeper than daemon.limits.json_depth_max";
+    return WORKFLOW_INVALID;
+  }
+  if (!doc && je.fault == JSON_BOUNDS_TOO_MANY) {
+    *why = "argument holds more values than daemon.limits.json_elements_max";
+    return WORKFLOW_INVALID;
+  }
   if (!json_is_object(doc)) {
     json_decref(doc);
     *why = "argument is not a JSON object";

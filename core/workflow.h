@@ -10,6 +10,8 @@
 
 #include <jansson.h>
 
+#include "json_bounds.h"
+
 #define WORKFLOW_PREFIX "::execd::"
 #define WORKFLOW_MAX_LINE (64 * 1024)
 
@@ -20,10 +22,12 @@ typedef enum workflow_kind {
   WORKFLOW_INVALID    /* looked like a command but was malformed */
 } workflow_kind;
 
-/* Classify one line (without its newline).  For PROGRESS and CHECKPOINT,
- * *payload is a new reference; for INVALID, *why says what is wrong. */
-workflow_kind workflow_parse_line(const char *line, size_t len, json_t **payload,
-                                  const char **why);
+/* Classify one line (without its newline).  Its JSON argument must be
+ * within the bounds b (NULL: the defaults of daemon.limits).  For PROGRESS
+ * and CHECKPOINT, *payload is a new reference; for INVALID, *why says what
+ * is wrong. */
+workflow_kind workflow_parse_line(const char *line, size_t len, const json_bounds *b,
+                                  json_t **payload, const char **why);
 
 /* Splits a byte stream into lines; lines longer than WORKFLOW_MAX_LINE are
  * cut into pieces (a piece is never a workflow command). */

@@ -32,3 +32,5 @@ include tests/sdk/sdk.mk
 print-sanitizer-tests:
 	@echo $(filter-out tests/sdk/%,$(TESTS))
 .PHONY: print-sanitizer-tests
+
+include tests/fuzz/fuzz.mk

@@ -78,6 +78,10 @@ typedef struct execd_storage_ops {
   int (*update)(void *self, const json_t *record, const char *expected_state,
                 execd_store_cb cb, void *arg);
   int (*get)(void *self, const char *id, execd_store_cb cb, void *arg);
+  /* One stored record that cannot be read back must not fail a list (nor
+   * the core's recovery, which lists at every start): set it aside, log
+   * it, and answer the rest of the page; a get of it answers
+   * EXECD_ENOENT once it is set aside (doc/storage-file.md, "Quarantine"). */
   int (*list)(void *self, const execd_list_query *query, execd_list_cb cb,
               void *arg);
   /* Delete a record and its logs. */

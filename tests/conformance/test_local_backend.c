@@ -51,11 +51,16 @@ static void teardown(void) {
 static void setup_default(void) { load("{" ALLOWED "}"); }
 
 static execd_job_spec spec_for(const char *const *argv, execd_limits *limits) {
-  static char out_env[300];
+  static char out_env[300], id[40];
+  static unsigned seq;
   static const char *env[] = {"PATH=/usr/bin:/bin", out_env, NULL};
   snprintf(out_env, sizeof out_env, "WORKSPACE_OUTPUT=%s/output", workspace);
+  /* A new execution per job, as in the daemon: what the backend names after
+   * it (cgroups, the processes it finds by EXECUTION_ID) is cleaned up
+   * after the job ended, maybe while the next one starts. */
+  snprintf(id, sizeof id, "0190c0de-%04x-7000-8000-%012u", (unsigned)getpid() & 0xffff, ++seq);
   execd_job_spec spec = {.struct_size = sizeof spec,
-                         .execution_id = "0190c0de-0000-7000-8000-000000000001",
+                         .execution_id = id,
                          .attempt = 1,
                          .argv = argv,
                          .env = env,
@@ -290,9 +295,15 @@ END_TEST
 
 /* ---- a uid per attempt (execd as root, no user configured) ---------------- */
 
-#define RANGE_FIRST 2013400000u
+/* Claims are host-wide: a range of this process's own, so that two runs of
+ * this test on one host (parallel builds) never take each other's uids. */
+static unsigned RANGE_FIRST;
 static void setup_own_uids(void) {
-  load("{" ALLOWED ", \"uid_range\": \"2013400000-2013400001\"}");
+  RANGE_FIRST = 2013400000u + (unsigned)(getpid() % 50000) * 2u;
+  char config[256];
+  snprintf(config, sizeof config, "{" ALLOWED ", \"uid_range\": \"%u-%u\"}", RANGE_FIRST,
+           RANGE_FIRST + 1);
+  load(config);
 }
 
 /* A process running as uid until *release_fd is closed. */

@@ -12,6 +12,10 @@ EXTRA_DIST += tests/integration/run-daemon-http.sh \
 TESTS += tests/integration/run-check-config.sh
 EXTRA_DIST += tests/integration/run-check-config.sh \
 	tests/integration/test_check_config.py
+# SIGTERM with jobs that ignore it, max_rss_bytes of local jobs, processes a
+# local job leaves behind (at its end and after a kill -9 of execd).
+TESTS += tests/integration/run-lifecycle.sh
+EXTRA_DIST += tests/integration/run-lifecycle.sh tests/integration/test_lifecycle.py
 # dockerd stopped mid-run and started again (a private dockerd of the test's own).
 TESTS += tests/integration/run-container-engine-down.sh
 EXTRA_DIST += tests/integration/run-container-engine-down.sh \
@@ -30,6 +34,9 @@ EXTRA_DIST += tests/integration/run-container-workspace.sh \
 TESTS += tests/integration/run-container-engine-lost.sh
 EXTRA_DIST += tests/integration/run-container-engine-lost.sh \
 	tests/integration/test_container_engine_lost.py
+# Depth and value limits of the JSON that enters; unreadable stored records.
+TESTS += tests/integration/run-json-limits.sh
+EXTRA_DIST += tests/integration/run-json-limits.sh tests/integration/test_json_limits.py
 # Agents' schema_in and schema_out: 422 input_invalid at submit, FAILED
 # output_invalid at the end, invalid schemas as config errors.
 TESTS += tests/integration/run-contracts.sh

@@ -4,6 +4,8 @@ complete and stored once, and no container, volume or workspace is left.
 Runs against each engine named by EXECD_DOCKER_SOCKET / EXECD_PODMAN_SOCKET,
 with the workspace bind-mounted (the default) and copied into a volume."""
 import os
+import signal
+import subprocess
 import sys
 import time
 import unittest
@@ -94,6 +96,37 @@ class ContainerRestartTest(unittest.TestCase):
         for line in ("first\n", "to-stderr\n", "second\n"):
             self.assertEqual(stored.count(line), 1, "stored logs: %r" % stored)
         self.assertIn("re-attached to attempt 1", self.d.log_text())
+        self.assert_nothing_left(eid, volume)
+
+    def test_sigterm_exits_and_leaves_the_container_to_the_next_start(self):
+        # The container ignores SIGTERM and outlives the shutdown grace:
+        # execd exits within shutdown_grace + kill_grace + 1 s all the same
+        # and re-attaches to the container at the next start.
+        eid = self.submit("trap '' TERM; echo begun; sleep 8; echo ended")
+        self.d.wait_state(eid, ["RUNNING"], timeout=60)
+        cid, volume = self.container_and_volume(eid)
+        start = time.monotonic()
+        self.d.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.d.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            code = None
+        elapsed = time.monotonic() - start
+        print("\n  SIGTERM to exit: %.2f s" % elapsed)
+        self.assertEqual(code, 0, self.d.log_text())
+        # Daemon(): shutdown_grace 2 s, kill_grace 1 s; a little room for a
+        # loaded machine.
+        self.assertLessEqual(elapsed, 2 + 1 + 1 + 1.5, "execd took %.1f s to exit" % elapsed)
+        self.d.log.close()
+        self.d.proc = None
+        status, doc = self.engine.inspect(cid)
+        self.assertEqual(doc["State"]["Status"], "running", "the container died with execd")
+        self.d.start()
+        doc = self.d.wait_state(eid, ["SUCCEEDED", "FAILED", "TIMED_OUT", "CANCELLED"],
+                                timeout=60)
+        self.assertEqual(doc["state"], "SUCCEEDED", doc)
+        self.assertEqual(doc["attempts"], 1, "the attempt ran again: %s" % doc["history"])
+        self.assertEqual(doc["result"]["logs"], "begun\nended\n")
         self.assert_nothing_left(eid, volume)
 
     def test_container_that_ended_while_execd_was_down(self):

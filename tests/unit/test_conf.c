@@ -113,6 +113,33 @@ START_TEST(workspace_max_is_a_size) {
 }
 END_TEST
 
+/* daemon.limits.json_depth_max and json_elements_max: defaults, values,
+ * ranges. */
+START_TEST(json_limits) {
+  char err[1024];
+  execd_config *cfg = NULL;
+  write_conf(good);
+  ck_assert_msg(config_load(path, &cfg, err, sizeof err) == 0, "%s", err);
+  unlink(path);
+  json_bounds b = limits_json_bounds(&cfg->limits);
+  ck_assert_uint_eq(b.depth_max, 64);
+  ck_assert_uint_eq(b.elements_max, 250000);
+  config_free(cfg);
+  write_conf("daemon: { limits = { json_depth_max = 16; json_elements_max = 1000; }; };\n"
+             "backends = ({plugin=\"local\";});");
+  ck_assert_msg(config_load(path, &cfg, err, sizeof err) == 0, "%s", err);
+  unlink(path);
+  b = limits_json_bounds(&cfg->limits);
+  ck_assert_uint_eq(b.depth_max, 16);
+  ck_assert_uint_eq(b.elements_max, 1000);
+  config_free(cfg);
+  expect_error("daemon: { limits = { json_depth_max = 5000; }; };\nbackends = ({plugin=\"local\";});",
+               ":1:", "daemon.limits.json_depth_max");
+  expect_error("daemon: { limits = { json_elements_max = 0; }; };\nbackends = ({plugin=\"local\";});",
+               ":1:", "daemon.limits.json_elements_max");
+}
+END_TEST
+
 /* An agent's schema that is not a valid JSON Schema is refused at load,
  * naming the file, the line of the schema, the agent and the JSON Pointer
  * of the fault; a valid one loads. */
@@ -242,6 +269,7 @@ Suite *s = suite_create("conf");
   tcase_add_test(tc, errors_name_file_line_setting);
   tcase_add_test(tc, workspace_max_is_a_size);
   tcase_add_test(tc, plugin_keys_are_checked);
+  tcase_add_test(tc, json_limits);
   tcase_add_test(tc, agent_schemas_are_compiled_at_load);
   suite_add_tcase(s, tc);
   SRunner *r = srunner_create(s);

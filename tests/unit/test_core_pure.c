@@ -98,24 +98,24 @@ START_TEST(workflow_commands) {
   json_t *p;
   const char *why;
   const char *line = "::execd::progress {\"percent\": 40, \"message\": \"half\"}\n";
-  ck_assert_int_eq(workflow_parse_line(line, strlen(line), &p, &why), WORKFLOW_PROGRESS);
+  ck_assert_int_eq(workflow_parse_line(line, strlen(line), NULL, &p, &why), WORKFLOW_PROGRESS);
   ck_assert_int_eq(json_integer_value(json_object_get(p, "percent")), 40);
   json_decref(p);
   line = "::execd::checkpoint {\"token\": \"step-2\", \"data\": {\"i\": 3}}";
-  ck_assert_int_eq(workflow_parse_line(line, strlen(line), &p, &why), WORKFLOW_CHECKPOINT);
+  ck_assert_int_eq(workflow_parse_line(line, strlen(line), NULL, &p, &why), WORKFLOW_CHECKPOINT);
   ck_assert_str_eq(json_string_value(json_object_get(p, "token")), "step-2");
   json_decref(p);
   line = "::execd::progress {\"percent\": 140}";
-  ck_assert_int_eq(workflow_parse_line(line, strlen(line), &p, &why), WORKFLOW_INVALID);
+  ck_assert_int_eq(workflow_parse_line(line, strlen(line), NULL, &p, &why), WORKFLOW_INVALID);
   ck_assert_ptr_nonnull(why);
   line = "::execd::progress not json";
-  ck_assert_int_eq(workflow_parse_line(line, strlen(line), &p, &why), WORKFLOW_INVALID);
+  ck_assert_int_eq(workflow_parse_line(line, strlen(line), NULL, &p, &why), WORKFLOW_INVALID);
   line = "::execd::launch {}";
-  ck_assert_int_eq(workflow_parse_line(line, strlen(line), &p, &why), WORKFLOW_INVALID);
+  ck_assert_int_eq(workflow_parse_line(line, strlen(line), NULL, &p, &why), WORKFLOW_INVALID);
   line = "::execd::checkpoint {\"data\": 1}";
-  ck_assert_int_eq(workflow_parse_line(line, strlen(line), &p, &why), WORKFLOW_INVALID);
+  ck_assert_int_eq(workflow_parse_line(line, strlen(line), NULL, &p, &why), WORKFLOW_INVALID);
   line = "hello ::execd::progress {\"percent\": 1}";
-  ck_assert_int_eq(workflow_parse_line(line, strlen(line), &p, &why), WORKFLOW_NONE);
+  ck_assert_int_eq(workflow_parse_line(line, strlen(line), NULL, &p, &why), WORKFLOW_NONE);
 }
 END_TEST
 

@@ -250,7 +250,7 @@ START_TEST(run_exit_statuses) {
   /* exit code 0 but FAILED (an invalid result.json): still a failure */
   ck_assert_int_eq(outcome_of("{\"execution_id\":\"X\",\"state\":\"FAILED\","
                               "\"result\":{\"exit_code\":0},\"error\":{\"code\":"
-                              "\"invalid_output\",\"message\":\"bad\"}}", why), 1);
+                              "\"output_invalid\",\"message\":\"bad\"}}", why), 1);
   ck_assert_int_eq(outcome_of("{\"execution_id\":\"X\",\"state\":\"RUNNING\"}", why), 1);
   ck_assert_str_eq(why, "execution X has not ended: state RUNNING");
   ck_assert(run_outcome_terminal("CANCELLED"));

@@ -12,6 +12,9 @@
 #include "outputs.h"
 #include "workspace.h"
 
+/* The defaults of daemon.limits. */
+static const json_bounds bounds = {64, 250000};
+
 static char root[64];
 static char ws[128];
 
@@ -96,7 +99,7 @@ START_TEST(collects_outputs) {
   snprintf(link, sizeof link, "%s/output/evil.csv", ws);
   ck_assert_int_eq(symlink(target, link), 0);
   json_t *globs = json_pack("[s, s]", "*.csv", "result.json");
-  json_t *res = outputs_collect(ws, globs, 20);
+  json_t *res = outputs_collect(ws, globs, 20, &bounds);
   ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(res, "output"), "answer")), 42);
   json_t *files = json_object_get(res, "output_files");
   ck_assert_uint_eq(json_array_size(files), 3); /* a.csv b.csv result.json; no symlink */
@@ -113,9 +116,9 @@ START_TEST(collects_outputs) {
   json_decref(res);
   json_decref(globs);
   put("result.json", "{not json");
-  res = outputs_collect(ws, NULL, 1024);
+  res = outputs_collect(ws, NULL, 1024, &bounds);
   ck_assert_str_eq(json_string_value(json_object_get(json_object_get(res, "error"), "code")),
-                   "invalid_output");
+                   "output_invalid");
   json_decref(res);
 }
 END_TEST
@@ -151,13 +154,13 @@ END_TEST
 
 START_TEST(envelope) {
   const char *out = "log line\n{\"ok\": true, \"output\": {\"v\": 1}}\n\n";
-  json_t *e = outputs_parse_envelope(out, strlen(out));
+  json_t *e = outputs_parse_envelope(out, strlen(out), &bounds, NULL, 0);
   ck_assert_ptr_nonnull(e);
   ck_assert(json_is_true(json_object_get(e, "ok")));
   json_decref(e);
   out = "{\"ok\": true}\nlast words\n";
-  ck_assert_ptr_null(outputs_parse_envelope(out, strlen(out)));
-  ck_assert_ptr_null(outputs_parse_envelope("", 0));
+  ck_assert_ptr_null(outputs_parse_envelope(out, strlen(out), &bounds, NULL, 0));
+  ck_assert_ptr_null(outputs_parse_envelope("", 0, &bounds, NULL, 0));
 }
 END_TEST
 

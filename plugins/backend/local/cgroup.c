@@ -227,21 +227,21 @@ static int make_group(const char *parent, const char *name, char *dir, size_t le
   return *procs_fd < 0 ? errno : 0;
 }
 
-int cgroup_job_create(local_cgroups *cg, const char *name, int64_t memory_bytes, int64_t pids,
-                      cgroup_job *job) {
+int cgroup_job_create(local_cgroups *cg, const char *name, bool memory_group,
+                      int64_t memory_bytes, int64_t pids, cgroup_job *job) {
   memset(job, 0, sizeof *job);
   job->memory_procs_fd = job->pids_procs_fd = -1;
   char num[32];
   int e = 0;
-  if (memory_bytes > 0 && cgroups_have_memory(cg)) {
+  if (memory_group && cgroups_have_memory(cg)) {
     e = make_group(cg->memory_parent, name, job->memory_dir, sizeof job->memory_dir,
                    &job->memory_procs_fd);
     snprintf(num, sizeof num, "%" PRId64, memory_bytes);
-    if (!e)
+    if (!e && memory_bytes > 0)
       e = write_text(job->memory_dir, "memory.limit_in_bytes", num);
     /* memory = memory + swap: no swapping past the limit.  Absent when the
      * kernel does not account swap. */
-    if (!e)
+    if (!e && memory_bytes > 0)
       (void)write_text(job->memory_dir, "memory.memsw.limit_in_bytes", num);
   }
   if (!e && pids > 0 && cgroups_have_pids(cg)) {

@@ -32,11 +32,12 @@ void cgroups_close(local_cgroups *cg);
 bool cgroups_have_memory(const local_cgroups *cg);
 bool cgroups_have_pids(const local_cgroups *cg);
 
-/* Creates the groups of one attempt with the given limits (0: no limit;
- * a controller is used only when its limit is set).  Returns 0 or an errno
- * value; on failure nothing is left behind. */
-int cgroup_job_create(local_cgroups *cg, const char *name, int64_t memory_bytes,
-                      int64_t pids, cgroup_job *job);
+/* Creates the groups of one attempt: a memory group when memory_group
+ * (limited when memory_bytes > 0, else for the peak alone), a pids group
+ * when pids > 0.  Returns 0 or an errno value; on failure nothing is left
+ * behind. */
+int cgroup_job_create(local_cgroups *cg, const char *name, bool memory_group,
+                      int64_t memory_bytes, int64_t pids, cgroup_job *job);
 /* Closes the join descriptors once the child has started. */
 void cgroup_job_started(cgroup_job *job);
 /* True if the kernel's OOM killer killed a process of the attempt. */

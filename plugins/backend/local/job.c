@@ -1,11 +1,15 @@
 /* One running attempt of the local backend.
  *
- * Life of a job: spawn (spawn.c) -> stdout/stderr read on the loop, stdin
- * written from a copy of the spec's data -> the pidfd turns readable when
- * the leader exits -> the rest of its process group (and cgroups) is
- * killed, the leader reaped with its rusage -> once both output pipes hit
- * EOF (or output_drain passed) the exit is reported -> handles close and
- * the cgroups are removed on the thread pool, then the job is freed. */
+ * Life of a job: spawn (spawn.c), the attempt's record written for the
+ * next start (thread pool) -> stdout/stderr read on the loop, stdin
+ * written from a copy of the spec's data -> the pidfd turns readable (or
+ * the reaper sees SIGCHLD) when the leader exits -> the rest of its
+ * process group (and cgroups) is killed, the leader reaped with its
+ * rusage, what else is left of the attempt killed (procs.h, thread pool)
+ * -> once both output pipes hit EOF (or output_drain passed) the exit is
+ * reported -> handles close; on the thread pool the attempt's processes
+ * are killed once more, its record and cgroups removed; then the job is
+ * freed. */
 #include "config.h"
 
 #include <errno.h>
@@ -22,11 +26,13 @@
 
 #include "cgroup.h"
 #include "local_internal.h"
+#include "procs.h"
 #include "spawn.h"
 
 #define STDERR_TAIL 2048
 
 typedef struct local_job {
+  struct local_job *next, **prevp; /* every job of the plugin (live_jobs) */
   local_backend *lb;
   execd_job *token; /* dead once job_exited was called */
   pid_t pid;        /* also the process group */
@@ -44,12 +50,19 @@ typedef struct local_job {
   cgroup_job cg;
   bool has_cg;
   identity_claim identity; /* the attempt's own uid, when it has one */
+  procs_attempt procs; /* what finds the attempt's processes */
+  bool has_procs;
+  long daemon_peak_kb; /* execd's own peak RSS when the job was exec'd */
   int64_t memory_limit;
   bool address_space_limited; /* RLIMIT_AS stands for the memory limit */
   char stderr_tail[STDERR_TAIL];
   size_t stderr_tail_len;
-  uv_work_t cleanup;
+  uv_work_t record_work, sweep_work, cleanup;
+  char *records_dir; /* copy of lb->records_dir, for the thread pool */
 } local_job;
+
+/* Jobs not yet freed, of every instance (the reaper looks leaders up). */
+static local_job *live_jobs;
 
 static void maybe_report(local_job *j);
 
@@ -57,6 +70,11 @@ static void maybe_report(local_job *j);
 
 static void cleanup_run(uv_work_t *req) {
   local_job *j = req->data;
+  /* Whatever of the attempt started since the sweep at the leader's exit. */
+  if (j->has_procs)
+    procs_kill_attempt(&j->procs);
+  if (j->has_procs && j->records_dir)
+    procs_record_remove(j->records_dir, &j->procs);
   if (j->identity.lock_fd >= 0)
     identity_kill_all(j->identity.uid); /* before the uid can go to another attempt */
   if (j->has_cg)
@@ -67,16 +85,42 @@ static void cleanup_done(uv_work_t *req, int status) {
   local_job *j = req->data;
   (void)status;
   identity_release(&j->identity);
+  if (j->pidfd >= 0) /* stopped at shutdown before its leader was reaped */
+    close(j->pidfd);
+  if (j->next)
+    j->next->prevp = j->prevp;
+  *j->prevp = j->next;
+  free(j->records_dir);
   free(j->stdin_copy);
   free(j);
 }
 
-static void on_handle_closed(uv_handle_t *h) {
-  local_job *j = h->data;
+/* One handle closed or one piece of thread-pool work done: the last one
+ * frees the job. */
+static void release_one(local_job *j) {
   if (--j->open_handles > 0)
     return;
   j->cleanup.data = j;
   uv_queue_work(j->lb->loop, &j->cleanup, cleanup_run, cleanup_done);
+}
+
+static void on_handle_closed(uv_handle_t *h) { release_one(h->data); }
+
+/* ---- the attempt's processes (procs.h) on the thread pool -------------------- */
+
+static void record_run(uv_work_t *req) {
+  local_job *j = req->data;
+  procs_record_write(j->records_dir, &j->procs);
+}
+
+static void sweep_run(uv_work_t *req) {
+  local_job *j = req->data;
+  procs_kill_attempt(&j->procs);
+}
+
+static void work_done(uv_work_t *req, int status) {
+  (void)status;
+  release_one(req->data);
 }
 
 static void close_handle(local_job *j, uv_handle_t *h) {
@@ -166,6 +210,19 @@ static bool stderr_says_out_of_memory(const local_job *j) {
   return false;
 }
 
+/* The job's own peak memory, or 0 if unknown.  The memory group counts
+ * only what the job charged to it.  wait4's ru_maxrss is not the job's
+ * alone: exec takes the peak of the memory the child shared with execd
+ * until then (vfork) into the count, so it is the job's only when it is
+ * above execd's own peak at that time. */
+static int64_t job_peak_memory(const local_job *j) {
+  if (j->has_cg && j->cg.memory_dir[0])
+    return cgroup_job_peak_memory(&j->cg);
+  if (j->usage.ru_maxrss > j->daemon_peak_kb)
+    return (int64_t)j->usage.ru_maxrss * 1024;
+  return 0;
+}
+
 static void report(local_job *j) {
   local_backend *lb = j->lb;
   char message[256] = "";
@@ -178,12 +235,7 @@ static void report(local_job *j) {
   }
   e.cpu_seconds = (double)j->usage.ru_utime.tv_sec + j->usage.ru_utime.tv_usec / 1e6 +
                   (double)j->usage.ru_stime.tv_sec + j->usage.ru_stime.tv_usec / 1e6;
-  e.max_rss_bytes = (int64_t)j->usage.ru_maxrss * 1024;
-  if (j->has_cg) {
-    int64_t peak = cgroup_job_peak_memory(&j->cg);
-    if (peak > e.max_rss_bytes)
-      e.max_rss_bytes = peak;
-  }
+  e.max_rss_bytes = job_peak_memory(j);
   bool failed = e.exit_code != 0;
   if (j->has_cg && j->cg.memory_dir[0] && cgroup_job_oom_killed(&j->cg)) {
     e.error_code = EXECD_ERR_OOM_KILLED;
@@ -231,11 +283,12 @@ static void maybe_report(local_job *j) {
   }
 }
 
-static void on_leader_exit(uv_poll_t *w, int status, int events) {
-  local_job *j = w->data;
-  (void)status;
-  (void)events;
-  uv_poll_stop(w);
+/* The leader exited (its pidfd turned readable, or the reaper saw it). */
+static void reap_leader(local_job *j) {
+  if (j->reaped)
+    return;
+  if (!uv_is_closing((uv_handle_t *)&j->exit_watch))
+    uv_poll_stop(&j->exit_watch);
   /* The leader is a zombie until reaped, so its pid cannot be reused as a
    * process group id yet: kill the rest of the group first. */
   kill(-j->pid, SIGKILL);
@@ -252,7 +305,59 @@ static void on_leader_exit(uv_poll_t *w, int status, int events) {
   j->reaped = true;
   close(j->pidfd);
   j->pidfd = -1;
+  /* Descendants that left the group (setsid, double fork) may hold the
+   * output pipes: kill them now rather than after output_drain.  (Not
+   * for a job stopped at shutdown: its cleanup does that.) */
+  if (j->has_procs && !j->reported) {
+    j->open_handles++;
+    j->sweep_work.data = j;
+    uv_queue_work(j->lb->loop, &j->sweep_work, sweep_run, work_done);
+  }
   maybe_report(j);
+}
+
+static void on_leader_exit(uv_poll_t *w, int status, int events) {
+  (void)status;
+  (void)events;
+  reap_leader(w->data);
+}
+
+bool local_job_reap_leader(pid_t pid) {
+  for (local_job *j = live_jobs; j; j = j->next)
+    if (j->pid == pid && !j->reaped) {
+      reap_leader(j);
+      return true;
+    }
+  return false;
+}
+
+void local_job_stop_all(local_backend *lb) {
+  for (local_job *j = live_jobs; j; j = j->next) {
+    if (j->lb != lb || j->reported)
+      continue;
+    /* No exit report: execd is going and leaves the attempt to recovery. */
+    j->reported = true;
+    j->token = NULL;
+    lb->running--;
+    kill(-j->pid, SIGKILL);
+    if (j->has_cg)
+      cgroup_job_kill_all(&j->cg);
+    uv_timer_stop(&j->drain_timer);
+    close_handle(j, (uv_handle_t *)&j->drain_timer);
+    close_handle(j, (uv_handle_t *)&j->exit_watch);
+    if (j->out_open) {
+      j->out_open = false;
+      close_handle(j, (uv_handle_t *)&j->out);
+    }
+    if (j->err_open) {
+      j->err_open = false;
+      close_handle(j, (uv_handle_t *)&j->err);
+    }
+    if (j->in_open) {
+      j->in_open = false;
+      close_handle(j, (uv_handle_t *)&j->in);
+    }
+  }
 }
 
 /* ---- start ------------------------------------------------------------------ */
@@ -350,14 +455,15 @@ int local_job_start(local_backend *lb, const execd_job_spec *spec, execd_job *to
   else if (network_none && lb->netns_mode == NETNS_SHARED)
     plan.netns_fd = lb->shared_netns_fd;
 
-  /* Memory: exact through the memory cgroup, else as address space. */
-  bool cg_memory = lim->memory_bytes > 0 && cgroups_have_memory(lb->cgroups);
+  /* Memory: exact through the memory cgroup, else as address space.  The
+   * memory group is made even without a limit: its peak is the job's. */
+  bool cg_memory = cgroups_have_memory(lb->cgroups);
   bool cg_pids = lim->pids > 0 && cgroups_have_pids(lb->cgroups);
   if (cg_memory || cg_pids) {
     char name[128];
     snprintf(name, sizeof name, "%s-%u", spec->execution_id ? spec->execution_id : "job",
              spec->attempt);
-    int e = cgroup_job_create(lb->cgroups, name, cg_memory ? lim->memory_bytes : 0,
+    int e = cgroup_job_create(lb->cgroups, name, cg_memory, lim->memory_bytes,
                               cg_pids ? lim->pids : 0, &j->cg);
     if (e) {
       identity_release(&j->identity); /* nothing ran under it */
@@ -414,6 +520,9 @@ int local_job_start(local_backend *lb, const execd_job_spec *spec, execd_job *to
   }
   if (j->has_cg)
     cgroup_job_started(&j->cg);
+  struct rusage self_usage;
+  getrusage(RUSAGE_SELF, &self_usage);
+  j->daemon_peak_kb = self_usage.ru_maxrss;
   close(out_pipe[1]);
   close(err_pipe[1]);
   close(in_pipe[0]);
@@ -448,6 +557,19 @@ int local_job_start(local_backend *lb, const execd_job_spec *spec, execd_job *to
     }
   }
   uv_poll_start(&j->exit_watch, UV_READABLE, on_leader_exit);
+  j->next = live_jobs;
+  if (live_jobs)
+    live_jobs->prevp = &j->next;
+  j->prevp = &live_jobs;
+  live_jobs = j;
+  /* What finds the attempt's processes now and, after a crash of execd,
+   * at the next start. */
+  j->has_procs = procs_attempt_init(&j->procs, spec->execution_id, spec->attempt, j->pid) == 0;
+  if (j->has_procs && lb->records_dir && (j->records_dir = strdup(lb->records_dir))) {
+    j->open_handles++;
+    j->record_work.data = j;
+    uv_queue_work(loop, &j->record_work, record_run, work_done);
+  }
   lb->running++;
   *handle = j;
   return 0;

@@ -16,6 +16,7 @@
 #include "configcheck/config_check.h"
 #include "local_internal.h"
 #include "runners.h"
+#include "procs.h"
 
 static const execd_config_key local_config_keys[] = {
     {"commands_allowed", EXECD_CFG_LIST, "[]",
@@ -34,8 +35,9 @@ static const execd_config_key local_config_keys[] = {
      "namespace each), \"shared\" (one loopback-only namespace for all jobs, faster) "
      "or \"off\""},
     {"cgroups", EXECD_CFG_BOOL, "true",
-     "put jobs with a memory or pids limit in cgroup v1 groups of their own (exact "
-     "memory limit, OOM detection); off: rlimits only"},
+     "put every job in a cgroup v1 memory group of its own (exact memory limit, OOM "
+     "detection, its own peak memory) and jobs with a pids limit in a pids group; off: "
+     "rlimits only"},
     {"output_drain", EXECD_CFG_DURATION, "2s",
      "how long to wait for stdout/stderr to close after the job exited"},
     {NULL, 0, NULL, NULL}};
@@ -263,10 +265,43 @@ static void setup_network_isolation(local_backend *lb) {
 
 /* ---- lifecycle ------------------------------------------------------------------ */
 
+/* <state_dir>/local/<instance>: the records of running attempts.  What
+ * is recorded there at start belongs to an earlier execd that died
+ * without ending its attempts: kill what is left of them. */
+static void open_records(local_backend *lb) {
+  const char *state = lb->host->state_dir(lb->inst);
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s/local", state ? state : ".");
+  if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+    goto unusable;
+  snprintf(dir, sizeof dir, "%s/local/%s", state ? state : ".",
+           lb->host->instance_name(lb->inst));
+  if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+    goto unusable;
+  unsigned killed = procs_sweep_records(dir);
+  if (killed)
+    lb->host->log(lb->inst, EXECD_LOG_NOTICE,
+                  "killed %u processes left by attempts of an earlier run of execd", killed);
+  lb->records_dir = strdup(dir);
+  return;
+unusable:
+  lb->host->log(lb->inst, EXECD_LOG_WARNING,
+                "cannot create %s (%s): processes a job leaves behind cannot be found after "
+                "a crash of execd",
+                dir, strerror(errno));
+}
+
+static void local_stop(void *self) {
+  local_backend *lb = self;
+  local_job_stop_all(lb);
+  local_reaper_close();
+}
+
 static void local_destroy(void *self) {
   local_backend *lb = self;
   if (!lb)
     return;
+  free(lb->records_dir);
   free_strv(lb->commands_allowed);
   free_strv(lb->users_allowed);
   free(lb->default_user);
@@ -293,6 +328,8 @@ static int local_create(const execd_host *host, execd_instance *inst, const json
   setup_network_isolation(lb);
   if (lb->use_cgroups)
     lb->cgroups = cgroups_open(host, inst);
+  open_records(lb);
+  local_reaper_open(lb);
   *self = lb;
   return 0;
 }
@@ -410,6 +447,7 @@ static const execd_plugin local_plugin = {
     .description = "runs executions as process groups on this host",
     .config_keys = local_config_keys,
     .create = local_create,
+    .stop = local_stop,
     .destroy = local_destroy,
     .ops = &local_ops,
     .check_config = local_check_config,

@@ -7,6 +7,8 @@ plugins_backend_local_backend_local_la_SOURCES = \
 	plugins/backend/local/job.c \
 	plugins/backend/local/spawn.c plugins/backend/local/spawn.h \
 	plugins/backend/local/cgroup.c plugins/backend/local/cgroup.h \
+	plugins/backend/local/procs.c plugins/backend/local/procs.h \
+	plugins/backend/local/reaper.c \
 	plugins/backend/local/netns.c \
 	plugins/backend/local/runners.c plugins/backend/local/runners.h \
 	plugins/backend/local/identity.c plugins/backend/local/identity.h

@@ -6,6 +6,10 @@
  *   spawn.c   the vfork-style spawn with the child's setup (rlimits,
  *             process group, parent-death signal, namespaces, user switch)
  *   cgroup.c  per-attempt cgroup v1 memory and pids groups, when usable
+ *   procs.c   an attempt's processes found through /proc (session and
+ *             environment), its record for the next start after a crash
+ *   reaper.c  execd as the child subreaper; SIGCHLD reaps leaders and
+ *             orphans
  *   netns.c   the network namespace a job with network "none" gets
  *   identity.c  the per-attempt uid each job runs under
  *   runners.c the programs that run their arguments (warned about at start)
@@ -50,6 +54,7 @@ typedef struct local_backend {
   bool use_cgroups;
   local_cgroups *cgroups;  /* NULL when cgroups are off or unusable */
   int64_t output_drain_ms; /* wait for stdout/stderr EOF after the exit */
+  char *records_dir;       /* <state_dir>/local/<instance>: running attempts (procs.h) */
   unsigned running;
 } local_backend;
 
@@ -64,5 +69,15 @@ int local_netns_create(int *err);
 int local_job_start(local_backend *lb, const execd_job_spec *spec,
                     execd_job *token, void **handle);
 int local_job_signal(local_backend *lb, void *handle, int signum);
+/* Reaps PID if it is the leader of a running job (the reaper found it
+ * exited); false if it is not one. */
+bool local_job_reap_leader(pid_t pid);
+/* Shutdown: kills every job of LB and closes its handles without an exit
+ * report (recovery concludes those attempts at the next start). */
+void local_job_stop_all(local_backend *lb);
+
+/* reaper.c */
+void local_reaper_open(local_backend *lb);
+void local_reaper_close(void);
 
 #endif

@@ -67,8 +67,10 @@ __attribute__((noreturn)) static void child_run(const spawn_plan *p, pid_t paren
     if (sig != SIGKILL && sig != SIGSTOP)
       sigaction(sig, &dfl, NULL);
 
-  if (setpgid(0, 0) < 0)
-    child_fail(f, "setpgid");
+  /* A session of its own (and so a process group): what the job starts
+   * keeps the session id unless it calls setsid() itself (procs.h). */
+  if (setsid() < 0)
+    child_fail(f, "setsid");
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
     child_fail(f, "prctl(PR_SET_PDEATHSIG)");
   if (getppid() != parent) { /* the daemon died before the prctl */

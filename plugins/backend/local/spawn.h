@@ -42,7 +42,7 @@ typedef struct spawn_plan {
   const char *private_dir; /* then made 0700 (the workspace), or NULL */
 } spawn_plan;
 
-/* A started process: its pid (also its process group) and a pidfd that
+/* A started process: its pid (also its session and process group) and a pidfd that
  * turns readable when it exits. */
 typedef struct spawn_child {
   pid_t pid;

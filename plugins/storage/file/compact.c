@@ -37,6 +37,8 @@ typedef struct compact_job {
 } compact_job;
 
 bool compact_due(const file_store *st) {
+  if (st->compact_now)
+    return true;
   uint64_t dead = st->journal_end - st->header_end - st->live_bytes;
   return dead > st->live_bytes && dead >= st->compact_min &&
          st->journal_end >= st->compact_after;
@@ -210,6 +212,7 @@ bool compact_start(file_store *st) {
   c->n = s.n;
   c->fd = -1;
   st->io_busy = true;
+  st->compact_now = false; /* a failed one is tried again as usual */
   if (uv_queue_work(st->loop, &c->req, compact_run, compact_done) != 0) {
     st->io_busy = false;
     for (size_t i = 0; i < c->n; i++)

@@ -307,6 +307,22 @@ static int open_store(file_store *st) {
   }
   st->header_end = j.header_end;
   st->journal_end = j.end;
+  if (j.damaged_ranges) {
+    st->host->log(st->inst, EXECD_LOG_WARNING,
+                  "journal %s is damaged in the middle (not a torn tail: "
+                  "valid records follow): %llu record%s lost in %llu damaged "
+                  "byte%s at %s; "
+                  "the records after the damage are loaded; the damaged bytes "
+                  "are saved in %s",
+                  st->journal_path, (unsigned long long)j.damaged_records,
+                  j.damaged_records == 1 ? "" : "s",
+                  (unsigned long long)j.damaged_bytes,
+                  j.damaged_bytes == 1 ? "" : "s", j.damaged_where,
+                  j.damaged_aside);
+    /* The damaged bytes stay in the journal as dead bytes until a
+     * compaction copies the live records without them: do it now. */
+    st->compact_now = true;
+  }
   if (j.dropped_bytes)
     st->host->log(st->inst, EXECD_LOG_WARNING,
                   "journal %s: dropped %llu bytes at offset %llu (%s: a write "
@@ -324,6 +340,8 @@ static int open_store(file_store *st) {
                 st->index.count, (unsigned long long)st->journal_end,
                 (unsigned long long)st->live_bytes,
                 st->sync ? "" : ", sync off");
+  if (st->compact_now)
+    commit_kick(st);
   return 0;
 }
 

@@ -93,6 +93,7 @@ typedef struct file_store {
   uint64_t journal_end; /* the next batch writes here */
   uint64_t live_bytes;  /* bytes of the newest committed version of live records */
   uint64_t compact_after; /* after a failed compaction: wait for this size */
+  bool compact_now;       /* compact at once (damage was skipped at start) */
 
   store_index index;
 
@@ -182,8 +183,27 @@ void reads_log(file_store *st, const char *id, uint64_t offset, size_t max,
 void reads_log_missing(file_store *st, uint64_t offset, execd_log_cb cb,
                        void *arg);
 
+/* --- quarantine.c --------------------------------------------------------- */
+/* Thread pool: saves the bytes of the unreadable journal record of id at
+ * offset as dir/quarantine/<id>-<offset>.record (fsync'd), and links its
+ * log file there as <id>-<offset>.log.  Returns 0 with the record file's
+ * path in path, or -1 with errno. */
+int quarantine_save(const char *dir, const char *logs_dir, const char *id,
+                    uint64_t offset, const char *bytes, size_t len, char *path,
+                    size_t pathlen);
+/* On the loop, after quarantine_save: if e's newest version is still the
+ * one at offset, the record leaves the store (a tombstone; its log file
+ * is deleted, the link in quarantine/ keeps it) and one warning says
+ * where it went. */
+void quarantine_set_aside(file_store *st, index_entry *e, uint64_t offset,
+                          const char *why, const char *path);
+
 /* --- file.c, ops.c -------------------------------------------------------- */
 extern const execd_storage_ops file_storage_ops;
+/* Removes e (linked): a tombstone is queued, its log goes once it is
+ * durable; cb (may be NULL) hears the end.  Returns 0 or EXECD_E*. */
+int store_remove_entry(file_store *st, index_entry *e, execd_store_cb cb,
+                       void *arg);
 /* Stops all writes: every later op fails with EXECD_EUNAVAIL and why. */
 void store_break(file_store *st, const char *why);
 /* The detail of the error the op whose callback argument is cb_arg is

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -210,22 +211,34 @@ static int check_file_header(const char *path, const char *payload,
   return rc;
 }
 
-/* Copies the dropped bytes next to the journal before they are cut off, so
- * nothing is destroyed that someone may want to look at. */
-static int save_aside(const char *path, const char *bytes, uint64_t len,
-                      char *aside, size_t asidelen) {
+/* A run of damaged bytes in the middle of the journal. */
+typedef struct damaged_range {
+  uint64_t at, len;
+} damaged_range;
+
+/* Copies dropped or skipped bytes (the ranges of map, one after the other)
+ * next to the journal as path.<kind>-<time>, so nothing is destroyed that
+ * someone may want to look at. */
+static int save_aside(const char *path, const char *kind, const char *map,
+                      const damaged_range *ranges, size_t n, char *aside,
+                      size_t asidelen) {
   long now = (long)time(NULL);
-  for (int n = 0; n < 1000; n++) {
-    if (n == 0)
-      snprintf(aside, asidelen, "%s.torn-%ld", path, now);
+  for (int k = 0; k < 1000; k++) {
+    if (k == 0)
+      snprintf(aside, asidelen, "%s.%s-%ld", path, kind, now);
     else
-      snprintf(aside, asidelen, "%s.torn-%ld-%d", path, now, n);
+      snprintf(aside, asidelen, "%s.%s-%ld-%d", path, kind, now, k);
     int fd = open(aside, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
     if (fd < 0 && errno == EEXIST)
       continue;
     if (fd < 0)
       break;
-    int rc = journal_pwrite_all(fd, bytes, (size_t)len, 0);
+    int rc = 0;
+    uint64_t at = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+      rc = journal_pwrite_all(fd, map + ranges[i].at, (size_t)ranges[i].len, at);
+      at += ranges[i].len;
+    }
     if (rc == 0)
       rc = fsync(fd);
     close(fd);
@@ -236,6 +249,80 @@ static int save_aside(const char *path, const char *bytes, uint64_t len,
   }
   aside[0] = '\0';
   return -1;
+}
+
+/* Whether a record header could start at p (avail bytes): its magic and
+ * its zero flag and reserved bytes. */
+static bool header_at(const char *p, uint64_t avail) {
+  return avail >= JOURNAL_HEADER_SIZE && memcmp(p, JOURNAL_MAGIC, 4) == 0 &&
+         p[5] == 0 && p[6] == 0 && p[7] == 0;
+}
+
+/* The next offset after from where a record header could start, or end. */
+static uint64_t next_header(const char *map, uint64_t from, uint64_t end) {
+  for (uint64_t at = from; at + JOURNAL_HEADER_SIZE <= end; at++) {
+    const char *hit = memmem(map + at, (size_t)(end - at), JOURNAL_MAGIC, 4);
+    if (!hit)
+      break;
+    at = (uint64_t)(hit - map);
+    if (header_at(hit, end - at))
+      return at;
+  }
+  return end;
+}
+
+/* The offset of the first record after off (a record that does not check
+ * out) that does, or size if none does: then the damage is the tail. */
+static uint64_t resync(const char *map, uint64_t size, uint64_t off) {
+  for (uint64_t at = next_header(map, off + 1, size); at < size;
+       at = next_header(map, at + 1, size)) {
+    int type;
+    const char *payload, *why;
+    uint32_t plen;
+    if (journal_decode(map + at, size - at, &type, &payload, &plen, &why) == 0)
+      return at;
+  }
+  return size;
+}
+
+/* The records that began in the damaged run [off, end): followed by their
+ * lengths while a header is intact, else to the next header. */
+static uint64_t count_lost(const char *map, uint64_t off, uint64_t end) {
+  uint64_t lost = 0;
+  while (off < end) {
+    lost++;
+    uint32_t len = header_at(map + off, end - off)
+                       ? get_u32((const unsigned char *)map + off + 8)
+                       : UINT32_MAX;
+    if (len <= JOURNAL_MAX_PAYLOAD && off + JOURNAL_HEADER_SIZE + len <= end)
+      off += JOURNAL_HEADER_SIZE + len;
+    else
+      off = next_header(map, off + 1, end);
+  }
+  return lost;
+}
+
+/* Books a damaged run [at, at + len) that valid records follow. */
+static int note_damage(journal_opened *out, damaged_range **ranges, size_t *n,
+                       uint64_t at, uint64_t len, uint64_t lost,
+                       const char *why) {
+  damaged_range *grown = realloc(*ranges, (*n + 1) * sizeof *grown);
+  if (!grown)
+    return EXECD_ENOMEM;
+  *ranges = grown;
+  grown[(*n)++] = (damaged_range){at, len};
+  out->damaged_ranges++;
+  out->damaged_records += lost;
+  out->damaged_bytes += len;
+  size_t used = strlen(out->damaged_where);
+  if (used + 80 < sizeof out->damaged_where)
+    snprintf(out->damaged_where + used, sizeof out->damaged_where - used,
+             "%soffset %llu (%llu bytes, %s)", used ? ", " : "",
+             (unsigned long long)at, (unsigned long long)len, why);
+  else if (!strstr(out->damaged_where, ", ..."))
+    snprintf(out->damaged_where + used, sizeof out->damaged_where - used,
+             ", ...");
+  return 0;
 }
 
 int journal_open(const char *path, journal_visit_fn visit, void *arg,
@@ -279,6 +366,8 @@ int journal_open(const char *path, journal_visit_fn visit, void *arg,
   int type;
   const char *payload, *why = NULL;
   uint32_t plen;
+  damaged_range *damaged = NULL;
+  size_t ndamaged = 0;
   if (size > 0 && journal_decode(map, size, &type, &payload, &plen, &why) == 0) {
     if (type != JOURNAL_FILE_HEADER) {
       snprintf(err, errlen, "%s is not an execd journal (its first record is "
@@ -290,8 +379,19 @@ int journal_open(const char *path, journal_visit_fn visit, void *arg,
     off = JOURNAL_HEADER_SIZE + (uint64_t)plen;
     out->header_end = off;
     while (rc == 0 && off < size) {
-      if (journal_decode(map + off, size - off, &type, &payload, &plen, &why) != 0)
-        break;
+      if (journal_decode(map + off, size - off, &type, &payload, &plen, &why) != 0) {
+        uint64_t next = resync(map, size, off);
+        if (next == size)
+          break; /* the tail */
+        rc = note_damage(out, &damaged, &ndamaged, off, next - off,
+                         count_lost(map, off, next), why);
+        if (rc != 0) {
+          snprintf(err, errlen, "out of memory reading %s", path);
+          break;
+        }
+        off = next;
+        continue;
+      }
       uint32_t rec_len = JOURNAL_HEADER_SIZE + plen;
       if (type != JOURNAL_PUT && type != JOURNAL_DELETE) {
         snprintf(err, errlen, "%s: record of unknown type %d at offset %llu "
@@ -305,6 +405,17 @@ int journal_open(const char *path, journal_visit_fn visit, void *arg,
         off += rec_len;
     }
   }
+  if (rc == 0 && ndamaged &&
+      save_aside(path, "damaged", map, damaged, ndamaged, out->damaged_aside,
+                 sizeof out->damaged_aside) != 0) {
+    snprintf(err, errlen, "%s: %llu damaged bytes at offset %llu (%s) could "
+             "not be saved aside: %s", path,
+             (unsigned long long)out->damaged_bytes,
+             (unsigned long long)damaged[0].at, out->damaged_where,
+             strerror(errno));
+    rc = EXECD_EIO;
+  }
+  free(damaged);
   if (rc != 0) {
     if (map)
       munmap((void *)map, (size_t)size);
@@ -313,11 +424,13 @@ int journal_open(const char *path, journal_visit_fn visit, void *arg,
   }
 
   if (off < size) {
-    /* The first record that does not check out ends the valid data. */
+    /* A record that does not check out, with nothing valid after it, ends
+     * the valid data. */
     out->dropped_at = off;
     out->dropped_bytes = size - off;
     out->dropped_why = why;
-    if (save_aside(path, map + off, size - off, out->aside, sizeof out->aside) != 0) {
+    damaged_range tail = {off, size - off};
+    if (save_aside(path, "torn", map, &tail, 1, out->aside, sizeof out->aside) != 0) {
       snprintf(err, errlen, "%s: %llu damaged bytes at offset %llu (%s) could "
                "not be saved aside: %s", path,
                (unsigned long long)(size - off), (unsigned long long)off, why,

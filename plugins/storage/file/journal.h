@@ -53,12 +53,24 @@ typedef struct journal_opened {
   uint64_t dropped_at, dropped_bytes;
   const char *dropped_why;
   char aside[4096];     /* where the dropped bytes were saved, or "" */
+  /* Set when damage in the middle was skipped (valid records follow it): */
+  uint64_t damaged_ranges;  /* runs of bytes skipped */
+  uint64_t damaged_records; /* records that began in them: lost */
+  uint64_t damaged_bytes;
+  char damaged_where[512];  /* "offset A (B bytes, why), ..." */
+  char damaged_aside[4096]; /* where those bytes were saved */
 } journal_opened;
 
-/* Opens (creating if missing) the journal at path, visits its records,
- * and drops a damaged tail: the bytes are copied to path.torn-<time>, the
- * file is truncated and fsync'd.  A file that is not a journal is refused.
- * Returns 0, or a negative EXECD_E* with err set. */
+/* Opens (creating if missing) the journal at path and visits its records.
+ * A record that does not check out with valid records after it is damage
+ * in the middle: the reader resynchronises on the next valid record (a
+ * record header holds NUL bytes, which compact JSON never does, so none
+ * can be found inside a payload), and the skipped bytes are copied to
+ * path.damaged-<time>; they stay in the journal as dead bytes until the
+ * next compaction.  A damaged tail (nothing valid after it: a write cut
+ * short by a crash) is dropped: the bytes are copied to path.torn-<time>,
+ * the file is truncated and fsync'd.  A file that is not a journal is
+ * refused.  Returns 0, or a negative EXECD_E* with err set. */
 int journal_open(const char *path, journal_visit_fn visit, void *arg,
                  journal_opened *out, char *err, size_t errlen);
 

@@ -233,17 +233,11 @@ static int file_list(void *self, const execd_list_query *query,
   return 0;
 }
 
-static int file_remove(void *self, const char *id, execd_store_cb cb,
+int store_remove_entry(file_store *st, index_entry *e, execd_store_cb cb,
                        void *arg) {
-  file_store *st = self;
   int rc = refuse_if_broken(st);
   if (rc)
     return rc;
-  index_entry *e = id ? index_find(&st->index, id) : NULL;
-  if (!e) {
-    reads_one(st, EXECD_ENOENT, NULL, cb, arg);
-    return 0;
-  }
   json_t *tombstone = json_pack("{s:s}", "id", e->id);
   pending_write *w = NULL;
   rc = tombstone ? write_new(st, JOURNAL_DELETE, e, tombstone, NULL, NULL, cb,
@@ -257,6 +251,20 @@ static int file_remove(void *self, const char *id, execd_store_cb cb,
   index_unlink(&st->index, e);
   commit_enqueue(st, w);
   return 0;
+}
+
+static int file_remove(void *self, const char *id, execd_store_cb cb,
+                       void *arg) {
+  file_store *st = self;
+  int rc = refuse_if_broken(st);
+  if (rc)
+    return rc;
+  index_entry *e = id ? index_find(&st->index, id) : NULL;
+  if (!e) {
+    reads_one(st, EXECD_ENOENT, NULL, cb, arg);
+    return 0;
+  }
+  return store_remove_entry(st, e, cb, arg);
 }
 
 static int file_log_append(void *self, const char *id, const char *data,

@@ -20,8 +20,13 @@ enum read_kind { READ_ONE, READ_LIST, READ_LOG };
 typedef struct read_item {
   json_t *json;     /* the body: in memory already, or parsed by the job */
   journal_file *jf; /* else: where to read it */
+  index_entry *entry; /* with jf: a reference, for a quarantine */
+  char id[RECORD_ID_MAX + 1];
   uint64_t offset;
   uint32_t length;
+  /* Set by the job when the version cannot be read back: */
+  char *unreadable;  /* why (malloc'd) */
+  char *aside;       /* where its bytes were saved (malloc'd), or NULL */
 } read_item;
 
 typedef struct read_job {
@@ -63,13 +68,36 @@ static void item_capture(file_store *st, read_item *it, index_entry *e) {
     it->json = json_incref(e->pending);
   } else {
     it->jf = journal_file_ref(st->journal);
+    it->entry = e;
+    index_entry_ref(e);
+    snprintf(it->id, sizeof it->id, "%s", e->id);
     it->offset = e->offset;
     it->length = e->length;
   }
 }
 
+/* Thread pool: a version that cannot be read back is saved aside (see
+ * quarantine.c); the op goes on without it. */
+static int item_unreadable(file_store *st, read_item *it, const char *buf,
+                           const char *why, char *err, size_t errlen) {
+  char path[4096];
+  it->unreadable = strdup(why);
+  if (quarantine_save(st->dir, st->logs_dir, it->id, it->offset, buf,
+                      it->length, path, sizeof path) == 0)
+    it->aside = strdup(path);
+  else
+    snprintf(err, errlen, "the journal record of %s at offset %llu cannot be "
+             "read (%s) and could not be saved in %s/quarantine: %s", it->id,
+             (unsigned long long)it->offset, why, st->dir, strerror(errno));
+  if (!it->unreadable) {
+    snprintf(err, errlen, "out of memory reading a record");
+    return EXECD_ENOMEM;
+  }
+  return 0;
+}
+
 /* Thread pool: reads and parses one record body. */
-static int item_load(read_item *it, char *err, size_t errlen) {
+static int item_load(file_store *st, read_item *it, char *err, size_t errlen) {
   if (it->json || !it->jf)
     return 0;
   char *buf = malloc(it->length);
@@ -87,22 +115,25 @@ static int item_load(read_item *it, char *err, size_t errlen) {
   }
   int type = 0;
   const char *payload, *why = NULL;
+  char because[256];
   uint32_t plen;
   size_t meta_len, body_len;
   const char *body;
+  json_error_t je;
   int rc = 0;
   if (journal_decode(buf, it->length, &type, &payload, &plen, &why) != 0)
     ; /* why says what is wrong */
   else if (type != JOURNAL_PUT)
     why = "not a record version";
-  else if (record_payload_split(payload, plen, &meta_len, &body, &body_len) != 0 ||
-           !(it->json = json_loadb(body, body_len, 0, NULL)))
+  else if (record_payload_split(payload, plen, &meta_len, &body, &body_len) != 0)
     why = "its payload is not an index line and a JSON record";
-  if (why) {
-    snprintf(err, errlen, "the journal record at offset %llu is damaged (%s)",
-             (unsigned long long)it->offset, why);
-    rc = EXECD_ECORRUPT;
+  else if (!(it->json = json_loadb(body, body_len, 0, &je))) {
+    snprintf(because, sizeof because, "its JSON does not parse: %s at byte %zu",
+             je.text, (size_t)je.position);
+    why = because;
   }
+  if (why)
+    rc = item_unreadable(st, it, buf, why, err, errlen);
   free(buf);
   return rc;
 }
@@ -147,7 +178,7 @@ static void job_run(uv_work_t *req) {
     return;
   }
   for (size_t i = 0; i < j->n; i++) {
-    int rc = item_load(&j->items[i], j->err, sizeof j->err);
+    int rc = item_load(j->st, &j->items[i], j->err, sizeof j->err);
     if (rc != 0) {
       j->status = rc;
       return;
@@ -161,6 +192,31 @@ static void job_done(uv_work_t *req, int status) {
   if (status != 0 && j->status == 0) {
     j->status = EXECD_ECANCELED;
     snprintf(j->err, sizeof j->err, "the read was cancelled");
+  }
+  /* Versions that cannot be read back leave the store, and the op goes
+   * on without them: a get finds nothing, a list skips them. */
+  for (size_t i = 0; i < j->n; i++) {
+    read_item *it = &j->items[i];
+    if (it->unreadable && !it->aside) {
+      /* Not saved: it stays where it is, and j->err says why. */
+      st->host->log(st->inst, EXECD_LOG_ERR, "%s", j->err);
+      if (j->kind == READ_ONE && (j->status == 0 || j->status == EXECD_EEXIST))
+        j->status = EXECD_ECORRUPT;
+      continue;
+    }
+    if (!it->aside)
+      continue;
+    quarantine_set_aside(st, it->entry, it->offset, it->unreadable, it->aside);
+    if (j->kind == READ_ONE && j->status == 0) {
+      j->status = EXECD_ENOENT;
+      snprintf(j->err, sizeof j->err, "the record of %s cannot be read: it "
+               "is set aside in %s", it->id, it->aside);
+    } else if (j->kind == READ_ONE && j->status == EXECD_EEXIST) {
+      /* The earlier execution of this idempotency key is gone. */
+      j->status = EXECD_ECORRUPT;
+      snprintf(j->err, sizeof j->err, "the execution with this idempotency "
+               "key cannot be read (set aside in %s); try again", it->aside);
+    }
   }
   if (j->err[0]) {
     store_op_error(st, j->arg, "%s", j->err);
@@ -177,7 +233,8 @@ static void job_done(uv_work_t *req, int status) {
   case READ_LIST: {
     json_t *arr = json_array();
     for (size_t i = 0; j->status == 0 && i < j->n; i++)
-      json_array_append(arr, j->items[i].json);
+      if (j->items[i].json)
+        json_array_append(arr, j->items[i].json);
     j->list_cb(j->arg, j->status, j->status == 0 ? arr : NULL,
                j->status == 0 ? j->next_cursor : NULL);
     json_decref(arr);
@@ -191,6 +248,10 @@ static void job_done(uv_work_t *req, int status) {
   for (size_t i = 0; i < j->n; i++) {
     json_decref(j->items[i].json);
     journal_file_unref(j->items[i].jf);
+    if (j->items[i].entry)
+      index_entry_unref(j->items[i].entry);
+    free(j->items[i].unreadable);
+    free(j->items[i].aside);
   }
   free(j->next_cursor);
   free(j->log_data);

@@ -32,8 +32,9 @@ struct http_tokens {
 
 /* RFC 6750 b64token characters: anything else could never be sent. */
 static int token_char(char c) {
+  /* c != 0: strchr() finds the terminating NUL of its set. */
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-         (c >= '0' && c <= '9') || strchr("-._~+/=", c) != NULL;
+         (c >= '0' && c <= '9') || (c && strchr("-._~+/=", c) != NULL);
 }
 
 static int tenant_char(char c) {
@@ -52,6 +53,41 @@ void tokens_free(http_tokens *t) {
 }
 
 size_t tokens_count(const http_tokens *t) { return t ? t->n : 0; }
+
+static int by_digest_then_line(const void *a, const void *b) {
+  const http_token *x = *(const http_token *const *)a, *y = *(const http_token *const *)b;
+  int c = memcmp(x->digest, y->digest, sizeof x->digest);
+  return c ? c : (x->line > y->line) - (x->line < y->line);
+}
+
+/* A token listed twice is a mistake (which tenant is meant?).  Sorting the
+ * digests finds it in n log n: a file of many short tokens must not cost a
+ * reload n^2 comparisons.  The error names the earliest line that repeats
+ * a token, and the line it repeats. */
+static int find_duplicate(const http_tokens *t, const char *name, char *err, size_t errlen) {
+  if (t->n < 2)
+    return 0;
+  const http_token **sorted = malloc(t->n * sizeof *sorted);
+  if (!sorted) {
+    snprintf(err, errlen, "%s: out of memory", name);
+    return -1;
+  }
+  for (size_t i = 0; i < t->n; i++)
+    sorted[i] = &t->v[i];
+  qsort(sorted, t->n, sizeof *sorted, by_digest_then_line);
+  const http_token *again = NULL, *first = NULL;
+  for (size_t i = 1; i < t->n; i++)
+    if (memcmp(sorted[i - 1]->digest, sorted[i]->digest, sizeof sorted[i]->digest) == 0 &&
+        (!again || sorted[i]->line < again->line)) {
+      again = sorted[i];
+      first = sorted[i - 1]; /* a run is sorted by line: this is its first */
+    }
+  if (again)
+    snprintf(err, errlen, "%s:%u: the same token is already on line %u", name, again->line,
+             first->line);
+  free(sorted);
+  return again ? -1 : 0;
+}
 
 int tokens_parse(const char *name, const char *text, size_t len,
                  http_tokens **out, char *err, size_t errlen, char *warn,
@@ -103,10 +139,13 @@ int tokens_parse(const char *name, const char *text, size_t len,
     }
     for (size_t i = 0; i < fl[0]; i++)
       if (!token_char(f[0][i])) {
+        unsigned char bad = (unsigned char)f[0][i];
+        char shown[8];
+        snprintf(shown, sizeof shown, bad > ' ' && bad < 0x7f ? "'%c'" : "\\x%02x", bad);
         snprintf(err, errlen,
-                 "%s:%u: the token contains '%c' (allowed: letters, digits and "
+                 "%s:%u: the token contains %s (allowed: letters, digits and "
                  "-._~+/=)",
-                 name, lineno, f[0][i]);
+                 name, lineno, shown);
         goto fail;
       }
     if (fl[1] > HTTP_TENANT_MAX) {
@@ -132,13 +171,6 @@ int tokens_parse(const char *name, const char *text, size_t len,
     SHA256((const unsigned char *)f[0], fl[0], tok.digest);
     memcpy(tok.tenant, f[1], fl[1]);
     tok.line = lineno;
-    for (size_t i = 0; i < t->n; i++)
-      if (memcmp(t->v[i].digest, tok.digest, sizeof tok.digest) == 0) {
-        snprintf(err, errlen, "%s:%u: the same token is already on line %u",
-                 name, lineno, t->v[i].line);
-        OPENSSL_cleanse(&tok, sizeof tok);
-        goto fail;
-      }
     if (t->n == cap) {
       size_t ncap = cap ? cap * 2 : 8;
       http_token *nv = realloc(t->v, ncap * sizeof *nv);
@@ -152,6 +184,8 @@ int tokens_parse(const char *name, const char *text, size_t len,
     t->v[t->n++] = tok;
     OPENSSL_cleanse(&tok, sizeof tok);
   }
+  if (find_duplicate(t, name, err, errlen) != 0)
+    goto fail;
   if (t->n == 0) {
     snprintf(err, errlen,
              "%s: no tokens (expected lines of 'TOKEN TENANT'); every request "
