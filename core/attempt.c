@@ -32,6 +32,7 @@ typedef struct prepare_work {
   gid_t gid;
   bool container;     /* the spec has an image: its user is the container's */
   bool adopt;         /* recovery: adopt instead of start */
+  int64_t max_bytes;  /* resources.workspace_max: a tmpfs of that size; 0: none */
   int rc;
   char err[512];
 } prepare_work;
@@ -46,7 +47,7 @@ static void prepare_run(uv_work_t *req) {
     return;
   }
   w->rc = workspace_prepare(w->ex->workspace, w->input, w->checkpoint, w->uid, w->gid,
-                            w->err, sizeof w->err);
+                            w->max_bytes, w->err, sizeof w->err);
   /* A container's user enters the workspace as mounted (the container
    * backend gives it the files); on the host, the directory is private to
    * the job's own uid. */
@@ -106,6 +107,7 @@ void attempt_start(execution *ex) {
   ex->exit = NULL;
   ex->logs_len = 0;
   ex->logs_truncated = false;
+  ex->workspace_full = false;
   ex->stdout_len = 0;
   ex->log_skip = 0;
   attempt_prepare(ex, false);
@@ -131,6 +133,8 @@ void attempt_prepare(execution *ex, bool adopt) {
   w->uid = (uid_t)-1;
   w->gid = (gid_t)-1;
   w->container = json_object_get(execution_spec(ex), "image") != NULL;
+  w->max_bytes = json_integer_value(
+      json_object_get(json_object_get(execution_spec(ex), "resources"), "workspace_max"));
   const char *user = json_string_value(json_object_get(execution_spec(ex), "user"));
   unsigned uid, gid;
   if (user && !w->container) {
@@ -274,11 +278,14 @@ typedef struct collect_work {
   json_t *globs;
   int64_t max_bytes;
   json_bounds bounds;
+  bool quota;         /* the workspace is a tmpfs of workspace_max */
+  bool full;          /* ... and the job left it full */
   json_t *collected;
 } collect_work;
 
 static void collect_run(uv_work_t *req) {
   collect_work *w = req->data;
+  w->full = w->quota && workspace_full(w->ex->workspace);
   w->collected = outputs_collect(w->ex->workspace, w->globs, w->max_bytes, &w->bounds);
 }
 
@@ -286,6 +293,9 @@ static void collect_done(uv_work_t *req, int status) {
   collect_work *w = req->data;
   execution *ex = w->ex;
   json_t *result = json_object_get(ex->record, "result");
+  ex->workspace_full = w->full;
+  if (w->full)
+    execution_log(EXECD_LOG_WARNING, ex, "workspace %s is full (workspace_max)", ex->workspace);
   if (w->collected) {
     json_object_set(result, "output", json_object_get(w->collected, "output"));
     json_object_set(result, "output_files", json_object_get(w->collected, "output_files"));
@@ -340,6 +350,8 @@ void pipeline_job_exited(execd_job *job, const execd_job_exit *e) {
   w->globs = json_deep_copy(json_object_get(output, "files"));
   w->max_bytes = json_integer_value(json_object_get(output, "max_bytes"));
   w->bounds = limits_json_bounds(&ex->pipeline->cfg->limits);
+  w->quota = json_integer_value(json_object_get(json_object_get(execution_spec(ex), "resources"),
+                                                "workspace_max")) > 0;
   /* The backend's reference becomes the collect work's. */
   uv_queue_work(ex->pipeline->loop, &w->req, collect_run, collect_done);
 }
@@ -503,6 +515,18 @@ void attempt_finish(execution *ex) {
     snprintf(msg, sizeof msg, "the job was killed by signal %d (%s)", sig, strsignal(sig));
     execution_set_error(ex, "killed_by_signal", msg, json_pack("{s:i}", "term_signal", sig));
     retryable = true;
+  } else if (code != 0 && ex->workspace_full) {
+    /* The same input fills the same space again: not retried. */
+    final = STATE_FAILED;
+    reason = "non-zero exit code, workspace full";
+    int64_t max = json_integer_value(
+        json_object_get(json_object_get(execution_spec(ex), "resources"), "workspace_max"));
+    char msg[160];
+    snprintf(msg, sizeof msg,
+             "the job exited with code %d and its workspace is full (workspace_max %lld bytes)",
+             code, (long long)max);
+    execution_set_error(ex, "workspace_full", msg,
+                        json_pack("{s:i, s:I}", "exit_code", code, "workspace_max", (json_int_t)max));
   } else if (code != 0) {
     final = STATE_FAILED;
     reason = "non-zero exit code";

@@ -18,6 +18,7 @@
 #include "loader.h"
 #include "log.h"
 #include "units.h"
+#include "workspace.h"
 #include "xalloc.h"
 
 /* Error context: the file name, for "file:line: setting: message". */
@@ -176,7 +177,7 @@ static void join_path(char *buf, size_t len, const char *parent, const char *nam
 /* Resource defaults/ceilings ("defaults" of a backend, "resources" of an
  * agent), normalised to the JSON shape requests use after validation:
  * memory (bytes), cpus, pids, timeout_ms, cpu_seconds, nofile, fsize,
- * network. */
+ * workspace_max (bytes), network. */
 static int parse_resources(cfg_ctx *c, const config_setting_t *g, const char *path,
                            json_t **out) {
   char p[256];
@@ -192,6 +193,14 @@ static int parse_resources(cfg_ctx *c, const config_setting_t *g, const char *pa
     join_path(p, sizeof p, path, name);
     if (strcmp(name, "memory") == 0 || strcmp(name, "fsize") == 0) {
       rc = get_size(c, m, p, &v);
+      if (!rc)
+        json_object_set_new(r, name, json_integer(v));
+    } else if (strcmp(name, "workspace_max") == 0) {
+      /* The size of each attempt's workspace tmpfs; its input must fit. */
+      rc = get_size(c, m, p, &v);
+      if (!rc && v < WORKSPACE_MAX_MIN)
+        rc = fail(c, config_setting_source_line(m), p,
+                  "expected a size of at least 1M, such as \"256M\"");
       if (!rc)
         json_object_set_new(r, name, json_integer(v));
     } else if (strcmp(name, "timeout") == 0) {
@@ -225,7 +234,7 @@ static int parse_resources(cfg_ctx *c, const config_setting_t *g, const char *pa
     } else {
       rc = fail(c, config_setting_source_line(m), p,
                 "unknown setting (known: memory, cpus, pids, timeout, cpu_time, "
-                "nofile, fsize, network)");
+                "nofile, fsize, workspace_max, network)");
     }
     if (rc) {
       json_decref(r);

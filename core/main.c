@@ -316,6 +316,31 @@ static void make_work_dir(const char *state_dir) {
   check_ancestors_searchable(state_dir);
 }
 
+/* The config, or its agents, give some workspaces a quota (resources.
+ * workspace_max): the first such job must not be where it turns out that
+ * execd cannot mount (not root, no CAP_SYS_ADMIN).  Blocks: before the loop. */
+static int check_workspace_quota(const execd_config *cfg) {
+  const char *where = NULL;
+  for (size_t i = 0; i < cfg->n_backends && !where; i++)
+    if (json_object_get(cfg->backends[i].defaults, "workspace_max"))
+      where = cfg->backends[i].name;
+  const char *name;
+  json_t *agent;
+  json_object_foreach(cfg->agents, name, agent) {
+    if (!where && json_object_get(json_object_get(agent, "resources"), "workspace_max"))
+      where = name;
+  }
+  if (!where)
+    return 0;
+  char dir[4096], err[4200];
+  snprintf(dir, sizeof dir, "%s/work", cfg->state_dir);
+  if (workspace_mount_probe(dir, err, sizeof err) == 0)
+    return 0;
+  log_err("workspace_max is set (%s) but workspaces cannot be mounted: %s; "
+          "run execd as root (CAP_SYS_ADMIN) or remove workspace_max", where, err);
+  return -1;
+}
+
 int main(int argc, char **argv) {
   const char *config_path = SYSCONFDIR "/execd/execd.conf";
   int check_only = 0;
@@ -397,6 +422,8 @@ int main(int argc, char **argv) {
     return 1;
   }
   make_work_dir(d.cfg->state_dir);
+  if (check_workspace_quota(d.cfg) != 0)
+    return 1;
   api_init(d.pipeline);
   if (create_all(&d) != 0 || start_kind(&d, EXECD_KIND_STORAGE) != 0 ||
       start_kind(&d, EXECD_KIND_BACKEND) != 0) {

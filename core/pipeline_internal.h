@@ -54,6 +54,7 @@ struct execution {
   char *logs;            /* log text kept for the result, capped */
   size_t logs_len;
   bool logs_truncated;
+  bool workspace_full;   /* the attempt's workspace tmpfs was full when it ended */
   uint64_t log_stored;   /* bytes of this execution's log in storage */
   uint64_t log_skip;     /* replayed log bytes storage already holds */
   char *stdout_text;     /* io:"json" stdout, capped */

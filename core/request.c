@@ -12,6 +12,7 @@
 #include "request.h"
 #include "request_internal.h"
 #include "units.h"
+#include "workspace.h"
 
 json_t *request_refuse(request_error *e, int status, const char *code, const char *field,
                        const char *fmt, ...) {
@@ -397,7 +398,7 @@ static int check_container(const json_t *c, json_t *out, request_error *e) {
 
 static int check_resources(const json_t *r, json_t *out, request_error *e) {
   static const char *const known[] = {"memory", "cpus", "pids", "timeout", "cpu_time",
-                                      "nofile", "fsize", NULL};
+                                      "nofile", "fsize", "workspace_max", NULL};
   if (!json_is_object(r)) {
     INVALID(e, "resources", "must be an object, not %s", json_type_name(r));
     return -1;
@@ -420,6 +421,13 @@ static int check_resources(const json_t *r, json_t *out, request_error *e) {
       return -1;
     }
     json_object_set_new(norm, "fsize", json_integer(n));
+  }
+  if ((v = json_object_get(r, "workspace_max"))) {
+    if (units_json_size(v, &n) || n < WORKSPACE_MAX_MIN) {
+      INVALID(e, "resources.workspace_max", "must be a size of at least 1M, such as \"64M\"");
+      return -1;
+    }
+    json_object_set_new(norm, "workspace_max", json_integer(n));
   }
   if ((v = json_object_get(r, "timeout"))) {
     if (units_json_duration_ms(v, &n) || n <= 0) {

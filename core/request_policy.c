@@ -27,7 +27,7 @@ static json_t *effective_resources(const json_t *req_res, const json_t *agent_re
                                    const json_t *backend_res, request_error *e) {
   json_t *res = json_object();
   static const char *const ints[] = {"memory", "pids", "timeout_ms", "cpu_seconds",
-                                     "nofile", "fsize", NULL};
+                                     "nofile", "fsize", "workspace_max", NULL};
   for (const char *const *k = ints; *k; k++) {
     int64_t ceiling = tighter(agent_res, backend_res, *k);
     json_t *asked = json_object_get(req_res, *k);

@@ -8,7 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <linux/magic.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -109,14 +112,29 @@ void workspace_path(const char *state_dir, const char *execution_id, unsigned at
   snprintf(out, len, "%s/work/%s-%u", state_dir, execution_id, attempt);
 }
 
+/* A tmpfs of max_bytes at dir, owned by root with mode 0700 like the
+ * directory it covers.  nosuid, nodev: a job's files grant nothing. */
+static int mount_tmpfs(const char *dir, int64_t max_bytes) {
+  char opts[96];
+  snprintf(opts, sizeof opts, "size=%lld,mode=0700,uid=0,gid=0", (long long)max_bytes);
+  return mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0 ? -errno : 0;
+}
+
 int workspace_prepare(const char *dir, const json_t *input, const json_t *checkpoint,
-                      uid_t uid, gid_t gid, char *err, size_t errlen) {
+                      uid_t uid, gid_t gid, int64_t max_bytes, char *err, size_t errlen) {
   int rc = 0, root = -1, in = -1, conf = -1;
   /* 0700: only the attempt's own user may enter (a backend gives it the
    * directory, or opens it up for a container's user). */
   if (mkdir(dir, 0700) < 0) {
     rc = -errno;
     snprintf(err, errlen, "cannot create workspace %s: %s", dir, strerror(-rc));
+    return rc;
+  }
+  /* Before anything is written: the input counts against the quota too. */
+  if (max_bytes > 0 && (rc = mount_tmpfs(dir, max_bytes)) != 0) {
+    snprintf(err, errlen, "cannot mount a tmpfs of %lld bytes (workspace_max) at %s: %s",
+             (long long)max_bytes, dir, strerror(-rc));
+    rmdir(dir);
     return rc;
   }
   root = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -223,6 +241,11 @@ static int remove_entry(const char *path, const struct stat *st, int type, struc
 }
 
 int workspace_remove(const char *dir) {
+  /* A workspace tmpfs goes with its contents in one call; detached, so a
+   * process of the job still holding a file open cannot keep it mounted.
+   * EINVAL: not (or no longer) a mount point. */
+  while (umount2(dir, MNT_DETACH | UMOUNT_NOFOLLOW) == 0)
+    ;
   /* Jobs may leave read-only directories; make them writable first is not
    * needed for root, and unlink/rmdir need write permission only on the
    * parent, which execd created. */
@@ -252,5 +275,32 @@ int workspace_sweep(const char *dir, const char *const *keep) {
       rc = r;
   }
   closedir(d);
+  return rc;
+}
+
+bool workspace_full(const char *dir) {
+  struct statfs st;
+  if (statfs(dir, &st) < 0 || st.f_type != TMPFS_MAGIC)
+    return false;
+  /* A write fails with ENOSPC when what is left is smaller than it, not
+   * only at zero: count under 64 KiB as full. */
+  unsigned long long left = (unsigned long long)st.f_bavail * (unsigned long long)st.f_bsize;
+  return left < (64u << 10) || (st.f_files > 0 && st.f_ffree == 0);
+}
+
+int workspace_mount_probe(const char *work_dir, char *err, size_t errlen) {
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s/.mount-probe-%ld", work_dir, (long)getpid());
+  if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+    int rc = -errno;
+    snprintf(err, errlen, "cannot create %s: %s", dir, strerror(-rc));
+    return rc;
+  }
+  int rc = mount_tmpfs(dir, 4096);
+  if (rc)
+    snprintf(err, errlen, "cannot mount a tmpfs at %s: %s", dir, strerror(-rc));
+  else
+    umount2(dir, MNT_DETACH);
+  rmdir(dir);
   return rc;
 }

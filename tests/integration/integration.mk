@@ -51,3 +51,9 @@ EXTRA_DIST += tests/integration/run-outputs-logs.sh tests/integration/test_outpu
 # Log timestamps: ?timestamps=true puts the time each line arrived in front.
 TESTS += tests/integration/run-log-timestamps.sh
 EXTRA_DIST += tests/integration/run-log-timestamps.sh tests/integration/test_log_timestamps.py
+# The workspace disk quota: a tmpfs of workspace_max bytes per attempt.
+TESTS += tests/integration/run-workspace-quota.sh
+EXTRA_DIST += tests/integration/run-workspace-quota.sh tests/integration/test_workspace_quota.py
+TESTS += tests/integration/run-container-workspace-quota.sh
+EXTRA_DIST += tests/integration/run-container-workspace-quota.sh \
+	tests/integration/test_container_workspace_quota.py

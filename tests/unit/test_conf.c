@@ -90,6 +90,29 @@ START_TEST(errors_name_file_line_setting) {
 }
 END_TEST
 
+/* The workspace quota is a size in defaults (and agents' resources), at
+ * least 1M: the input must fit in the tmpfs. */
+START_TEST(workspace_max_is_a_size) {
+  char err[1024];
+  execd_config *cfg = NULL;
+  write_conf("backends = ({plugin=\"local\"; defaults = { workspace_max = \"64M\"; }; });\n"
+             "agents = ({ name = \"a\"; resources = { workspace_max = \"2M\"; }; });");
+  ck_assert_msg(config_load(path, &cfg, err, sizeof err) == 0, "%s", err);
+  unlink(path);
+  ck_assert_int_eq(
+      json_integer_value(json_object_get(cfg->backends[0].defaults, "workspace_max")), 64 << 20);
+  ck_assert_int_eq(json_integer_value(json_object_get(
+                       json_object_get(json_object_get(cfg->agents, "a"), "resources"),
+                       "workspace_max")),
+                   2 << 20);
+  config_free(cfg);
+  expect_error("backends = ({plugin=\"local\";\n defaults = { workspace_max = \"512K\"; }; });",
+               ":2:", "defaults.workspace_max");
+  expect_error("backends = ({plugin=\"local\";\n defaults = { workspace_max = \"lots\"; }; });",
+               ":2:", "defaults.workspace_max");
+}
+END_TEST
+
 /* daemon.limits.json_depth_max and json_elements_max: defaults, values,
  * ranges. */
 START_TEST(json_limits) {
@@ -244,6 +267,7 @@ Suite *s = suite_create("conf");
   tcase_add_test(tc, config_must_be_a_regular_file);
   tcase_add_test(tc, parses_text_in_memory);
   tcase_add_test(tc, errors_name_file_line_setting);
+  tcase_add_test(tc, workspace_max_is_a_size);
   tcase_add_test(tc, plugin_keys_are_checked);
   tcase_add_test(tc, json_limits);
   tcase_add_test(tc, agent_schemas_are_compiled_at_load);

@@ -47,7 +47,7 @@ START_TEST(lays_out_input) {
       "content", "AAEC", "encoding", "base64", "mode", 0600);
   json_t *cp = json_pack("{s:i}", "step", 2);
   char err[256];
-  int rc = workspace_prepare(ws, input, cp, (uid_t)-1, (gid_t)-1, err, sizeof err);
+  int rc = workspace_prepare(ws, input, cp, (uid_t)-1, (gid_t)-1, 0, err, sizeof err);
   ck_assert_msg(rc == 0, "%s", err);
   char p[256];
   snprintf(p, sizeof p, "%s/input/input.json", ws);
@@ -69,7 +69,7 @@ START_TEST(lays_out_input) {
   ck_assert_int_eq(stat(p, &st), 0);
   ck_assert(S_ISDIR(st.st_mode));
   /* an existing directory is never reused */
-  rc = workspace_prepare(ws, input, NULL, (uid_t)-1, (gid_t)-1, err, sizeof err);
+  rc = workspace_prepare(ws, input, NULL, (uid_t)-1, (gid_t)-1, 0, err, sizeof err);
   ck_assert_int_ne(rc, 0);
   json_decref(input);
   json_decref(cp);
@@ -88,7 +88,7 @@ static void put(const char *rel, const char *content) {
 START_TEST(collects_outputs) {
   json_t *input = json_object();
   char err[256];
-  ck_assert_int_eq(workspace_prepare(ws, input, NULL, (uid_t)-1, (gid_t)-1, err, sizeof err), 0);
+  ck_assert_int_eq(workspace_prepare(ws, input, NULL, (uid_t)-1, (gid_t)-1, 0, err, sizeof err), 0);
   json_decref(input);
   put("result.json", "{\"answer\": 42}");
   put("a.csv", "x,y\n");
