@@ -56,7 +56,8 @@ int contracts_add(contracts *cs, const char *agent, json_t *schema_in, json_t *s
       continue;
     if (!(c.schema[k] = compile(docs[k], format_assertion, err, errlen))) {
       *which = schema_names[k];
-      jsonschema_free(c.schema[SCHEMA_IN]);
+      jsonschema_free(c.schema[SCHEMA_IN]); /* schema_in compiled, schema_out not */
+      json_decref(c.doc[SCHEMA_IN]);
       return -1;
     }
     c.doc[k] = json_incref(docs[k]);

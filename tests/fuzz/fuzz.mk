@@ -62,7 +62,8 @@ tests_fuzz_fuzz_tokens_LDADD = $(CRYPTO_LIBS) $(FUZZ_SUPPORT_LIBS)
 # The file storage opening a journal: the journal reader and the replay of
 # its records into the index.
 tests_fuzz_fuzz_journal_SOURCES = tests/fuzz/fuzz_journal.c $(FUZZ_SUPPORT) \
-	$(plugins_storage_file_storage_file_la_SOURCES)
+	$(plugins_storage_file_storage_file_la_SOURCES) \
+	$(lib_configcheck_libconfigcheck_la_SOURCES)
 tests_fuzz_fuzz_journal_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/storage/file
 tests_fuzz_fuzz_journal_CFLAGS = $(FUZZ_TARGET_CFLAGS) $(LIBBSD_CFLAGS) $(ZLIB_CFLAGS)
 tests_fuzz_fuzz_journal_LDADD = $(LIBBSD_LIBS) $(ZLIB_LIBS) $(UV_LIBS) $(JANSSON_LIBS)
@@ -70,7 +71,8 @@ tests_fuzz_fuzz_journal_LDADD = $(LIBBSD_LIBS) $(ZLIB_LIBS) $(UV_LIBS) $(JANSSON
 # The http transport's routing: method, path and query of a request sent
 # to the real plugin over a socket, answered by a stub host.
 tests_fuzz_fuzz_http_route_SOURCES = tests/fuzz/fuzz_http_route.c $(FUZZ_SUPPORT) \
-	$(plugins_transport_http_transport_http_la_SOURCES)
+	$(plugins_transport_http_transport_http_la_SOURCES) \
+	$(lib_configcheck_libconfigcheck_la_SOURCES)
 tests_fuzz_fuzz_http_route_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/transport/http
 tests_fuzz_fuzz_http_route_CFLAGS = $(FUZZ_TARGET_CFLAGS) $(MHD_CFLAGS) $(CRYPTO_CFLAGS)
 tests_fuzz_fuzz_http_route_LDADD = $(MHD_LIBS) $(CRYPTO_LIBS) $(UV_LIBS) $(JANSSON_LIBS)

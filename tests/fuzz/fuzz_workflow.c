@@ -27,7 +27,10 @@ static void on_line(void *arg, const char *line, size_t len, int complete) {
     return;
   json_t *payload;
   const char *why;
-  workflow_kind kind = workflow_parse_line(line, len, &payload, &why);
+  /* Small bounds, so that the fuzzer reaches the refusals of deep or large
+   * arguments as well as the accepted ones. */
+  static const json_bounds bounds = {.depth_max = 8, .elements_max = 256};
+  workflow_kind kind = workflow_parse_line(line, len, &bounds, &payload, &why);
   switch (kind) {
   case WORKFLOW_PROGRESS: {
     double pct = json_number_value(json_object_get(payload, "percent"));
