@@ -4,11 +4,13 @@
  * (file.c, record.c, index.c), through the plugin's own create().  The
  * directory is in the private scratch directory and emptied each run.
  * Checked besides memory safety: opening the store a second time, after
- * the first open repaired what it had to, finds the same executions and
- * the same end of valid data. */
+ * the first open repaired what it had to, finds the same executions, and
+ * the same end of valid data unless the first open rewrote the journal
+ * (damage in the middle is compacted away at once). */
 #include "config.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +54,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   size_t count = st->index.count;
   uint64_t end = st->journal_end;
   plugin->destroy(self);
+  struct stat sb;
+  bool rewritten = stat(journal, &sb) != 0 || (uint64_t)sb.st_size != end;
 
   self = NULL;
   if (plugin->create(fuzz_host(), NULL, config, &self) != 0) {
@@ -59,7 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     abort();
   }
   st = self;
-  if (st->index.count != count || st->journal_end != end) {
+  if (st->index.count != count || (!rewritten && st->journal_end != end)) {
     fprintf(stderr, "reopened: %zu executions, end %llu; first open: %zu, end %llu\n",
             st->index.count, (unsigned long long)st->journal_end, count,
             (unsigned long long)end);

@@ -340,8 +340,6 @@ static int open_store(file_store *st) {
                 st->index.count, (unsigned long long)st->journal_end,
                 (unsigned long long)st->live_bytes,
                 st->sync ? "" : ", sync off");
-  if (st->compact_now)
-    commit_kick(st);
   return 0;
 }
 
@@ -397,6 +395,17 @@ static int file_create(const execd_host *host, execd_instance *inst,
   return 0;
 }
 
+/* Damage found at open is compacted away now, not in create(): work on the
+ * thread pool must not start before the instance is started (a store that
+ * is created and destroyed at once, as --check-config or a failed start of
+ * another plugin does, would be freed under it). */
+static int file_start(void *self) {
+  file_store *st = self;
+  if (st->compact_now)
+    commit_kick(st);
+  return 0;
+}
+
 /* Writes still queued go on to completion while the loop runs; only no new
  * compaction starts. */
 static void file_stop(void *self) {
@@ -434,7 +443,7 @@ static const execd_plugin file_plugin = {
                    "one directory",
     .config_keys = file_config_keys,
     .create = file_create,
-    .start = NULL,
+    .start = file_start,
     .stop = file_stop,
     .destroy = file_destroy,
     .reload = NULL,
