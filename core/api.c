@@ -139,6 +139,54 @@ static int owned_by(const json_t *record, const char *tenant) {
 #define NOT_FOUND(cb, arg, id) \
   reply_err(cb, arg, EXECD_ENOENT, "not_found", NULL, "no execution %s", id)
 
+/* An answer that waits for an execution's end: a waiting submit (?wait=)
+ * and the cancel of a running attempt answer with the execution's document
+ * once it has ended, or with its document at that moment when the wait
+ * runs out first. */
+typedef struct end_wait {
+  execution *ex;
+  waiter *w;
+  uv_timer_t timer;
+  execd_reply_cb cb;
+  void *arg;
+} end_wait;
+
+static void end_wait_free(uv_handle_t *h) { free(h->data); }
+
+static void end_wait_answer(end_wait *c, const json_t *record) {
+  json_t *view = execution_view(record);
+  execd_reply r = {sizeof r, 0, NULL, NULL, NULL, view};
+  c->cb(c->arg, &r);
+  json_decref(view);
+  uv_timer_stop(&c->timer);
+  uv_close((uv_handle_t *)&c->timer, end_wait_free);
+}
+
+static void end_wait_done(void *arg, const json_t *record) {
+  end_wait *c = arg;
+  c->w = NULL;
+  end_wait_answer(c, record);
+}
+
+static void end_wait_timeout(uv_timer_t *t) {
+  end_wait *c = t->data;
+  if (c->w)
+    execution_remove_waiter(c->ex, c->w);
+  c->w = NULL;
+  end_wait_answer(c, execution_record(c->ex));
+}
+
+static void answer_when_ended(execution *ex, uint64_t timeout_ms, execd_reply_cb cb, void *arg) {
+  end_wait *c = xcalloc(1, sizeof *c);
+  c->ex = ex;
+  c->cb = cb;
+  c->arg = arg;
+  c->w = execution_add_waiter(ex, end_wait_done, NULL, c);
+  uv_timer_init(pipeline_loop(api.pipeline), &c->timer);
+  c->timer.data = c;
+  uv_timer_start(&c->timer, end_wait_timeout, timeout_ms, 0);
+}
+
 /* --- submit ------------------------------------------------------------------ */
 
 typedef struct submit_ctx {
@@ -147,39 +195,7 @@ typedef struct submit_ctx {
   unsigned wait_s;
   execd_reply_cb cb;
   void *arg;
-  uv_timer_t timer;
-  waiter *w;
-  execution *ex;
-  int answered;
 } submit_ctx;
-
-static void submit_free(uv_handle_t *h) { free(h->data); }
-
-static void submit_answer(submit_ctx *c, const json_t *record) {
-  if (c->answered)
-    return;
-  c->answered = 1;
-  json_t *view = execution_view(record);
-  execd_reply r = {sizeof r, 0, NULL, NULL, NULL, view};
-  c->cb(c->arg, &r);
-  json_decref(view);
-  uv_timer_stop(&c->timer);
-  uv_close((uv_handle_t *)&c->timer, submit_free);
-}
-
-static void submit_wait_done(void *arg, const json_t *record) {
-  submit_ctx *c = arg;
-  c->w = NULL;
-  submit_answer(c, record);
-}
-
-static void submit_wait_timeout(uv_timer_t *t) {
-  submit_ctx *c = t->data;
-  if (c->w)
-    execution_remove_waiter(c->ex, c->w);
-  c->w = NULL;
-  submit_answer(c, execution_record(c->ex));
-}
 
 static void on_inserted(void *arg, int status, json_t *stored) {
   submit_ctx *c = arg;
@@ -204,17 +220,7 @@ static void on_inserted(void *arg, int status, json_t *stored) {
                        "the backend disappeared", NULL, NULL};
       c->cb(c->arg, &r);
     } else if (c->wait_s) {
-      c->ex = ex;
-      c->w = execution_add_waiter(ex, submit_wait_done, NULL, c);
-      uv_timer_init(pipeline_loop(p), &c->timer);
-      c->timer.data = c;
-      uv_timer_start(&c->timer, submit_wait_timeout, (uint64_t)c->wait_s * 1000, 0);
-      json_t *ev = json_pack("{s:n, s:s, s:s}", "from", "to", "QUEUED", "reason", "accepted");
-      execution_publish(ex, EXECD_EVENT_STATE_CHANGED, ev);
-      json_decref(ev);
-      pipeline_schedule(p);
-      json_decref(c->record);
-      return; /* c lives until the wait ends */
+      answer_when_ended(ex, (uint64_t)c->wait_s * 1000, c->cb, c->arg);
     } else {
       json_t *view = execution_view(c->record);
       execd_reply r = {sizeof r, 0, NULL, NULL, NULL, view};
@@ -511,51 +517,6 @@ static void on_stored_record(void *arg, int status, json_t *record) {
 
 #define CANCEL_WAIT_MARGIN_MS 5000
 
-typedef struct cancel_ctx {
-  execution *ex;
-  waiter *w;
-  uv_timer_t timer;
-  execd_reply_cb cb;
-  void *arg;
-} cancel_ctx;
-
-static void cancel_free(uv_handle_t *h) { free(h->data); }
-
-static void cancel_answer(cancel_ctx *c, const json_t *record) {
-  json_t *view = execution_view(record);
-  execd_reply r = {sizeof r, 0, NULL, NULL, NULL, view};
-  c->cb(c->arg, &r);
-  json_decref(view);
-  uv_timer_stop(&c->timer);
-  uv_close((uv_handle_t *)&c->timer, cancel_free);
-}
-
-static void cancel_done(void *arg, const json_t *record) {
-  cancel_ctx *c = arg;
-  c->w = NULL;
-  cancel_answer(c, record);
-}
-
-static void cancel_timeout(uv_timer_t *t) {
-  cancel_ctx *c = t->data;
-  execution_remove_waiter(c->ex, c->w);
-  c->w = NULL;
-  cancel_answer(c, execution_record(c->ex));
-}
-
-static void cancel_wait(execution *ex, execd_reply_cb cb, void *arg) {
-  pipeline *p = api.pipeline;
-  cancel_ctx *c = xcalloc(1, sizeof *c);
-  c->ex = ex;
-  c->cb = cb;
-  c->arg = arg;
-  c->w = execution_add_waiter(ex, cancel_done, NULL, c);
-  uv_timer_init(pipeline_loop(p), &c->timer);
-  c->timer.data = c;
-  uv_timer_start(&c->timer, cancel_timeout,
-                 (uint64_t)pipeline_config(p)->kill_grace_ms + CANCEL_WAIT_MARGIN_MS, 0);
-}
-
 static int start_read(const char *tenant, const char *id, int op, uint64_t offset, bool timed,
                       execd_reply_cb cb, void *arg) {
   pipeline *p = api.pipeline;
@@ -584,8 +545,9 @@ static int start_read(const char *tenant, const char *id, int op, uint64_t offse
                 "execution %s already ended (%s)", id, state_name(execution_state(ex)));
     else if (state_is_terminal(execution_state(ex)))
       reply_ok(cb, arg, execution_view(execution_record(ex)));
-    else
-      cancel_wait(ex, cb, arg); /* a job is being stopped */
+    else /* a job is being stopped */
+      answer_when_ended(ex, (uint64_t)pipeline_config(p)->kill_grace_ms + CANCEL_WAIT_MARGIN_MS,
+                        cb, arg);
     return 0;
   }
   if (ex && op == READ_REMOVE) {
