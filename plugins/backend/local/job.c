@@ -129,6 +129,15 @@ static void close_handle(local_job *j, uv_handle_t *h) {
   (void)j;
 }
 
+/* Closes one of the job's pipes (&j->out, &j->err, &j->in) once; *open
+ * says whether it is still open. */
+static void close_pipe(local_job *j, bool *open, uv_pipe_t *p) {
+  if (!*open)
+    return;
+  *open = false;
+  close_handle(j, (uv_handle_t *)p);
+}
+
 /* ---- output --------------------------------------------------------------- */
 
 static void alloc_output(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
@@ -179,10 +188,7 @@ static void on_stdin_written(uv_write_t *req, int status) {
   (void)status; /* EPIPE: the job did not read it all, its business */
   free(j->stdin_copy);
   j->stdin_copy = NULL;
-  if (j->in_open) {
-    j->in_open = false;
-    close_handle(j, (uv_handle_t *)&j->in);
-  }
+  close_pipe(j, &j->in_open, &j->in);
 }
 
 /* ---- exit ------------------------------------------------------------------ */
@@ -190,14 +196,8 @@ static void on_stdin_written(uv_write_t *req, int status) {
 static void on_drain_timeout(uv_timer_t *t) {
   local_job *j = t->data;
   /* Something outside the process group still holds the pipes open. */
-  if (j->out_open) {
-    j->out_open = false;
-    close_handle(j, (uv_handle_t *)&j->out);
-  }
-  if (j->err_open) {
-    j->err_open = false;
-    close_handle(j, (uv_handle_t *)&j->err);
-  }
+  close_pipe(j, &j->out_open, &j->out);
+  close_pipe(j, &j->err_open, &j->err);
   maybe_report(j);
 }
 
@@ -264,10 +264,7 @@ static void report(local_job *j) {
   uv_timer_stop(&j->drain_timer);
   close_handle(j, (uv_handle_t *)&j->drain_timer);
   close_handle(j, (uv_handle_t *)&j->exit_watch);
-  if (j->in_open) {
-    j->in_open = false;
-    close_handle(j, (uv_handle_t *)&j->in);
-  }
+  close_pipe(j, &j->in_open, &j->in);
 }
 
 static void maybe_report(local_job *j) {
@@ -345,18 +342,9 @@ void local_job_stop_all(local_backend *lb) {
     uv_timer_stop(&j->drain_timer);
     close_handle(j, (uv_handle_t *)&j->drain_timer);
     close_handle(j, (uv_handle_t *)&j->exit_watch);
-    if (j->out_open) {
-      j->out_open = false;
-      close_handle(j, (uv_handle_t *)&j->out);
-    }
-    if (j->err_open) {
-      j->err_open = false;
-      close_handle(j, (uv_handle_t *)&j->err);
-    }
-    if (j->in_open) {
-      j->in_open = false;
-      close_handle(j, (uv_handle_t *)&j->in);
-    }
+    close_pipe(j, &j->out_open, &j->out);
+    close_pipe(j, &j->err_open, &j->err);
+    close_pipe(j, &j->in_open, &j->in);
   }
 }
 
@@ -552,8 +540,7 @@ int local_job_start(local_backend *lb, const execd_job_spec *spec, execd_job *to
     uv_buf_t b = uv_buf_init(j->stdin_copy, (unsigned)spec->stdin_len);
     j->in_req.data = j;
     if (uv_write(&j->in_req, (uv_stream_t *)&j->in, &b, 1, on_stdin_written) < 0) {
-      j->in_open = false;
-      close_handle(j, (uv_handle_t *)&j->in);
+      close_pipe(j, &j->in_open, &j->in);
     }
   }
   uv_poll_start(&j->exit_watch, UV_READABLE, on_leader_exit);
