@@ -109,12 +109,14 @@ static int as_uid(uid_t uid, enum as_uid_task task) {
   return WEXITSTATUS(status);
 }
 
-void identity_kill_all(uid_t uid) {
+bool identity_kill_all(uid_t uid) {
   /* Twice: a process forking while the first pass ran is caught by the
    * second.  A first pass that found nothing leaves nothing that could
    * fork: only a process of uid (or root) starts one under uid. */
-  if (as_uid(uid, KILL_ALL) != 1)
-    as_uid(uid, KILL_ALL);
+  if (as_uid(uid, KILL_ALL) == 1)
+    return true;
+  as_uid(uid, KILL_ALL);
+  return false;
 }
 
 static int claim_lock(uid_t uid) {

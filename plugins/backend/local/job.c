@@ -50,6 +50,7 @@ typedef struct local_job {
   cgroup_job cg;
   bool has_cg;
   identity_claim identity; /* the attempt's own uid, when it has one */
+  bool uid_empty;           /* the sweep after the leader's exit found nothing under it */
   procs_attempt procs; /* what finds the attempt's processes */
   bool has_procs;
   long daemon_peak_kb; /* execd's own peak RSS when the job was exec'd */
@@ -75,8 +76,10 @@ static void cleanup_run(uv_work_t *req) {
     procs_kill_attempt(&j->procs);
   if (j->has_procs && j->records_dir)
     procs_record_remove(j->records_dir, &j->procs);
-  if (j->identity.lock_fd >= 0)
-    identity_kill_all(j->identity.uid); /* before the uid can go to another attempt */
+  /* Before the uid can go to another attempt; the sweep at the leader's
+   * exit may have found it empty already. */
+  if (j->identity.lock_fd >= 0 && !j->uid_empty)
+    identity_kill_all(j->identity.uid);
   if (j->has_cg)
     cgroup_job_remove(&j->cg);
 }
@@ -119,7 +122,7 @@ static void sweep_run(uv_work_t *req) {
     procs_kill_attempt(&j->procs);
   /* With a uid of its own, whatever left the process group goes too. */
   if (j->identity.lock_fd >= 0)
-    identity_kill_all(j->identity.uid);
+    j->uid_empty = identity_kill_all(j->identity.uid);
 }
 
 static void work_done(uv_work_t *req, int status) {
