@@ -79,9 +79,10 @@ static int probe_as_uid(void) {
 }
 
 /* Runs TASK as uid in a vfork child.  KILL_ALL: kill(-1, SIGKILL) reaches
- * exactly the processes of uid.  Returns the task's result (PROBE: 0 free,
- * 1 in use; KILL_ALL: 0 something was signalled, 1 nothing runs as uid),
- * or -1 if the helper failed. */
+ * exactly the processes of uid, then the probe tells whether any is left
+ * (killed ones count until they are gone).  Returns the probe's result
+ * (0 nothing else runs as uid, 1 something does), or -1 if the helper
+ * failed. */
 static int as_uid(uid_t uid, enum as_uid_task task) {
   sigset_t all, saved;
   sigfillset(&all);
@@ -92,10 +93,9 @@ static int as_uid(uid_t uid, enum as_uid_task task) {
     if (syscall(SYS_setgroups, 0, NULL) < 0 || syscall(SYS_setresgid, uid, uid, uid) < 0 ||
         syscall(SYS_setresuid, uid, uid, uid) < 0)
       _exit(2);
-    if (task == PROBE)
-      _exit(probe_as_uid());
-    /* ESRCH: not one process of uid (the helper itself is never signalled). */
-    _exit(kill(-1, SIGKILL) < 0 && errno == ESRCH ? 1 : 0);
+    if (task == KILL_ALL)
+      kill(-1, SIGKILL);
+    _exit(probe_as_uid());
   }
   pthread_sigmask(SIG_SETMASK, &saved, NULL);
   if (pid < 0)
@@ -111,9 +111,10 @@ static int as_uid(uid_t uid, enum as_uid_task task) {
 
 bool identity_kill_all(uid_t uid) {
   /* Twice: a process forking while the first pass ran is caught by the
-   * second.  A first pass that found nothing leaves nothing that could
-   * fork: only a process of uid (or root) starts one under uid. */
-  if (as_uid(uid, KILL_ALL) == 1)
+   * second.  Unless nothing was left after the first: then nothing can
+   * fork (only a process of uid, or root, starts one under uid).  kill()
+   * cannot tell: kill(-1) succeeds whenever any process exists. */
+  if (as_uid(uid, KILL_ALL) == 0)
     return true;
   as_uid(uid, KILL_ALL);
   return false;
