@@ -12,8 +12,10 @@
 #include "ids.h"
 #include "log.h"
 #include "metrics.h"
+#include "quota.h"
 #include "records.h"
 #include "request.h"
+#include "tenants.h"
 #include "xalloc.h"
 
 /* --- deferred replies ------------------------------------------------------- */
@@ -200,6 +202,8 @@ typedef struct submit_ctx {
 static void on_inserted(void *arg, int status, json_t *stored) {
   submit_ctx *c = arg;
   pipeline *p = c->pipeline;
+  /* After pipeline_enqueue() counted the execution as active, below. */
+  bool accepted = status == 0;
   if (status == EXECD_EEXIST && stored) {
     /* Same idempotency key within 24 h: the first execution answers. */
     json_t *view = execution_view(stored);
@@ -234,6 +238,7 @@ static void on_inserted(void *arg, int status, json_t *stored) {
       pipeline_schedule(p);
     }
   }
+  quota_settle(json_string_value(json_object_get(c->record, "tenant")), accepted);
   json_decref(c->record);
   free(c);
 }
@@ -259,6 +264,21 @@ static json_t *new_record(const char *tenant, json_t *req, json_t *spec) {
       "reason", "accepted");
 }
 
+/* The tenant's entitlements (tenants.h): before anything else looks at
+ * the request, so a tenant learns nothing about an agent it may not run. */
+static int refuse_unentitled(const char *tenant, const json_t *req, request_error *e) {
+  char why[sizeof e->message];
+  const char *agent = json_string_value(json_object_get(req, "agent"));
+  if (tenants_check_entitled(tenant ? tenant : EXECD_TENANT_ANONYMOUS, agent, why,
+                             sizeof why) == 0)
+    return 0;
+  e->status = EXECD_EPERM;
+  snprintf(e->code, sizeof e->code, "not_entitled");
+  snprintf(e->field, sizeof e->field, "%s", agent ? "agent" : "");
+  snprintf(e->message, sizeof e->message, "%s", why);
+  return -1;
+}
+
 int api_submit(execd_instance *inst, const char *tenant, const char *body, size_t len,
                unsigned wait_s, execd_reply_cb cb, void *arg) {
   pipeline *p = api.pipeline;
@@ -271,6 +291,8 @@ int api_submit(execd_instance *inst, const char *tenant, const char *body, size_
   }
   request_error e;
   json_t *req = request_parse(body, len, &cfg->limits, &e);
+  if (req && refuse_unentitled(tenant, req, &e) != 0)
+    json_decref(req), req = NULL;
   json_t *spec = req ? request_effective_spec(req, cfg, &e) : NULL;
   json_t *details = NULL; /* the schema_in errors of a 422 */
   if (spec && contract_check_input(cfg->contracts, req, spec, &e, &details) != 0)
@@ -311,6 +333,15 @@ int api_submit(execd_instance *inst, const char *tenant, const char *body, size_
     json_decref(record);
     return 0;
   }
+  /* The tenant's quotas, last: only a request that would be accepted
+   * counts (quota_settle() once storage answered). */
+  const char *who = json_string_value(json_object_get(record, "tenant"));
+  if (quota_reserve(who, tenants_current_quota(who), ids_now_ms(), why, sizeof why) != 0) {
+    pipeline_count_rejected(p);
+    reply_err(cb, arg, EXECD_EBUSY, "quota_exceeded", NULL, "%s", why);
+    json_decref(record);
+    return 0;
+  }
   submit_ctx *c = xcalloc(1, sizeof *c);
   c->pipeline = p;
   c->record = record;
@@ -320,6 +351,7 @@ int api_submit(execd_instance *inst, const char *tenant, const char *body, size_
   records *store = pipeline_records(p);
   rc = records_insert(store, record, on_inserted, c);
   if (rc) {
+    quota_settle(who, false);
     reply_err(cb, arg, EXECD_EUNAVAIL, "storage_unavailable", NULL,
               "the execution could not be stored (%s); nothing was accepted",
               records_error(store, execd_strerror(rc)));

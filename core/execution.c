@@ -10,6 +10,7 @@
 #include "ids.h"
 #include "log.h"
 #include "pipeline_internal.h"
+#include "quota.h"
 #include "xalloc.h"
 
 int exec_cmp(execution *a, execution *b) { return strcmp(a->id, b->id); }
@@ -64,6 +65,7 @@ execution *execution_new(pipeline *p, json_t *record) {
   ex->refs = 1; /* the active tree's */
   RB_INSERT(exec_tree, &p->active, ex);
   p->n_active++;
+  quota_active_add(json_string_value(json_object_get(record, "tenant")), +1);
   return ex;
 }
 
@@ -73,6 +75,7 @@ void execution_release(execution *ex) {
   ex->released = true;
   RB_REMOVE(exec_tree, &ex->pipeline->active, ex);
   ex->pipeline->n_active--;
+  quota_active_add(json_string_value(json_object_get(ex->record, "tenant")), -1);
   execution_ref(ex);
   execution_ref(ex);
   uv_close((uv_handle_t *)&ex->timer, on_handle_closed);

@@ -13,6 +13,7 @@
 #include <execd/error.h>
 
 #include "conf.h"
+#include "quota.h"
 #include "tenants.h"
 #include "tenants_file.h"
 
@@ -188,6 +189,159 @@ START_TEST(authenticate_and_reload) {
 }
 END_TEST
 
+/* 2027-01-31T00:00:00Z in milliseconds since the epoch. */
+#define JAN31 1801353600000LL
+
+static tenants_table *parse_ok(const char *text, char *warn, size_t warnlen) {
+  tenants_table *t = NULL;
+  char err[512] = "";
+  int rc = tenants_parse("tokens", text, strlen(text), &t, err, sizeof err, warn, warnlen);
+  ck_assert_msg(rc == 0, "refused: %s", err);
+  return t;
+}
+
+static int entitled(const tenants_table *t, const char *tenant, const char *agent, int64_t now,
+                    char *why) {
+  return tenants_entitled(t, tenant, agent, now, why, 256);
+}
+
+START_TEST(new_format) {
+  static const char text[] =
+      TOKEN_A " alpha\n" TOKEN_B " beta\n" TOKEN_C " gamma\n"
+      "# alpha: reports until the end of January, summarize for ever\n"
+      "tenant:  alpha  max_running=2 max_per_day=100\n"
+      "allow:   alpha  agents=report-*,summarize   until=2027-01-31T00:00:00Z\n"
+      "allow:   alpha  agents=summarize\n"
+      "allow:   beta   agents=*  until=2027-01-31T01:00:00+01:00\n"
+      "tenant:  gamma  max_per_day=5\n";
+  char warn[512] = "", why[256];
+  tenants_table *t = parse_ok(text, warn, sizeof warn);
+  ck_assert_uint_eq(tenants_token_count(t), 3);
+  ck_assert_uint_eq(tenants_count(t), 3);
+  /* Globs, and the second the entitlement ends. */
+  ck_assert_int_eq(entitled(t, "alpha", "report-daily", JAN31 - 1000, why), 0);
+  ck_assert_int_eq(entitled(t, "alpha", "report-daily", JAN31 - 1, why), 0);
+  ck_assert_int_eq(entitled(t, "alpha", "report-daily", JAN31, why), EXECD_EPERM);
+  ck_assert_msg(strstr(why, "tenant alpha's entitlement to agent 'report-daily' ended at "
+                            "2027-01-31T00:00:00Z") != NULL, "%s", why);
+  ck_assert_int_eq(entitled(t, "alpha", "summarize", JAN31 + 86400000LL * 365, why), 0);
+  ck_assert_int_eq(entitled(t, "alpha", "translate", JAN31 - 1000, why), EXECD_EPERM);
+  ck_assert_msg(strstr(why, "tenant alpha is not entitled to agent 'translate'") != NULL, "%s",
+                why);
+  /* A request naming no agent matches as "-": only beta's * covers it. */
+  ck_assert_int_eq(entitled(t, "alpha", NULL, JAN31 - 1000, why), EXECD_EPERM);
+  ck_assert_msg(strstr(why, "requests naming no agent") != NULL, "%s", why);
+  ck_assert_int_eq(entitled(t, "beta", NULL, JAN31 - 1000, why), 0);
+  /* An offset: +01:00 is the same instant as JAN31. */
+  ck_assert_int_eq(entitled(t, "beta", "anything", JAN31 - 1, why), 0);
+  ck_assert_int_eq(entitled(t, "beta", "anything", JAN31, why), EXECD_EPERM);
+  /* gamma has quotas but no allow: line: in a file with allow: lines it
+   * may run nothing, and the load says so. */
+  ck_assert_int_eq(entitled(t, "gamma", "summarize", 0, why), EXECD_EPERM);
+  ck_assert_msg(strstr(warn, "tokens:3: tenant gamma has no allow: line") != NULL, "%s", warn);
+  tenant_quota q = tenants_quota(t, "alpha");
+  ck_assert_int_eq(q.max_running, 2);
+  ck_assert_int_eq(q.max_per_day, 100);
+  q = tenants_quota(t, "gamma");
+  ck_assert_int_eq(q.max_running, 0);
+  ck_assert_int_eq(q.max_per_day, 5);
+  q = tenants_quota(t, "beta");
+  ck_assert_int_eq(q.max_running + q.max_per_day, 0);
+  tenants_free(t);
+
+  /* Quotas without allow: lines restrict no agent (and an old file none). */
+  t = parse_ok(TOKEN_A " alpha\ntenant: alpha max_running=1\n", warn, sizeof warn);
+  ck_assert_int_eq(entitled(t, "alpha", "anything", 0, why), 0);
+  ck_assert_int_eq(entitled(t, "alpha", NULL, 0, why), 0);
+  ck_assert_int_eq(tenants_quota(t, "alpha").max_running, 1);
+  tenants_free(t);
+  t = parse_ok(TOKEN_A " alpha\n", warn, sizeof warn);
+  ck_assert_int_eq(entitled(t, "alpha", "anything", 0, why), 0);
+  ck_assert_int_eq(tenants_quota(t, "alpha").max_per_day, 0);
+  tenants_free(t);
+  /* A directive for a tenant no token names loads, with a warning. */
+  t = parse_ok(TOKEN_A " alpha\nallow: alpha agents=*\n\nallow: ghost agents=x\n", warn,
+               sizeof warn);
+  ck_assert_msg(strstr(warn, "tokens:4: tenant ghost has no token") != NULL, "%s", warn);
+  tenants_free(t);
+}
+END_TEST
+
+START_TEST(new_format_errors) {
+  expect_parse_error(TOKEN_A " alpha\nallowed: alpha agents=*\n",
+                     "tokens:2: unknown directive 'allowed:' (known: tenant:, allow:)");
+  expect_parse_error(TOKEN_A " alpha\nallow:\n", "tokens:2: allow: needs a tenant name");
+  expect_parse_error(TOKEN_A " alpha\nallow: al/pha agents=*\n",
+                     "tokens:2: the tenant name contains '/'");
+  expect_parse_error(TOKEN_A " alpha\n\nallow: alpha\n",
+                     "tokens:3: an allow: line needs agents=GLOB");
+  expect_parse_error(TOKEN_A " alpha\nallow: alpha agents=a,,b\n", "tokens:2: agents: an empty glob");
+  expect_parse_error(TOKEN_A " alpha\nallow: alpha agents=a agents=b\n",
+                     "tokens:2: agents is given twice");
+  expect_parse_error(TOKEN_A " alpha\nallow: alpha agents=a expires=2027-01-01T00:00:00Z\n",
+                     "tokens:2: unknown setting 'expires=2027-01-01T00:00:00Z'");
+  expect_parse_error(TOKEN_A " alpha\nallow: alpha agents=a until=2027-02-30T00:00:00Z\n",
+                     "tokens:2: until '2027-02-30T00:00:00Z' is not an RFC 3339 time");
+  expect_parse_error(TOKEN_A " alpha\nallow: alpha agents=a until=2027-01-01\n",
+                     "is not an RFC 3339 time");
+  expect_parse_error(TOKEN_A " alpha\nallow: alpha agents=a until=2027-01-01T00:00:00\n",
+                     "is not an RFC 3339 time");
+  expect_parse_error(TOKEN_A " alpha\nallow: alpha agents=a until=2027-01-01T24:00:00Z\n",
+                     "is not an RFC 3339 time");
+  expect_parse_error(TOKEN_A " alpha\ntenant: alpha max_running=0\n",
+                     "tokens:2: max_running must be a whole number from 1 to");
+  expect_parse_error(TOKEN_A " alpha\ntenant: alpha max_per_day=-3\n",
+                     "tokens:2: max_per_day must be a whole number");
+  expect_parse_error(TOKEN_A " alpha\ntenant: alpha max_per_day=99999999999999999999\n",
+                     "tokens:2: max_per_day must be a whole number");
+  expect_parse_error(TOKEN_A " alpha\ntenant: alpha max_running=1 max_running=2\n",
+                     "tokens:2: max_running is given twice");
+  expect_parse_error(TOKEN_A " alpha\ntenant: alpha running=1\n",
+                     "tokens:2: unknown setting 'running=1'");
+  expect_parse_error(TOKEN_A " alpha\ntenant: alpha max_running=1\nallow: alpha agents=*\n"
+                     "tenant: alpha max_per_day=2\n",
+                     "tokens:4: tenant alpha already has a tenant: line (line 2)");
+  expect_parse_error("allow: alpha agents=*\n", "no tokens");
+  /* Old lines keep their own errors next to directives. */
+  expect_parse_error("allow: alpha agents=*\n" TOKEN_A " al:pha\n",
+                     "tokens:2: the tenant name contains ':'");
+}
+END_TEST
+
+START_TEST(quota_reserve_and_settle) {
+  tenant_quota q = {2, 3};
+  char why[256];
+  int64_t now = JAN31 + 3600 * 1000, active, today;
+  ck_assert_int_eq(quota_reserve("alpha", q, now, why, sizeof why), 0);
+  ck_assert_int_eq(quota_reserve("alpha", q, now, why, sizeof why), 0);
+  /* Two not yet ended (pending): max_running. */
+  ck_assert_int_eq(quota_reserve("alpha", q, now, why, sizeof why), EXECD_EBUSY);
+  ck_assert_msg(strstr(why, "tenant alpha has 2 executions not yet ended") != NULL, "%s", why);
+  /* One accepted and ended, one refused by storage. */
+  quota_active_add("alpha", +1);
+  quota_settle("alpha", true);
+  quota_settle("alpha", false);
+  quota_active_add("alpha", -1);
+  quota_counts("alpha", now, &active, &today);
+  ck_assert_int_eq(active, 0);
+  ck_assert_int_eq(today, 1);
+  ck_assert_int_eq(quota_reserve("alpha", q, now, why, sizeof why), 0);
+  quota_settle("alpha", true);
+  ck_assert_int_eq(quota_reserve("alpha", q, now, why, sizeof why), 0);
+  quota_settle("alpha", true);
+  /* Three today: max_per_day, until 00:00 UTC. */
+  ck_assert_int_eq(quota_reserve("alpha", q, now, why, sizeof why), EXECD_EBUSY);
+  ck_assert_msg(strstr(why, "tenant alpha has had 3 executions accepted today (UTC)") != NULL,
+                "%s", why);
+  ck_assert_int_eq(quota_reserve("alpha", q, JAN31 + 86400000LL, why, sizeof why), 0);
+  /* Other tenants have their own counts; no quota, no limit. */
+  tenant_quota none = {0, 0};
+  for (int i = 0; i < 10; i++)
+    ck_assert_int_eq(quota_reserve("beta", none, now, why, sizeof why), 0);
+  quota_close();
+}
+END_TEST
+
 /* daemon.tokens_file, and the transports' tokens_file of old configs. */
 static execd_config *parse_conf(const char *text, char *err, size_t errlen) {
   execd_config *cfg = NULL;
@@ -247,6 +401,9 @@ int main(void) {
   tcase_add_test(tc, anonymous_without_file);
   tcase_add_test(tc, authenticate_and_reload);
   tcase_add_test(tc, config_keys);
+  tcase_add_test(tc, new_format);
+  tcase_add_test(tc, new_format_errors);
+  tcase_add_test(tc, quota_reserve_and_settle);
   suite_add_tcase(s, tc);
   SRunner *r = srunner_create(s);
   srunner_run_all(r, CK_NORMAL);
