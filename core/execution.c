@@ -11,6 +11,7 @@
 #include "log.h"
 #include "pipeline_internal.h"
 #include "quota.h"
+#include "usage.h"
 #include "xalloc.h"
 
 int exec_cmp(execution *a, execution *b) { return strcmp(a->id, b->id); }
@@ -250,6 +251,7 @@ static void on_persisted(void *arg, int status, json_t *stored) {
   } else if (state_is_terminal(ex->state) && !ex->finished_notified &&
              ex->persisted == ex->state) {
     ex->finished_notified = true;
+    usage_count_ended(ex->record);
     execution_notify_done(ex);
     execution_release(ex);
   }

@@ -16,6 +16,7 @@
 #include "pipeline.h"
 #include "quota.h"
 #include "tenants.h"
+#include "usage.h"
 #include "instance.h"
 #include "loader.h"
 #include "log.h"
@@ -481,6 +482,7 @@ int main(int argc, char **argv) {
   pipeline_free(d.pipeline);
   tenants_close();
   quota_close();
+  usage_close();
   uv_loop_close(d.loop);
   loader_exit();
   config_free(d.cfg);

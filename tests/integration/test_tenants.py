@@ -1,17 +1,27 @@
 """Integration tests of tenants against the real daemon: entitlements
 (403 not_entitled, also from the second one expires), quotas (429
 quota_exceeded for max_running and max_per_day, the day's count kept over a
-restart), and a SIGHUP reload of the tokens file that changes them while
-work runs."""
+restart), a SIGHUP reload of the tokens file that changes them while work
+runs, and usage accounting (GET /v1/usage, execctl usage, /metrics)
+compared with what known jobs did."""
 import datetime
 import os
+import re
 import signal
+import subprocess
 import time
 import unittest
 
-from daemon import Daemon
+from daemon import Daemon, EXECCTL
 
 SH = "/bin/sh"
+PY = "/usr/bin/python3"
+MIB = 1024 * 1024
+BUSY_CPU_S = 1.5        # the busy loop's CPU time
+CPU_TOLERANCE_S = 0.5   # above it: the interpreter's start and exit
+ALLOC_BYTES = 256 * MIB  # the allocation, every page written
+MEM_TOLERANCE = 64 * MIB  # above it: the interpreter, its libraries
+LOG_BYTES = 10000
 AGENTS = """agents = ( { name = "report-daily"; backend = "local"; },
            { name = "report-weekly"; backend = "local"; },
            { name = "summarize"; backend = "local"; },
@@ -172,6 +182,104 @@ class TenantsTest(unittest.TestCase):
         self.assertIn("tokens:3: until 'tomorrow'", self.d.log_text())
         status, doc = self.d.submit(job("summarize"), wait=30)
         self.assertEqual(status, 201, doc)
+
+    def test_usage_matches_what_the_jobs_did(self):
+        self.d.start()
+        since = rfc3339(time.time() - 1)
+        busy = "import time\nt = time.process_time()\nwhile time.process_time() - t < %s: pass\n" % BUSY_CPU_S
+        alloc = ("b = bytearray(%d)\nfor i in range(0, len(b), 4096): b[i] = 1\n" % ALLOC_BYTES)
+        chatty = "import sys\nsys.stdout.write('x' * %d + '\\n')\n" % (LOG_BYTES - 1)
+        runs = [("summarize", [PY, "-c", busy], "SUCCEEDED"),
+                ("translate", [PY, "-c", alloc], "SUCCEEDED"),
+                ("report-daily", [PY, "-c", chatty], "SUCCEEDED"),
+                ("report-daily", [SH, "-c", "exit 3"], "FAILED")]
+        for agent, command, state in runs:
+            status, doc = self.d.submit({"agent": agent, "container": {"command": command}},
+                                        wait=120)
+            self.assertEqual(status, 201, doc)
+            self.assertEqual(doc["state"], state, doc)
+        # tenant-b ran one job too: tenant-a never sees it.
+        status, doc = self.d.submit(job(command="echo b"), wait=60, token="token-b")
+        self.assertEqual(doc["state"], "SUCCEEDED", doc)
+
+        def usage(query, token="token-a"):
+            status, doc = self.d.request("GET", "/v1/usage" + query, token=token)
+            self.assertEqual(status, 200, doc)
+            return doc
+
+        doc = usage("?group_by=agent&from=" + since)
+        groups = {g["agent"]: g for g in doc["groups"]}
+        self.assertEqual(sorted(groups), ["report-daily", "summarize", "translate"], doc)
+        for g in doc["groups"]:
+            self.assertEqual(g["tenant"], "tenant-a", g)
+        cpu = groups["summarize"]["cpu_seconds"]
+        peak = groups["translate"]["peak_memory_bytes"]
+        out = groups["report-daily"]["output_bytes"]
+        print("busy loop of %.1f CPU s: usage says %.3f CPU s, %.3f wall s (tolerance +%.1f s)"
+              % (BUSY_CPU_S, cpu, groups["summarize"]["wall_seconds"], CPU_TOLERANCE_S))
+        print("allocation of %d MiB: usage says a peak of %.1f MiB (tolerance +%d MiB)"
+              % (ALLOC_BYTES // MIB, peak / MIB, MEM_TOLERANCE // MIB))
+        print("log of %d bytes: usage says %d output bytes" % (LOG_BYTES, out))
+        self.assertGreaterEqual(cpu, BUSY_CPU_S, groups["summarize"])
+        self.assertLessEqual(cpu, BUSY_CPU_S + CPU_TOLERANCE_S, groups["summarize"])
+        self.assertGreaterEqual(groups["summarize"]["wall_seconds"], BUSY_CPU_S)
+        self.assertGreaterEqual(peak, ALLOC_BYTES, groups["translate"])
+        self.assertLessEqual(peak, ALLOC_BYTES + MEM_TOLERANCE, groups["translate"])
+        self.assertEqual(out, LOG_BYTES, groups["report-daily"])
+        self.assertEqual(groups["report-daily"]["executions"], {"SUCCEEDED": 1, "FAILED": 1})
+        self.assertEqual(groups["report-daily"]["executions_total"], 2)
+        self.assertEqual(groups["summarize"]["unfinished"], 0)
+
+        # By tenant: one group, the sums of the agents'.
+        doc = usage("")
+        self.assertEqual(len(doc["groups"]), 1, doc)
+        total = doc["groups"][0]
+        self.assertEqual(total["tenant"], "tenant-a")
+        self.assertEqual(total["executions"], {"SUCCEEDED": 3, "FAILED": 1}, total)
+        self.assertAlmostEqual(total["cpu_seconds"],
+                               sum(g["cpu_seconds"] for g in groups.values()), places=5)
+        self.assertEqual(total["peak_memory_bytes"], peak)
+        # tenant-b sees its own only.
+        doc = usage("", token="token-b")
+        self.assertEqual([(g["tenant"], g["executions"]) for g in doc["groups"]],
+                         [("tenant-b", {"SUCCEEDED": 1})], doc)
+        # A range before the jobs holds nothing; bad parameters are 400.
+        doc = usage("?to=" + since)
+        self.assertEqual(doc["groups"], [], doc)
+        for query, field in (("?from=yesterday", "from"), ("?group_by=backend", "group_by"),
+                             ("?from=%s&to=%s" % (since, since), "to")):
+            status, err = self.d.request("GET", "/v1/usage" + query)
+            self.assertEqual(status, 400, err)
+            self.assertEqual(err["error"]["code"], "invalid_query", err)
+            self.assertEqual(err["error"]["field"], field, err)
+
+        # execctl usage prints the same figures.
+        env = dict(os.environ, EXECD_URL=self.d.url, EXECD_TOKEN="token-a")
+        out = subprocess.run([EXECCTL, "usage", "--by", "agent", "--from", since], env=env,
+                             capture_output=True, text=True, timeout=30)
+        print(out.stdout)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        line = [l for l in out.stdout.splitlines() if l.startswith("summarize")][0]
+        self.assertIn("%.3f" % cpu, line)
+
+        # Prometheus: the counters of what ended since start.
+        status, text = self.d.request("GET", "/metrics", token=None)
+        self.assertEqual(status, 200)
+        m = re.search(r'^execd_tenant_cpu_seconds_total\{tenant="tenant-a",agent="summarize"\} '
+                      r'([0-9.]+)$', text, re.M)
+        self.assertIsNotNone(m, text)
+        self.assertAlmostEqual(float(m.group(1)), cpu, places=3)
+        self.assertIn('execd_tenant_executions_total{tenant="tenant-a",agent="report-daily",'
+                      'state="FAILED"} 1', text)
+        self.assertIn('execd_tenant_peak_memory_bytes{tenant="tenant-a",agent="translate"} %d'
+                      % peak, text)
+
+        # Durable: the figures are in the records, read back after a restart.
+        self.assertEqual(self.d.stop(), 0)
+        self.d.start()
+        doc = usage("?group_by=agent&from=" + since)
+        self.assertEqual({g["agent"]: g["cpu_seconds"] for g in doc["groups"]},
+                         {a: g["cpu_seconds"] for a, g in groups.items()})
 
 
 if __name__ == "__main__":
