@@ -130,6 +130,9 @@ json_t *execution_view(const json_t *r) {
     json_object_set(view, "retry_at", ra);
   if (json_is_true(json_object_get(r, "logs_truncated")))
     json_object_set_new(view, "logs_truncated", json_true());
+  json_t *usage = json_object_get(r, "usage");
+  if (json_is_object(usage))
+    json_object_set(view, "usage", usage);
   /* Never null where clients expect an object. */
   const char *k;
   json_t *v;
