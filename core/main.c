@@ -258,8 +258,12 @@ static void on_recovered(void *arg, int status) {
     return;
   }
   /* max_per_day counts what storage accepted earlier today, so the day's
-   * count is known before the first submit. */
-  quota_load_today(d->pipeline, serve, d);
+   * count is known before the first submit.  Without a tokens file there
+   * are no quotas (adding one takes a restart). */
+  if (d->cfg->tokens_file)
+    quota_load_today(d->pipeline, serve, d);
+  else
+    serve(d);
 }
 
 /* Recovery done and the day's quota counts read: the transports start. */

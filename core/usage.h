@@ -19,8 +19,6 @@ void usage_add_attempt(json_t *record, double cpu_seconds, int64_t peak_memory_b
  * plus the sizes of the output files and of the output document. */
 void usage_set_output(json_t *record, uint64_t log_bytes);
 
-/* One group of GET /v1/usage. */
-typedef struct usage_sums usage_sums;
 /* Sums of records by group_by ("tenant" or "agent"). */
 typedef struct usage_report usage_report;
 usage_report *usage_report_new(const char *group_by);

@@ -92,18 +92,23 @@ class TenantsTest(unittest.TestCase):
             self.assertEqual(status, 201, doc)
 
     def test_expired_entitlement_is_403_from_that_second(self):
-        until = int(time.time()) + 4
-        self.write_tokens("allow: tenant-a agents=summarize until=%s\n"
-                          "allow: tenant-a agents=report-daily until=2001-01-01T00:00:00Z\n"
-                          % rfc3339(until))
+        self.write_tokens("allow: tenant-a agents=report-daily until=2001-01-01T00:00:00Z\n")
         self.d.start()
         status, doc = self.d.submit(job("report-daily"))
         self.assert_refused(status, doc, 403, "not_entitled",
                             "entitlement to agent 'report-daily' ended at 2001-01-01T00:00:00Z")
-        self.assertLess(time.time(), until, "the daemon took 4 s to start")
-        status, doc = self.d.submit(job("summarize"))
+        # An entitlement ending in a few seconds: accepted before (with a
+        # wider margin if the machine was too slow to submit in time) ...
+        for margin in (3, 10, 30):
+            until = int(time.time()) + margin
+            self.write_tokens("allow: tenant-a agents=summarize until=%s\n" % rfc3339(until))
+            self.reload()
+            status, doc = self.d.submit(job("summarize"))
+            if status == 201:
+                break
+            self.assertGreaterEqual(time.time(), until, doc)
         self.assertEqual(status, 201, doc)
-        # From the second it expires: wait for it, then refused.
+        # ... and refused from the second it ends.
         while time.time() < until:
             time.sleep(0.02)
         status, doc = self.d.submit(job("summarize"))

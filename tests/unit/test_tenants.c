@@ -16,6 +16,7 @@
 #include "quota.h"
 #include "tenants.h"
 #include "tenants_file.h"
+#include "usage.h"
 
 #define TOKEN_A "alpha-0123456789abcdef"
 #define TOKEN_B "beta-0123456789abcdef0"
@@ -342,6 +343,74 @@ START_TEST(quota_reserve_and_settle) {
 }
 END_TEST
 
+/* usage.c: a record's usage over its attempts, and the sums by group. */
+START_TEST(usage_sums) {
+  json_t *a = json_pack("{s:s, s:s, s:s, s:{s:[{s:I}, {s:I}], s:{s:i}}}", "tenant", "alpha",
+                        "agent", "summarize", "state", "SUCCEEDED", "result", "output_files",
+                        "size", (json_int_t)100, "size", (json_int_t)20, "output", "n", 7);
+  usage_add_attempt(a, 1.25, 1000, 1500);
+  usage_add_attempt(a, 0.5, 3000, 500); /* a retry: summed, peak kept */
+  usage_set_output(a, 1000);            /* log + files + {"n":7} */
+  const json_t *u = json_object_get(a, "usage");
+  ck_assert_double_eq_tol(json_real_value(json_object_get(u, "cpu_seconds")), 1.75, 1e-9);
+  ck_assert_int_eq(json_integer_value(json_object_get(u, "peak_memory_bytes")), 3000);
+  ck_assert_int_eq(json_integer_value(json_object_get(u, "wall_ms")), 2000);
+  ck_assert_int_eq(json_integer_value(json_object_get(u, "output_bytes")), 1000 + 120 + 7);
+  ck_assert_int_eq(json_integer_value(json_object_get(u, "attempts")), 2);
+
+  json_t *b = json_pack("{s:s, s:n, s:s}", "tenant", "alpha", "agent", "state", "FAILED");
+  usage_add_attempt(b, 0.25, 5000, 100);
+  json_t *c = json_pack("{s:s, s:s, s:s}", "tenant", "alpha", "agent", "summarize", "state",
+                        "RUNNING");
+  usage_report *r = usage_report_new("agent");
+  usage_report_add(r, a);
+  usage_report_add(r, b);
+  usage_report_add(r, c);
+  json_t *groups = usage_report_finish(r);
+  ck_assert_uint_eq(json_array_size(groups), 2);
+  /* Sorted: "" (no agent) first. */
+  json_t *none = json_array_get(groups, 0), *sum = json_array_get(groups, 1);
+  ck_assert(json_is_null(json_object_get(none, "agent")));
+  ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(none, "executions"),
+                                                      "FAILED")), 1);
+  ck_assert_str_eq(json_string_value(json_object_get(sum, "agent")), "summarize");
+  ck_assert_int_eq(json_integer_value(json_object_get(sum, "executions_total")), 1);
+  ck_assert_int_eq(json_integer_value(json_object_get(sum, "unfinished")), 1);
+  ck_assert_double_eq_tol(json_real_value(json_object_get(sum, "wall_seconds")), 2.0, 1e-9);
+  json_decref(groups);
+
+  r = usage_report_new("tenant");
+  usage_report_add(r, a);
+  usage_report_add(r, b);
+  groups = usage_report_finish(r);
+  ck_assert_uint_eq(json_array_size(groups), 1);
+  sum = json_array_get(groups, 0);
+  ck_assert_str_eq(json_string_value(json_object_get(sum, "tenant")), "alpha");
+  ck_assert_double_eq_tol(json_real_value(json_object_get(sum, "cpu_seconds")), 2.0, 1e-9);
+  ck_assert_int_eq(json_integer_value(json_object_get(sum, "peak_memory_bytes")), 5000);
+  json_decref(groups);
+
+  /* The counters for /metrics, labels escaped. */
+  json_object_set_new(b, "agent", json_string("we\"ird\\"));
+  usage_count_ended(a);
+  usage_count_ended(b);
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  usage_metrics(f);
+  fclose(f);
+  ck_assert_msg(strstr(text, "execd_tenant_cpu_seconds_total{tenant=\"alpha\",agent=\"summarize\"} "
+                             "1.750000\n") != NULL, "%s", text);
+  ck_assert_msg(strstr(text, "execd_tenant_executions_total{tenant=\"alpha\",agent=\"we\\\"ird"
+                             "\\\\\",state=\"FAILED\"} 1\n") != NULL, "%s", text);
+  free(text);
+  usage_close();
+  json_decref(a);
+  json_decref(b);
+  json_decref(c);
+}
+END_TEST
+
 /* daemon.tokens_file, and the transports' tokens_file of old configs. */
 static execd_config *parse_conf(const char *text, char *err, size_t errlen) {
   execd_config *cfg = NULL;
@@ -404,6 +473,7 @@ int main(void) {
   tcase_add_test(tc, new_format);
   tcase_add_test(tc, new_format_errors);
   tcase_add_test(tc, quota_reserve_and_settle);
+  tcase_add_test(tc, usage_sums);
   suite_add_tcase(s, tc);
   SRunner *r = srunner_create(s);
   srunner_run_all(r, CK_NORMAL);
