@@ -7,6 +7,8 @@
 
 #include <execd/error.h>
 
+#include "agent.h"
+#include "catalog.h"
 #include "env_policy.h"
 #include "request.h"
 #include "request_internal.h"
@@ -109,21 +111,24 @@ static int check_environment_names(const json_t *env, const plugin_block *b,
 json_t *request_effective_spec(const json_t *req, const execd_config *cfg,
                                request_error *e) {
   memset(e, 0, sizeof *e);
-  const json_t *agent = NULL;
+  const json_t *adef = NULL; /* the agent's definition */
   const char *agent_name = json_string_value(json_object_get(req, "agent"));
-  if (agent_name && !(agent = json_object_get(cfg->agents, agent_name)))
+  const struct agent *found = agent_name ? catalog_find(cfg->catalog, agent_name) : NULL;
+  if (agent_name && !found)
     return request_refuse(e, EXECD_EINVAL, "unknown_agent", "agent",
                           "no agent is named '%.128s' (GET /v1/agents lists them)", agent_name);
+  if (found)
+    adef = agent_def(found);
   const char *backend = json_string_value(json_object_get(req, "backend"));
-  if (!backend && agent)
-    backend = json_string_value(json_object_get(agent, "backend"));
+  if (!backend && adef)
+    backend = json_string_value(json_object_get(adef, "backend"));
   if (!backend)
     backend = cfg->default_backend;
   const plugin_block *b = config_find_backend(cfg, backend);
   if (!b)
     return request_refuse(e, EXECD_EINVAL, "unknown_backend", "backend",
                           "no backend is named '%.128s'", backend);
-  const char *agent_backend = agent ? json_string_value(json_object_get(agent, "backend")) : NULL;
+  const char *agent_backend = adef ? json_string_value(json_object_get(adef, "backend")) : NULL;
   if (agent_backend && strcmp(agent_backend, backend) != 0)
     return request_refuse(e, EXECD_EUNPROC, "limit_exceeded", "backend",
                           "agent '%s' runs on backend '%s' only", agent_name, agent_backend);
@@ -136,7 +141,7 @@ json_t *request_effective_spec(const json_t *req, const execd_config *cfg,
   /* Agent-fixed members: the request may repeat them but not change them. */
   static const char *const fixed[] = {"image", "command", "working_dir", "user", NULL};
   for (const char *const *k = fixed; *k; k++) {
-    json_t *a = agent ? json_object_get(agent, *k) : NULL;
+    json_t *a = adef ? json_object_get(adef, *k) : NULL;
     json_t *r = json_object_get(c, *k);
     if (a && r && !json_equal(a, r)) {
       char field[64];
@@ -154,18 +159,40 @@ json_t *request_effective_spec(const json_t *req, const execd_config *cfg,
     return INVALID(e, "container.command", "is required (no agent provides one)");
   }
   const char *io = json_string_value(json_object_get(req, "io"));
-  if (!io && agent)
-    io = json_string_value(json_object_get(agent, "io"));
+  const char *agent_io = adef ? json_string_value(json_object_get(adef, "io")) : NULL;
+  if (io && agent_io && strcmp(io, agent_io) != 0) {
+    json_decref(spec);
+    return request_refuse(e, EXECD_EUNPROC, "limit_exceeded", "io",
+                          "agent '%s' speaks io \"%s\"; leave io out or repeat it", agent_name,
+                          agent_io);
+  }
   if (!io)
-    io = "raw";
+    io = agent_io ? agent_io : "raw";
   json_object_set_new(spec, "io", json_string(io));
+  /* The request adds names to the agent's environment; it may not change
+   * what the agent sets. */
   json_t *env = json_object();
-  if (agent && json_object_get(agent, "environment"))
-    json_object_update(env, json_object_get(agent, "environment"));
+  const json_t *agent_env = adef ? json_object_get(adef, "environment") : NULL;
+  const char *name;
+  json_t *value;
+  json_object_foreach(json_object_get(req, "environment"), name, value) {
+    const json_t *fixed_value = json_object_get(agent_env, name);
+    if (fixed_value && !json_equal((json_t *)fixed_value, value)) {
+      char field[160];
+      snprintf(field, sizeof field, "environment.%.100s", name);
+      json_decref(env);
+      json_decref(spec);
+      return request_refuse(e, EXECD_EUNPROC, "limit_exceeded", field,
+                            "agent '%s' sets %.100s; leave it out or repeat the agent's value",
+                            agent_name, name);
+    }
+  }
+  if (agent_env)
+    json_object_update(env, (json_t *)agent_env);
   json_object_update(env, json_object_get(req, "environment"));
   json_object_set_new(spec, "environment", env);
   json_t *res = effective_resources(json_object_get(req, "resources"),
-                                    agent ? json_object_get(agent, "resources") : NULL,
+                                    adef ? json_object_get(adef, "resources") : NULL,
                                     b->defaults, e);
   if (!res) {
     json_decref(spec);
@@ -174,9 +201,9 @@ json_t *request_effective_spec(const json_t *req, const execd_config *cfg,
   json_object_set_new(spec, "resources", res);
   json_object_set(spec, "retry", json_object_get(req, "retry"));
   json_object_set(spec, "output", json_object_get(req, "output"));
-  if (agent && json_object_get(agent, "schema_in"))
-    json_object_set(spec, "schema_in", json_object_get(agent, "schema_in"));
-  if (agent && json_object_get(agent, "schema_out"))
-    json_object_set(spec, "schema_out", json_object_get(agent, "schema_out"));
+  if (adef && json_object_get(adef, "schema_in"))
+    json_object_set(spec, "schema_in", json_object_get(adef, "schema_in"));
+  if (adef && json_object_get(adef, "schema_out"))
+    json_object_set(spec, "schema_out", json_object_get(adef, "schema_out"));
   return spec;
 }

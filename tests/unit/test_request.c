@@ -8,6 +8,7 @@
 
 #include <execd/error.h>
 
+#include "catalog.h"
 #include "request.h"
 
 static request_limits limits = {
@@ -135,8 +136,16 @@ START_TEST(effective_spec_policy) {
   cfg.n_backends = 1;
   cfg.default_backend = "local";
   cfg.limits = limits;
-  cfg.agents = json_pack("{s:{s:s, s:[s], s:{s:I}}}", "echo", "backend", "local", "command",
-                         "/bin/echo", "resources", "timeout_ms", (json_int_t)10000);
+  cfg.catalog = catalog_new();
+  const char *which;
+  char why[256];
+  agent *echo = agent_new(json_pack("{s:s, s:s, s:[s], s:s, s:{s:s}, s:{s:I}}", "name", "echo",
+                                    "backend", "local", "command", "/bin/echo", "io", "json",
+                                    "environment", "MODE", "fast", "resources", "timeout_ms",
+                                    (json_int_t)10000),
+                          NULL, &which, why, sizeof why);
+  ck_assert_ptr_nonnull(echo);
+  ck_assert_int_eq(catalog_add(cfg.catalog, echo, why, sizeof why), 0);
   request_error e;
   struct {
     const char *body;
@@ -151,6 +160,13 @@ START_TEST(effective_spec_policy) {
       {"{\"agent\":\"echo\",\"resources\":{\"timeout\":30}}", 0, "resources.timeout"},
       {"{\"agent\":\"echo\",\"container\":{\"command\":[\"/bin/sh\"]}}", 0, "container.command"},
       {"{\"agent\":\"nope\"}", 0, "agent"},
+      {"{\"agent\":\"echo\",\"io\":\"raw\"}", 0, "io"},
+      {"{\"agent\":\"echo\",\"io\":\"json\"}", 1, ""},
+      {"{\"agent\":\"echo\",\"environment\":{\"MODE\":\"slow\"}}", 0, "environment.MODE"},
+      {"{\"agent\":\"echo\",\"environment\":{\"MODE\":\"fast\",\"X\":\"1\"}}", 1, ""},
+      {"{\"agent\":\"echo\",\"resources\":{\"timeout\":5}}", 1, ""},
+      {"{\"agent\":\"echo\",\"backend\":\"local\",\"container\":{\"command\":[\"/bin/echo\"]}}",
+       1, ""},
       {"{\"backend\":\"docker\",\"container\":{\"command\":[\"/bin/true\"]}}", 0, "backend"},
       {"{}", 0, "container.command"},
   };
@@ -173,7 +189,7 @@ START_TEST(effective_spec_policy) {
     json_decref(req);
   }
   json_decref(backends[0].defaults);
-  json_decref(cfg.agents);
+  catalog_free(cfg.catalog);
 }
 END_TEST
 
