@@ -205,6 +205,34 @@ static void on_stop_signal(uv_signal_t *h, int signum) {
   pipeline_drain(d->pipeline, on_drained, d);
 }
 
+/* The config, or its agents, give some workspaces a quota (resources.
+ * workspace_max): the first such job must not be where it turns out that
+ * execd cannot mount (not root, no CAP_SYS_ADMIN).  Blocks: before the loop,
+ * or on the thread pool for a reload (whose agents may set it). */
+static int check_workspace_quota(const execd_config *cfg, const char *state_dir, char *why,
+                                 size_t whylen) {
+  const char *where = NULL;
+  for (size_t i = 0; i < cfg->n_backends && !where; i++)
+    if (json_object_get(cfg->backends[i].defaults, "workspace_max"))
+      where = cfg->backends[i].name;
+  for (size_t i = 0; !where && i < catalog_count(cfg->catalog); i++) {
+    const agent *a = catalog_at(cfg->catalog, i);
+    if (json_object_get(json_object_get(agent_def(a), "resources"), "workspace_max"))
+      where = agent_name(a);
+  }
+  if (!where)
+    return 0;
+  char dir[4096], err[4200];
+  snprintf(dir, sizeof dir, "%s/work", state_dir);
+  if (workspace_mount_probe(dir, err, sizeof err) == 0)
+    return 0;
+  snprintf(why, whylen,
+           "workspace_max is set (%s) but workspaces cannot be mounted: %s; "
+           "run execd as root (CAP_SYS_ADMIN) or remove workspace_max",
+           where, err);
+  return -1;
+}
+
 /* Logs each line of a multi-line error (every broken agent file). */
 static void log_err_lines(const char *prefix, const char *err, const char *suffix) {
   const char *line = err;
@@ -222,6 +250,7 @@ typedef struct reload_ctx {
   uv_work_t work;
   daemon_ctx *d;
   char *path;
+  char *state_dir; /* the running one: workspaces stay where they are */
   execd_config *fresh; /* NULL: err says why */
   char err[16384];
 } reload_ctx;
@@ -232,8 +261,12 @@ static void start_reload(daemon_ctx *d);
 
 static void reload_work(uv_work_t *w) {
   reload_ctx *r = w->data;
-  if (config_load(r->path, &r->fresh, r->err, sizeof r->err) != 0)
+  if (config_load(r->path, &r->fresh, r->err, sizeof r->err) != 0) {
     r->fresh = NULL;
+  } else if (check_workspace_quota(r->fresh, r->state_dir, r->err, sizeof r->err) != 0) {
+    config_free(r->fresh);
+    r->fresh = NULL;
+  }
 }
 
 /* The fresh catalog replaces the running one: requests from now on see it;
@@ -297,6 +330,7 @@ static void reload_done(uv_work_t *w, int status) {
   }
   config_free(fresh);
   free(r->path);
+  free(r->state_dir);
   free(r);
   if (reload_again && !d->stopping) {
     reload_again = 0;
@@ -308,12 +342,14 @@ static void start_reload(daemon_ctx *d) {
   reload_ctx *r = xcalloc(1, sizeof *r);
   r->d = d;
   r->path = xstrdup(d->cfg->path);
+  r->state_dir = xstrdup(d->cfg->state_dir);
   r->work.data = r;
   reloading = 1;
   if (uv_queue_work(d->loop, &r->work, reload_work, reload_done) != 0) {
     log_err("reload: cannot queue the reload");
     reloading = 0;
     free(r->path);
+    free(r->state_dir);
     free(r);
   }
 }
@@ -404,30 +440,6 @@ static void make_work_dir(const char *state_dir) {
   check_ancestors_searchable(state_dir);
 }
 
-/* The config, or its agents, give some workspaces a quota (resources.
- * workspace_max): the first such job must not be where it turns out that
- * execd cannot mount (not root, no CAP_SYS_ADMIN).  Blocks: before the loop. */
-static int check_workspace_quota(const execd_config *cfg) {
-  const char *where = NULL;
-  for (size_t i = 0; i < cfg->n_backends && !where; i++)
-    if (json_object_get(cfg->backends[i].defaults, "workspace_max"))
-      where = cfg->backends[i].name;
-  for (size_t i = 0; !where && i < catalog_count(cfg->catalog); i++) {
-    const agent *a = catalog_at(cfg->catalog, i);
-    if (json_object_get(json_object_get(agent_def(a), "resources"), "workspace_max"))
-      where = agent_name(a);
-  }
-  if (!where)
-    return 0;
-  char dir[4096], err[4200];
-  snprintf(dir, sizeof dir, "%s/work", cfg->state_dir);
-  if (workspace_mount_probe(dir, err, sizeof err) == 0)
-    return 0;
-  log_err("workspace_max is set (%s) but workspaces cannot be mounted: %s; "
-          "run execd as root (CAP_SYS_ADMIN) or remove workspace_max", where, err);
-  return -1;
-}
-
 int main(int argc, char **argv) {
   const char *config_path = SYSCONFDIR "/execd/execd.conf";
   int check_only = 0;
@@ -509,8 +521,10 @@ int main(int argc, char **argv) {
     return 1;
   }
   make_work_dir(d.cfg->state_dir);
-  if (check_workspace_quota(d.cfg) != 0)
+  if (check_workspace_quota(d.cfg, d.cfg->state_dir, err, sizeof err) != 0) {
+    log_err("%s", err);
     return 1;
+  }
   api_init(d.pipeline);
   if (create_all(&d) != 0 || start_kind(&d, EXECD_KIND_STORAGE) != 0 ||
       start_kind(&d, EXECD_KIND_BACKEND) != 0) {
