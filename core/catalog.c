@@ -89,8 +89,11 @@ int catalog_check_backends(const catalog *c, const execd_config *cfg, char *err,
   for (size_t i = 0; i < c->n; i++) {
     const char *b = json_string_value(json_object_get(agent_def(c->v[i]), "backend"));
     if (b && !config_find_backend(cfg, b)) {
-      char origin[512];
-      catalog_describe_origin(c->v[i], cfg->agents_dir, origin, sizeof origin);
+      char origin[4200];
+      if (agent_file(c->v[i]))
+        catalog_describe_origin(c->v[i], cfg->agents_dir, origin, sizeof origin);
+      else
+        snprintf(origin, sizeof origin, "%s: agents", cfg->path);
       snprintf(err, errlen, "%s: agent '%s' names backend '%s', which is not configured",
                origin, agent_name(c->v[i]), b);
       return -1;

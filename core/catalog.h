@@ -40,8 +40,8 @@ int catalog_check_backends(const catalog *c, const struct execd_config *cfg, cha
 /* {"agents": [agent_view(), ...]} in name order, a new reference. */
 json_t *catalog_list(const catalog *c);
 
-/* "execd.conf (inline)" or "agents.d/x.json" style: where a is defined, for
- * messages (dir may be NULL). */
+/* Where a is defined, for messages: "inline in the config file", or its
+ * file ("DIR/x.json", or "x.json" when dir is NULL). */
 void catalog_describe_origin(const agent *a, const char *dir, char *out, size_t outlen);
 
 #endif
