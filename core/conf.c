@@ -443,6 +443,36 @@ static int compile_agent(cfg_ctx *c, json_t *def, const char *name, const char *
               "agent '%s': not a valid JSON Schema (draft 2020-12): %s", name, why);
 }
 
+/* An agent's defaults (what a request that asks for nothing gets) within
+ * its resources (the most a request may ask for). */
+static int check_agent_defaults(cfg_ctx *c, const json_t *def, const char *path, int line) {
+  const json_t *d = json_object_get(def, "defaults");
+  const json_t *r = json_object_get(def, "resources");
+  char dp[256], kp[300];
+  const char *k;
+  json_t *v;
+  join_path(dp, sizeof dp, path, "defaults");
+  json_object_foreach((json_t *)d, k, v) {
+    const json_t *ceiling = json_object_get(r, k);
+    const char *shown = strcmp(k, "timeout_ms") == 0    ? "timeout"
+                        : strcmp(k, "cpu_seconds") == 0 ? "cpu_time"
+                                                        : k;
+    join_path(kp, sizeof kp, dp, shown);
+    if (strcmp(k, "network") == 0)
+      return fail(c, line, kp, "set the network in resources (defaults hold limits only)");
+    const char *unit = strcmp(k, "timeout_ms") == 0    ? " ms"
+                       : strcmp(k, "cpu_seconds") == 0 ? " s"
+                       : strcmp(k, "memory") == 0 || strcmp(k, "fsize") == 0 ||
+                               strcmp(k, "workspace_max") == 0
+                           ? " bytes"
+                           : "";
+    if (ceiling && json_number_value(v) > json_number_value(ceiling))
+      return fail(c, line, kp, "%g%s is over the agent's resources.%s (%g%s)",
+                  json_number_value(v), unit, shown, json_number_value(ceiling), unit);
+  }
+  return 0;
+}
+
 /* One agent's group (inline, or the root of an agent file), checked and
  * normalised, its schemas compiled; path prefixes the settings in errors. */
 static int parse_agent(cfg_ctx *c, const config_setting_t *g, const char *p, const char *file,
@@ -451,6 +481,7 @@ static int parse_agent(cfg_ctx *c, const config_setting_t *g, const char *p, con
   char *name = NULL;
   int rc = 0;
   int schema_line[2] = {0, 0}; /* schema_in, schema_out */
+  int defaults_line = 0;
   for (int j = 0; j < config_setting_length(g) && !rc; j++) {
     config_setting_t *m = config_setting_get_elem(g, (unsigned)j);
     const char *k = config_setting_name(m);
@@ -463,11 +494,13 @@ static int parse_agent(cfg_ctx *c, const config_setting_t *g, const char *p, con
                   "'%.200s' is not an agent name (1 to %d of A-Z a-z 0-9 . _ -, "
                   "not starting with '.')",
                   name, AGENT_NAME_MAX);
-    } else if (strcmp(k, "resources") == 0) {
+    } else if (strcmp(k, "resources") == 0 || strcmp(k, "defaults") == 0) {
       json_t *r = NULL;
       rc = parse_resources(c, m, kp, &r);
       if (!rc)
-        json_object_set_new(def, "resources", r);
+        json_object_set_new(def, k, r);
+      if (strcmp(k, "defaults") == 0)
+        defaults_line = config_setting_source_line(m);
     } else if (strcmp(k, "description") == 0 || strcmp(k, "version") == 0 ||
                strcmp(k, "backend") == 0 || strcmp(k, "image") == 0 ||
                strcmp(k, "working_dir") == 0 || strcmp(k, "user") == 0 ||
@@ -521,10 +554,12 @@ static int parse_agent(cfg_ctx *c, const config_setting_t *g, const char *p, con
     } else {
       rc = fail(c, config_setting_source_line(m), kp,
                 "unknown setting (known: name, description, version, backend, image, "
-                "command, working_dir, user, io, environment, resources, "
+                "command, working_dir, user, io, environment, resources, defaults, "
                 "schema_in, schema_out, format_assertion)");
     }
   }
+  if (!rc)
+    rc = check_agent_defaults(c, def, p, defaults_line);
   if (!rc && !name)
     rc = fail(c, config_setting_source_line(g), p, "missing 'name = \"...\";'");
   if (rc) {

@@ -217,7 +217,8 @@ static int check_workspace_quota(const execd_config *cfg, const char *state_dir,
       where = cfg->backends[i].name;
   for (size_t i = 0; !where && i < catalog_count(cfg->catalog); i++) {
     const agent *a = catalog_at(cfg->catalog, i);
-    if (json_object_get(json_object_get(agent_def(a), "resources"), "workspace_max"))
+    if (json_object_get(json_object_get(agent_def(a), "resources"), "workspace_max") ||
+        json_object_get(json_object_get(agent_def(a), "defaults"), "workspace_max"))
       where = agent_name(a);
   }
   if (!where)

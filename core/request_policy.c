@@ -25,15 +25,21 @@ static int64_t tighter(const json_t *a, const json_t *b, const char *key) {
   return x < y ? x : y;
 }
 
+/* agent_defaults: what the agent gives a request that does not ask (each
+ * at most its agent_res, checked at load); else the ceiling applies. */
 static json_t *effective_resources(const json_t *req_res, const json_t *agent_res,
-                                   const json_t *backend_res, request_error *e) {
+                                   const json_t *agent_defaults, const json_t *backend_res,
+                                   request_error *e) {
   json_t *res = json_object();
   static const char *const ints[] = {"memory", "pids", "timeout_ms", "cpu_seconds",
                                      "nofile", "fsize", "workspace_max", NULL};
   for (const char *const *k = ints; *k; k++) {
     int64_t ceiling = tighter(agent_res, backend_res, *k);
+    int64_t dflt = json_integer_value(json_object_get(agent_defaults, *k));
+    if (dflt && ceiling && dflt > ceiling)
+      dflt = ceiling; /* a backend tighter than the agent's default */
     json_t *asked = json_object_get(req_res, *k);
-    int64_t v = asked ? json_integer_value(asked) : ceiling;
+    int64_t v = asked ? json_integer_value(asked) : dflt ? dflt : ceiling;
     if (asked && ceiling && v > ceiling) {
       const char *name = strcmp(*k, "timeout_ms") == 0    ? "timeout"
                          : strcmp(*k, "cpu_seconds") == 0 ? "cpu_time"
@@ -52,8 +58,11 @@ static json_t *effective_resources(const json_t *req_res, const json_t *agent_re
   double ca = json_number_value(json_object_get(agent_res, "cpus"));
   double cb = json_number_value(json_object_get(backend_res, "cpus"));
   double ceiling = ca && cb ? (ca < cb ? ca : cb) : (ca ? ca : cb);
+  double dflt = json_number_value(json_object_get(agent_defaults, "cpus"));
+  if (dflt && ceiling && dflt > ceiling)
+    dflt = ceiling;
   json_t *asked = json_object_get(req_res, "cpus");
-  double cpus = asked ? json_number_value(asked) : ceiling;
+  double cpus = asked ? json_number_value(asked) : dflt ? dflt : ceiling;
   if (asked && ceiling && cpus > ceiling) {
     request_refuse(e, EXECD_EUNPROC, "limit_exceeded", "resources.cpus",
                    "%g is over what the agent and backend allow (%g)", cpus, ceiling);
@@ -193,6 +202,7 @@ json_t *request_effective_spec(const json_t *req, const execd_config *cfg,
   json_object_set_new(spec, "environment", env);
   json_t *res = effective_resources(json_object_get(req, "resources"),
                                     adef ? json_object_get(adef, "resources") : NULL,
+                                    adef ? json_object_get(adef, "defaults") : NULL,
                                     b->defaults, e);
   if (!res) {
     json_decref(spec);

@@ -36,6 +36,7 @@ def slow_agent(version, gate):
               % (gate, version))
     return {"name": "slow", "description": "waits for a gate", "version": str(version),
             "backend": "local", "command": ["/bin/sh", "-c", script],
+            "resources": {"timeout": "1m"}, "defaults": {"timeout": "1s"},
             "schema_in": {"type": "object"},
             "schema_out": {"type": "object", "required": ["v"], "properties": {"v": {"const": version}}}}
 
@@ -95,6 +96,8 @@ class CatalogTest(unittest.TestCase):
         self.assertEqual(agents["slow"]["file"], "slow.json")
         self.assertEqual(agents["slow"]["version"], "1")
         self.assertEqual(agents["slow"]["schema_out"]["properties"]["v"], {"const": 1})
+        self.assertEqual(agents["slow"]["defaults"], {"timeout_ms": 1000})
+        self.assertEqual(agents["slow"]["resources"]["timeout_ms"], 60000)
         self.assertEqual(agents["limited"]["file"], "limited.conf")
         self.assertEqual(agents["limited"]["description"], "Prints its environment's MODE")
         self.assertEqual(agents["limited"]["resources"]["timeout_ms"], 30000)
@@ -152,18 +155,23 @@ class CatalogTest(unittest.TestCase):
         self.assertIn(status, (200, 201), doc)
         self.assertEqual(doc["state"], "SUCCEEDED", doc)
         self.assertIn("mode=careful", doc["result"]["logs"])
-        # A shorter timeout than the agent's applies: the job waits for a
-        # gate that never opens.
-        status, doc = self.d.submit({"agent": "slow", "input": {"data": {}},
-                                     "resources": {"timeout": "1s"}}, wait=30)
+        # The agent's default timeout (1s, under its 1m ceiling) applies to a
+        # request that asks for none: the job waits for a gate that never opens.
+        status, doc = self.d.submit({"agent": "slow", "input": {"data": {}}}, wait=30)
         self.assertEqual(doc["state"], "TIMED_OUT", doc)
+        status, doc = self.d.submit({"agent": "slow", "input": {"data": {}},
+                                     "resources": {"timeout": "2m"}})
+        self.assertEqual(status, 422, doc)
+        self.assertEqual(doc["error"]["field"], "resources.timeout", doc)
         status, doc = self.d.submit({"agent": "nope"})
         self.assertEqual(status, 400, doc)
         self.assertEqual(doc["error"]["code"], "unknown_agent")
 
     def test_4_reload_add_change_remove(self):
         # Accepted with version 1, running when the file changes to version 2.
-        status, first = self.d.submit({"agent": "slow", "input": {"data": {}}})
+        # Above the agent's default, within its ceiling.
+        status, first = self.d.submit({"agent": "slow", "input": {"data": {}},
+                                       "resources": {"timeout": "30s"}})
         self.assertIn(status, (200, 201), first)
         self.d.wait_state(first["execution_id"], ("RUNNING",))
         self.write("slow.json", json.dumps(slow_agent(2, os.path.join(self.gates, "two"))))
@@ -182,7 +190,8 @@ class CatalogTest(unittest.TestCase):
         self.assertEqual(doc["result"]["output"], {"v": 1})
         # A new one runs version 2.
         open(os.path.join(self.gates, "two"), "w").close()
-        status, doc = self.d.submit({"agent": "slow", "input": {"data": {}}}, wait=30)
+        status, doc = self.d.submit({"agent": "slow", "input": {"data": {}},
+                                     "resources": {"timeout": "30s"}}, wait=30)
         self.assertEqual(doc["state"], "SUCCEEDED", doc)
         self.assertEqual(doc["result"]["output"], {"v": 2})
         os.unlink(os.path.join(self.dir, "added.json"))

@@ -74,6 +74,7 @@ static const char *good_json =
     "  \"io\": \"json\",\n"
     "  \"environment\": {\"MODE\": \"short\"},\n"
     "  \"resources\": {\"memory\": \"256M\", \"timeout\": \"30s\", \"cpus\": 0.5, \"pids\": 32},\n"
+    "  \"defaults\": {\"timeout\": \"10s\"},\n"
     "  \"format_assertion\": true,\n"
     "  \"schema_in\": {\"type\": \"object\", \"required\": [\"text\"]},\n"
     "  \"schema_out\": {\"type\": \"object\", \"properties\": {\"summary\": {\"type\": \"string\"}}}\n"
@@ -110,6 +111,8 @@ START_TEST(loads_json_and_libconfig_files) {
   ck_assert_int_eq(json_integer_value(json_object_get(res, "memory")), 256 << 20);
   ck_assert_int_eq(json_integer_value(json_object_get(res, "timeout_ms")), 30000);
   ck_assert_int_eq(json_integer_value(json_object_get(res, "pids")), 32);
+  ck_assert_int_eq(
+      json_integer_value(json_object_get(json_object_get(def, "defaults"), "timeout_ms")), 10000);
   ck_assert_ptr_nonnull(agent_schema(s, AGENT_SCHEMA_IN));
   ck_assert_ptr_nonnull(agent_schema(s, AGENT_SCHEMA_OUT));
   ck_assert(agent_format_assertion(s));
@@ -155,6 +158,10 @@ START_TEST(broken_json_names_file_and_line) {
   expect_error("bad.json: colour: unknown setting", NULL);
   put("bad.json", "{\"name\": \"../bad\"}");
   expect_error("bad.json: name", "is not an agent name");
+  put("bad.json", "{\"name\": \"bad\", \"resources\": {\"timeout\": \"30s\"},"
+                 " \"defaults\": {\"timeout\": \"1m\"}}");
+  expect_error("bad.json: defaults.timeout: 60000 ms is over the agent's resources.timeout (30000 ms)",
+               NULL);
   put("bad.json", "{\"description\": \"no name\"}");
   expect_error("bad.json:", "missing 'name");
   char deep[400] = "{\"name\": \"d\", \"schema_in\": ";

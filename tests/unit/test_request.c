@@ -146,6 +146,15 @@ START_TEST(effective_spec_policy) {
                           NULL, &which, why, sizeof why);
   ck_assert_ptr_nonnull(echo);
   ck_assert_int_eq(catalog_add(cfg.catalog, echo, why, sizeof why), 0);
+  /* defaults below the ceilings: what a request that does not ask gets */
+  agent *lean = agent_new(json_pack("{s:s, s:[s], s:{s:I, s:I}, s:{s:I, s:I}}", "name", "lean",
+                                    "command", "/bin/true", "resources", "timeout_ms",
+                                    (json_int_t)20000, "memory", (json_int_t)(256 << 20),
+                                    "defaults", "timeout_ms", (json_int_t)5000, "memory",
+                                    (json_int_t)(1024 << 20)),
+                          NULL, &which, why, sizeof why);
+  ck_assert_ptr_nonnull(lean);
+  ck_assert_int_eq(catalog_add(cfg.catalog, lean, why, sizeof why), 0);
   request_error e;
   struct {
     const char *body;
@@ -189,6 +198,22 @@ START_TEST(effective_spec_policy) {
     json_decref(req);
   }
   json_decref(backends[0].defaults);
+  /* An agent's default applies when the request asks for nothing, and the
+   * request may ask for more, up to the ceiling. */
+  const char *bodies[] = {"{\"agent\":\"lean\"}",
+                          "{\"agent\":\"lean\",\"resources\":{\"timeout\":15}}"};
+  const int64_t timeouts[] = {5000, 15000};
+  for (int i = 0; i < 2; i++) {
+    json_t *req = request_parse(bodies[i], strlen(bodies[i]), &limits, &e);
+    json_t *spec = request_effective_spec(req, &cfg, &e);
+    ck_assert_msg(spec != NULL, "%s", e.message);
+    const json_t *res = json_object_get(spec, "resources");
+    ck_assert_int_eq(json_integer_value(json_object_get(res, "timeout_ms")), timeouts[i]);
+    /* a default over a ceiling (here the agent's own) is cut to it */
+    ck_assert_int_eq(json_integer_value(json_object_get(res, "memory")), 256 << 20);
+    json_decref(spec);
+    json_decref(req);
+  }
   catalog_free(cfg.catalog);
 }
 END_TEST
