@@ -32,6 +32,7 @@ typedef struct daemon_ctx {
   uv_signal_t sigterm, sigint, sighup;
   int stopping;
   int exit_code;
+  int reloading, reload_again; /* a SIGHUP's work is queued; another came meanwhile */
 } daemon_ctx;
 
 static void usage(FILE *out) {
@@ -256,8 +257,6 @@ typedef struct reload_ctx {
   char err[16384];
 } reload_ctx;
 
-static int reloading, reload_again;
-
 static void start_reload(daemon_ctx *d);
 
 static void reload_work(uv_work_t *w) {
@@ -296,7 +295,7 @@ static void reload_done(uv_work_t *w, int status) {
   daemon_ctx *d = r->d;
   execd_config *fresh = r->fresh;
   char err[2048];
-  reloading = 0;
+  d->reloading = 0;
   if (status != 0 || !fresh) {
     log_err_lines("reload: ", status ? "cancelled" : r->err, "");
     log_err("reload: keeping the running configuration and agents");
@@ -333,8 +332,8 @@ static void reload_done(uv_work_t *w, int status) {
   free(r->path);
   free(r->state_dir);
   free(r);
-  if (reload_again && !d->stopping) {
-    reload_again = 0;
+  if (d->reload_again && !d->stopping) {
+    d->reload_again = 0;
     start_reload(d);
   }
 }
@@ -345,10 +344,10 @@ static void start_reload(daemon_ctx *d) {
   r->path = xstrdup(d->cfg->path);
   r->state_dir = xstrdup(d->cfg->state_dir);
   r->work.data = r;
-  reloading = 1;
+  d->reloading = 1;
   if (uv_queue_work(d->loop, &r->work, reload_work, reload_done) != 0) {
     log_err("reload: cannot queue the reload");
-    reloading = 0;
+    d->reloading = 0;
     free(r->path);
     free(r->state_dir);
     free(r);
@@ -360,8 +359,8 @@ static void on_reload(uv_signal_t *h, int signum) {
   (void)signum;
   if (d->stopping)
     return;
-  if (reloading) {
-    reload_again = 1;
+  if (d->reloading) {
+    d->reload_again = 1;
     return;
   }
   start_reload(d);
