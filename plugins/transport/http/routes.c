@@ -575,7 +575,7 @@ int routes_begin(http_request *req, const char *url, const char *method) {
       request_answer(req, &a);
       return 1;
     }
-    snprintf(req->agent, sizeof req->agent, "%s", id);
+    memcpy(req->agent, id, strlen(id) + 1); /* valid: at most HTTP_AGENT_NAME_MAX */
   }
   param_check pc = {r->params, ""};
   MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, check_param, &pc);
