@@ -121,7 +121,7 @@ static int add_json(config_setting_t *parent, const char *key, json_t *v, bool t
     snprintf(err, errlen,
              "%s: %.200s: not a setting name (a letter or '*' first, then letters, digits, "
              "'_', '-' or '*')",
-             path, key);
+             path, key ? key : "(an element)");
     return -1;
   }
   int ok;
