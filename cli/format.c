@@ -1,6 +1,7 @@
 /* Text output of execctl (see format.h). */
 #include "config.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -241,4 +242,83 @@ void format_usage_table(FILE *out, const json_t *doc) {
             json_number_value(json_object_get(g, "cpu_seconds")),
             json_number_value(json_object_get(g, "wall_seconds")), peak, output);
   }
+}
+/* A column of the agent table: the string, or "-". */
+static const char *cell(const json_t *obj, const char *key) {
+  const char *v = json_string_value(json_object_get(obj, key));
+  return v && *v ? v : "-";
+}
+
+void format_agent_table(FILE *out, const json_t *list) {
+  json_t *agents = json_object_get(list, "agents");
+  if (json_array_size(agents) == 0) {
+    fprintf(out, "no agents\n");
+    return;
+  }
+  int name_width = 4, version_width = 7, backend_width = 7;
+  size_t i;
+  json_t *a;
+  json_array_foreach(agents, i, a) {
+    int n = (int)strlen(cell(a, "name")), v = (int)strlen(cell(a, "version")),
+        b = (int)strlen(cell(a, "backend"));
+    name_width = n > name_width ? n : name_width;
+    version_width = v > version_width ? v : version_width;
+    backend_width = b > backend_width ? b : backend_width;
+  }
+  fprintf(out, "%-*s  %-*s  %-6s  %-*s  %-7s  %s\n", name_width, "NAME", version_width,
+          "VERSION", "SOURCE", backend_width, "BACKEND", "SCHEMAS", "DESCRIPTION");
+  json_array_foreach(agents, i, a) {
+    bool in = json_object_get(a, "schema_in") != NULL;
+    bool outs = json_object_get(a, "schema_out") != NULL;
+    fprintf(out, "%-*s  %-*s  %-6s  %-*s  %-7s  %s\n", name_width, cell(a, "name"),
+            version_width, cell(a, "version"), cell(a, "source"), backend_width,
+            cell(a, "backend"), in && outs ? "in,out" : in ? "in" : outs ? "out" : "-",
+            cell(a, "description"));
+  }
+}
+
+/* A JSON value on one line ("-" when absent). */
+static void json_field(FILE *out, const char *name, const json_t *v) {
+  if (!v)
+    return;
+  char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+  if (text)
+    field(out, name, text);
+  free(text);
+}
+
+/* A schema, indented under its label. */
+static void schema_lines(FILE *out, const char *name, const json_t *schema) {
+  if (!schema)
+    return;
+  char *text = json_dumps(schema, JSON_INDENT(2) | JSON_ENCODE_ANY);
+  if (!text)
+    return;
+  fprintf(out, "%s\n", name);
+  for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"))
+    fprintf(out, "  %s\n", line);
+  free(text);
+}
+
+void format_agent(FILE *out, const json_t *a) {
+  string_field(out, "name:", a, "name");
+  string_field(out, "version:", a, "version");
+  string_field(out, "description:", a, "description");
+  char source[600];
+  const char *file = json_string_value(json_object_get(a, "file"));
+  snprintf(source, sizeof source, "%s%s%s", cell(a, "source"), file ? " " : "",
+           file ? file : "");
+  field(out, "source:", source);
+  string_field(out, "backend:", a, "backend");
+  string_field(out, "image:", a, "image");
+  json_field(out, "command:", json_object_get(a, "command"));
+  string_field(out, "io:", a, "io");
+  string_field(out, "working dir:", a, "working_dir");
+  string_field(out, "user:", a, "user");
+  json_field(out, "environment:", json_object_get(a, "environment"));
+  json_field(out, "resources:", json_object_get(a, "resources"));
+  if (json_is_true(json_object_get(a, "format_assertion")))
+    field(out, "formats:", "asserted");
+  schema_lines(out, "schema_in:", json_object_get(a, "schema_in"));
+  schema_lines(out, "schema_out:", json_object_get(a, "schema_out"));
 }

@@ -154,6 +154,16 @@ static const char health_help[] =
     "(GET /readyz) and prints each of them.  Exits with 0 when all are ready,\n"
     "1 otherwise.\n";
 
+static const char agents_help[] =
+    "Usage: execctl agents [--json] [NAME]\n"
+    "\n"
+    "Lists the agents execd knows (GET /v1/agents): the inline agents of its\n"
+    "configuration and the agent files of its agents_dir, one a line with\n"
+    "version, source, backend, which schemas it has and its description.\n"
+    "With NAME shows that agent (GET /v1/agents/NAME): its settings, defaults\n"
+    "and ceilings, and its schema_in and schema_out.  --json prints the API's\n"
+    "document.\n";
+
 static int usage_error(const command *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static int usage_error(const command *cmd, const char *fmt, ...) {
@@ -308,6 +318,29 @@ static int usage_main(const command *cmd, int argc, char **argv, const char *url
   return rc;
 }
 
+static int agents_main(const command *cmd, int argc, char **argv, const char *url) {
+  static const struct option longopts[] = {{"json", no_argument, NULL, JSON_OPTION},
+                                            {"url", required_argument, NULL, URL_OPTION},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {NULL, 0, NULL, 0}};
+  bool json = false;
+  int c;
+  while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+    switch (c) {
+    case JSON_OPTION: json = true; break;
+    case URL_OPTION: url = optarg; break;
+    case 'h': fputs(cmd->help, stdout); return EXECCTL_OK;
+    default: return bad_option(cmd, c, argv);
+    }
+  }
+  if (optind + 1 < argc)
+    return usage_error(cmd, "unexpected argument '%s' after the agent's name", argv[optind + 1]);
+  client *cl = client_new(url);
+  int rc = cl ? execctl_agents(cl, optind < argc ? argv[optind] : NULL, json) : EXECCTL_API_ERROR;
+  client_free(cl);
+  return rc;
+}
+
 /* get, logs, cancel, delete and health: a flag or two and at most an id. */
 static int simple_main(const command *cmd, int argc, char **argv, const char *url) {
   static const struct option longopts[] = {
@@ -377,6 +410,7 @@ static const command commands[] = {
     {"delete", "delete a finished execution and its log", delete_help, simple_main},
     {"health", "show whether execd and its plugins are ready", health_help, simple_main},
     {"usage", "show what executions used, by tenant or agent", usage_help, usage_main},
+    {"agents", "list the agents, or show one with its schemas", agents_help, agents_main},
     {NULL, NULL, NULL, NULL}};
 
 static const command *find_command(const char *name) {

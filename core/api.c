@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent.h"
 #include "api.h"
+#include "catalog.h"
 #include "contract.h"
 #include "ids.h"
 #include "log.h"
@@ -195,6 +197,7 @@ static void answer_when_ended(execution *ex, uint64_t timeout_ms, execd_reply_cb
 typedef struct submit_ctx {
   pipeline *pipeline;
   json_t *record;
+  agent *agent; /* the request's agent as it was when accepted (a reference), or NULL */
   unsigned wait_s;
   execd_reply_cb cb;
   void *arg;
@@ -219,7 +222,7 @@ static void on_inserted(void *arg, int status, json_t *stored) {
             records_take_error(pipeline_records(p), c, "no detail"));
     c->cb(c->arg, &r);
   } else {
-    execution *ex = pipeline_enqueue(p, c->record);
+    execution *ex = pipeline_enqueue(p, c->record, c->agent);
     if (!ex) {
       execd_reply r = {sizeof r, EXECD_EUNAVAIL, "backend_unavailable",
                        "the backend disappeared", NULL, NULL};
@@ -241,6 +244,7 @@ static void on_inserted(void *arg, int status, json_t *stored) {
   }
   quota_settle(json_string_value(json_object_get(c->record, "tenant")), accepted);
   json_decref(c->record);
+  agent_unref(c->agent);
   free(c);
 }
 
@@ -269,13 +273,13 @@ static json_t *new_record(const char *tenant, json_t *req, json_t *spec) {
  * the request, so a tenant learns nothing about an agent it may not run. */
 static int refuse_unentitled(const char *tenant, const json_t *req, request_error *e) {
   char why[sizeof e->message];
-  const char *agent = json_string_value(json_object_get(req, "agent"));
-  if (tenants_check_entitled(tenant ? tenant : EXECD_TENANT_ANONYMOUS, agent, why,
+  const char *agent_name = json_string_value(json_object_get(req, "agent"));
+  if (tenants_check_entitled(tenant ? tenant : EXECD_TENANT_ANONYMOUS, agent_name, why,
                              sizeof why) == 0)
     return 0;
   e->status = EXECD_EPERM;
   snprintf(e->code, sizeof e->code, "not_entitled");
-  snprintf(e->field, sizeof e->field, "%s", agent ? "agent" : "");
+  snprintf(e->field, sizeof e->field, "%s", agent_name ? "agent" : "");
   snprintf(e->message, sizeof e->message, "%s", why);
   return -1;
 }
@@ -296,7 +300,9 @@ int api_submit(execd_instance *inst, const char *tenant, const char *body, size_
     json_decref(req), req = NULL;
   json_t *spec = req ? request_effective_spec(req, cfg, &e) : NULL;
   json_t *details = NULL; /* the schema_in errors of a 422 */
-  if (spec && contract_check_input(cfg->contracts, req, spec, &e, &details) != 0)
+  agent *a = spec ? catalog_find(cfg->catalog, json_string_value(json_object_get(req, "agent")))
+                  : NULL;
+  if (spec && contract_check_input(a, req, spec, &e, &details) != 0)
     json_decref(spec), spec = NULL;
   if (!spec) {
     pipeline_count_rejected(p);
@@ -346,6 +352,7 @@ int api_submit(execd_instance *inst, const char *tenant, const char *body, size_
   submit_ctx *c = xcalloc(1, sizeof *c);
   c->pipeline = p;
   c->record = record;
+  c->agent = agent_ref(a);
   c->wait_s = wait_s > 3600 ? 3600 : wait_s;
   c->cb = cb;
   c->arg = arg;
@@ -357,6 +364,7 @@ int api_submit(execd_instance *inst, const char *tenant, const char *body, size_
               "the execution could not be stored (%s); nothing was accepted",
               records_error(store, execd_strerror(rc)));
     json_decref(record);
+    agent_unref(c->agent);
     free(c);
   }
   return 0;
@@ -827,11 +835,7 @@ void api_unwatch(execd_watch *w) {
 
 int api_agents(execd_instance *inst, execd_reply_cb cb, void *arg) {
   (void)inst;
-  json_t *list = json_array();
-  const char *name;
-  json_t *a;
-  json_object_foreach(pipeline_config(api.pipeline)->agents, name, a) json_array_append(list, a);
-  reply_ok(cb, arg, json_pack("{s:o}", "agents", list));
+  reply_ok(cb, arg, catalog_list(pipeline_config(api.pipeline)->catalog));
   return 0;
 }
 

@@ -583,7 +583,7 @@ void attempt_finish(execution *ex) {
   }
   /* With a schema_out, SUCCEEDED needs a valid output document; a permanent error. */
   json_t *invalid = final != STATE_SUCCEEDED ? NULL
-                    : contract_check_output(ex->pipeline->cfg->contracts, ex->record,
+                    : contract_check_output(execution_agent(ex), ex->record,
                                             json_object_get(result, "output"));
   if (invalid) {
     final = STATE_FAILED;

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent.h"
+#include "catalog.h"
 #include "ids.h"
 #include "log.h"
 #include "pipeline_internal.h"
@@ -32,6 +34,7 @@ static void execution_free(execution *ex) {
   for (int i = 0; i < 3; i++)
     line_splitter_free(&ex->lines[i]);
   json_decref(ex->record);
+  agent_unref(ex->agent);
   json_decref(ex->exit);
   free(ex->workspace);
   free(ex->logs);
@@ -42,6 +45,13 @@ static void execution_free(execution *ex) {
 void execution_unref(execution *ex) {
   if (--ex->refs == 0)
     execution_free(ex);
+}
+
+const struct agent *execution_agent(const execution *ex) {
+  if (ex->agent)
+    return ex->agent;
+  return catalog_find(ex->pipeline->cfg->catalog,
+                      json_string_value(json_object_get(ex->record, "agent")));
 }
 
 static void on_handle_closed(uv_handle_t *h) { execution_unref(h->data); }

@@ -7,7 +7,8 @@
 FUZZ_TARGETS = tests/fuzz/fuzz_request tests/fuzz/fuzz_tokens \
 	tests/fuzz/fuzz_journal tests/fuzz/fuzz_workflow \
 	tests/fuzz/fuzz_engine_frames tests/fuzz/fuzz_http_route \
-	tests/fuzz/fuzz_config tests/fuzz/fuzz_jsonschema
+	tests/fuzz/fuzz_config tests/fuzz/fuzz_jsonschema \
+	tests/fuzz/fuzz_agent_file
 EXTRA_PROGRAMS = $(FUZZ_TARGETS)
 EXTRA_DIST += tests/fuzz/run-fuzz.sh tests/fuzz/lsan.supp tests/fuzz/corpus \
 	tests/fuzz/dict bench/fuzz-long
@@ -74,6 +75,11 @@ tests_fuzz_fuzz_http_route_SOURCES = tests/fuzz/fuzz_http_route.c $(FUZZ_SUPPORT
 tests_fuzz_fuzz_http_route_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/transport/http
 tests_fuzz_fuzz_http_route_CFLAGS = $(FUZZ_TARGET_CFLAGS) $(MHD_CFLAGS) $(CRYPTO_CFLAGS)
 tests_fuzz_fuzz_http_route_LDADD = $(MHD_LIBS) $(CRYPTO_LIBS) $(UV_LIBS) $(JANSSON_LIBS)
+
+# An agent file of the catalog (JSON or libconfig, by its first byte).
+tests_fuzz_fuzz_agent_file_SOURCES = tests/fuzz/fuzz_agent_file.c $(FUZZ_SUPPORT)
+tests_fuzz_fuzz_agent_file_CFLAGS = $(FUZZ_TARGET_CFLAGS)
+tests_fuzz_fuzz_agent_file_LDADD = $(FUZZ_CORE_LIBS)
 
 # The JSON Schema validator: a hostile schema compiled, then validated
 # against a hostile instance.

@@ -1091,6 +1091,9 @@ START_TEST(test_health_routes_and_errors) {
   int bad_id = add("GET", "/v1/executions/NOT-AN-ID");
   int unknown = add("GET", "/v1/executions/0190a0b0-c0d0-7e00-8f00-00000000ffff");
   int bad_param = add("GET", "/v1/agents?verbose=1");
+  int agent = add("GET", "/v1/agents/echo");
+  int no_agent = add("GET", "/v1/agents/nope");
+  int bad_agent = add("GET", "/v1/agents/.hidden");
   run_batch();
 
   json_t *doc = json_answer(healthz, 200);
@@ -1117,6 +1120,13 @@ START_TEST(test_health_routes_and_errors) {
   assert_error(unknown, 404, "not_found");
   assert_error(bad_param, 400, "invalid_request");
   ck_assert_str_eq(error_field(bad_param), "verbose");
+  /* One agent: its entry of the host's list, or 404 unknown_agent. */
+  doc = json_answer(agent, 200);
+  ck_assert_str_eq(str(doc, "name"), "echo");
+  json_decref(doc);
+  assert_error(no_agent, 404, "unknown_agent");
+  ck_assert_str_eq(error_field(no_agent), "name");
+  assert_error(bad_agent, 404, "unknown_agent");
   ck_assert_str_eq(fh.last_tenant, "anonymous");
 
   /* readyz follows the host's health; healthz does not. */

@@ -23,6 +23,7 @@
 #include <execd/plugin.h>
 
 #define HTTP_ID_LEN 36      /* execution ids are UUID-like: [0-9a-f-]{36} */
+#define HTTP_AGENT_NAME_MAX 128 /* agent names: [A-Za-z0-9._-], as the core allows */
 #define HTTP_TENANT_MAX EXECD_TENANT_MAX /* longest tenant name */
 /* Limits of a request head, answered by execd with its JSON error
  * document (414, 431).  libmicrohttpd keeps a request head in a buffer of
@@ -149,6 +150,7 @@ struct http_request {
   const http_route *route;
   const char *method; /* MHD's, valid while !closed */
   char id[HTTP_ID_LEN + 1];
+  char agent[HTTP_AGENT_NAME_MAX + 1]; /* /v1/agents/{name} */
   char tenant[HTTP_TENANT_MAX + 1];
 
   char *body;          /* request body (submit only) */

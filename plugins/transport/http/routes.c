@@ -217,6 +217,35 @@ static void h_agents(http_request *req) {
   request_after_call(req, H(req)->agents(req->srv->inst, request_on_reply, req));
 }
 
+/* One agent: its entry of the host's list, or 404 unknown_agent. */
+static void reply_agent(http_request *req, const execd_reply *r) {
+  if (r->status != 0 || !r->body) {
+    reply_document(req, r);
+    return;
+  }
+  size_t i;
+  json_t *a;
+  json_array_foreach(json_object_get(r->body, "agents"), i, a) {
+    if (json_is_string(json_object_get(a, "name")) &&
+        strcmp(json_string_value(json_object_get(a, "name")), req->agent) == 0) {
+      http_answer ans = {0, NULL};
+      answer_json(&ans, MHD_HTTP_OK, a);
+      request_answer(req, &ans);
+      return;
+    }
+  }
+  char msg[200];
+  snprintf(msg, sizeof msg, "no agent is named '%s' (GET /v1/agents lists them)", req->agent);
+  http_answer ans = {0, NULL};
+  answer_error(&ans, MHD_HTTP_NOT_FOUND, "unknown_agent", msg, "name");
+  request_answer(req, &ans);
+}
+
+static void h_agent(http_request *req) {
+  call_begin(req, reply_agent);
+  request_after_call(req, H(req)->agents(req->srv->inst, request_on_reply, req));
+}
+
 static void h_submit(http_request *req) {
   uint64_t wait = 0;
   int present = 0;
@@ -387,6 +416,7 @@ static const struct http_route routes[] = {
     {"/metrics", "GET", h_metrics, 0, 0, no_params},
     {"/v1/agents", "GET", h_agents, 1, 0, no_params},
     {"/v1/usage", "GET", h_usage, 1, 0, usage_params},
+    {"/v1/agents/{name}", "GET", h_agent, 1, 0, no_params},
     {"/v1/executions", "GET", h_list, 1, 0, list_params},
     {"/v1/executions", "POST", h_submit, 1, 1, submit_params},
     {"/v1/executions/{id}", "GET", h_get, 1, 0, no_params},
@@ -397,12 +427,14 @@ static const struct http_route routes[] = {
 };
 #define N_ROUTES (sizeof routes / sizeof *routes)
 
-/* Match path against pattern; the {id} segment is copied into id. */
+/* Match path against pattern; the {id} or {name} segment is copied into
+ * id (emptied when longer than idlen - 1: never valid). */
 static int path_matches(const char *pattern, const char *path, char *id,
                         size_t idlen) {
   const char *p = pattern, *u = path;
   while (*p) {
-    if (strncmp(p, "{id}", 4) == 0) {
+    size_t token = strncmp(p, "{id}", 4) == 0 ? 4 : strncmp(p, "{name}", 6) == 0 ? 6 : 0;
+    if (token) {
       size_t n = strcspn(u, "/");
       if (n == 0)
         return 0;
@@ -410,7 +442,7 @@ static int path_matches(const char *pattern, const char *path, char *id,
       if (n >= idlen)
         id[0] = '\0'; /* too long: invalid id */
       u += n;
-      p += 4;
+      p += token;
       continue;
     }
     if (*p != *u)
@@ -420,6 +452,14 @@ static int path_matches(const char *pattern, const char *path, char *id,
   }
   /* One trailing slash is tolerated. */
   return *u == '\0' || (u[0] == '/' && u[1] == '\0');
+}
+
+/* What the core allows in an agent's name (agent.h). */
+static int valid_agent_name(const char *name) {
+  size_t n = strlen(name);
+  if (n == 0 || n > HTTP_AGENT_NAME_MAX || name[0] == '.')
+    return 0;
+  return strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
 }
 
 static int valid_id(const char *id) {
@@ -497,7 +537,7 @@ static int json_content_type(const char *ct) {
 
 int routes_begin(http_request *req, const char *url, const char *method) {
   http_server *srv = req->srv;
-  char id[HTTP_ID_LEN + 2] = "";
+  char id[HTTP_AGENT_NAME_MAX + 2] = ""; /* {id} or {name} */
   const char *head_as = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0 ? "GET" : method;
   int path_found = 0;
   char allow[64] = "";
@@ -547,6 +587,16 @@ int routes_begin(http_request *req, const char *url, const char *method) {
     }
     memcpy(req->id, id, HTTP_ID_LEN);
     req->id[HTTP_ID_LEN] = '\0';
+  }
+  if (strstr(r->pattern, "{name}")) {
+    if (!valid_agent_name(id)) {
+      http_answer a = {0, NULL};
+      answer_error(&a, MHD_HTTP_NOT_FOUND, "unknown_agent",
+                   "no agent has that name (names are 1 to 128 of A-Z a-z 0-9 . _ -)", "name");
+      request_answer(req, &a);
+      return 1;
+    }
+    memcpy(req->agent, id, strlen(id) + 1); /* valid: at most HTTP_AGENT_NAME_MAX */
   }
   param_check pc = {r->params, ""};
   MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, check_param, &pc);
