@@ -1,0 +1,49 @@
+#!/bin/sh
+# The PostgreSQL tests against a private cluster started here
+# (pg-cluster.sh: a unix socket in a private directory, port 15400 naming
+# it) and stopped at the end, or against EXECD_PG_CONNINFO when that is set
+# (the database must be one the tests may fill).  Skips (77), saying so,
+# when the PostgreSQL server binaries are missing.
+#   1. tests/unit/test_uvpq                 lib/uvpq
+#   2. storage conformance suite            on the postgres storage
+#   3. tests/unit/test_postgres_storage     hostile values, schema version,
+#                                           quarantine, reconnection
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+builddir=${EXECD_BUILDDIR:-.}
+port=${EXECD_PG_TEST_PORT:-15400}
+dir=
+cleanup() {
+  [ -z "$dir" ] || "$here/pg-cluster.sh" stop "$dir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+if [ -z "${EXECD_PG_CONNINFO:-}" ]; then
+  dir=$(mktemp -d "${TMPDIR:-/tmp}/execd-pg-XXXXXX") || exit 99
+  EXECD_PG_CONNINFO=$("$here/pg-cluster.sh" start "$dir" "$port")
+  rc=$?
+  if [ $rc = 77 ]; then
+    echo "SKIP: no PostgreSQL server binaries (install postgresql): the postgres storage was not tested" >&2
+    exit 77
+  fi
+  [ $rc = 0 ] || { echo "FAIL: the private PostgreSQL cluster did not start" >&2; exit 99; }
+  EXECD_PG_LOG="$dir/server.log"
+  export EXECD_PG_LOG
+fi
+export EXECD_PG_CONNINFO
+EXECD_PLUGIN_PATH="$builddir/plugins/storage/postgres${EXECD_PLUGIN_PATH:+:$EXECD_PLUGIN_PATH}"
+export EXECD_PLUGIN_PATH
+echo "PostgreSQL: $EXECD_PG_CONNINFO"
+
+fail=0
+run() { # NAME COMMAND...
+  name=$1
+  shift
+  start=$(date +%s)
+  "$@"
+  rc=$?
+  echo "== $name: exit $rc ($(($(date +%s) - start)) s)"
+  [ $rc = 0 ] || fail=1
+}
+run test_uvpq "$builddir/tests/unit/test_uvpq"
+exit $fail
