@@ -29,6 +29,7 @@ typedef struct uvpq_req {
   int *lengths;
   int *formats;
   bool binary;
+  bool simple;
   uvpq_result_cb cb;
   void *arg;
   char error[ERROR_MAX]; /* why it failed, when it waits to be told so */
@@ -174,6 +175,7 @@ static uvpq_req *req_new(const uvpq_query_spec *s, uvpq_result_cb cb, void *arg)
   }
   free(lens);
   r->binary = s->result_binary;
+  r->simple = s->simple && s->sql && !s->nparams;
   r->cb = cb;
   r->arg = arg;
   return r;
@@ -367,6 +369,11 @@ static void connect_continue(uvpq_conn *c, PostgresPollingStatusType st) {
     conn_broken(c, "cannot watch the connection's socket");
 }
 
+static void ignore_notice(void *arg, const char *message) {
+  (void)arg;
+  (void)message;
+}
+
 static void conn_connect(uvpq_conn *c) {
   c->state = C_CONNECTING;
   c->pg = PQconnectStart(c->pool->conninfo);
@@ -378,6 +385,8 @@ static void conn_connect(uvpq_conn *c) {
     conn_broken(c, PQerrorMessage(c->pg));
     return;
   }
+  /* Notices ("relation ... already exists, skipping") would go to stderr. */
+  PQsetNoticeProcessor(c->pg, ignore_notice, NULL);
   /* libpq: behave as if the last poll had said PGRES_POLLING_WRITING. */
   connect_continue(c, PGRES_POLLING_WRITING);
 }
@@ -401,7 +410,8 @@ static void conn_next(uvpq_conn *c) {
     return;
   }
   c->running = r;
-  int ok = r->stmt
+  int ok = r->simple ? PQsendQuery(c->pg, r->sql)
+           : r->stmt
                ? PQsendQueryPrepared(c->pg, r->stmt, r->nparams,
                                      (const char *const *)r->values, r->lengths,
                                      r->formats, r->binary)
@@ -621,6 +631,13 @@ unsigned uvpq_pool_ready(const uvpq_pool *p) {
   return n;
 }
 
+unsigned uvpq_pool_usable(const uvpq_pool *p) {
+  unsigned n = 0;
+  for (unsigned i = 0; i < p->n; i++)
+    n += !p->conns[i].down && p->conns[i].state != C_CLOSED;
+  return n;
+}
+
 unsigned uvpq_pool_size(const uvpq_pool *p) { return p->n; }
 
 size_t uvpq_pool_pending(const uvpq_pool *p) {
@@ -685,6 +702,27 @@ void uvpq_pool_close(uvpq_pool *p, void (*done)(void *arg), void *arg) {
       continue;
     /* Down or never started: what waits for it fails. */
     fail_queue(c, "the storage is closing");
+    c->setup_running = false;
+    conn_finish(c);
+    c->state = C_CLOSED;
+  }
+  pool_check_closed(p);
+}
+
+void uvpq_pool_close_now(uvpq_pool *p, void (*done)(void *arg), void *arg) {
+  if (p->closing)
+    return;
+  p->closing = true;
+  p->done = done;
+  p->done_arg = arg;
+  for (unsigned i = 0; i < p->n; i++) {
+    uvpq_conn *c = &p->conns[i];
+    uv_timer_stop(&c->timer);
+    if (c->running) {
+      fail_later(p, c->running, "the pool was closed");
+      c->running = NULL;
+    }
+    fail_queue(c, "the pool was closed");
     c->setup_running = false;
     conn_finish(c);
     c->state = C_CLOSED;

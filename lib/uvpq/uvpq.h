@@ -78,12 +78,18 @@ typedef struct uvpq_query_spec {
   const int *formats;
   bool result_binary;
   long lane;
+  /* sql holds several statements and no parameters (the simple query
+   * protocol): for fixed text such as a schema. */
+  bool simple;
 } uvpq_query_spec;
 int uvpq_query(uvpq_pool *p, const uvpq_query_spec *q, uvpq_result_cb cb,
                void *arg);
 
 /* Connections up and ready now. */
 unsigned uvpq_pool_ready(const uvpq_pool *p);
+/* Connections not known to be down: up, or being made for the first time
+ * or after a failure that is not yet confirmed. */
+unsigned uvpq_pool_usable(const uvpq_pool *p);
 /* The pool's size. */
 unsigned uvpq_pool_size(const uvpq_pool *p);
 /* Queries queued or running. */
@@ -97,5 +103,10 @@ const char *uvpq_pool_last_error(const uvpq_pool *p);
  * first (and runs its queue); queries on a connection that is down fail
  * now.  No uvpq_query is accepted after this. */
 void uvpq_pool_close(uvpq_pool *p, void (*done)(void *arg), void *arg);
+
+/* Closes the pool at once: what is queued or running fails, every
+ * connection is finished (a query running on the server may still end
+ * there); done(arg) as with uvpq_pool_close. */
+void uvpq_pool_close_now(uvpq_pool *p, void (*done)(void *arg), void *arg);
 
 #endif

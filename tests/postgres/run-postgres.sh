@@ -46,4 +46,7 @@ run() { # NAME COMMAND...
   [ $rc = 0 ] || fail=1
 }
 run test_uvpq "$builddir/tests/unit/test_uvpq"
+conf=$(printf '{"conninfo": "%s", "pool_size": 4, "log_max": 65536}' "$EXECD_PG_CONNINFO")
+EXECD_CONFORMANCE_STORAGE=postgres EXECD_CONFORMANCE_STORAGE_CONFIG=$conf \
+  run "storage conformance on postgres" "$builddir/tests/conformance/storage_conformance"
 exit $fail
