@@ -97,12 +97,16 @@ static void plog(uvpq_pool *p, int level, const char *fmt, ...) {
   p->log(p->log_arg, level, msg);
 }
 
-/* libpq's messages end with a newline. */
+/* libpq's messages span lines ("FATAL: ...\nserver closed ...\n\tThis
+ * probably means..."): one line, for logs and error details. */
 static void copy_error(char *dst, size_t size, const char *msg) {
   snprintf(dst, size, "%s", msg && *msg ? msg : "unknown error");
   size_t n = strlen(dst);
   while (n > 0 && (dst[n - 1] == '\n' || dst[n - 1] == ' '))
     dst[--n] = '\0';
+  for (char *p = dst; *p; p++)
+    if (*p == '\n' || *p == '\t')
+      *p = ' ';
 }
 
 /* --- queues ------------------------------------------------------------ */

@@ -49,4 +49,5 @@ run test_uvpq "$builddir/tests/unit/test_uvpq"
 conf=$(printf '{"conninfo": "%s", "pool_size": 4, "log_max": 65536}' "$EXECD_PG_CONNINFO")
 EXECD_CONFORMANCE_STORAGE=postgres EXECD_CONFORMANCE_STORAGE_CONFIG=$conf \
   run "storage conformance on postgres" "$builddir/tests/conformance/storage_conformance"
+run test_postgres_storage "$builddir/tests/unit/test_postgres_storage"
 exit $fail
