@@ -26,7 +26,12 @@ if [ -z "${EXECD_PG_CONNINFO:-}" ]; then
     echo "SKIP: no PostgreSQL server binaries (install postgresql): the postgres storage was not tested" >&2
     exit 77
   fi
-  [ $rc = 0 ] || { echo "FAIL: the private PostgreSQL cluster did not start" >&2; exit 99; }
+  if [ $rc != 0 ]; then
+    # Where the server cannot run (a build chroot), skip loudly; CI fails
+    # on a skip of these tests once the plugin is built (.ci/run).
+    echo "SKIP: the private PostgreSQL cluster did not start (see above): the postgres storage was not tested" >&2
+    exit 77
+  fi
   EXECD_PG_LOG="$dir/server.log"
   export EXECD_PG_LOG
 fi
