@@ -4,6 +4,7 @@
 # (no TCP), run as an unprivileged user when started as root (postgres
 # refuses root), stopped and removed by "stop".
 #   pg-cluster.sh start DIR PORT   prints the libpq conninfo of database "execd"
+#   pg-cluster.sh psql DIR PORT SQL  prints the value of one query
 #   pg-cluster.sh stop DIR         stops the server and removes DIR
 # PORT only names the socket (.s.PGSQL.PORT); the tests use 15400-15499.
 # The server logs every statement without its parameters
@@ -57,6 +58,9 @@ CONF
     -c "CREATE DATABASE execd" >/dev/null
   echo "host=$dir port=$port user=execd dbname=execd"
   ;;
+psql) # DIR PORT SQL: one query's value, for the benchmark's checks
+  as_owner "$bindir/psql" -h "$dir" -p "$3" -U execd -d execd -Atq -c "$4"
+  ;;
 stop)
   if [ -d "$dir/data" ] && [ -n "$bindir" ]; then
     as_owner "$bindir/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
@@ -64,7 +68,7 @@ stop)
   rm -rf "$dir"
   ;;
 *)
-  echo "usage: pg-cluster.sh start DIR PORT | stop DIR" >&2
+  echo "usage: pg-cluster.sh start DIR PORT | psql DIR PORT SQL | stop DIR" >&2
   exit 2
   ;;
 esac

@@ -16,3 +16,16 @@ plugins_storage_postgres_storage_postgres_la_LIBADD = lib/configcheck/libconfigc
 	lib/uvpq/libuvpq.la $(PQ_LIBS) $(LIBBSD_LIBS) $(UV_LIBS) $(JANSSON_LIBS)
 endif
 EXTRA_DIST += doc/storage-postgres.md
+
+# Its benchmark (bench/storage-postgres, run by hand from the build tree):
+# bench/storage_ops drives any storage plugin through what one execution
+# does to it; the script compares file, postgres and pg-boss.
+if BUILD_PLUGIN_POSTGRES
+noinst_PROGRAMS += bench/storage_ops
+bench_storage_ops_SOURCES = bench/storage_ops.c \
+	tests/conformance/harness.c tests/conformance/harness.h \
+	tests/conformance/storage_client.c tests/conformance/storage_client.h
+bench_storage_ops_CFLAGS = $(AM_CFLAGS) -I$(top_srcdir)/tests/conformance
+bench_storage_ops_LDADD = core/libexecdloader.la $(UV_LIBS) $(JANSSON_LIBS)
+endif
+EXTRA_DIST += bench/storage-postgres bench/storage-postgres-pgboss
