@@ -344,6 +344,74 @@ START_TEST(test_connections_killed_are_made_again) {
 }
 END_TEST
 
+static long count_of(const char *sql, const char *value) {
+  PGresult *r = admin(conninfo, sql, 1, (const char *[]){value});
+  long n = atol(PQgetvalue(r, 0, 0));
+  PQclear(r);
+  return n;
+}
+
+static int old_finished_gone(void *arg) {
+  (void)arg; /* a blocking query per turn of the loop: a test may block */
+  return count_of("SELECT count(*) FROM execd_executions WHERE tenant = $1 "
+                  "AND state = 'SUCCEEDED' AND updated_at < now() - interval '1 hour'",
+                  tenant) == 0;
+}
+
+START_TEST(test_retention_deletes_old_finished_in_batches) {
+  enum { OLD = 5 };
+  json_t *old[OLD], *running, *fresh;
+  sc_result r = {0};
+  for (int i = 0; i < OLD; i++) {
+    char id[37];
+    sc_new_id(id);
+    old[i] = sc_record(id, tenant, "RUNNING", NULL, NULL, NULL, 0);
+    ck_assert_int_eq(sc_insert(old[i], &r), 0);
+    sc_clear(&r);
+    ck_assert_int_eq(sc_ops()->log_append(P.self, id, "old\n", 4), 0);
+    json_object_set_new(old[i], "state", json_string("SUCCEEDED"));
+    ck_assert_int_eq(sc_update(old[i], "RUNNING", &r), 0);
+    ck_assert_int_eq(r.status, 0);
+    sc_clear(&r);
+  }
+  char id[37];
+  sc_new_id(id);
+  running = sc_record(id, tenant, "RUNNING", NULL, NULL, NULL, 0);
+  ck_assert_int_eq(sc_insert(running, &r), 0);
+  sc_clear(&r);
+  sc_new_id(id);
+  fresh = sc_record(id, tenant, "SUCCEEDED", NULL, NULL, NULL, 0);
+  ck_assert_int_eq(sc_insert(fresh, &r), 0);
+  sc_clear(&r);
+  PQclear(admin(conninfo, "UPDATE execd_executions SET updated_at = now() - "
+                "interval '2 hours' WHERE tenant = $1 AND id <> $2",
+                2, (const char *[]){tenant, id_of(fresh)}));
+  harness_unload(&P);
+  /* An hour, two per statement, a pass every 50 ms. */
+  ck_assert_int_eq(load_with(conninfo, "{\"retention\": 3600000, \"retention_batch\": 2, "
+                             "\"retention_interval\": 50}", &P), 0);
+  sc_use(&P);
+  ck_assert_msg(harness_run_until(old_finished_gone, NULL, 30000),
+                "old finished executions are still there");
+  for (int i = 0; i < OLD; i++) {
+    ck_assert_int_eq(sc_get(id_of(old[i]), &r), 0);
+    ck_assert_int_eq(r.status, EXECD_ENOENT);
+    sc_clear(&r);
+    ck_assert_int_eq(count_of("SELECT count(*) FROM execd_log_chunks WHERE id = $1",
+                              id_of(old[i])), 0);
+    json_decref(old[i]);
+  }
+  ck_assert_int_eq(sc_get(id_of(running), &r), 0); /* not finished: kept */
+  ck_assert_int_eq(r.status, 0);
+  sc_clear(&r);
+  ck_assert_int_eq(sc_get(id_of(fresh), &r), 0); /* recent: kept */
+  ck_assert_int_eq(r.status, 0);
+  sc_clear(&r);
+  json_decref(running);
+  json_decref(fresh);
+}
+END_TEST
+
 int main(void) {
   if (!getenv("EXECD_PG_CONNINFO")) {
     fprintf(stderr, "SKIP: test_postgres_storage needs a PostgreSQL server: set "
@@ -361,6 +429,7 @@ int main(void) {
   tcase_add_test(tc, test_check_config);
   tcase_add_test(tc, test_unreachable_at_start);
   tcase_add_test(tc, test_connections_killed_are_made_again);
+  tcase_add_test(tc, test_retention_deletes_old_finished_in_batches);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);

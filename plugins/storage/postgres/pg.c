@@ -33,6 +33,13 @@ static const execd_config_key pg_config_keys[] = {
     {"log_max", EXECD_CFG_SIZE, "1M",
      "bytes of log kept per execution; later output is dropped and a marker "
      "line says so"},
+    {"retention", EXECD_CFG_DURATION, "0",
+     "finished executions whose last write is older than this are deleted "
+     "with their logs (0: kept until removed)"},
+    {"retention_batch", EXECD_CFG_INT, "500",
+     "most executions one retention statement deletes (1-100000)"},
+    {"retention_interval", EXECD_CFG_DURATION, "60s",
+     "how often retention looks for executions to delete"},
     {NULL, 0, NULL, NULL}};
 
 static void pg_log_cb(void *arg, int level, const char *msg) {
@@ -79,7 +86,7 @@ static int configure(pg_store *st, const json_t *config) {
     return EXECD_ECONFIG;
   }
   PQconninfoFree(opts);
-  long long pool, timeout, wait, log_max;
+  long long pool, timeout, wait, log_max, retention, batch, interval;
   int rc;
   if ((rc = cfg_uint(st, config, "pool_size", DEFAULT_POOL_SIZE, 1, MAX_POOL_SIZE, &pool)) ||
       (rc = cfg_uint(st, config, "statement_timeout", DEFAULT_STATEMENT_TIMEOUT_MS, 0,
@@ -87,8 +94,16 @@ static int configure(pg_store *st, const json_t *config) {
       (rc = cfg_uint(st, config, "connect_wait", DEFAULT_CONNECT_WAIT_MS, 100,
                      3600ll * 1000, &wait)) ||
       (rc = cfg_uint(st, config, "log_max", DEFAULT_LOG_MAX, MIN_LOG_MAX,
-                     1ll << 40, &log_max)))
+                     1ll << 40, &log_max)) ||
+      (rc = cfg_uint(st, config, "retention", 0, 0, 100ll * 365 * 86400 * 1000,
+                     &retention)) ||
+      (rc = cfg_uint(st, config, "retention_batch", 500, 1, 100000, &batch)) ||
+      (rc = cfg_uint(st, config, "retention_interval", 60000, 10, 86400ll * 1000,
+                     &interval)))
     return rc;
+  st->retention_ms = (uint64_t)retention;
+  st->retention_batch = (unsigned)batch;
+  st->retention_interval_ms = (unsigned)interval;
   st->pool_size = (unsigned)pool;
   st->statement_timeout_ms = (unsigned)timeout;
   st->connect_wait_ms = (unsigned)wait;
@@ -173,6 +188,7 @@ static int pg_start(void *self) {
     return rc;
   }
   uvpq_pool_start(st->pool);
+  retention_start(st);
   st->host->log(st->inst, EXECD_LOG_INFO,
                 "PostgreSQL storage: schema version %d, %u connections",
                 PG_SCHEMA_VERSION, st->pool_size);
@@ -190,6 +206,7 @@ static void pg_stop(void *self) {
     return;
   logs_flush_all(st);
   st->stopping = true;
+  retention_stop(st);
   if (st->log_timer_open) {
     uv_timer_stop(&st->log_timer);
     uv_close((uv_handle_t *)&st->log_timer, on_timer_closed);
@@ -210,10 +227,16 @@ static void pg_destroy(void *self) {
     while (st->pool)
       uv_run(st->loop, UV_RUN_NOWAIT);
   }
+  /* Without stop(), timers are still open: closed here, on a loop that
+   * is not running, which sees the closes at once. */
+  bool closing = st->log_timer_open || st->retention_timer_open;
+  retention_stop(st);
   if (st->log_timer_open) {
     uv_close((uv_handle_t *)&st->log_timer, on_timer_closed);
-    uv_run(st->loop, UV_RUN_NOWAIT);
+    st->log_timer_open = false;
   }
+  if (closing)
+    uv_run(st->loop, UV_RUN_NOWAIT);
   pg_write *w;
   while ((w = TAILQ_FIRST(&st->writes)) != NULL) {
     TAILQ_REMOVE(&st->writes, w, link);

@@ -63,6 +63,9 @@ typedef struct pg_store {
   unsigned statement_timeout_ms;
   unsigned connect_wait_ms; /* start(): how long to wait for the schema */
   uint64_t log_max;
+  uint64_t retention_ms;      /* 0: finished executions are kept */
+  unsigned retention_batch;
+  unsigned retention_interval_ms;
 
   uvpq_pool *pool;
   bool stopping;
@@ -75,6 +78,10 @@ typedef struct pg_store {
   size_t logs_capped; /* buffers that only remember a capped log */
   uv_timer_t log_timer;
   bool log_timer_open;
+
+  uv_timer_t retention_timer;
+  bool retention_timer_open;
+  uint64_t retention_deleted; /* in the pass running */
 } pg_store;
 
 /* --- schema.c ------------------------------------------------------------ */
@@ -96,6 +103,11 @@ void pg_op_error(pg_store *st, void *cb_arg, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Sets aside the stored row of id that cannot be read back (why). */
 void pg_quarantine(pg_store *st, const char *id, const char *why);
+
+/* --- retention.c ---------------------------------------------------------- */
+/* Starts the passes (when retention is set); stop closes the timer. */
+void retention_start(pg_store *st);
+void retention_stop(pg_store *st);
 
 /* --- logs.c -------------------------------------------------------------- */
 int logs_append(pg_store *st, const char *id, const char *data, size_t len);

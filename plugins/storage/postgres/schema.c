@@ -32,6 +32,8 @@ static const char schema_v1[] =
     "CREATE INDEX execd_executions_agent ON execd_executions (agent, id);"
     "CREATE INDEX execd_executions_created ON execd_executions (created_ms);"
     "CREATE INDEX execd_executions_labels ON execd_executions USING gin (labels jsonb_path_ops);"
+    "CREATE INDEX execd_executions_finished ON execd_executions (updated_at)"
+    "  WHERE state IN ('SUCCEEDED', 'FAILED', 'TIMED_OUT', 'CANCELLED');"
     "CREATE TABLE execd_idempotency ("
     "  tenant text COLLATE \"C\" NOT NULL,"
     "  key text COLLATE \"C\" NOT NULL,"
@@ -190,6 +192,13 @@ const uvpq_statement pg_statements[] = {
      "WHERE m.id = $1 AND m.off <= $2::bigint), 0) AND c.off < $3::bigint "
      "ORDER BY 1"},
     {"execd_quarantine", "SELECT execd_quarantine($1, $2)"},
+    {"execd_retention",
+     "WITH doomed AS (SELECT id FROM execd_executions "
+     "WHERE state IN ('SUCCEEDED', 'FAILED', 'TIMED_OUT', 'CANCELLED') "
+     "AND updated_at < now() - make_interval(secs => $1::double precision / 1000) "
+     "ORDER BY updated_at LIMIT $2::int FOR UPDATE SKIP LOCKED), "
+     "gone AS (DELETE FROM execd_executions e USING doomed d WHERE e.id = d.id "
+     "RETURNING 1) SELECT count(*) FROM gone"},
 };
 const size_t pg_n_statements = sizeof pg_statements / sizeof pg_statements[0];
 
