@@ -4,6 +4,8 @@
 # (no TCP), run as an unprivileged user when started as root (postgres
 # refuses root), stopped and removed by "stop".
 #   pg-cluster.sh start DIR PORT   prints the libpq conninfo of database "execd"
+#   pg-cluster.sh pause DIR        stops the server, keeping its data
+#   pg-cluster.sh resume DIR       starts it again
 #   pg-cluster.sh psql DIR PORT SQL  prints the value of one query
 #   pg-cluster.sh stop DIR         stops the server and removes DIR
 # PORT only names the socket (.s.PGSQL.PORT); the tests use 15400-15499.
@@ -57,6 +59,12 @@ CONF
   as_owner "$bindir/psql" -h "$dir" -p "$port" -U execd -d postgres -q \
     -c "CREATE DATABASE execd" >/dev/null
   echo "host=$dir port=$port user=execd dbname=execd"
+  ;;
+pause) # DIR: the server stops, its data stays (tests of an outage)
+  as_owner "$bindir/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
+  ;;
+resume) # DIR
+  as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null
   ;;
 psql) # DIR PORT SQL: one query's value, for the benchmark's checks
   as_owner "$bindir/psql" -h "$dir" -p "$3" -U execd -d execd -Atq -c "$4"

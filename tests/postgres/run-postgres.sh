@@ -33,7 +33,9 @@ if [ -z "${EXECD_PG_CONNINFO:-}" ]; then
     exit 77
   fi
   EXECD_PG_LOG="$dir/server.log"
-  export EXECD_PG_LOG
+  # The outage test stops and starts this private server.
+  EXECD_PG_CLUSTER="$here/pg-cluster.sh $dir"
+  export EXECD_PG_LOG EXECD_PG_CLUSTER
 fi
 export EXECD_PG_CONNINFO
 EXECD_PLUGIN_PATH="$builddir/plugins/storage/postgres${EXECD_PLUGIN_PATH:+:$EXECD_PLUGIN_PATH}"

@@ -412,6 +412,78 @@ START_TEST(test_retention_deletes_old_finished_in_batches) {
 }
 END_TEST
 
+static int unhealthy(void *arg) {
+  health_probe *h = arg;
+  return h->ops->health(h->self) != 0;
+}
+
+static void cluster(const char *verb) {
+  char cmd[1024];
+  /* "pg-cluster.sh DIR" -> "pg-cluster.sh VERB DIR" */
+  const char *c = getenv("EXECD_PG_CLUSTER");
+  const char *space = strrchr(c, ' ');
+  snprintf(cmd, sizeof cmd, "%.*s %s%s", (int)(space - c), c, verb, space);
+  ck_assert_msg(system(cmd) == 0, "%s failed", cmd);
+}
+
+/* PostgreSQL stopped mid-run: health says so, an insert fails at once
+ * (nothing acknowledged that is not stored), an update waits and is
+ * written once the server is back. */
+START_TEST(test_postgres_stopped_mid_run) {
+  if (!getenv("EXECD_PG_CLUSTER")) {
+    fprintf(stderr, "the outage test needs a private cluster (EXECD_PG_CLUSTER): not run\n");
+    return;
+  }
+  char id[37];
+  sc_new_id(id);
+  json_t *rec = sc_record(id, tenant, "RUNNING", NULL, NULL, NULL, 0);
+  sc_result r = {0};
+  ck_assert_int_eq(sc_insert(rec, &r), 0);
+  ck_assert_int_eq(r.status, 0);
+  sc_clear(&r);
+
+  cluster("pause");
+  health_probe h = {sc_ops(), P.self};
+  ck_assert_msg(harness_run_until(unhealthy, &h, 30000), "health still says usable");
+  ck_assert_msg(strstr(harness_last_error(), "unreachable"), "%s", harness_last_error());
+
+  char id2[37];
+  sc_new_id(id2);
+  json_t *refused = sc_record(id2, tenant, "QUEUED", NULL, NULL, NULL, 0);
+  ck_assert_int_eq(sc_insert(refused, &r), 0);
+  ck_assert_int_eq(r.status, EXECD_EUNAVAIL);
+  sc_clear(&r);
+
+  ck_assert_int_eq(sc_ops()->log_append(P.self, id, "result\n", 7), 0);
+  json_object_set_new(rec, "state", json_string("SUCCEEDED"));
+  sc_result u = {0};
+  ck_assert_int_eq(sc_update_async(rec, "RUNNING", &u), 0);
+  harness_run_until(unhealthy, &h, 0); /* a turn of the loop */
+  ck_assert(harness_run_until(healthy, &h, 1500) == 0); /* still down */
+  ck_assert_msg(u.calls == 0, "the update was answered while PostgreSQL was down: %s",
+                execd_strerror(u.status));
+
+  cluster("resume");
+  ck_assert_int_eq(sc_wait(&u), 0);
+  ck_assert_msg(u.status == 0, "the update failed: %s (%s)", execd_strerror(u.status),
+                harness_last_error());
+  sc_clear(&u);
+  ck_assert_int_eq(sc_get(id, &r), 0);
+  ck_assert_int_eq(r.status, 0);
+  ck_assert_str_eq(json_string_value(json_object_get(r.record, "state")), "SUCCEEDED");
+  sc_clear(&r);
+  ck_assert_int_eq(sc_log_read(id, 0, 100, &r), 0); /* appended during the outage */
+  ck_assert_int_eq(r.status, 0);
+  ck_assert_str_eq(r.data, "result\n");
+  sc_clear(&r);
+  ck_assert_int_eq(sc_get(id2, &r), 0);
+  ck_assert_int_eq(r.status, EXECD_ENOENT); /* refused means not stored */
+  sc_clear(&r);
+  json_decref(rec);
+  json_decref(refused);
+}
+END_TEST
+
 int main(void) {
   if (!getenv("EXECD_PG_CONNINFO")) {
     fprintf(stderr, "SKIP: test_postgres_storage needs a PostgreSQL server: set "
@@ -430,6 +502,7 @@ int main(void) {
   tcase_add_test(tc, test_unreachable_at_start);
   tcase_add_test(tc, test_connections_killed_are_made_again);
   tcase_add_test(tc, test_retention_deletes_old_finished_in_batches);
+  tcase_add_test(tc, test_postgres_stopped_mid_run);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);

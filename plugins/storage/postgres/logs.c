@@ -58,15 +58,58 @@ static void unlink_free(pg_store *st, log_buffer *b) {
   free(b);
 }
 
+static void on_flush_timer(uv_timer_t *t) { logs_flush_all(t->data); }
+static void on_flush_timer_requeued(uv_timer_t *t) { logs_flush_all(t->data); }
+
 typedef struct flush_ctx {
   pg_store *st;
   char id[ROW_ID_MAX + 1];
   size_t len;
+  char *data;          /* the bytes, kept to be sent again */
+  bool dropped;
+  int64_t received_us;
 } flush_ctx;
+
+/* The connection was lost before an answer: the bytes go back in front of
+ * what was buffered since, to be sent with the next flush of the id (the
+ * chunk is not written twice: its offset is the log's size, and a chunk
+ * that had committed moved the size on, so at worst a resend repeats
+ * bytes after a commit whose answer was lost). */
+static bool requeue(pg_store *st, flush_ctx *f) {
+  log_buffer *b = find(st, f->id, true);
+  if (!b || b->capped)
+    return b != NULL;
+  size_t total = f->len + b->len;
+  if (total > st->log_max)
+    return false;
+  char *data = malloc(total ? total : 1);
+  if (!data)
+    return false;
+  if (f->len)
+    memcpy(data, f->data, f->len);
+  if (b->len)
+    memcpy(data + f->len, b->data, b->len);
+  bool was_clean = !b->len && !b->dropped;
+  free(b->data);
+  b->data = data;
+  b->len = b->cap = total;
+  b->dropped = b->dropped || f->dropped;
+  b->received_us = f->received_us;
+  if (was_clean)
+    st->logs_dirty++;
+  if (st->log_timer_open && !uv_is_active((uv_handle_t *)&st->log_timer))
+    uv_timer_start(&st->log_timer, on_flush_timer_requeued, 500, 0);
+  return true;
+}
 
 static void on_flushed(void *arg, PGresult *res, const char *error) {
   flush_ctx *f = arg;
   pg_store *st = f->st;
+  if (error && !res && !st->stopping && requeue(st, f)) {
+    free(f->data);
+    free(f);
+    return;
+  }
   if (error) {
     st->host->log(st->inst, EXECD_LOG_ERR, "%zu log bytes of execution %s were "
                   "not stored: %s", f->len, f->id, error);
@@ -97,6 +140,7 @@ static void on_flushed(void *arg, PGresult *res, const char *error) {
       b->dropped = false;
     }
   }
+  free(f->data);
   free(f);
 }
 
@@ -108,18 +152,25 @@ static void flush_buffer(pg_store *st, log_buffer *b) {
     f->st = st;
     snprintf(f->id, sizeof f->id, "%s", b->id);
     f->len = b->len;
+    f->dropped = b->dropped;
+    f->received_us = b->received_us;
+    f->data = b->data; /* taken: the buffer lets go of it below */
+    b->data = NULL;
+    b->cap = 0;
     char at[32], cap[32];
     snprintf(at, sizeof at, "%lld", (long long)b->received_us);
     snprintf(cap, sizeof cap, "%llu", (unsigned long long)st->log_max);
     uvpq_query_spec q = {
         .stmt = "execd_log_append", .nparams = 5,
-        .values = (const char *[]){b->id, b->data ? b->data : "", at, cap,
+        .values = (const char *[]){b->id, f->data ? f->data : "", at, cap,
                                    b->dropped ? "true" : "false"},
         .lengths = (const int[]){0, (int)b->len, 0, 0, 0},
         .formats = (const int[]){0, 1, 0, 0, 0},
         .lane = pg_lane(b->id)};
-    if (uvpq_query(st->pool, &q, on_flushed, f) != 0)
+    if (uvpq_query(st->pool, &q, on_flushed, f) != 0) {
+      free(f->data);
       free(f);
+    }
   } else {
     st->host->log(st->inst, EXECD_LOG_ERR, "out of memory: %zu log bytes of "
                   "execution %s were not stored", b->len, b->id);
@@ -136,7 +187,6 @@ static void flush_buffer(pg_store *st, log_buffer *b) {
   }
 }
 
-static void on_flush_timer(uv_timer_t *t) { logs_flush_all(t->data); }
 
 int logs_append(pg_store *st, const char *id, const char *data, size_t len) {
   log_buffer *b = find(st, id, true);

@@ -16,6 +16,7 @@
 
 #include "pg_internal.h"
 
+#define PARK_RETRY_MS 500
 #define LIST_DEFAULT_LIMIT 100
 #define LIST_MAX_LIMIT 10000
 
@@ -102,12 +103,28 @@ static pg_write *write_new(pg_store *st, const char *what, const char *id,
   return w;
 }
 
+static void write_free(pg_write *w) {
+  json_decref(w->copy);
+  json_decref(w->record);
+  free(w->expected);
+  free(w);
+}
+
 static void write_unqueue(pg_store *st, pg_write *w) {
   TAILQ_REMOVE(&st->writes, w, link);
   st->writes_n--;
-  json_decref(w->copy);
-  json_decref(w->record);
-  free(w);
+  write_free(w);
+}
+
+static void write_call_back(pg_store *st, pg_write *w) {
+  if (w->cb) {
+    if (w->status != 0 && w->error[0])
+      pg_op_error(st, w->arg, "%s", w->error);
+    w->cb(w->arg, w->status, w->record);
+  } else if (w->status != 0) {
+    st->host->log(st->inst, EXECD_LOG_ERR, "%s of execution %s failed: %s",
+                  w->what, w->id, w->error[0] ? w->error : "unknown error");
+  }
 }
 
 static void writes_drain(pg_store *st) {
@@ -115,17 +132,8 @@ static void writes_drain(pg_store *st) {
   while ((w = TAILQ_FIRST(&st->writes)) != NULL && w->done) {
     TAILQ_REMOVE(&st->writes, w, link);
     st->writes_n--;
-    if (w->cb) {
-      if (w->status != 0 && w->error[0])
-        pg_op_error(st, w->arg, "%s", w->error);
-      w->cb(w->arg, w->status, w->record);
-    } else if (w->status != 0) {
-      st->host->log(st->inst, EXECD_LOG_ERR, "%s of execution %s failed: %s",
-                    w->what, w->id, w->error[0] ? w->error : "unknown error");
-    }
-    json_decref(w->copy);
-    json_decref(w->record);
-    free(w);
+    write_call_back(st, w);
+    write_free(w);
   }
 }
 
@@ -141,13 +149,65 @@ static void write_done(pg_write *w, int status, json_t *record, const char *fmt,
     vsnprintf(w->error, sizeof w->error, fmt, ap);
     va_end(ap);
   }
+  if (w->parked) { /* out of the call order since it was parked */
+    TAILQ_REMOVE(&w->st->parked, w, link);
+    write_call_back(w->st, w);
+    write_free(w);
+    return;
+  }
   writes_drain(w->st);
+}
+
+static int send_update(pg_store *st, pg_write *w);
+
+static void on_park_timer(uv_timer_t *t) {
+  pg_store *st = t->data;
+  /* Sent again in the order they were parked; each comes back here if
+   * PostgreSQL is still unreachable. */
+  struct pg_writes again = TAILQ_HEAD_INITIALIZER(again);
+  TAILQ_CONCAT(&again, &st->parked, link);
+  pg_write *w;
+  while ((w = TAILQ_FIRST(&again)) != NULL) {
+    TAILQ_REMOVE(&again, w, link);
+    TAILQ_INSERT_TAIL(&st->parked, w, link);
+    if (send_update(st, w) != 0) {
+      TAILQ_REMOVE(&st->parked, w, link);
+      w->status = EXECD_EUNAVAIL;
+      snprintf(w->error, sizeof w->error, "update of %s: the storage is closing", w->id);
+      write_call_back(st, w);
+      write_free(w);
+    }
+  }
+}
+
+/* An update whose connection failed waits for PostgreSQL instead of
+ * failing: the core writes an execution's result once, and it must land.
+ * It leaves the call order, so that the writes after it (a submit's insert
+ * answering 503) are not held behind it. */
+static void park(pg_store *st, pg_write *w, const char *error) {
+  if (!w->parked) {
+    st->host->log(st->inst, EXECD_LOG_WARNING,
+                  "update of execution %s waits for PostgreSQL: %s", w->id, error);
+    TAILQ_REMOVE(&st->writes, w, link);
+    st->writes_n--;
+    w->parked = true;
+  } else {
+    TAILQ_REMOVE(&st->parked, w, link);
+  }
+  TAILQ_INSERT_TAIL(&st->parked, w, link);
+  if (st->park_timer_open && !uv_is_active((uv_handle_t *)&st->park_timer))
+    uv_timer_start(&st->park_timer, on_park_timer, PARK_RETRY_MS, 0);
+  writes_drain(st);
 }
 
 /* The answer of execd_insert or execd_update: (status, doc). */
 static void on_put(void *arg, PGresult *res, const char *error) {
   pg_write *w = arg;
   pg_store *st = w->st;
+  if (error && !res && !st->stopping && strcmp(w->what, "update") == 0) {
+    park(st, w, error); /* no answer: the connection, not the statement */
+    return;
+  }
   if (error) {
     write_done(w, query_status(res), NULL, "%s of %s: PostgreSQL: %s", w->what,
                w->id, error);
@@ -179,6 +239,12 @@ static void on_put(void *arg, PGresult *res, const char *error) {
   } else if (insert) {
     write_done(w, EXECD_ECONFLICT, stored, "an execution with id %s is stored already",
                w->id);
+  } else if (code == 1 && w->parked && stored && json_equal(stored, w->copy)) {
+    /* Sent again after a lost answer: the first try had committed. */
+    json_t *copy = w->copy;
+    w->copy = NULL;
+    json_decref(stored);
+    write_done(w, 0, copy, NULL);
   } else if (code == 1) {
     write_done(w, EXECD_ECONFLICT, stored, NULL);
   } else {
@@ -253,10 +319,14 @@ static int put(pg_store *st, const char *what, const json_t *record,
   } else {
     /* Log bytes are durable no later than the next update completes. */
     logs_flush_id(st, f.id);
-    q.stmt = "execd_update";
-    q.nparams = 6;
-    q.values = (const char *[]){f.id, expected_state, f.state, f.agent, labels, doc};
-    rc = uvpq_query(st->pool, &q, on_put, w);
+    if (expected_state && !(w->expected = strdup(expected_state))) {
+      rc = -1;
+    } else {
+      q.stmt = "execd_update";
+      q.nparams = 6;
+      q.values = (const char *[]){f.id, expected_state, f.state, f.agent, labels, doc};
+      rc = uvpq_query(st->pool, &q, on_put, w);
+    }
   }
   free(doc);
   free(labels);
@@ -266,6 +336,66 @@ static int put(pg_store *st, const char *what, const json_t *record,
     return EXECD_EUNAVAIL;
   }
   return 0;
+}
+
+/* Sends a parked update again, from its stored copy. */
+static int send_update(pg_store *st, pg_write *w) {
+  row_fields f;
+  char err[256];
+  if (row_fields_get(w->copy, &f, err, sizeof err) != 0)
+    return -1;
+  int rc;
+  char *doc = doc_of(st, w->copy, &rc);
+  char *labels = row_labels_json(&f);
+  rc = -1;
+  if (doc && labels) {
+    logs_flush_id(st, f.id); /* bytes sent back during the outage go first */
+    uvpq_query_spec q = {.stmt = "execd_update", .nparams = 6, .lane = pg_lane(f.id),
+                         .values = (const char *[]){f.id, w->expected, f.state, f.agent,
+                                                    labels, doc}};
+    rc = uvpq_query(st->pool, &q, on_put, w);
+  }
+  free(doc);
+  free(labels);
+  return rc;
+}
+
+void writes_init(pg_store *st) {
+  TAILQ_INIT(&st->writes);
+  TAILQ_INIT(&st->parked);
+}
+
+static void on_park_timer_closed(uv_handle_t *h) { (void)h; }
+
+void writes_stop(pg_store *st) {
+  if (st->park_timer_open) {
+    uv_timer_stop(&st->park_timer);
+    uv_close((uv_handle_t *)&st->park_timer, on_park_timer_closed);
+    st->park_timer_open = false;
+  }
+  pg_write *w;
+  while ((w = TAILQ_FIRST(&st->parked)) != NULL) {
+    TAILQ_REMOVE(&st->parked, w, link);
+    w->status = EXECD_EUNAVAIL;
+    snprintf(w->error, sizeof w->error, "update of %s not written: PostgreSQL was "
+             "unreachable until execd stopped (recovery concludes it at the next "
+             "start)", w->id);
+    st->host->log(st->inst, EXECD_LOG_ERR, "%s", w->error);
+    write_call_back(st, w);
+    write_free(w);
+  }
+}
+
+void writes_free(pg_store *st) {
+  pg_write *w;
+  while ((w = TAILQ_FIRST(&st->writes)) != NULL) {
+    TAILQ_REMOVE(&st->writes, w, link);
+    write_free(w);
+  }
+  while ((w = TAILQ_FIRST(&st->parked)) != NULL) {
+    TAILQ_REMOVE(&st->parked, w, link);
+    write_free(w);
+  }
 }
 
 static int pg_insert(void *self, const json_t *record, execd_store_cb cb, void *arg) {

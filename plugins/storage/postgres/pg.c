@@ -124,7 +124,7 @@ static pg_store *store_new(const execd_host *host, execd_instance *inst) {
     return NULL;
   st->host = host;
   st->inst = inst;
-  TAILQ_INIT(&st->writes);
+  writes_init(st);
   return st;
 }
 
@@ -168,6 +168,9 @@ static int pg_create(const execd_host *host, execd_instance *inst,
     uv_timer_init(st->loop, &st->log_timer);
     st->log_timer.data = st;
     st->log_timer_open = true;
+    uv_timer_init(st->loop, &st->park_timer);
+    st->park_timer.data = st;
+    st->park_timer_open = true;
   }
   if (rc != 0) {
     pg_destroy(st);
@@ -207,6 +210,7 @@ static void pg_stop(void *self) {
   logs_flush_all(st);
   st->stopping = true;
   retention_stop(st);
+  writes_stop(st);
   if (st->log_timer_open) {
     uv_timer_stop(&st->log_timer);
     uv_close((uv_handle_t *)&st->log_timer, on_timer_closed);
@@ -229,21 +233,16 @@ static void pg_destroy(void *self) {
   }
   /* Without stop(), timers are still open: closed here, on a loop that
    * is not running, which sees the closes at once. */
-  bool closing = st->log_timer_open || st->retention_timer_open;
+  bool closing = st->log_timer_open || st->retention_timer_open || st->park_timer_open;
   retention_stop(st);
+  writes_stop(st);
   if (st->log_timer_open) {
     uv_close((uv_handle_t *)&st->log_timer, on_timer_closed);
     st->log_timer_open = false;
   }
   if (closing)
     uv_run(st->loop, UV_RUN_NOWAIT);
-  pg_write *w;
-  while ((w = TAILQ_FIRST(&st->writes)) != NULL) {
-    TAILQ_REMOVE(&st->writes, w, link);
-    json_decref(w->copy);
-    json_decref(w->record);
-    free(w);
-  }
+  writes_free(st);
   logs_free_all(st);
   free(st->conninfo);
   free(st);

@@ -48,6 +48,8 @@ typedef struct pg_write {
   char error[512]; /* the detail of a failure, for op_error */
   struct pg_store *st;
   json_t *copy; /* insert/update: the record as stored */
+  char *expected; /* update: the expected state (owned), or NULL */
+  bool parked;    /* update: held for PostgreSQL to come back */
 } pg_write;
 
 TAILQ_HEAD(pg_writes, pg_write);
@@ -72,6 +74,12 @@ typedef struct pg_store {
 
   struct pg_writes writes; /* in call order */
   size_t writes_n;
+  /* Updates whose connection was lost, sent again every PARK_RETRY_MS
+   * until PostgreSQL answers: a result reached while the database was
+   * down is written when it is back. */
+  struct pg_writes parked;
+  uv_timer_t park_timer;
+  bool park_timer_open;
 
   log_buffer *logs[LOG_BUCKETS];
   size_t logs_dirty; /* buffers with bytes */
@@ -96,6 +104,10 @@ int schema_migrate(const char *conninfo, unsigned wait_ms, char *err,
 
 /* --- ops.c --------------------------------------------------------------- */
 extern const execd_storage_ops pg_storage_ops;
+void writes_init(pg_store *st);
+/* stop(): parked updates fail (logged), the retry timer closes. */
+void writes_stop(pg_store *st);
+void writes_free(pg_store *st);
 /* The lane of an id: its queries run on one connection, in order. */
 long pg_lane(const char *id);
 /* The detail of the error the op with callback argument cb_arg reports. */
