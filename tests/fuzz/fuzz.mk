@@ -106,3 +106,11 @@ tests_unit_test_fuzz_found_SOURCES = tests/unit/test_fuzz_found.c
 tests_unit_test_fuzz_found_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_fuzz_found_LDADD = $(TEST_LDADD)
 endif
+
+# The postgres storage's decoder of stored rows (a get's or a list's doc).
+FUZZ_TARGETS += tests/fuzz/fuzz_pg_row
+tests_fuzz_fuzz_pg_row_SOURCES = tests/fuzz/fuzz_pg_row.c \
+	plugins/storage/postgres/row.c plugins/storage/postgres/row.h
+tests_fuzz_fuzz_pg_row_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/storage/postgres
+tests_fuzz_fuzz_pg_row_CFLAGS = $(FUZZ_TARGET_CFLAGS)
+tests_fuzz_fuzz_pg_row_LDADD = $(JANSSON_LIBS)
