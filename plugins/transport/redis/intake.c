@@ -80,10 +80,16 @@ bool intake_is_live(rt *t, const char *id) {
 
 static void on_acked(void *arg, redisReply *r, const char *err) {
   entry *e = arg;
-  if (!r || r->type == REDIS_REPLY_ERROR)
+  if (!r || r->type == REDIS_REPLY_ERROR) {
     e->t->host->log(e->t->inst, EXECD_LOG_WARNING,
                     "XACK %s failed (%s): the message will be delivered again and found a replay",
                     e->id, r ? r->str : err);
+    /* Lost with the connection: our pending messages are read again once it
+     * is back, not only after claim_idle.  (A refused XACK is not retried
+     * in a loop: the claim takes the message after claim_idle.) */
+    if (!r)
+      e->t->history_wanted = true;
+  }
   entry_done(e);
 }
 
@@ -98,6 +104,7 @@ static void ack(entry *e) {
   if (rt_command(t, on_acked, e, 4, argv, lens) != 0) {
     t->host->log(t->inst, EXECD_LOG_WARNING,
                  "cannot XACK %s now (redis away): it stays pending and is taken again", e->id);
+    t->history_wanted = true;
     entry_done(e);
   }
 }
@@ -174,7 +181,7 @@ static void on_submitted(void *arg, const execd_reply *r) {
     t->retry_ms = RETRY_MIN_MS;
     json_t *ev = events_request_frame(t, "request.accepted", e);
     if (ev) {
-      json_object_set(ev, "execution_id", json_object_get(r->body, "id"));
+      json_object_set(ev, "execution_id", json_object_get(r->body, "execution_id"));
       json_object_set_new(ev, "replay", json_boolean(r->code && !strcmp(r->code, "idempotent_replay")));
       events_send(t, e->tenant, "request.accepted", ev, NULL, NULL);
       json_decref(ev);
@@ -263,7 +270,15 @@ void intake_entry(rt *t, const char *id, const redisReply *fields) {
 
 static void ensure_group(rt *t);
 
-static void on_read_timer(uv_timer_t *tm) { read_next(tm->data); }
+/* After an error (a server still loading its AOF answers -LOADING): the
+ * group first if it is not known to be there. */
+static void on_read_timer(uv_timer_t *tm) {
+  rt *t = tm->data;
+  if (!t->group_ready)
+    ensure_group(t);
+  else
+    read_next(t);
+}
 
 static void on_read(void *arg, redisReply *r, const char *err) {
   rt *t = arg;
@@ -297,12 +312,12 @@ static void on_read(void *arg, redisReply *r, const char *err) {
           ent->element[0]->type != REDIS_REPLY_STRING || ent->element[0]->len >= RT_ID_MAX)
         continue;
       got++;
-      if (!t->history_done)
+      if (t->read_is_history)
         snprintf(t->history_from, sizeof t->history_from, "%s", ent->element[0]->str);
       intake_entry(t, ent->element[0]->str, ent->element[1]);
     }
   }
-  if (!t->history_done && got == 0) {
+  if (t->read_is_history && got == 0) {
     t->history_done = true;
     t->host->log(t->inst, EXECD_LOG_DEBUG, "own pending messages read again; reading new ones");
   }
@@ -314,6 +329,11 @@ static void read_next(rt *t) {
       !uvredis_conn_up(t->reader) || t->inflight >= t->read_batch ||
       uv_is_active((uv_handle_t *)&t->read_timer))
     return;
+  if (t->history_wanted) {
+    t->history_wanted = false;
+    t->history_done = false;
+    snprintf(t->history_from, sizeof t->history_from, "0");
+  }
   char count[24], block[24];
   snprintf(count, sizeof count, "%llu", (unsigned long long)(t->read_batch - t->inflight));
   snprintf(block, sizeof block, "%d", BLOCK_MS);
@@ -330,8 +350,10 @@ static void read_next(rt *t) {
     lens[6] = 7, lens[7] = strlen(t->requests_stream), lens[8] = strlen(from);
     argc = 9;
   }
-  if (uvredis_command(t->reader, BLOCK_MS, on_read, t, argc, argv, lens) == 0)
+  if (uvredis_command(t->reader, BLOCK_MS, on_read, t, argc, argv, lens) == 0) {
     t->reading = true;
+    t->read_is_history = !t->history_done;
+  }
 }
 
 static void on_group(void *arg, redisReply *r, const char *err) {

@@ -207,6 +207,7 @@ static void on_cmd_state(void *arg, bool up, const char *why) {
   rt *t = arg;
   if (up) {
     t->host->log(t->inst, EXECD_LOG_NOTICE, "connected to redis at %s", t->address);
+    events_flush(t);
     intake_cmd_up(t);
   } else {
     t->host->log(t->inst, EXECD_LOG_WARNING, "redis at %s: %s", t->address, why);
@@ -259,6 +260,7 @@ static void rt_destroy(void *self) {
   if (!t)
     return;
   intake_free(t);
+  events_clear(t);
   uvredis_config_clear(&t->redis);
   free(t->address);
   free(t->consumer);

@@ -28,6 +28,13 @@
 
 typedef struct rt rt;
 
+/* An event waiting for Redis to come back (events.c). */
+#define EVENTS_HELD_MAX 10000
+typedef struct held_event {
+  struct held_event *next;
+  char *tenant, *type, *text;
+} held_event;
+
 /* One message being handled, from its read to its XACK (or to being left
  * pending).  Owned by t->entries. */
 typedef struct entry {
@@ -70,6 +77,8 @@ struct rt {
   bool group_ready, group_creating;
   bool reading;
   bool history_done;          /* our own pending entries were read again */
+  bool history_wanted;        /* read them again (an XACK was lost) */
+  bool read_is_history;       /* the read in flight is of our pending ones */
   char history_from[RT_ID_MAX];
   size_t inflight;
   entry *entries;
@@ -86,6 +95,8 @@ struct rt {
   /* events.c */
   uint64_t events_dropped;
   bool events_down_logged;
+  held_event *held_head, *held_tail;
+  size_t held_count;
 };
 
 /* intake.c */
@@ -119,6 +130,9 @@ typedef void (*events_done_cb)(void *arg, bool ok);
  * stream has it. */
 void events_send(rt *t, const char *tenant, const char *type, const json_t *event,
                  events_done_cb done, void *arg);
+/* Sends the events held while Redis was away (on reconnection). */
+void events_flush(rt *t);
+void events_clear(rt *t);
 /* {"type": type, "message_id", "stream", "correlation_id", "tenant",
  * "time", ...}: the frame of request.* events. */
 json_t *events_request_frame(rt *t, const char *type, const entry *e);
