@@ -278,6 +278,8 @@ static int parse_daemon(cfg_ctx *c, execd_config *cfg, const config_setting_t *g
       rc = get_duration(c, m, p, &cfg->shutdown_grace_ms);
     } else if (strcmp(name, "keep_failed_workspaces") == 0) {
       rc = get_bool(c, m, p, &cfg->keep_failed_workspaces);
+    } else if (strcmp(name, "tokens_file") == 0) {
+      rc = get_string(c, m, p, &cfg->tokens_file);
     } else if (strcmp(name, "limits") == 0) {
       request_limits *l = &cfg->limits;
       if (config_setting_type(m) != CONFIG_TYPE_GROUP)
@@ -324,7 +326,7 @@ static int parse_daemon(cfg_ctx *c, execd_config *cfg, const config_setting_t *g
       rc = fail(c, config_setting_source_line(m), p,
                 "unknown setting (known: state_dir, plugin_dir, max_running, "
                 "max_queued, log_level, kill_grace, shutdown_grace, "
-                "keep_failed_workspaces, limits)");
+                "keep_failed_workspaces, limits, tokens_file)");
     }
     if (rc)
       return rc;
@@ -389,6 +391,39 @@ static int parse_block(cfg_ctx *c, const config_setting_t *g, const char *path,
     b->name = xstrdup(b->plugin);
   if (kind == EXECD_KIND_BACKEND && !b->defaults)
     b->defaults = json_object();
+  return 0;
+}
+
+/* A transport block's tokens_file (the http transport's key before the
+ * core owned tenants) is read as daemon.tokens_file: one tokens file
+ * serves every transport, so a second, different path is an error.  The
+ * key leaves the block: no plugin sees it. */
+static int take_transport_tokens_files(cfg_ctx *c, execd_config *cfg) {
+  for (size_t i = 0; i < cfg->n_transports; i++) {
+    plugin_block *b = &cfg->transports[i];
+    json_t *v = json_object_get(b->config, "tokens_file");
+    if (!v)
+      continue;
+    int line = (int)json_integer_value(json_object_get(b->lines, "tokens_file"));
+    char p[256];
+    snprintf(p, sizeof p, "transports[%zu].tokens_file", i);
+    if (!json_is_string(v))
+      return fail(c, line, p, "expected a string");
+    const char *path = json_string_value(v);
+    if (cfg->tokens_file && strcmp(cfg->tokens_file, path) != 0)
+      return fail(c, line, p,
+                  "'%s' is not the tokens file already named ('%s'): one tokens file "
+                  "(daemon.tokens_file) serves every transport",
+                  path, cfg->tokens_file);
+    if (!cfg->tokens_file)
+      cfg->tokens_file = xstrdup(path);
+    json_object_del(b->config, "tokens_file");
+    json_object_del(b->lines, "tokens_file");
+  }
+  if (cfg->tokens_file && !*cfg->tokens_file) {
+    free(cfg->tokens_file); /* "": no tokens file, as before */
+    cfg->tokens_file = NULL;
+  }
   return 0;
 }
 
@@ -701,6 +736,8 @@ int config_parse_text(const char *path, const char *text, size_t len, execd_conf
     snprintf(store, sizeof store, "%s/store", cfg->state_dir);
     json_object_set_new(b->config, "path", json_string(store));
   }
+  if (!rc)
+    rc = take_transport_tokens_files(&c, cfg);
   if (!rc && cfg->n_backends == 0)
     rc = fail(&c, 0, "backends", "at least one backend must be configured");
   if (!rc) {
@@ -841,6 +878,7 @@ void config_free(execd_config *cfg) {
   free(cfg->path);
   free(cfg->state_dir);
   free(cfg->plugin_dir);
+  free(cfg->tokens_file);
   free(cfg->default_backend);
   json_decref(cfg->agents);
   contracts_free(cfg->contracts);

@@ -62,6 +62,7 @@ typedef struct execd_config {
   int64_t shutdown_grace_ms; /* SIGTERM of execd: wait for running jobs */
   bool keep_failed_workspaces;
   request_limits limits;
+  char *tokens_file; /* bearer tokens and tenants (tenants.h), or NULL: anonymous */
   /* plugins */
   plugin_block storage;
   plugin_block *backends;

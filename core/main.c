@@ -14,6 +14,7 @@
 #include "api.h"
 #include "conf.h"
 #include "pipeline.h"
+#include "tenants.h"
 #include "instance.h"
 #include "loader.h"
 #include "log.h"
@@ -215,6 +216,7 @@ static void on_reload(uv_signal_t *h, int signum) {
     return;
   }
   log_set_level(fresh->log_level);
+  tenants_reload(d->loop, fresh->tokens_file);
   for (size_t i = 0; i < d->n_instances; i++) {
     execd_instance *inst = d->instances[i];
     if (!inst->plugin->reload)
@@ -394,6 +396,14 @@ int main(int argc, char **argv) {
     return 1;
   }
   int rc = load_all(&d);
+  if (rc == 0) {
+    /* The tokens file is the core's (every transport authenticates with
+     * it): read at start and by --check-config alike. */
+    if (tenants_init(d.cfg->tokens_file, err, sizeof err) != 0) {
+      log_err("%s", err);
+      rc = 1;
+    }
+  }
   if (rc == 0 && check_only) {
     printf("%s: configuration OK (%zu backends, %zu transports, storage %s)\n", config_path,
            d.cfg->n_backends, d.cfg->n_transports, d.cfg->storage.plugin);
@@ -406,6 +416,7 @@ int main(int argc, char **argv) {
     }
     free(d.instances);
     pipeline_free(d.pipeline);
+    tenants_close();
     loader_exit();
     config_free(d.cfg);
     if (rc != 0 && check_only)
@@ -457,6 +468,7 @@ int main(int argc, char **argv) {
   }
   free(d.instances);
   pipeline_free(d.pipeline);
+  tenants_close();
   uv_loop_close(d.loop);
   loader_exit();
   config_free(d.cfg);

@@ -52,12 +52,10 @@ tests_fuzz_fuzz_engine_frames_SOURCES = tests/fuzz/fuzz_engine_frames.c \
 tests_fuzz_fuzz_engine_frames_CFLAGS = $(FUZZ_TARGET_CFLAGS)
 tests_fuzz_fuzz_engine_frames_LDADD = $(FUZZ_SUPPORT_LIBS)
 
-# The http transport's tokens file.
-tests_fuzz_fuzz_tokens_SOURCES = tests/fuzz/fuzz_tokens.c $(FUZZ_SUPPORT) \
-	plugins/transport/http/tokens.c
-tests_fuzz_fuzz_tokens_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/transport/http
-tests_fuzz_fuzz_tokens_CFLAGS = $(FUZZ_TARGET_CFLAGS) $(MHD_CFLAGS) $(CRYPTO_CFLAGS)
-tests_fuzz_fuzz_tokens_LDADD = $(CRYPTO_LIBS) $(FUZZ_SUPPORT_LIBS)
+# The tokens file (core/tenants_file.c).
+tests_fuzz_fuzz_tokens_SOURCES = tests/fuzz/fuzz_tokens.c $(FUZZ_SUPPORT)
+tests_fuzz_fuzz_tokens_CFLAGS = $(FUZZ_TARGET_CFLAGS)
+tests_fuzz_fuzz_tokens_LDADD = $(FUZZ_CORE_LIBS)
 
 # The file storage opening a journal: the journal reader and the replay of
 # its records into the index.
@@ -96,13 +94,9 @@ endif
 # What the fuzz targets found, kept as unit tests (tests/unit/test_fuzz_found.c):
 # each links the source of the parser it checks.
 if HAVE_CHECK
-if BUILD_PLUGIN_HTTP
 check_PROGRAMS += tests/unit/test_fuzz_found
 TESTS += tests/unit/test_fuzz_found
-tests_unit_test_fuzz_found_SOURCES = tests/unit/test_fuzz_found.c \
-	plugins/transport/http/tokens.c
-tests_unit_test_fuzz_found_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/transport/http
-tests_unit_test_fuzz_found_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(MHD_CFLAGS) $(CRYPTO_CFLAGS)
-tests_unit_test_fuzz_found_LDADD = $(CHECK_LIBS) $(CRYPTO_LIBS)
-endif
+tests_unit_test_fuzz_found_SOURCES = tests/unit/test_fuzz_found.c
+tests_unit_test_fuzz_found_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_fuzz_found_LDADD = $(TEST_LDADD)
 endif

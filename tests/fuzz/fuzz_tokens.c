@@ -1,5 +1,6 @@
-/* libFuzzer target: the http transport's tokens file, parsed from a buffer
- * by tokens_parse() (what tokens_load() calls once it has read the file).
+/* libFuzzer target: the tokens file (core/tenants_file.c), parsed from a
+ * buffer by tenants_parse() (what tenants_load() calls once it has read
+ * the file).
  * Checked besides memory safety: a file that parses maps the first line's
  * token to that line's tenant, both made only of the characters doc/api.md
  * allows, and a refused file says why. */
@@ -10,7 +11,7 @@
 #include <string.h>
 
 #include "fuzz_support.h"
-#include "http_internal.h"
+#include "tenants_file.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
   (void)argc;
@@ -34,15 +35,15 @@ static int only(const char *s, size_t len, const char *punct) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const char *text = (const char *)data;
-  http_tokens *t = NULL;
+  tenants_table *t = NULL;
   char err[512] = "", warn[512] = "";
-  int rc = tokens_parse("fuzz", text, size, &t, err, sizeof err, warn, sizeof warn);
+  int rc = tenants_parse("fuzz", text, size, &t, err, sizeof err, warn, sizeof warn);
   if (rc != 0) {
     if (t || !err[0])
       abort();
     return 0;
   }
-  if (!t || tokens_count(t) == 0)
+  if (!t || tenants_token_count(t) == 0)
     abort();
   /* The first line holding something that is not a comment. */
   const char *p = text, *end = text + size;
@@ -64,11 +65,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       while (c < eol && !blank(*c))
         c++;
       if (!only(tok, toklen, "-._~+/=") || !only(ten, (size_t)(c - ten), "-_.") ||
-          c - ten > HTTP_TENANT_MAX) {
+          c - ten > EXECD_TENANT_MAX) {
         fprintf(stderr, "accepted a token or tenant the documentation forbids\n");
         abort();
       }
-      const char *found = tokens_lookup(t, tok, toklen);
+      const char *found = tenants_lookup(t, tok, toklen);
       if (!found || strlen(found) != (size_t)(c - ten) ||
           memcmp(found, ten, (size_t)(c - ten)) != 0)
         abort();
@@ -76,6 +77,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     p = eol + 1;
   }
-  tokens_free(t);
+  tenants_free(t);
   return 0;
 }

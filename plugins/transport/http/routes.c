@@ -425,10 +425,6 @@ static enum MHD_Result check_param(void *cls, enum MHD_ValueKind kind,
 
 static int authenticate(http_request *req) {
   http_server *srv = req->srv;
-  if (!srv->tokens) {
-    snprintf(req->tenant, sizeof req->tenant, "%s", HTTP_ANONYMOUS);
-    return 0;
-  }
   const char *h = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
                                               MHD_HTTP_HEADER_AUTHORIZATION);
   const char *token = NULL;
@@ -438,14 +434,14 @@ static int authenticate(http_request *req) {
       token++;
   }
   size_t len = token ? strcspn(token, " \t") : 0;
-  /* RFC 6750: "Bearer" SP token, nothing after it but white space. */
+  /* RFC 6750: "Bearer" SP token, nothing after it but white space.  A
+   * malformed header is a token no tenant has. */
   if (token && token[len + strspn(token + len, " \t")] != '\0')
     len = 0;
-  const char *tenant = len ? tokens_lookup(srv->tokens, token, len) : NULL;
-  if (tenant) {
-    snprintf(req->tenant, sizeof req->tenant, "%s", tenant);
+  /* The daemon decides (without a tokens file everyone is anonymous). */
+  if (srv->host->authenticate(srv->inst, token, len, req->tenant,
+                              sizeof req->tenant) == 0)
     return 0;
-  }
   http_answer a = {0, NULL};
   answer_error(&a, MHD_HTTP_UNAUTHORIZED, NULL,
                token ? "the bearer token is not valid"
