@@ -138,7 +138,7 @@ class RedisTransportTest(unittest.TestCase):
         self.addCleanup(sub.close)
         sub.subscribe(self.n["events_channel"])
         msg_id = self.c.command("XADD", self.n["requests_stream"], "*", "request",
-                                json.dumps(d.marker_request("one")))
+                                json.dumps(d.marker_request("one")), "token", "token-a")
         wait_for(lambda: self.completed({"one"}), what="completion on the stream")
         evs = [ev for _, ev in events(self.c, self.n["events_stream"])]
         accepted = [ev for ev in evs if ev["type"] == "request.accepted"]
@@ -162,9 +162,10 @@ class RedisTransportTest(unittest.TestCase):
                 break
         self.assertEqual(d.runs("one"), 1)
         self.assertEqual(pending(self.c, self.n), 0)
-        # The record: stored, tenant anonymous, the message id as its key.
+        # The record is the token's tenant's.
         status, doc = d.request("GET", "/v1/executions/" + eid, token="token-a")
-        self.assertIn(status, (200, 404))
+        self.assertEqual(status, 200, doc)
+        self.assertEqual(d.request("GET", "/v1/executions/" + eid, token="token-b")[0], 404)
         # An execution submitted over HTTP emits the same events.
         status, doc = d.submit(d.marker_request("over-http"), token="token-a")
         self.assertEqual(status, 201, doc)
@@ -174,20 +175,27 @@ class RedisTransportTest(unittest.TestCase):
         d = self.start("plain")
         wait_for(lambda: self.c.command("PUBSUB", "NUMSUB", self.n["requests_channel"])[1] == 1,
                  what="execd's subscription")
-        self.c.command("PUBLISH", self.n["requests_channel"], json.dumps(d.marker_request("p1")))
         self.c.command("PUBLISH", self.n["requests_channel"],
-                       json.dumps({"request": d.marker_request("p2"), "correlation_id": "p2"}))
+                       json.dumps({"request": d.marker_request("p1"), "token": "token-a"}))
+        self.c.command("PUBLISH", self.n["requests_channel"],
+                       json.dumps({"request": d.marker_request("p2"), "token": "token-b"}))
         wait_for(lambda: len(self.completed({"p1", "p2"})) == 2, what="pub/sub completions")
         self.c.command("PUBLISH", self.n["requests_channel"], "{not json")
-        rej = wait_for(lambda: [ev for _, ev in events(self.c, self.n["events_stream"])
-                                if ev["type"] == "request.rejected"], what="refusal")
-        self.assertEqual(rej[0]["error"]["code"], "invalid_json")
-        self.assertEqual((d.runs("p1"), d.runs("p2")), (1, 1))
+        # A bare request has no token: refused while the daemon has tokens.
+        self.c.command("PUBLISH", self.n["requests_channel"], json.dumps(d.marker_request("p3")))
+        rej = wait_for(lambda: (lambda r: r if len(r) == 2 else None)(
+            [ev for _, ev in events(self.c, self.n["events_stream"])
+             if ev["type"] == "request.rejected"]), what="two refusals")
+        self.assertEqual([ev["error"]["code"] for ev in rej], ["invalid_json", "unauthorized"])
+        self.assertEqual((d.runs("p1"), d.runs("p2"), d.runs("p3")), (1, 1, 0))
 
     def test_refusals_are_published_acknowledged_and_not_stored(self):
         d = self.start("refuse")
         s = self.n["requests_stream"]
+        ok = json.dumps({"container": {"command": ["/bin/true"]}})
         cases = [
+            ("bad token", ["request", ok, "token", "not-a-token"], "unauthorized", "token"),
+            ("no token", ["request", ok], "unauthorized", "token"),
             ("invalid JSON", ["request", "{\"container\": "], "invalid_json", "request"),
             ("missing field", ["correlation_id", "x"], "invalid_message", "request"),
             ("10 MB message", ["request", json.dumps({"container": {"command": ["/bin/true"]},
@@ -198,6 +206,9 @@ class RedisTransportTest(unittest.TestCase):
             ("invalid request", ["request", json.dumps({"container": {"command": "ls"}})],
              "invalid_request", "container.command"),
         ]
+        for _, fields, code, _ in cases:
+            if code not in ("unauthorized", "invalid_message") and "token" not in fields:
+                fields += ["token", "token-a"]
         ids = {}
         for what, fields, _, _ in cases:
             ids[self.c.command("XADD", s, "*", *fields)] = what
@@ -212,9 +223,10 @@ class RedisTransportTest(unittest.TestCase):
                 self.assertEqual(ev["error"]["field"], field, what)
             self.assertTrue(ev["error"]["message"], what)
         wait_for(lambda: pending(self.c, self.n) == 0, what="every refusal acknowledged")
-        status, doc = d.request("GET", "/v1/executions", token="token-a")
-        self.assertEqual(status, 200)
-        self.assertEqual(doc["executions"], [])
+        for token in ("token-a", "token-b"):
+            status, doc = d.request("GET", "/v1/executions", token=token)
+            self.assertEqual(status, 200)
+            self.assertEqual(doc["executions"], [])
 
     def test_kill9_between_read_and_xack(self):
         """execd's Redis user may not XACK: every message is read and stored
@@ -240,7 +252,7 @@ class RedisTransportTest(unittest.TestCase):
         tags = ["k%d" % i for i in range(count)]
         for t in tags:
             admin.command("XADD", n["requests_stream"], "*", "request",
-                          json.dumps(a.marker_request(t)))
+                          json.dumps(a.marker_request(t)), "token", "token-a")
         self.c = admin
         self.n = n
         wait_for(lambda: len(self.completed(set(tags))) == count, what="20 completions")
@@ -285,7 +297,8 @@ class RedisTransportTest(unittest.TestCase):
                     try:
                         if client is None:
                             client = SERVER.client(timeout=2)
-                        client.command("XADD", s, "*", "request", json.dumps(req))
+                        client.command("XADD", s, "*", "request", json.dumps(req),
+                                       "token", "token-a")
                         with lock:
                             sent.append(tag)
                         break
@@ -352,7 +365,8 @@ class RedisTransportTest(unittest.TestCase):
         # claimed (each claim a delivery) by "ghost" before execd starts.
         c.command("XGROUP", "CREATE", n["requests_stream"], n["group"], "0", "MKSTREAM")
         msg_id = c.command("XADD", n["requests_stream"], "*", "request",
-                           json.dumps({"container": {"command": ["/bin/true"]}}))
+                           json.dumps({"container": {"command": ["/bin/true"]}}), "token",
+                           "token-a")
         c.command("XREADGROUP", "GROUP", n["group"], "ghost", "COUNT", "1", "STREAMS",
                   n["requests_stream"], ">")
         c.command("XCLAIM", n["requests_stream"], n["group"], "ghost", "0", msg_id)

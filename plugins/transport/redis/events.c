@@ -180,11 +180,12 @@ json_t *events_request_frame(rt *t, const char *type, const entry *e) {
   gmtime_r(&ts.tv_sec, &tm);
   size_t n = strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%S", &tm);
   snprintf(now + n, sizeof now - n, ".%03ldZ", ts.tv_nsec / 1000000);
-  json_t *ev = json_pack("{s:s, s:s, s:s, s:s}", "type", type, "time", now, "stream",
-                         e->id[0] ? t->requests_stream : t->requests_channel, "tenant",
-                         e->tenant[0] ? e->tenant : RT_ANONYMOUS);
+  json_t *ev = json_pack("{s:s, s:s, s:s}", "type", type, "time", now, "stream",
+                         e->id[0] ? t->requests_stream : t->requests_channel);
   if (!ev)
     return NULL;
+  /* null until the token was checked */
+  json_object_set_new(ev, "tenant", e->tenant[0] ? json_string(e->tenant) : json_null());
   json_object_set_new(ev, "message_id", e->id[0] ? json_string(e->id) : json_null());
   json_object_set_new(ev, "correlation_id",
                       e->msg.correlation_id ? json_string(e->msg.correlation_id) : json_null());

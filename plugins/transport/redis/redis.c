@@ -178,6 +178,11 @@ static int rt_create(const execd_host *host, execd_instance *inst, const json_t 
   t->host = host;
   t->inst = inst;
   t->loop = host->loop(inst);
+  if (!EXECD_HOST_HAS(host, authenticate)) {
+    host->set_error(inst, "execd is older than ABI 1.5: it cannot authenticate tokens");
+    rt_destroy(t);
+    return EXECD_EABI;
+  }
   int rc = configure(t, config);
   if (rc != 0) {
     rt_destroy(t);
@@ -237,6 +242,13 @@ static int rt_start(void *self) {
     return EXECD_ENOMEM;
   }
   reclaim_start(t);
+  char tenant[RT_TENANT_MAX + 1];
+  if (t->host->authenticate(t->inst, NULL, 0, tenant, sizeof tenant) == 0)
+    t->host->log(t->inst, EXECD_LOG_WARNING,
+                 "no daemon.tokens_file: every message is tenant \"%s\", whoever can write to "
+                 "'%s'%s%s can run executions",
+                 tenant, t->requests_stream, t->requests_channel ? " or publish on " : "",
+                 t->requests_channel ? t->requests_channel : "");
   t->host->log(t->inst, EXECD_LOG_INFO,
                "consumer '%s' of group '%s' on stream '%s'%s%s; events on '%s'", t->consumer,
                t->group, t->requests_stream, t->requests_channel ? ", channel " : "",
@@ -299,10 +311,18 @@ int rt_command(rt *t, uvredis_reply_cb cb, void *arg, int argc, const char **arg
 }
 
 int rt_authenticate(entry *e) {
-  /* Without tokens every message is tenant "anonymous", as on the http
-   * transport without a tokens file. */
-  snprintf(e->tenant, sizeof e->tenant, "%s", RT_ANONYMOUS);
-  return 0;
+  /* The daemon decides (daemon.tokens_file); without a tokens file every
+   * message is tenant "anonymous", token or not. */
+  rt *t = e->t;
+  const char *token = e->msg.token;
+  if (t->host->authenticate(t->inst, token, token ? strlen(token) : 0, e->tenant,
+                            sizeof e->tenant) == 0)
+    return 0;
+  e->tenant[0] = '\0';
+  intake_reject(e, "unauthorized", "token",
+                token ? "the token is not valid"
+                      : "a token is required (the message's token field)");
+  return -1;
 }
 
 /* Every execution event, whichever transport submitted it. */

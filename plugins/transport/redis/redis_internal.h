@@ -22,8 +22,8 @@
 #include "message.h"
 #include "uvredis/uvredis.h"
 
-#define RT_ANONYMOUS "anonymous"
-#define RT_TENANT_MAX 64
+#define RT_ANONYMOUS EXECD_TENANT_ANONYMOUS
+#define RT_TENANT_MAX EXECD_TENANT_MAX
 #define RT_ID_MAX 48 /* a stream entry id: two 20-digit numbers and '-' */
 
 typedef struct rt rt;
