@@ -100,3 +100,11 @@ tests_unit_test_fuzz_found_SOURCES = tests/unit/test_fuzz_found.c
 tests_unit_test_fuzz_found_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_fuzz_found_LDADD = $(TEST_LDADD)
 endif
+
+# The redis transport's request messages (stream entries and pub/sub payloads).
+FUZZ_TARGETS += tests/fuzz/fuzz_redis_message
+tests_fuzz_fuzz_redis_message_SOURCES = tests/fuzz/fuzz_redis_message.c $(FUZZ_SUPPORT) \
+	plugins/transport/redis/message.c
+tests_fuzz_fuzz_redis_message_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/transport/redis
+tests_fuzz_fuzz_redis_message_CFLAGS = $(FUZZ_TARGET_CFLAGS)
+tests_fuzz_fuzz_redis_message_LDADD = $(FUZZ_SUPPORT_LIBS)
