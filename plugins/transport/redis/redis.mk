@@ -23,4 +23,4 @@ TESTS += tests/integration/run-redis-transport.sh
 endif
 EXTRA_DIST += tests/integration/run-redis-transport.sh \
 	tests/integration/test_redis_transport.py tests/integration/redis_server.py \
-	doc/transport-redis.md
+	doc/transport-redis.md bench/redis-intake bench/redis-intake-bullmq.js
