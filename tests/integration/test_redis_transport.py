@@ -20,7 +20,7 @@ SH = "/bin/sh"
 SERVER = None
 
 CONFIG = """
-daemon: {{ state_dir = "{state}"; max_running = 8; max_queued = {max_queued}; log_level = "debug";
+daemon: {{ state_dir = "{state}"; max_running = {max_running}; max_queued = {max_queued}; log_level = "debug";
           kill_grace = "1s"; shutdown_grace = "2s"; }};
 storage: {{ plugin = "file"; path = "{state}/store"; }};
 backends: ( {{ name = "local"; plugin = "local";
@@ -43,6 +43,7 @@ def tearDownModule():
 
 class RedisDaemon(daemon.Daemon):
     """execd with the http and the redis transports."""
+    CONFIG_MAX_RUNNING = 8
 
     def __init__(self, redis_port, redis="", max_queued=1000, state=None):
         super().__init__(state=state)
@@ -57,7 +58,8 @@ class RedisDaemon(daemon.Daemon):
         path = os.path.join(self.state, "execd.conf")
         with open(path, "w") as f:
             f.write(CONFIG.format(state=self.state, port=port, redis_port=self.redis_port,
-                                  redis=self.redis, max_queued=self.max_queued))
+                                  redis=self.redis, max_queued=self.max_queued,
+                                  max_running=self.CONFIG_MAX_RUNNING))
         return path
 
     def marker_request(self, tag, extra=None):
@@ -227,6 +229,32 @@ class RedisTransportTest(unittest.TestCase):
             status, doc = d.request("GET", "/v1/executions", token=token)
             self.assertEqual(status, 200)
             self.assertEqual(doc["executions"], [])
+
+    def test_full_queue_holds_the_stream_back(self):
+        """max_queued 2, one job at a time: the transport stops reading while
+        the queue is full, and no message is refused or lost."""
+        n = names("backpressure")
+        self.n = n
+        self.c = SERVER.client()
+        self.addCleanup(self.c.close)
+        d = RedisDaemon(SERVER.port, redis_keys(n), max_queued=2)
+        d.CONFIG_MAX_RUNNING = 1
+        self.addCleanup(d.cleanup)
+        d.start()
+        tags = ["b%d" % i for i in range(12)]
+        for t in tags:
+            req = d.marker_request(t)
+            req["container"]["command"][2] = "sleep 0.2; " + req["container"]["command"][2]
+            self.c.command("XADD", n["requests_stream"], "*", "request", json.dumps(req),
+                           "token", "token-a")
+        wait_for(lambda: len(self.completed(set(tags))) == len(tags), timeout=60,
+                 what="every completion")
+        rejected = [ev for _, ev in events(self.c, n["events_stream"])
+                    if ev["type"] == "request.rejected"]
+        self.assertEqual(rejected, [])
+        self.assertEqual([d.runs(t) for t in tags], [1] * len(tags))
+        self.assertIn("reading paused", d.log_text())
+        wait_for(lambda: pending(self.c, n) == 0, what="every message acknowledged")
 
     def test_kill9_between_read_and_xack(self):
         """execd's Redis user may not XACK: every message is read and stored
