@@ -237,16 +237,18 @@ class RedisTransportTest(unittest.TestCase):
         self.n = n
         self.c = SERVER.client()
         self.addCleanup(self.c.close)
-        d = RedisDaemon(SERVER.port, redis_keys(n), max_queued=2)
+        d = RedisDaemon(SERVER.port, redis_keys(n, read_batch=3), max_queued=2)
         d.CONFIG_MAX_RUNNING = 1
         self.addCleanup(d.cleanup)
-        d.start()
+        # All in the stream before execd starts, read 3 at a time: the
+        # second read finds the queue full.
         tags = ["b%d" % i for i in range(12)]
         for t in tags:
             req = d.marker_request(t)
             req["container"]["command"][2] = "sleep 0.2; " + req["container"]["command"][2]
             self.c.command("XADD", n["requests_stream"], "*", "request", json.dumps(req),
                            "token", "token-a")
+        d.start()
         wait_for(lambda: len(self.completed(set(tags))) == len(tags), timeout=60,
                  what="every completion")
         rejected = [ev for _, ev in events(self.c, n["events_stream"])
