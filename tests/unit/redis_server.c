@@ -60,9 +60,10 @@ static int wait_ready(redis_server *s) {
 }
 
 static int spawn(redis_server *s) {
-  char port[16], log[300];
+  char port[16], log[300], pidfile[300];
   snprintf(port, sizeof port, "%d", s->port);
   snprintf(log, sizeof log, "%s/redis.log", s->dir);
+  snprintf(pidfile, sizeof pidfile, "%s/redis.pid", s->dir);
   pid_t pid = fork();
   if (pid < 0)
     return -1;
@@ -77,6 +78,7 @@ static int spawn(redis_server *s) {
     argv[n++] = "--save", argv[n++] = "";
     argv[n++] = "--daemonize", argv[n++] = "no";
     argv[n++] = "--logfile", argv[n++] = log;
+    argv[n++] = "--pidfile", argv[n++] = pidfile;
     if (s->password[0])
       argv[n++] = "--requirepass", argv[n++] = s->password;
     argv[n] = NULL;
@@ -125,12 +127,32 @@ void redis_server_kill(redis_server *s) {
   s->pid = 0;
 }
 
+/* The server of the pid file: one started again by a forked test is not
+ * this process' child, but it is stopped all the same. */
+static void stop_by_pidfile(const redis_server *s) {
+  char path[300];
+  snprintf(path, sizeof path, "%s/redis.pid", s->dir);
+  FILE *f = fopen(path, "r");
+  long pid = 0;
+  if (!f)
+    return;
+  if (fscanf(f, "%ld", &pid) != 1)
+    pid = 0;
+  fclose(f);
+  if (pid <= 1 || kill((pid_t)pid, SIGTERM) != 0)
+    return;
+  for (int i = 0; i < 200 && kill((pid_t)pid, 0) == 0; i++)
+    sleep_ms(25);
+}
+
 void redis_server_stop(redis_server *s) {
   if (s->pid > 0) {
     kill(s->pid, SIGTERM);
     waitpid(s->pid, NULL, 0);
     s->pid = 0;
   }
+  if (s->dir[0])
+    stop_by_pidfile(s);
   if (s->dir[0]) {
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", s->dir);

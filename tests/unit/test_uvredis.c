@@ -98,14 +98,18 @@ static void close_conn(uvredis_conn *c) {
     uv_run(&loop, UV_RUN_NOWAIT);
 }
 
-static void setup(void) {
-  uv_loop_init(&loop);
+/* One server for the suite, started and stopped by the runner's process
+ * (a failing test's process ends without its teardown); a loop per test. */
+static void server_start(void) {
   if (redis_server_start(&srv, "sekret") != 0)
     ck_abort_msg("redis-server did not start");
 }
 
+static void server_stop(void) { redis_server_stop(&srv); }
+
+static void setup(void) { uv_loop_init(&loop); }
+
 static void teardown(void) {
-  redis_server_stop(&srv);
   uv_run(&loop, UV_RUN_DEFAULT);
   ck_assert_int_eq(uv_loop_close(&loop), 0);
 }
@@ -313,6 +317,7 @@ int main(void) {
   Suite *s = suite_create("uvredis");
   TCase *tc = tcase_create("uvredis");
   tcase_set_timeout(tc, 60);
+  tcase_add_unchecked_fixture(tc, server_start, server_stop);
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_add_test(tc, commands_after_auth);
   tcase_add_test(tc, acl_user_and_wrong_password);
