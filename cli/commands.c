@@ -1,4 +1,5 @@
-/* The one-request subcommands: get, list, logs, cancel, delete, health. */
+/* The one-request subcommands: get, list, logs, cancel, delete, health,
+ * usage. */
 #include "config.h"
 
 #include <stdio.h>
@@ -120,4 +121,24 @@ int execctl_health(client *c, bool json) {
   int ready = json_is_true(json_object_get(doc, "ready"));
   json_decref(doc);
   return ready ? EXECCTL_OK : EXECCTL_API_ERROR;
+}
+
+int execctl_usage(client *c, const usage_options *o) {
+  char err[256];
+  char *path = request_usage_path(o, err, sizeof err);
+  if (!path) {
+    fprintf(stderr, "execctl: %s\n", err);
+    return EXECCTL_USAGE;
+  }
+  json_t *doc;
+  int rc = client_json(c, "GET", path, NULL, &doc);
+  free(path);
+  if (rc)
+    return EXECCTL_API_ERROR;
+  if (o->json)
+    format_json(stdout, doc);
+  else
+    format_usage_table(stdout, doc);
+  json_decref(doc);
+  return EXECCTL_OK;
 }

@@ -193,3 +193,52 @@ void format_readiness(FILE *out, const char *url, const json_t *ready) {
     fprintf(out, "  %-24s %s\n", name, json_is_string(status) ? json_string_value(status) : "?");
   }
 }
+
+/* Bytes as B, KiB, MiB or GiB with one decimal. */
+static void format_bytes(char *buf, size_t len, long long n) {
+  static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = (double)n;
+  int u = 0;
+  while (v >= 1024 && u < 4)
+    v /= 1024, u++;
+  if (u == 0)
+    snprintf(buf, len, "%lld B", n);
+  else
+    snprintf(buf, len, "%.1f %s", v, units[u]);
+}
+
+void format_usage_table(FILE *out, const json_t *doc) {
+  const char *by = json_string_value(json_object_get(doc, "group_by"));
+  int by_agent = by && strcmp(by, "agent") == 0;
+  json_t *groups = json_object_get(doc, "groups");
+  const char *from = json_string_value(json_object_get(doc, "from"));
+  const char *to = json_string_value(json_object_get(doc, "to"));
+  fprintf(out, "executions created from %s to %s\n", from ? from : "the first",
+          to ? to : "now");
+  if (json_array_size(groups) == 0) {
+    fprintf(out, "no executions\n");
+    return;
+  }
+  fprintf(out, "%-24s  %5s  %5s  %6s  %6s  %5s  %10s  %10s  %10s  %10s\n",
+          by_agent ? "AGENT" : "TENANT", "ENDED", "OK", "FAILED", "OTHER", "OPEN", "CPU S",
+          "WALL S", "PEAK MEM", "OUTPUT");
+  size_t i;
+  json_t *g;
+  json_array_foreach(groups, i, g) {
+    const char *name = json_string_value(json_object_get(g, by_agent ? "agent" : "tenant"));
+    const json_t *states = json_object_get(g, "executions");
+    long long total = (long long)json_integer_value(json_object_get(g, "executions_total"));
+    long long ok = (long long)json_integer_value(json_object_get(states, "SUCCEEDED"));
+    long long failed = (long long)json_integer_value(json_object_get(states, "FAILED"));
+    char peak[32], output[32];
+    format_bytes(peak, sizeof peak,
+                 (long long)json_integer_value(json_object_get(g, "peak_memory_bytes")));
+    format_bytes(output, sizeof output,
+                 (long long)json_integer_value(json_object_get(g, "output_bytes")));
+    fprintf(out, "%-24s  %5lld  %5lld  %6lld  %6lld  %5lld  %10.3f  %10.3f  %10s  %10s\n",
+            name ? name : "-", total, ok, failed, total - ok - failed,
+            (long long)json_integer_value(json_object_get(g, "unfinished")),
+            json_number_value(json_object_get(g, "cpu_seconds")),
+            json_number_value(json_object_get(g, "wall_seconds")), peak, output);
+  }
+}

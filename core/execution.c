@@ -10,6 +10,8 @@
 #include "ids.h"
 #include "log.h"
 #include "pipeline_internal.h"
+#include "quota.h"
+#include "usage.h"
 #include "xalloc.h"
 
 int exec_cmp(execution *a, execution *b) { return strcmp(a->id, b->id); }
@@ -64,6 +66,7 @@ execution *execution_new(pipeline *p, json_t *record) {
   ex->refs = 1; /* the active tree's */
   RB_INSERT(exec_tree, &p->active, ex);
   p->n_active++;
+  quota_active_add(json_string_value(json_object_get(record, "tenant")), +1);
   return ex;
 }
 
@@ -73,6 +76,7 @@ void execution_release(execution *ex) {
   ex->released = true;
   RB_REMOVE(exec_tree, &ex->pipeline->active, ex);
   ex->pipeline->n_active--;
+  quota_active_add(json_string_value(json_object_get(ex->record, "tenant")), -1);
   execution_ref(ex);
   execution_ref(ex);
   uv_close((uv_handle_t *)&ex->timer, on_handle_closed);
@@ -126,6 +130,9 @@ json_t *execution_view(const json_t *r) {
     json_object_set(view, "retry_at", ra);
   if (json_is_true(json_object_get(r, "logs_truncated")))
     json_object_set_new(view, "logs_truncated", json_true());
+  json_t *usage = json_object_get(r, "usage");
+  if (json_is_object(usage))
+    json_object_set(view, "usage", usage);
   /* Never null where clients expect an object. */
   const char *k;
   json_t *v;
@@ -247,6 +254,7 @@ static void on_persisted(void *arg, int status, json_t *stored) {
   } else if (state_is_terminal(ex->state) && !ex->finished_notified &&
              ex->persisted == ex->state) {
     ex->finished_notified = true;
+    usage_count_ended(ex->record);
     execution_notify_done(ex);
     execution_release(ex);
   }

@@ -107,6 +107,7 @@ static const execd_host table = {
     .op_error = h_op_error,
     .logs_timed = api_logs_timed,
     .authenticate = tenants_authenticate,
+    .usage = api_usage,
 };
 
 const execd_host *host_table(void) { return &table; }

@@ -14,7 +14,9 @@
 #include "api.h"
 #include "conf.h"
 #include "pipeline.h"
+#include "quota.h"
 #include "tenants.h"
+#include "usage.h"
 #include "instance.h"
 #include "loader.h"
 #include "log.h"
@@ -244,6 +246,8 @@ static void on_reload(uv_signal_t *h, int signum) {
   config_free(fresh);
 }
 
+static void serve(void *arg);
+
 static void on_recovered(void *arg, int status) {
   daemon_ctx *d = arg;
   if (status != 0) {
@@ -253,6 +257,18 @@ static void on_recovered(void *arg, int status) {
     on_drained(d);
     return;
   }
+  /* max_per_day counts what storage accepted earlier today, so the day's
+   * count is known before the first submit.  Without a tokens file there
+   * are no quotas (adding one takes a restart). */
+  if (d->cfg->tokens_file)
+    quota_load_today(d->pipeline, serve, d);
+  else
+    serve(d);
+}
+
+/* Recovery done and the day's quota counts read: the transports start. */
+static void serve(void *arg) {
+  daemon_ctx *d = arg;
   if (start_kind(d, EXECD_KIND_TRANSPORT) != 0) {
     d->exit_code = 1;
     d->stopping = 1;
@@ -469,6 +485,8 @@ int main(int argc, char **argv) {
   free(d.instances);
   pipeline_free(d.pipeline);
   tenants_close();
+  quota_close();
+  usage_close();
   uv_loop_close(d.loop);
   loader_exit();
   config_free(d.cfg);

@@ -10,6 +10,7 @@
 
 #include <execd/error.h>
 
+#include "ids.h"
 #include "log.h"
 #include "tenants.h"
 #include "tenants_file.h"
@@ -29,7 +30,8 @@ int tenants_init(const char *path, char *err, size_t errlen) {
     return rc;
   if (warn[0])
     log_warn("%s", warn);
-  log_info("%zu bearer tokens from %s", tenants_token_count(t), path);
+  log_info("%zu bearer tokens, %zu tenants with entitlements or quotas, from %s",
+           tenants_token_count(t), tenants_count(t), path);
   current = t;
   current_path = xstrdup(path);
   return 0;
@@ -69,7 +71,8 @@ static void reload_done(uv_work_t *req, int status) {
       log_warn("%s", w->warn);
     tenants_free(current);
     current = w->table;
-    log_notice("reloaded %zu bearer tokens from %s", tenants_token_count(current), w->path);
+    log_notice("reloaded %zu bearer tokens, %zu tenants with entitlements or quotas, from %s",
+               tenants_token_count(current), tenants_count(current), w->path);
   }
   free(w->path);
   free(w);
@@ -122,3 +125,9 @@ int tenants_authenticate(execd_instance *inst, const char *token, size_t len, ch
   memcpy(tenant, who, n + 1);
   return 0;
 }
+
+int tenants_check_entitled(const char *tenant, const char *agent, char *why, size_t whylen) {
+  return tenants_entitled(current, tenant, agent, ids_now_ms(), why, whylen);
+}
+
+tenant_quota tenants_current_quota(const char *tenant) { return tenants_quota(current, tenant); }

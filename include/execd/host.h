@@ -169,6 +169,15 @@ typedef struct execd_host {
    * token matches, or none.  The file is re-read on SIGHUP. */
   int (*authenticate)(execd_instance *inst, const char *token, size_t len, char *tenant,
                       size_t size);
+  /* What the tenant's executions created in [from, to) used (RFC 3339 UTC
+   * times, NULL or "": no bound), summed by group_by ("tenant" or "agent";
+   * NULL: tenant).  body: {"from", "to", "group_by", "groups": [{"tenant",
+   * "agent" (by agent), "executions": {STATE: n}, "executions_total",
+   * "unfinished", "cpu_seconds", "peak_memory_bytes", "wall_seconds",
+   * "output_bytes"}], "executions_scanned"}.  A bad parameter fails with
+   * EXECD_EINVAL, code "invalid_query", field naming it. */
+  int (*usage)(execd_instance *inst, const char *tenant, const char *from, const char *to,
+               const char *group_by, execd_reply_cb cb, void *arg);
 } execd_host;
 
 /* True if the host table has MEMBER (it may come from an older daemon). */

@@ -57,3 +57,6 @@ EXTRA_DIST += tests/integration/run-workspace-quota.sh tests/integration/test_wo
 TESTS += tests/integration/run-container-workspace-quota.sh
 EXTRA_DIST += tests/integration/run-container-workspace-quota.sh \
 	tests/integration/test_container_workspace_quota.py
+# Tenants: entitlements, quotas and usage (core/tenants.c, core/quota.c).
+TESTS += tests/integration/run-tenants.sh
+EXTRA_DIST += tests/integration/run-tenants.sh tests/integration/test_tenants.py

@@ -13,8 +13,10 @@
 #include <execd/error.h>
 
 #include "conf.h"
+#include "quota.h"
 #include "tenants.h"
 #include "tenants_file.h"
+#include "usage.h"
 
 #define TOKEN_A "alpha-0123456789abcdef"
 #define TOKEN_B "beta-0123456789abcdef0"
@@ -188,6 +190,227 @@ START_TEST(authenticate_and_reload) {
 }
 END_TEST
 
+/* 2027-01-31T00:00:00Z in milliseconds since the epoch. */
+#define JAN31 1801353600000LL
+
+static tenants_table *parse_ok(const char *text, char *warn, size_t warnlen) {
+  tenants_table *t = NULL;
+  char err[512] = "";
+  int rc = tenants_parse("tokens", text, strlen(text), &t, err, sizeof err, warn, warnlen);
+  ck_assert_msg(rc == 0, "refused: %s", err);
+  return t;
+}
+
+static int entitled(const tenants_table *t, const char *tenant, const char *agent, int64_t now,
+                    char *why) {
+  return tenants_entitled(t, tenant, agent, now, why, 256);
+}
+
+START_TEST(new_format) {
+  static const char text[] =
+      TOKEN_A " alpha\n" TOKEN_B " beta\n" TOKEN_C " gamma\n"
+      "# alpha: reports until the end of January, summarize for ever\n"
+      "tenant:  alpha  max_running=2 max_per_day=100\n"
+      "allow:   alpha  agents=report-*,summarize   until=2027-01-31T00:00:00Z\n"
+      "allow:   alpha  agents=summarize\n"
+      "allow:   beta   agents=*  until=2027-01-31T01:00:00+01:00\n"
+      "tenant:  gamma  max_per_day=5\n";
+  char warn[512] = "", why[256];
+  tenants_table *t = parse_ok(text, warn, sizeof warn);
+  ck_assert_uint_eq(tenants_token_count(t), 3);
+  ck_assert_uint_eq(tenants_count(t), 3);
+  /* Globs, and the second the entitlement ends. */
+  ck_assert_int_eq(entitled(t, "alpha", "report-daily", JAN31 - 1000, why), 0);
+  ck_assert_int_eq(entitled(t, "alpha", "report-daily", JAN31 - 1, why), 0);
+  ck_assert_int_eq(entitled(t, "alpha", "report-daily", JAN31, why), EXECD_EPERM);
+  ck_assert_msg(strstr(why, "tenant alpha's entitlement to agent 'report-daily' ended at "
+                            "2027-01-31T00:00:00Z") != NULL, "%s", why);
+  ck_assert_int_eq(entitled(t, "alpha", "summarize", JAN31 + 86400000LL * 365, why), 0);
+  ck_assert_int_eq(entitled(t, "alpha", "translate", JAN31 - 1000, why), EXECD_EPERM);
+  ck_assert_msg(strstr(why, "tenant alpha is not entitled to agent 'translate'") != NULL, "%s",
+                why);
+  /* A request naming no agent matches as "-": only beta's * covers it. */
+  ck_assert_int_eq(entitled(t, "alpha", NULL, JAN31 - 1000, why), EXECD_EPERM);
+  ck_assert_msg(strstr(why, "requests naming no agent") != NULL, "%s", why);
+  ck_assert_int_eq(entitled(t, "beta", NULL, JAN31 - 1000, why), 0);
+  /* An offset: +01:00 is the same instant as JAN31. */
+  ck_assert_int_eq(entitled(t, "beta", "anything", JAN31 - 1, why), 0);
+  ck_assert_int_eq(entitled(t, "beta", "anything", JAN31, why), EXECD_EPERM);
+  /* gamma has quotas but no allow: line: in a file with allow: lines it
+   * may run nothing, and the load says so. */
+  ck_assert_int_eq(entitled(t, "gamma", "summarize", 0, why), EXECD_EPERM);
+  ck_assert_msg(strstr(warn, "tokens:3: tenant gamma has no allow: line") != NULL, "%s", warn);
+  tenant_quota q = tenants_quota(t, "alpha");
+  ck_assert_int_eq(q.max_running, 2);
+  ck_assert_int_eq(q.max_per_day, 100);
+  q = tenants_quota(t, "gamma");
+  ck_assert_int_eq(q.max_running, 0);
+  ck_assert_int_eq(q.max_per_day, 5);
+  q = tenants_quota(t, "beta");
+  ck_assert_int_eq(q.max_running + q.max_per_day, 0);
+  tenants_free(t);
+
+  /* Quotas without allow: lines restrict no agent (and an old file none). */
+  t = parse_ok(TOKEN_A " alpha\ntenant: alpha max_running=1\n", warn, sizeof warn);
+  ck_assert_int_eq(entitled(t, "alpha", "anything", 0, why), 0);
+  ck_assert_int_eq(entitled(t, "alpha", NULL, 0, why), 0);
+  ck_assert_int_eq(tenants_quota(t, "alpha").max_running, 1);
+  tenants_free(t);
+  t = parse_ok(TOKEN_A " alpha\n", warn, sizeof warn);
+  ck_assert_int_eq(entitled(t, "alpha", "anything", 0, why), 0);
+  ck_assert_int_eq(tenants_quota(t, "alpha").max_per_day, 0);
+  tenants_free(t);
+  /* A directive for a tenant no token names loads, with a warning. */
+  t = parse_ok(TOKEN_A " alpha\nallow: alpha agents=*\n\nallow: ghost agents=x\n", warn,
+               sizeof warn);
+  ck_assert_msg(strstr(warn, "tokens:4: tenant ghost has no token") != NULL, "%s", warn);
+  tenants_free(t);
+}
+END_TEST
+
+START_TEST(new_format_errors) {
+  expect_parse_error(TOKEN_A " alpha\nallowed: alpha agents=*\n",
+                     "tokens:2: unknown directive 'allowed:' (known: tenant:, allow:)");
+  expect_parse_error(TOKEN_A " alpha\nallow:\n", "tokens:2: allow: needs a tenant name");
+  expect_parse_error(TOKEN_A " alpha\nallow: al/pha agents=*\n",
+                     "tokens:2: the tenant name contains '/'");
+  expect_parse_error(TOKEN_A " alpha\n\nallow: alpha\n",
+                     "tokens:3: an allow: line needs agents=GLOB");
+  expect_parse_error(TOKEN_A " alpha\nallow: alpha agents=a,,b\n", "tokens:2: agents: an empty glob");
+  expect_parse_error(TOKEN_A " alpha\nallow: alpha agents=a agents=b\n",
+                     "tokens:2: agents is given twice");
+  expect_parse_error(TOKEN_A " alpha\nallow: alpha agents=a expires=2027-01-01T00:00:00Z\n",
+                     "tokens:2: unknown setting 'expires=2027-01-01T00:00:00Z'");
+  expect_parse_error(TOKEN_A " alpha\nallow: alpha agents=a until=2027-02-30T00:00:00Z\n",
+                     "tokens:2: until '2027-02-30T00:00:00Z' is not an RFC 3339 time");
+  expect_parse_error(TOKEN_A " alpha\nallow: alpha agents=a until=2027-01-01\n",
+                     "is not an RFC 3339 time");
+  expect_parse_error(TOKEN_A " alpha\nallow: alpha agents=a until=2027-01-01T00:00:00\n",
+                     "is not an RFC 3339 time");
+  expect_parse_error(TOKEN_A " alpha\nallow: alpha agents=a until=2027-01-01T24:00:00Z\n",
+                     "is not an RFC 3339 time");
+  expect_parse_error(TOKEN_A " alpha\ntenant: alpha max_running=0\n",
+                     "tokens:2: max_running must be a whole number from 1 to");
+  expect_parse_error(TOKEN_A " alpha\ntenant: alpha max_per_day=-3\n",
+                     "tokens:2: max_per_day must be a whole number");
+  expect_parse_error(TOKEN_A " alpha\ntenant: alpha max_per_day=99999999999999999999\n",
+                     "tokens:2: max_per_day must be a whole number");
+  expect_parse_error(TOKEN_A " alpha\ntenant: alpha max_running=1 max_running=2\n",
+                     "tokens:2: max_running is given twice");
+  expect_parse_error(TOKEN_A " alpha\ntenant: alpha running=1\n",
+                     "tokens:2: unknown setting 'running=1'");
+  expect_parse_error(TOKEN_A " alpha\ntenant: alpha max_running=1\nallow: alpha agents=*\n"
+                     "tenant: alpha max_per_day=2\n",
+                     "tokens:4: tenant alpha already has a tenant: line (line 2)");
+  expect_parse_error("allow: alpha agents=*\n", "no tokens");
+  /* Old lines keep their own errors next to directives. */
+  expect_parse_error("allow: alpha agents=*\n" TOKEN_A " al:pha\n",
+                     "tokens:2: the tenant name contains ':'");
+}
+END_TEST
+
+START_TEST(quota_reserve_and_settle) {
+  tenant_quota q = {2, 3};
+  char why[256];
+  int64_t now = JAN31 + 3600 * 1000, active, today;
+  ck_assert_int_eq(quota_reserve("alpha", q, now, why, sizeof why), 0);
+  ck_assert_int_eq(quota_reserve("alpha", q, now, why, sizeof why), 0);
+  /* Two not yet ended (pending): max_running. */
+  ck_assert_int_eq(quota_reserve("alpha", q, now, why, sizeof why), EXECD_EBUSY);
+  ck_assert_msg(strstr(why, "tenant alpha has 2 executions not yet ended") != NULL, "%s", why);
+  /* One accepted and ended, one refused by storage. */
+  quota_active_add("alpha", +1);
+  quota_settle("alpha", true);
+  quota_settle("alpha", false);
+  quota_active_add("alpha", -1);
+  quota_counts("alpha", now, &active, &today);
+  ck_assert_int_eq(active, 0);
+  ck_assert_int_eq(today, 1);
+  ck_assert_int_eq(quota_reserve("alpha", q, now, why, sizeof why), 0);
+  quota_settle("alpha", true);
+  ck_assert_int_eq(quota_reserve("alpha", q, now, why, sizeof why), 0);
+  quota_settle("alpha", true);
+  /* Three today: max_per_day, until 00:00 UTC. */
+  ck_assert_int_eq(quota_reserve("alpha", q, now, why, sizeof why), EXECD_EBUSY);
+  ck_assert_msg(strstr(why, "tenant alpha has had 3 executions accepted today (UTC)") != NULL,
+                "%s", why);
+  ck_assert_int_eq(quota_reserve("alpha", q, JAN31 + 86400000LL, why, sizeof why), 0);
+  /* Other tenants have their own counts; no quota, no limit. */
+  tenant_quota none = {0, 0};
+  for (int i = 0; i < 10; i++)
+    ck_assert_int_eq(quota_reserve("beta", none, now, why, sizeof why), 0);
+  quota_close();
+}
+END_TEST
+
+/* usage.c: a record's usage over its attempts, and the sums by group. */
+START_TEST(usage_sums) {
+  json_t *a = json_pack("{s:s, s:s, s:s, s:{s:[{s:I}, {s:I}], s:{s:i}}}", "tenant", "alpha",
+                        "agent", "summarize", "state", "SUCCEEDED", "result", "output_files",
+                        "size", (json_int_t)100, "size", (json_int_t)20, "output", "n", 7);
+  usage_add_attempt(a, 1.25, 1000, 1500);
+  usage_add_attempt(a, 0.5, 3000, 500); /* a retry: summed, peak kept */
+  usage_set_output(a, 1000);            /* log + files + {"n":7} */
+  const json_t *u = json_object_get(a, "usage");
+  ck_assert_double_eq_tol(json_real_value(json_object_get(u, "cpu_seconds")), 1.75, 1e-9);
+  ck_assert_int_eq(json_integer_value(json_object_get(u, "peak_memory_bytes")), 3000);
+  ck_assert_int_eq(json_integer_value(json_object_get(u, "wall_ms")), 2000);
+  ck_assert_int_eq(json_integer_value(json_object_get(u, "output_bytes")), 1000 + 120 + 7);
+  ck_assert_int_eq(json_integer_value(json_object_get(u, "attempts")), 2);
+
+  json_t *b = json_pack("{s:s, s:n, s:s}", "tenant", "alpha", "agent", "state", "FAILED");
+  usage_add_attempt(b, 0.25, 5000, 100);
+  json_t *c = json_pack("{s:s, s:s, s:s}", "tenant", "alpha", "agent", "summarize", "state",
+                        "RUNNING");
+  usage_report *r = usage_report_new("agent");
+  usage_report_add(r, a);
+  usage_report_add(r, b);
+  usage_report_add(r, c);
+  json_t *groups = usage_report_finish(r);
+  ck_assert_uint_eq(json_array_size(groups), 2);
+  /* Sorted: "" (no agent) first. */
+  json_t *none = json_array_get(groups, 0), *sum = json_array_get(groups, 1);
+  ck_assert(json_is_null(json_object_get(none, "agent")));
+  ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(none, "executions"),
+                                                      "FAILED")), 1);
+  ck_assert_str_eq(json_string_value(json_object_get(sum, "agent")), "summarize");
+  ck_assert_int_eq(json_integer_value(json_object_get(sum, "executions_total")), 1);
+  ck_assert_int_eq(json_integer_value(json_object_get(sum, "unfinished")), 1);
+  ck_assert_double_eq_tol(json_real_value(json_object_get(sum, "wall_seconds")), 2.0, 1e-9);
+  json_decref(groups);
+
+  r = usage_report_new("tenant");
+  usage_report_add(r, a);
+  usage_report_add(r, b);
+  groups = usage_report_finish(r);
+  ck_assert_uint_eq(json_array_size(groups), 1);
+  sum = json_array_get(groups, 0);
+  ck_assert_str_eq(json_string_value(json_object_get(sum, "tenant")), "alpha");
+  ck_assert_double_eq_tol(json_real_value(json_object_get(sum, "cpu_seconds")), 2.0, 1e-9);
+  ck_assert_int_eq(json_integer_value(json_object_get(sum, "peak_memory_bytes")), 5000);
+  json_decref(groups);
+
+  /* The counters for /metrics, labels escaped. */
+  json_object_set_new(b, "agent", json_string("we\"ird\\"));
+  usage_count_ended(a);
+  usage_count_ended(b);
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  usage_metrics(f);
+  fclose(f);
+  ck_assert_msg(strstr(text, "execd_tenant_cpu_seconds_total{tenant=\"alpha\",agent=\"summarize\"} "
+                             "1.750000\n") != NULL, "%s", text);
+  ck_assert_msg(strstr(text, "execd_tenant_executions_total{tenant=\"alpha\",agent=\"we\\\"ird"
+                             "\\\\\",state=\"FAILED\"} 1\n") != NULL, "%s", text);
+  free(text);
+  usage_close();
+  json_decref(a);
+  json_decref(b);
+  json_decref(c);
+}
+END_TEST
+
 /* daemon.tokens_file, and the transports' tokens_file of old configs. */
 static execd_config *parse_conf(const char *text, char *err, size_t errlen) {
   execd_config *cfg = NULL;
@@ -247,6 +470,10 @@ int main(void) {
   tcase_add_test(tc, anonymous_without_file);
   tcase_add_test(tc, authenticate_and_reload);
   tcase_add_test(tc, config_keys);
+  tcase_add_test(tc, new_format);
+  tcase_add_test(tc, new_format_errors);
+  tcase_add_test(tc, quota_reserve_and_settle);
+  tcase_add_test(tc, usage_sums);
   suite_add_tcase(s, tc);
   SRunner *r = srunner_create(s);
   srunner_run_all(r, CK_NORMAL);

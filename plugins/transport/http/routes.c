@@ -295,6 +295,29 @@ static void h_list(http_request *req) {
                                        request_on_reply, req));
 }
 
+/* GET /v1/usage?from=&to=&group_by=tenant|agent (ABI 1.5). */
+static void h_usage(http_request *req) {
+  static const char *const strings[] = {"from", "to", "group_by"};
+  int present = 0;
+  for (size_t i = 0; i < sizeof strings / sizeof *strings; i++) {
+    const char *v = arg(req, strings[i], &present);
+    if (present && (!v || !*v)) {
+      char msg[96];
+      snprintf(msg, sizeof msg, "'%s' must not be empty", strings[i]);
+      fail(req, MHD_HTTP_BAD_REQUEST, msg, strings[i]);
+      return;
+    }
+  }
+  if (!EXECD_HOST_HAS(H(req), usage) || !H(req)->usage) {
+    fail(req, MHD_HTTP_NOT_FOUND, "this execd keeps no usage (ABI older than 1.5)", NULL);
+    return;
+  }
+  call_begin(req, reply_document);
+  request_after_call(req, H(req)->usage(req->srv->inst, req->tenant, arg(req, "from", NULL),
+                                        arg(req, "to", NULL), arg(req, "group_by", NULL),
+                                        request_on_reply, req));
+}
+
 static void h_get(http_request *req) {
   call_begin(req, reply_document);
   request_after_call(req, H(req)->get(req->srv->inst, req->tenant, req->id,
@@ -356,12 +379,14 @@ static const char *const list_params[] = {
     "created_before", NULL};
 static const char *const logs_params[] = {"offset", "follow", "timestamps", NULL};
 static const char *const events_params[] = {"follow", NULL};
+static const char *const usage_params[] = {"from", "to", "group_by", NULL};
 
 static const struct http_route routes[] = {
     {"/healthz", "GET", h_healthz, 0, 0, no_params},
     {"/readyz", "GET", h_readyz, 0, 0, no_params},
     {"/metrics", "GET", h_metrics, 0, 0, no_params},
     {"/v1/agents", "GET", h_agents, 1, 0, no_params},
+    {"/v1/usage", "GET", h_usage, 1, 0, usage_params},
     {"/v1/executions", "GET", h_list, 1, 0, list_params},
     {"/v1/executions", "POST", h_submit, 1, 1, submit_params},
     {"/v1/executions/{id}", "GET", h_get, 1, 0, no_params},
