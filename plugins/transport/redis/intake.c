@@ -189,7 +189,10 @@ static void on_submitted(void *arg, const execd_reply *r) {
     ack(e);
     return;
   }
-  switch (r->status) {
+  /* A tenant's quota (also EXECD_EBUSY) is refused, not waited for: one
+   * tenant over its quota must not hold the stream back for the others. */
+  bool queue_full = r->status == EXECD_EBUSY && r->code && strcmp(r->code, "queue_full") == 0;
+  switch (queue_full ? EXECD_EBUSY : r->status == EXECD_EBUSY ? EXECD_EPERM : r->status) {
   case EXECD_EBUSY:    /* queue full */
   case EXECD_EUNAVAIL: /* storage or backend away, shutting down */
   case EXECD_EIO:
