@@ -114,3 +114,10 @@ tests_fuzz_fuzz_pg_row_SOURCES = tests/fuzz/fuzz_pg_row.c \
 tests_fuzz_fuzz_pg_row_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/storage/postgres
 tests_fuzz_fuzz_pg_row_CFLAGS = $(FUZZ_TARGET_CFLAGS)
 tests_fuzz_fuzz_pg_row_LDADD = $(JANSSON_LIBS)
+# The redis transport's request messages (stream entries and pub/sub payloads).
+FUZZ_TARGETS += tests/fuzz/fuzz_redis_message
+tests_fuzz_fuzz_redis_message_SOURCES = tests/fuzz/fuzz_redis_message.c $(FUZZ_SUPPORT) \
+	plugins/transport/redis/message.c
+tests_fuzz_fuzz_redis_message_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/transport/redis
+tests_fuzz_fuzz_redis_message_CFLAGS = $(FUZZ_TARGET_CFLAGS)
+tests_fuzz_fuzz_redis_message_LDADD = $(FUZZ_SUPPORT_LIBS)
