@@ -39,6 +39,10 @@ static struct {
   uv_idle_t idle;
   deferred *head, **tail;
   int ready;
+  /* Submits whose insert storage has not answered yet: they count against
+   * max_queued, so that submits arriving together cannot all pass the
+   * check while the queue still looks empty. */
+  size_t inserts_in_flight;
 } api;
 
 static void deliver_watch_end(execd_watch *w, json_t *view);
@@ -206,6 +210,7 @@ typedef struct submit_ctx {
 static void on_inserted(void *arg, int status, json_t *stored) {
   submit_ctx *c = arg;
   pipeline *p = c->pipeline;
+  api.inserts_in_flight--; /* enqueued below, or not accepted */
   /* After pipeline_enqueue() counted the execution as active, below. */
   bool accepted = status == 0;
   if (status == EXECD_EEXIST && stored) {
@@ -332,11 +337,11 @@ int api_submit(execd_instance *inst, const char *tenant, const char *body, size_
     json_decref(record);
     return 0;
   }
-  if ((int64_t)pipeline_queue_depth(p) >= cfg->max_queued) {
+  if ((int64_t)(pipeline_queue_depth(p) + api.inserts_in_flight) >= cfg->max_queued) {
     pipeline_count_rejected(p);
     reply_err(cb, arg, EXECD_EBUSY, "queue_full", NULL,
-              "%zu executions are queued, the configured maximum; try again later",
-              pipeline_queue_depth(p));
+              "%zu executions are queued or being stored, the configured maximum; try again later",
+              pipeline_queue_depth(p) + api.inserts_in_flight);
     json_decref(record);
     return 0;
   }
@@ -357,8 +362,10 @@ int api_submit(execd_instance *inst, const char *tenant, const char *body, size_
   c->cb = cb;
   c->arg = arg;
   records *store = pipeline_records(p);
+  api.inserts_in_flight++;
   rc = records_insert(store, record, on_inserted, c);
   if (rc) {
+    api.inserts_in_flight--;
     quota_settle(who, false);
     reply_err(cb, arg, EXECD_EUNAVAIL, "storage_unavailable", NULL,
               "the execution could not be stored (%s); nothing was accepted",
