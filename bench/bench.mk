@@ -11,3 +11,6 @@ endif
 # read latencies over many stored, an idle daemon's CPU and wake-ups
 # (bench/README.md).  A script, run by hand from the build tree.
 EXTRA_DIST += bench/scale
+# bench/peers: the same N x /bin/true through execd and, where installed,
+# GNU parallel, BullMQ and Slurm (bench/README.md).  Run by hand.
+EXTRA_DIST += bench/peers

@@ -1,11 +1,14 @@
 /* execctl: the command-line client of execd's HTTP API.
  *
  * This file parses the command line (getopt_long: global options, then the
- * subcommand's own), prints the help texts and dispatches to the
- * subcommands in run.c and commands.c.  Usage errors exit with 2. */
+ * subcommand's own, each subcommand's from a table of its options), prints
+ * the help texts and dispatches to the subcommands in run.c and
+ * commands.c.  Usage errors exit with 2. */
 #include "config.h"
 
 #include <getopt.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,20 +18,31 @@
 
 #include "execctl.h"
 
+/* getopt_long's answer for --url, and for the long-only options of a
+ * subcommand's table (OPTION_BASE + their index). */
 #define URL_OPTION 0x100
-#define JSON_OPTION 0x101
-#define BACKEND_OPTION 0x102
-#define IMAGE_OPTION 0x103
-#define AGENT_OPTION 0x104
-#define TIMEOUT_OPTION 0x105
-#define INPUT_OPTION 0x106
-#define FILE_OPTION 0x107
-#define STATE_OPTION 0x108
-#define LIMIT_OPTION 0x109
-#define CURSOR_OPTION 0x10a
-#define FROM_OPTION 0x10b
-#define TO_OPTION 0x10c
-#define BY_OPTION 0x10d
+#define OPTION_BASE 0x101
+#define OPTIONS_MAX 16
+
+/* What one option of a subcommand does with its value: the options' table
+ * of each subcommand says where in its options struct the value goes. */
+typedef enum {
+  OPT_STRING,  /* const char *: the last value wins */
+  OPT_ONCE,    /* const char *: given twice is a usage error */
+  OPT_LIST,    /* arg_list: every value, in order */
+  OPT_FLAG,    /* bool: set */
+  OPT_REFUSED, /* a usage error saying why (refusal) */
+} option_kind;
+
+typedef struct {
+  const char *name; /* the long name, without "--" */
+  char short_name;  /* or 0 */
+  option_kind kind;
+  size_t offset;       /* of the field in the subcommand's options struct */
+  const char *refusal; /* OPT_REFUSED's message */
+} option_spec;
+
+#define OPTIONS_END {NULL, 0, OPT_FLAG, 0, NULL}
 
 typedef struct command command;
 struct command {
@@ -201,42 +215,84 @@ static const char *single_id(const command *cmd, int argc, char **argv) {
   return argv[optind];
 }
 
-static int run_main(const command *cmd, int argc, char **argv, const char *url) {
-  static const struct option longopts[] = {
-      {"backend", required_argument, NULL, BACKEND_OPTION},
-      {"image", required_argument, NULL, IMAGE_OPTION},
-      {"agent", required_argument, NULL, AGENT_OPTION},
-      {"timeout", required_argument, NULL, TIMEOUT_OPTION},
-      {"input", required_argument, NULL, INPUT_OPTION},
-      {"file", required_argument, NULL, FILE_OPTION},
-      {"env", required_argument, NULL, 'e'},
-      {"label", required_argument, NULL, 'l'},
-      {"detach", no_argument, NULL, 'd'},
-      {"json", no_argument, NULL, JSON_OPTION},
-      {"url", required_argument, NULL, URL_OPTION},
-      {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0}};
-  run_options o = {0};
-  int rc = -1;
-  int c;
-  /* "+": the first word that is not an option starts the job's command. */
-  while (rc < 0 && (c = getopt_long(argc, argv, "+:e:l:dh", longopts, NULL)) != -1) {
-    switch (c) {
-    case BACKEND_OPTION: o.backend = optarg; break;
-    case IMAGE_OPTION: o.image = optarg; break;
-    case AGENT_OPTION: o.agent = optarg; break;
-    case TIMEOUT_OPTION: o.timeout = optarg; break;
-    case INPUT_OPTION: o.input_path = optarg; break;
-    case FILE_OPTION: rc = arg_list_push(&o.files, optarg) ? EXECCTL_USAGE : -1; break;
-    case 'e': rc = arg_list_push(&o.env, optarg) ? EXECCTL_USAGE : -1; break;
-    case 'l': rc = arg_list_push(&o.labels, optarg) ? EXECCTL_USAGE : -1; break;
-    case 'd': o.detach = true; break;
-    case JSON_OPTION: o.json = true; break;
-    case URL_OPTION: url = optarg; break;
-    case 'h': fputs(cmd->help, stdout); rc = EXECCTL_OK; break;
-    default: rc = bad_option(cmd, c, argv); break;
+/* Parses the options of argv per specs into opts (every subcommand also
+ * takes --url and -h/--help).  stop_at_operand: the first word that is not
+ * an option ends them (run: it starts the job's command).  Returns -1 when
+ * the command is to run (argv[optind] is its first operand), else the exit
+ * status: the help was printed, or a usage error. */
+static int parse_options(const command *cmd, int argc, char **argv, const option_spec *specs,
+                         bool stop_at_operand, void *opts, const char **url) {
+  struct option longopts[OPTIONS_MAX + 3];
+  char optstring[2 * OPTIONS_MAX + 4] = "";
+  size_t n = 0, used = 0;
+  if (stop_at_operand)
+    optstring[used++] = '+';
+  optstring[used++] = ':';
+  for (; specs[n].name; n++) {
+    bool takes_value = specs[n].kind != OPT_FLAG && specs[n].kind != OPT_REFUSED;
+    longopts[n] = (struct option){specs[n].name, takes_value ? required_argument : no_argument,
+                                  NULL, specs[n].short_name ? specs[n].short_name
+                                                            : OPTION_BASE + (int)n};
+    if (specs[n].short_name) {
+      optstring[used++] = specs[n].short_name;
+      if (takes_value)
+        optstring[used++] = ':';
     }
   }
+  optstring[used++] = 'h';
+  optstring[used] = '\0';
+  longopts[n] = (struct option){"url", required_argument, NULL, URL_OPTION};
+  longopts[n + 1] = (struct option){"help", no_argument, NULL, 'h'};
+  longopts[n + 2] = (struct option){NULL, 0, NULL, 0};
+  int c;
+  while ((c = getopt_long(argc, argv, optstring, longopts, NULL)) != -1) {
+    if (c == URL_OPTION) {
+      *url = optarg;
+      continue;
+    }
+    if (c == 'h') {
+      fputs(cmd->help, stdout);
+      return EXECCTL_OK;
+    }
+    const option_spec *o = NULL;
+    for (size_t i = 0; i < n && !o; i++)
+      if (specs[i].short_name ? c == specs[i].short_name : c == OPTION_BASE + (int)i)
+        o = &specs[i];
+    if (!o)
+      return bad_option(cmd, c, argv);
+    void *field = (char *)opts + o->offset;
+    switch (o->kind) {
+    case OPT_ONCE:
+      if (*(const char **)field)
+        return usage_error(cmd, "--%s can be given once", o->name);
+      /* fall through */
+    case OPT_STRING: *(const char **)field = optarg; break;
+    case OPT_LIST:
+      if (arg_list_push(field, optarg))
+        return EXECCTL_USAGE;
+      break;
+    case OPT_FLAG: *(bool *)field = true; break;
+    case OPT_REFUSED: return usage_error(cmd, "%s", o->refusal);
+    }
+  }
+  return -1;
+}
+
+static int run_main(const command *cmd, int argc, char **argv, const char *url) {
+  static const option_spec specs[] = {
+      {"backend", 0, OPT_STRING, offsetof(run_options, backend), NULL},
+      {"image", 0, OPT_STRING, offsetof(run_options, image), NULL},
+      {"agent", 0, OPT_STRING, offsetof(run_options, agent), NULL},
+      {"timeout", 0, OPT_STRING, offsetof(run_options, timeout), NULL},
+      {"input", 0, OPT_STRING, offsetof(run_options, input_path), NULL},
+      {"file", 0, OPT_LIST, offsetof(run_options, files), NULL},
+      {"env", 'e', OPT_LIST, offsetof(run_options, env), NULL},
+      {"label", 'l', OPT_LIST, offsetof(run_options, labels), NULL},
+      {"detach", 'd', OPT_FLAG, offsetof(run_options, detach), NULL},
+      {"json", 0, OPT_FLAG, offsetof(run_options, json), NULL},
+      OPTIONS_END};
+  run_options o = {0};
+  int rc = parse_options(cmd, argc, argv, specs, true, &o, &url);
   if (rc < 0) {
     o.command = argv + optind;
     o.command_count = argc - optind;
@@ -251,131 +307,79 @@ static int run_main(const command *cmd, int argc, char **argv, const char *url) 
 }
 
 static int list_main(const command *cmd, int argc, char **argv, const char *url) {
-  static const struct option longopts[] = {
-      {"state", required_argument, NULL, STATE_OPTION},
-      {"agent", required_argument, NULL, AGENT_OPTION},
-      {"label", required_argument, NULL, 'l'},
-      {"limit", required_argument, NULL, LIMIT_OPTION},
-      {"cursor", required_argument, NULL, CURSOR_OPTION},
-      {"json", no_argument, NULL, JSON_OPTION},
-      {"url", required_argument, NULL, URL_OPTION},
-      {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0}};
+  static const option_spec specs[] = {
+      {"state", 0, OPT_STRING, offsetof(list_options, state), NULL},
+      {"agent", 0, OPT_STRING, offsetof(list_options, agent), NULL},
+      {"label", 'l', OPT_ONCE, offsetof(list_options, label), NULL},
+      {"limit", 0, OPT_STRING, offsetof(list_options, limit), NULL},
+      {"cursor", 0, OPT_STRING, offsetof(list_options, cursor), NULL},
+      {"json", 0, OPT_FLAG, offsetof(list_options, json), NULL},
+      OPTIONS_END};
   list_options o = {0};
-  int c;
-  while ((c = getopt_long(argc, argv, ":l:h", longopts, NULL)) != -1) {
-    switch (c) {
-    case STATE_OPTION: o.state = optarg; break;
-    case AGENT_OPTION: o.agent = optarg; break;
-    case 'l':
-      if (o.label)
-        return usage_error(cmd, "--label can be given once");
-      o.label = optarg;
-      break;
-    case LIMIT_OPTION: o.limit = optarg; break;
-    case CURSOR_OPTION: o.cursor = optarg; break;
-    case JSON_OPTION: o.json = true; break;
-    case URL_OPTION: url = optarg; break;
-    case 'h': fputs(cmd->help, stdout); return EXECCTL_OK;
-    default: return bad_option(cmd, c, argv);
-    }
-  }
+  int rc = parse_options(cmd, argc, argv, specs, false, &o, &url);
+  if (rc >= 0)
+    return rc;
   if (optind < argc)
     return usage_error(cmd, "unexpected argument '%s'", argv[optind]);
   client *cl = client_new(url);
-  int rc = cl ? execctl_list(cl, &o) : EXECCTL_API_ERROR;
+  rc = cl ? execctl_list(cl, &o) : EXECCTL_API_ERROR;
   client_free(cl);
   return rc;
 }
 
 static int usage_main(const command *cmd, int argc, char **argv, const char *url) {
-  static const struct option longopts[] = {
-      {"from", required_argument, NULL, FROM_OPTION},
-      {"to", required_argument, NULL, TO_OPTION},
-      {"by", required_argument, NULL, BY_OPTION},
-      {"json", no_argument, NULL, JSON_OPTION},
-      {"url", required_argument, NULL, URL_OPTION},
-      {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0}};
+  static const option_spec specs[] = {
+      {"from", 0, OPT_STRING, offsetof(usage_options, from), NULL},
+      {"to", 0, OPT_STRING, offsetof(usage_options, to), NULL},
+      {"by", 0, OPT_STRING, offsetof(usage_options, by), NULL},
+      {"json", 0, OPT_FLAG, offsetof(usage_options, json), NULL},
+      OPTIONS_END};
   usage_options o = {0};
-  int c;
-  while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-    switch (c) {
-    case FROM_OPTION: o.from = optarg; break;
-    case TO_OPTION: o.to = optarg; break;
-    case BY_OPTION: o.by = optarg; break;
-    case JSON_OPTION: o.json = true; break;
-    case URL_OPTION: url = optarg; break;
-    case 'h': fputs(cmd->help, stdout); return EXECCTL_OK;
-    default: return bad_option(cmd, c, argv);
-    }
-  }
+  int rc = parse_options(cmd, argc, argv, specs, false, &o, &url);
+  if (rc >= 0)
+    return rc;
   if (optind < argc)
     return usage_error(cmd, "unexpected argument '%s'", argv[optind]);
   client *cl = client_new(url);
-  int rc = cl ? execctl_usage(cl, &o) : EXECCTL_API_ERROR;
+  rc = cl ? execctl_usage(cl, &o) : EXECCTL_API_ERROR;
   client_free(cl);
   return rc;
 }
 
+/* The flags of agents, get, logs, cancel, delete and health. */
+typedef struct {
+  bool json, follow, timestamps;
+} simple_options;
+
+static const option_spec json_only[] = {
+    {"json", 0, OPT_FLAG, offsetof(simple_options, json), NULL}, OPTIONS_END};
+
 static int agents_main(const command *cmd, int argc, char **argv, const char *url) {
-  static const struct option longopts[] = {{"json", no_argument, NULL, JSON_OPTION},
-                                            {"url", required_argument, NULL, URL_OPTION},
-                                            {"help", no_argument, NULL, 'h'},
-                                            {NULL, 0, NULL, 0}};
-  bool json = false;
-  int c;
-  while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-    switch (c) {
-    case JSON_OPTION: json = true; break;
-    case URL_OPTION: url = optarg; break;
-    case 'h': fputs(cmd->help, stdout); return EXECCTL_OK;
-    default: return bad_option(cmd, c, argv);
-    }
-  }
+  simple_options o = {0};
+  int rc = parse_options(cmd, argc, argv, json_only, false, &o, &url);
+  if (rc >= 0)
+    return rc;
   if (optind + 1 < argc)
     return usage_error(cmd, "unexpected argument '%s' after the agent's name", argv[optind + 1]);
   client *cl = client_new(url);
-  int rc = cl ? execctl_agents(cl, optind < argc ? argv[optind] : NULL, json) : EXECCTL_API_ERROR;
+  rc = cl ? execctl_agents(cl, optind < argc ? argv[optind] : NULL, o.json) : EXECCTL_API_ERROR;
   client_free(cl);
   return rc;
 }
 
 /* get, logs, cancel, delete and health: a flag or two and at most an id. */
 static int simple_main(const command *cmd, int argc, char **argv, const char *url) {
-  static const struct option longopts[] = {
-      {"json", no_argument, NULL, JSON_OPTION},
-      {"follow", no_argument, NULL, 'f'},
-      {"timestamps", no_argument, NULL, 't'},
-      {"url", required_argument, NULL, URL_OPTION},
-      {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0}};
+  static const option_spec logs_specs[] = {
+      {"follow", 'f', OPT_FLAG, offsetof(simple_options, follow), NULL},
+      {"timestamps", 't', OPT_FLAG, offsetof(simple_options, timestamps), NULL},
+      {"json", 0, OPT_REFUSED, 0, "--json is not an option of logs (the log is text)"},
+      OPTIONS_END};
   bool is_logs = strcmp(cmd->name, "logs") == 0;
   bool is_health = strcmp(cmd->name, "health") == 0;
-  bool json = false, follow = false, timestamps = false;
-  int c;
-  while ((c = getopt_long(argc, argv, ":fth", longopts, NULL)) != -1) {
-    switch (c) {
-    case JSON_OPTION:
-      if (is_logs)
-        return usage_error(cmd, "--json is not an option of logs (the log is text)");
-      json = true;
-      break;
-    case 'f':
-      if (!is_logs)
-        return usage_error(cmd, "unknown option '-f'");
-      follow = true;
-      break;
-    case 't':
-      if (!is_logs)
-        return usage_error(cmd, "unknown option '-t'");
-      timestamps = true;
-      break;
-    case URL_OPTION: url = optarg; break;
-    case 'h': fputs(cmd->help, stdout); return EXECCTL_OK;
-    default: return bad_option(cmd, c, argv);
-    }
-  }
+  simple_options o = {0};
+  int rc = parse_options(cmd, argc, argv, is_logs ? logs_specs : json_only, false, &o, &url);
+  if (rc >= 0)
+    return rc;
   const char *id = NULL;
   if (is_health) {
     if (optind < argc)
@@ -386,17 +390,16 @@ static int simple_main(const command *cmd, int argc, char **argv, const char *ur
   client *cl = client_new(url);
   if (!cl)
     return EXECCTL_API_ERROR;
-  int rc;
   if (is_health)
-    rc = execctl_health(cl, json);
+    rc = execctl_health(cl, o.json);
   else if (is_logs)
-    rc = execctl_logs(cl, id, follow, timestamps);
+    rc = execctl_logs(cl, id, o.follow, o.timestamps);
   else if (strcmp(cmd->name, "get") == 0)
-    rc = execctl_get(cl, id, json);
+    rc = execctl_get(cl, id, o.json);
   else if (strcmp(cmd->name, "cancel") == 0)
-    rc = execctl_cancel(cl, id, json);
+    rc = execctl_cancel(cl, id, o.json);
   else
-    rc = execctl_delete(cl, id, json);
+    rc = execctl_delete(cl, id, o.json);
   client_free(cl);
   return rc;
 }

@@ -14,6 +14,7 @@
 #include "ids.h"
 #include "log.h"
 #include "metrics.h"
+#include "idempotency_lookup.h"
 #include "quota.h"
 #include "records.h"
 #include "request.h"
@@ -289,6 +290,55 @@ static int refuse_unentitled(const char *tenant, const json_t *req, request_erro
   return -1;
 }
 
+/* A submit refused by its tenant's quota: 429 quota_exceeded, with the
+ * seconds before a retry can succeed as details.retry_after (the HTTP
+ * transport's Retry-After) -- unless it repeats the idempotency key of an
+ * execution, which it then gets as any replay does, since it creates
+ * nothing. */
+typedef struct over_quota {
+  char *why;
+  int64_t retry_after_s;
+  execd_reply_cb cb;
+  void *arg;
+} over_quota;
+
+static void answer_over_quota(over_quota *q) {
+  pipeline_count_rejected(api.pipeline);
+  reply_err_details(q->cb, q->arg, EXECD_EBUSY, "quota_exceeded", NULL,
+                    json_pack("{s:I}", "retry_after", (json_int_t)q->retry_after_s), "%s",
+                    q->why);
+}
+
+static void on_over_quota_lookup(void *arg, const json_t *stored) {
+  over_quota *q = arg;
+  if (stored) {
+    json_t *view = execution_view(stored);
+    execd_reply r = {sizeof r, 0, "idempotent_replay", NULL, NULL, view};
+    q->cb(q->arg, &r);
+    json_decref(view);
+  } else {
+    answer_over_quota(q);
+  }
+  free(q->why);
+  free(q);
+}
+
+static void refuse_over_quota(const json_t *record, const char *why, int64_t retry_after_s,
+                              execd_reply_cb cb, void *arg) {
+  over_quota *q = xcalloc(1, sizeof *q);
+  q->why = xstrdup(why);
+  q->retry_after_s = retry_after_s;
+  q->cb = cb;
+  q->arg = arg;
+  const char *key = json_string_value(json_object_get(record, "idempotency_key"));
+  const char *tenant = json_string_value(json_object_get(record, "tenant"));
+  if (key && idempotency_lookup(api.pipeline, tenant, key, on_over_quota_lookup, q) == 0)
+    return;
+  answer_over_quota(q);
+  free(q->why);
+  free(q);
+}
+
 int api_submit(execd_instance *inst, const char *tenant, const char *body, size_t len,
                unsigned wait_s, execd_reply_cb cb, void *arg) {
   pipeline *p = api.pipeline;
@@ -348,9 +398,10 @@ int api_submit(execd_instance *inst, const char *tenant, const char *body, size_
   /* The tenant's quotas, last: only a request that would be accepted
    * counts (quota_settle() once storage answered). */
   const char *who = json_string_value(json_object_get(record, "tenant"));
-  if (quota_reserve(who, tenants_current_quota(who), ids_now_ms(), why, sizeof why) != 0) {
-    pipeline_count_rejected(p);
-    reply_err(cb, arg, EXECD_EBUSY, "quota_exceeded", NULL, "%s", why);
+  int64_t retry_after_s;
+  if (quota_reserve(who, tenants_current_quota(who), ids_now_ms(), why, sizeof why,
+                    &retry_after_s) != 0) {
+    refuse_over_quota(record, why, retry_after_s, cb, arg);
     json_decref(record);
     return 0;
   }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "agent_file.h"
+#include "bounded_file.h"
 #include "catalog_dir.h"
 #include "xalloc.h"
 
@@ -44,46 +45,30 @@ static int by_name(const void *a, const void *b) {
 /* The file's bytes (NUL-terminated), or NULL with the reason in e. */
 static char *read_agent_file(int dfd, const char *name, const char *path, size_t *len,
                              errors *e) {
-  int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
-  if (fd < 0) {
-    if (errno == ELOOP)
+  bounded_file f;
+  switch (bounded_file_read(dfd, name, AGENT_FILE_MAX, BOUNDED_FILE_NOFOLLOW, &f)) {
+  case BOUNDED_FILE_OK:
+    *len = f.len;
+    return f.data;
+  case BOUNDED_FILE_OPEN_FAILED:
+    if (f.errno_value == ELOOP)
       add_error(e, "%s: a symbolic link; an agent file must be a regular file", path);
     else
-      add_error(e, "%s: cannot open: %s", path, strerror(errno));
+      add_error(e, "%s: cannot open: %s", path, strerror(f.errno_value));
     return NULL;
-  }
-  struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+  case BOUNDED_FILE_STAT_FAILED:
+  case BOUNDED_FILE_NOT_REGULAR:
     add_error(e, "%s: not a regular file; an agent file must be one", path);
-    close(fd);
+    return NULL;
+  case BOUNDED_FILE_TOO_LARGE:
+    add_error(e, "%s: the agent file has %lld bytes, more than %d", path, f.size,
+              AGENT_FILE_MAX);
+    return NULL;
+  case BOUNDED_FILE_READ_FAILED:
+    add_error(e, "%s: cannot read: %s", path, strerror(f.errno_value));
     return NULL;
   }
-  if (st.st_size > AGENT_FILE_MAX) {
-    add_error(e, "%s: the agent file has %lld bytes, more than %d", path,
-              (long long)st.st_size, AGENT_FILE_MAX);
-    close(fd);
-    return NULL;
-  }
-  char *buf = xmalloc((size_t)st.st_size + 1);
-  size_t got = 0;
-  while (got < (size_t)st.st_size) {
-    ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0) {
-      add_error(e, "%s: cannot read: %s", path, strerror(errno));
-      free(buf);
-      close(fd);
-      return NULL;
-    }
-    if (n == 0)
-      break; /* it shrank meanwhile: parse what is there */
-    got += (size_t)n;
-  }
-  close(fd);
-  buf[got] = '\0';
-  *len = got;
-  return buf;
+  return NULL;
 }
 
 int catalog_load_dir(catalog *c, const char *dir, char *err, size_t errlen) {

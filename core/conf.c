@@ -14,6 +14,7 @@
 #include <libconfig.h>
 
 #include "agent.h"
+#include "bounded_file.h"
 #include "catalog.h"
 #include "catalog_dir.h"
 #include "conf.h"
@@ -666,44 +667,26 @@ static void set_defaults(execd_config *cfg) {
  * blocking on anything but a regular file. */
 static int read_config_file(const char *path, char **text, size_t *len, char *err,
                             size_t errlen) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-  if (fd < 0) {
-    snprintf(err, errlen, "%s: cannot read the config file: %s", path, strerror(errno));
+  bounded_file f;
+  switch (bounded_file_read(AT_FDCWD, path, CONFIG_FILE_MAX, 0, &f)) {
+  case BOUNDED_FILE_OK:
+    *text = f.data;
+    *len = f.len;
+    return 0;
+  case BOUNDED_FILE_OPEN_FAILED:
+  case BOUNDED_FILE_READ_FAILED:
+    snprintf(err, errlen, "%s: cannot read the config file: %s", path, strerror(f.errno_value));
     return EXECD_ECONFIG;
-  }
-  struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+  case BOUNDED_FILE_STAT_FAILED:
+  case BOUNDED_FILE_NOT_REGULAR:
     snprintf(err, errlen, "%s: the config file is not a regular file", path);
-    close(fd);
+    return EXECD_ECONFIG;
+  case BOUNDED_FILE_TOO_LARGE:
+    snprintf(err, errlen, "%s: the config file has %lld bytes, more than %d", path, f.size,
+             CONFIG_FILE_MAX);
     return EXECD_ECONFIG;
   }
-  if (st.st_size > CONFIG_FILE_MAX) {
-    snprintf(err, errlen, "%s: the config file has %lld bytes, more than %d", path,
-             (long long)st.st_size, CONFIG_FILE_MAX);
-    close(fd);
-    return EXECD_ECONFIG;
-  }
-  char *buf = xmalloc((size_t)st.st_size + 1);
-  size_t got = 0;
-  while (got < (size_t)st.st_size) {
-    ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0) {
-      snprintf(err, errlen, "%s: cannot read the config file: %s", path, strerror(errno));
-      free(buf);
-      close(fd);
-      return EXECD_ECONFIG;
-    }
-    if (n == 0)
-      break; /* it shrank meanwhile: parse what is there */
-    got += (size_t)n;
-  }
-  close(fd);
-  buf[got] = '\0';
-  *text = buf;
-  *len = got;
-  return 0;
+  return EXECD_ECONFIG;
 }
 
 /* The agent files of daemon.agents_dir (relative to the config file's

@@ -66,10 +66,15 @@ void quota_active_add(const char *tenant, int delta) {
     e->active = 0;
 }
 
-int quota_reserve(const char *tenant, tenant_quota q, int64_t now_ms, char *why, size_t whylen) {
+int quota_reserve(const char *tenant, tenant_quota q, int64_t now_ms, char *why, size_t whylen,
+                  int64_t *retry_after_s) {
   quota_entry *e = entry(tenant);
   roll_day(e, now_ms);
   int64_t unfinished = e->active + e->pending;
+  bool day_used_up = q.max_per_day > 0 && e->day_count >= q.max_per_day;
+  /* The day's count starts again at the next 00:00 UTC (rounded up to
+   * the second, so that a retry at that time is in the new day). */
+  *retry_after_s = day_used_up ? (DAY_MS - now_ms % DAY_MS + 999) / 1000 : 1;
   if (q.max_running > 0 && unfinished >= q.max_running) {
     snprintf(why, whylen,
              "tenant %s has %lld execution%s not yet ended, its max_running; wait for one "
@@ -77,7 +82,7 @@ int quota_reserve(const char *tenant, tenant_quota q, int64_t now_ms, char *why,
              e->tenant, (long long)unfinished, unfinished == 1 ? "" : "s");
     return EXECD_EBUSY;
   }
-  if (q.max_per_day > 0 && e->day_count >= q.max_per_day) {
+  if (day_used_up) {
     snprintf(why, whylen,
              "tenant %s has had %lld execution%s accepted today (UTC), its max_per_day; the "
              "count starts again at 00:00 UTC",

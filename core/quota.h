@@ -15,9 +15,12 @@
 /* An execution of tenant entered memory (+1) or left it, ended (-1). */
 void quota_active_add(const char *tenant, int delta);
 /* A submit passed every other check: refuse it when tenant is at a quota
- * (EXECD_EBUSY, the reason in why), else count it, pending, until
- * quota_settle().  0 or EXECD_EBUSY. */
-int quota_reserve(const char *tenant, tenant_quota q, int64_t now_ms, char *why, size_t whylen);
+ * (EXECD_EBUSY, the reason in why, and in *retry_after_s the seconds
+ * before a retry can succeed: until 00:00 UTC when the day's count is
+ * used up, else 1, as an execution may end at any time), else count it,
+ * pending, until quota_settle().  0 or EXECD_EBUSY. */
+int quota_reserve(const char *tenant, tenant_quota q, int64_t now_ms, char *why, size_t whylen,
+                  int64_t *retry_after_s);
 /* Storage answered the reserved submit: accepted (a new execution) or not
  * (an error, or an idempotent replay of an earlier one). */
 void quota_settle(const char *tenant, bool accepted);

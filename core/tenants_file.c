@@ -23,6 +23,7 @@
 
 #include <execd/error.h>
 
+#include "bounded_file.h"
 #include "tenants_file.h"
 #include "xalloc.h"
 
@@ -644,56 +645,33 @@ int tenants_load(const char *path, tenants_table **out, char *err, size_t errlen
   *out = NULL;
   if (warnlen)
     warn[0] = '\0';
-  /* O_NONBLOCK: opening a FIFO must not wait for a writer (it would wedge
-   * the start or every later reload); only a regular file is read, and a
-   * regular file never blocks, so the flag changes nothing for it. */
-  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-  if (fd < 0) {
-    snprintf(err, errlen, "tokens_file %s: %s", path, strerror(errno));
+  /* A FIFO must not wedge the start or a reload: bounded_file_read()
+   * opens without waiting for a writer. */
+  bounded_file f;
+  switch (bounded_file_read(AT_FDCWD, path, TENANTS_FILE_MAX, 0, &f)) {
+  case BOUNDED_FILE_OK:
+    break;
+  case BOUNDED_FILE_OPEN_FAILED:
+  case BOUNDED_FILE_STAT_FAILED:
+  case BOUNDED_FILE_READ_FAILED:
+    snprintf(err, errlen, "tokens_file %s: %s", path, strerror(f.errno_value));
     return EXECD_ECONFIG;
-  }
-  struct stat st;
-  if (fstat(fd, &st) != 0) {
-    snprintf(err, errlen, "tokens_file %s: %s", path, strerror(errno));
-    close(fd);
+  case BOUNDED_FILE_NOT_REGULAR:
+    snprintf(err, errlen, "tokens_file %s: not a regular file (%s)", path, file_kind(f.mode));
     return EXECD_ECONFIG;
-  }
-  if (!S_ISREG(st.st_mode)) {
-    snprintf(err, errlen, "tokens_file %s: not a regular file (%s)", path,
-             file_kind(st.st_mode));
-    close(fd);
-    return EXECD_ECONFIG;
-  }
-  if (st.st_size > TENANTS_FILE_MAX) {
+  case BOUNDED_FILE_TOO_LARGE:
     snprintf(err, errlen,
              "tokens_file %s: %lld bytes, larger than the %d bytes a tokens file may have",
-             path, (long long)st.st_size, TENANTS_FILE_MAX);
-    close(fd);
+             path, f.size, TENANTS_FILE_MAX);
     return EXECD_ECONFIG;
   }
-  char *buf = xmalloc((size_t)st.st_size + 1);
-  size_t got = 0;
-  while (got < (size_t)st.st_size) {
-    ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0) {
-      snprintf(err, errlen, "tokens_file %s: %s", path, strerror(errno));
-      OPENSSL_cleanse(buf, got);
-      free(buf);
-      close(fd);
-      return EXECD_ECONFIG;
-    }
-    if (n == 0)
-      break;
-    got += (size_t)n;
-  }
-  close(fd);
+  char *buf = f.data;
+  size_t got = f.len;
   int rc = tenants_parse(path, buf, got, out, err, errlen, warn, warnlen);
   OPENSSL_cleanse(buf, got);
   free(buf);
   /* The more serious warning wins. */
-  if (rc == 0 && (st.st_mode & S_IROTH))
+  if (rc == 0 && (f.mode & S_IROTH))
     snprintf(warn, warnlen, "tokens_file %s is readable by every user; chmod o-r it", path);
   return rc;
 }

@@ -2,7 +2,10 @@
  * plugin needs; transport calls answer EXECD_ENOTSUP. */
 #include "config.h"
 
+#include <errno.h>
 #include <ftw.h>
+#include <limits.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -79,8 +82,74 @@ static int remove_entry(const char *path, const struct stat *sb, int flag,
   return remove(path);
 }
 
+/* Decodes the octal escapes (\040 for a blank...) of a mountinfo field in
+ * place. */
+static void unescape_mount_point(char *s) {
+  char *out = s;
+  for (const char *in = s; *in;) {
+    if (in[0] == '\\' && in[1] >= '0' && in[1] <= '3' && in[2] >= '0' && in[2] <= '7' &&
+        in[3] >= '0' && in[3] <= '7') {
+      *out++ = (char)((in[1] - '0') * 64 + (in[2] - '0') * 8 + (in[3] - '0'));
+      in += 4;
+    } else {
+      *out++ = *in++;
+    }
+  }
+  *out = '\0';
+}
+
+static int deeper_first(const void *a, const void *b) {
+  size_t la = strlen(*(char *const *)a), lb = strlen(*(char *const *)b);
+  return la < lb ? 1 : la > lb ? -1 : 0;
+}
+
+/* What is mounted at or below root (this process's mount namespace, the
+ * one the plugins under test mount in), deepest first: a daemon or plugin
+ * that crashed leaves its tmpfs workspaces mounted, and remove() cannot
+ * take a mount point away. */
+static void unmount_under(const char *root) {
+  char real[PATH_MAX];
+  if (!realpath(root, real))
+    return;
+  size_t len = strlen(real);
+  FILE *f = fopen("/proc/self/mountinfo", "re");
+  if (!f)
+    return;
+  char **points = NULL;
+  size_t n = 0;
+  char *line = NULL;
+  size_t cap = 0;
+  while (getline(&line, &cap, f) > 0) {
+    /* The fifth field is the mount point. */
+    char *save = NULL, *field = strtok_r(line, " ", &save);
+    for (int i = 1; field && i < 5; i++)
+      field = strtok_r(NULL, " ", &save);
+    if (!field)
+      continue;
+    unescape_mount_point(field);
+    if (strncmp(field, real, len) != 0 || (field[len] != '\0' && field[len] != '/'))
+      continue;
+    char **grown = realloc(points, (n + 1) * sizeof *points);
+    if (!grown || !(grown[n] = strdup(field)))
+      abort();
+    points = grown;
+    n++;
+  }
+  free(line);
+  fclose(f);
+  qsort(points, n, sizeof *points, deeper_first);
+  for (size_t i = 0; i < n; i++) {
+    /* Busy (a leftover process works in it): detached, gone once idle. */
+    if (umount2(points[i], 0) != 0 && umount2(points[i], MNT_DETACH) != 0)
+      fprintf(stderr, "harness: cannot unmount %s: %s\n", points[i], strerror(errno));
+    free(points[i]);
+  }
+  free(points);
+}
+
 static void remove_tree(const char *path) {
-  nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+  unmount_under(path);
+  nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }
 
 void harness_scratch_begin(void) {

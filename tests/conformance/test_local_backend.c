@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -408,8 +409,33 @@ START_TEST(processes_that_left_the_group_die_with_the_attempt) {
 }
 END_TEST
 
+/* The harness's cleanup after a crash that left a workspace mounted in its
+ * scratch tree: unmounted, then the whole tree removed. */
+START_TEST(scratch_cleanup_unmounts_what_a_crash_left) {
+  if (geteuid() != 0)
+    return; /* mounting needs root */
+  harness_scratch_begin();
+  char root[256], ws[300], file[320];
+  snprintf(root, sizeof root, "%s", harness_tmpdir());
+  snprintf(ws, sizeof ws, "%s/work", root);
+  snprintf(file, sizeof file, "%s/left", ws);
+  ck_assert_int_eq(mkdir(ws, 0700), 0);
+  ck_assert_msg(mount("tmpfs", ws, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m") == 0, "mount: %s",
+                strerror(errno));
+  FILE *f = fopen(file, "w");
+  ck_assert_ptr_nonnull(f);
+  fclose(f);
+  harness_scratch_end();
+  struct stat st;
+  ck_assert_msg(stat(root, &st) != 0 && errno == ENOENT, "%s is still there", root);
+}
+END_TEST
+
 static Suite *local_suite(void) {
   Suite *s = suite_create("local backend");
+  TCase *harness = tcase_create("harness");
+  tcase_add_test(harness, scratch_cleanup_unmounts_what_a_crash_left);
+  suite_add_tcase(s, harness);
   TCase *tc = tcase_create("local");
   tcase_add_checked_fixture(tc, setup_default, teardown);
   tcase_add_unchecked_fixture(tc, harness_scratch_begin, harness_scratch_end);

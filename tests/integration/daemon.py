@@ -34,6 +34,30 @@ transports: ( {{ plugin = "http"; listen = "127.0.0.1:{port}"; tokens_file = "{s
 """
 
 
+def mounts_under(path):
+    """Mount points at or below path, deepest first, from
+    /proc/self/mountinfo (the daemon runs in the test's mount namespace)."""
+    path = os.path.realpath(path)
+    found = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            # Field 5 is the mount point, with blanks and the like octal-escaped.
+            point = line.split()[4].encode().decode("unicode_escape")
+            if point == path or point.startswith(path + "/"):
+                found.append(point)
+    return sorted(found, key=len, reverse=True)
+
+
+def remove_tree(path):
+    """rm -rf path, after unmounting what is mounted below it: a daemon that
+    crashed leaves its attempts' tmpfs workspaces mounted, which rm cannot
+    remove (and would empty rather than skip without --one-file-system)."""
+    for point in mounts_under(path):
+        if subprocess.run(["umount", point]).returncode != 0:
+            subprocess.run(["umount", "-l", point])
+    subprocess.run(["rm", "-rf", "--one-file-system", path])
+
+
 class Daemon:
     def __init__(self, state=None, extra_backends="", extra_config="", daemon_extra=""):
         """extra_backends: libconfig text of more backends, each starting
@@ -184,4 +208,4 @@ class Daemon:
 
     def cleanup(self):
         self.stop()
-        subprocess.run(["rm", "-rf", self.state])
+        remove_tree(self.state)

@@ -283,6 +283,53 @@ class ExecctlTest(unittest.TestCase):
         r = self.run_ctl("run", "--", SH, "-c", "exit 4")
         self.assertEqual(r.returncode, 4, r.stderr)
 
+    def test_options_of_every_command(self):
+        """Each subcommand's options, its usage errors (exit 2, the message
+        on stderr) and --url after the subcommand."""
+        usage = [
+            (["run", "--nope", "--", "/bin/true"], "execctl: run: unknown option '--nope'"),
+            (["run", "--backend"], "execctl: run: option '--backend' needs a value"),
+            (["run", "-x"], "execctl: run: unknown option '-x'"),
+            (["list", "-l", "a=1", "--label", "b=2"], "execctl: list: --label can be given once"),
+            (["list", "extra"], "execctl: list: unexpected argument 'extra'"),
+            (["usage", "--by"], "execctl: usage: option '--by' needs a value"),
+            (["logs", "--json", "x"],
+             "execctl: logs: --json is not an option of logs (the log is text)"),
+            (["get", "-f", "x"], "execctl: get: unknown option '-f'"),
+            (["health", "-t"], "execctl: health: unknown option '-t'"),
+            (["get"], "execctl: get: missing execution id"),
+            (["cancel", "a", "b"], "execctl: cancel: unexpected argument 'b' after the execution id"),
+            (["agents", "a", "b"], "execctl: agents: unexpected argument 'b' after the agent's name"),
+        ]
+        for args, message in usage:
+            r = self.run_ctl(*args)
+            self.assertEqual(r.returncode, 2, (args, r.stderr))
+            self.assertIn(message, r.stderr, args)
+        for name in ("run", "get", "list", "logs", "cancel", "delete", "health", "usage",
+                     "agents"):
+            r = self.run_ctl(name, "--help")
+            self.assertEqual(r.returncode, 0, (name, r.stderr))
+            self.assertIn("Usage: execctl " + name, r.stdout)
+        env = dict(self.env, EXECD_URL="http://127.0.0.1:9")
+        r = subprocess.run([EXECCTL, "run", "-e", "A=1", "-e", "B=2", "--label", "k=v", "--json",
+                            "--url", self.d.url, "--", SH, "-c", 'echo "$A$B"'],
+                           capture_output=True, text=True, env=env, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        doc = json.loads(r.stdout)
+        self.assertEqual(doc["labels"], {"k": "v"}, doc)
+        eid = doc["execution_id"]
+        r = subprocess.run([EXECCTL, "logs", "-t", "--url", self.d.url, eid],
+                           capture_output=True, text=True, env=env, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r"^\d{4}-\d\d-\d\dT\S+Z 12\n$")
+        for args in (["list", "--json", "-l", "k=v", "--limit", "5"], ["get", "--json", eid],
+                     ["usage", "--json", "--by", "agent"], ["health", "--json"],
+                     ["agents", "--json"]):
+            r = subprocess.run([EXECCTL] + args + ["--url", self.d.url], capture_output=True,
+                               text=True, env=env, timeout=60)
+            self.assertIn(r.returncode, (0, 1), (args, r.stderr))
+            json.loads(r.stdout)
+
     def test_run_timeout_and_get_list_json(self):
         r = self.run_ctl("run", "--timeout", "1", "--", "/bin/sleep", "20")
         self.assertEqual(r.returncode, 124, r.stdout + r.stderr)

@@ -5,12 +5,16 @@ restart), a SIGHUP reload of the tokens file that changes them while work
 runs, and usage accounting (GET /v1/usage, execctl usage, /metrics)
 compared with what known jobs did."""
 import datetime
+import json
+import math
 import os
 import re
 import signal
 import subprocess
 import time
 import unittest
+import urllib.error
+import urllib.request
 
 from daemon import Daemon, EXECCTL
 
@@ -158,6 +162,60 @@ class TenantsTest(unittest.TestCase):
         self.assert_refused(status, doc, 429, "quota_exceeded", "has had 3 executions")
         status, doc = self.d.submit(job())
         self.assertEqual(status, 201, doc)
+
+    def test_quota_max_per_day_retry_after_is_the_next_utc_day(self):
+        self.write_tokens("tenant: tenant-b max_per_day=1\n")
+        self.d.start()
+        status, doc = self.d.submit(job(), token="token-b")
+        self.assertEqual(status, 201, doc)
+        before = time.time()
+        req = urllib.request.Request(self.d.url + "/v1/executions", method="POST",
+                                     data=json.dumps(job()).encode(),
+                                     headers={"Authorization": "Bearer token-b",
+                                              "Content-Type": "application/json"})
+        with self.assertRaises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(req, timeout=30)
+        after = time.time()
+        self.assertEqual(refused.exception.code, 429)
+        body = json.loads(refused.exception.read().decode())
+        self.assertEqual(body["error"]["code"], "quota_exceeded", body)
+        retry_after = int(refused.exception.headers["Retry-After"])
+        # The seconds until 00:00 UTC (max_per_day counts calendar UTC days).
+        def until_midnight(t):
+            return math.ceil(86400 - t % 86400)
+        self.assertGreaterEqual(retry_after, until_midnight(after), body)
+        self.assertLessEqual(retry_after, until_midnight(before), body)
+        self.assertEqual(body["error"]["details"]["retry_after"], retry_after, body)
+        print("429 Retry-After: %d" % retry_after)
+
+    def test_idempotent_replay_at_quota_gets_the_first_execution(self):
+        self.write_tokens("tenant: tenant-a max_running=1\n"
+                          "tenant: tenant-b max_per_day=1\n")
+        self.d.start()
+        # max_running: the first is still running.
+        first = dict(job(command="sleep 30"), idempotency_key="nightly-1")
+        status, doc = self.d.submit(first)
+        self.assertEqual(status, 201, doc)
+        eid = doc["execution_id"]
+        status, doc = self.d.submit(first)
+        self.assertEqual(status, 200, doc)
+        self.assertEqual(doc["execution_id"], eid, doc)
+        # A new key is refused as before.
+        status, doc = self.d.submit(dict(job(), idempotency_key="nightly-2"))
+        self.assert_refused(status, doc, 429, "quota_exceeded", "max_running")
+        self.d.request("POST", "/v1/executions/%s/cancel" % eid)
+        # max_per_day: the day's one execution has ended.
+        again = dict(job(), idempotency_key="daily-1")
+        status, doc = self.d.submit(again, wait=30, token="token-b")
+        self.assertEqual(status, 201, doc)
+        bid = doc["execution_id"]
+        status, doc = self.d.submit(again, token="token-b")
+        self.assertEqual(status, 200, doc)
+        self.assertEqual(doc["execution_id"], bid, doc)
+        self.assertEqual(doc["state"], "SUCCEEDED", doc)
+        # Another tenant's key of the same name is not tenant-b's.
+        status, doc = self.d.submit(dict(job(), idempotency_key="nightly-1"), token="token-b")
+        self.assert_refused(status, doc, 429, "quota_exceeded", "max_per_day")
 
     def test_sighup_reload_keeps_running_work(self):
         self.write_tokens("allow: tenant-a agents=report-daily\n"

@@ -7,7 +7,7 @@ import signal
 import time
 import unittest
 
-from daemon import Daemon
+from daemon import Daemon, mounts_under
 
 SH = "/bin/sh"
 MIB = 1 << 20
@@ -18,19 +18,6 @@ def sh(script, **extra):
     req = {"container": {"command": [SH, "-c", script]}}
     req.update(extra)
     return req
-
-
-def mounts_under(path):
-    """Mount points at or below path, from /proc/self/mountinfo (the
-    daemon runs in the test's mount namespace)."""
-    path = os.path.realpath(path)
-    found = []
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            point = line.split()[4].encode().decode("unicode_escape")
-            if point == path or point.startswith(path + "/"):
-                found.append(point)
-    return found
 
 
 def read(path):
@@ -141,6 +128,26 @@ class WorkspaceQuotaTest(unittest.TestCase):
                 os.kill(job_pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+    def test_cleanup_after_a_crash_unmounts_and_removes_everything(self):
+        """The test harness's cleanup after execd died with a job in its
+        tmpfs workspace: the mount goes, then the whole state directory."""
+        status, doc = self.d.submit(sh('echo $$ > "$WORKSPACE_OUTPUT/pid"; exec sleep 60'))
+        self.assertEqual(status, 201, doc)
+        self.d.wait_state(doc["execution_id"], ["RUNNING"])
+        wait_until(lambda: mounts_under(self.work), "the workspace to be mounted")
+        pid_file = os.path.join(mounts_under(self.work)[0], "output", "pid")
+        wait_until(lambda: read(pid_file).strip(), "the job to start")
+        job_pid = int(read(pid_file))
+        self.d.kill9()
+        try:
+            os.kill(job_pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.assertTrue(mounts_under(self.work))
+        self.d.cleanup()
+        self.assertEqual(mounts_under(self.d.state), [])
+        self.assertFalse(os.path.exists(self.d.state))
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 #include "config.h"
 
 #include <check.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +12,7 @@
 
 #include <execd/error.h>
 
+#include "bounded_file.h"
 #include "catalog.h"
 #include "conf.h"
 
@@ -248,6 +251,67 @@ START_TEST(config_must_be_a_regular_file) {
 }
 END_TEST
 
+/* The one bounded reader of the config, agent and tokens files: what it
+ * reads, and what it refuses before reading. */
+START_TEST(bounded_file_reads_only_small_regular_files) {
+  char dir[] = "/tmp/execd-bounded-XXXXXX";
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  char regular[64], fifo[64], link[64];
+  snprintf(regular, sizeof regular, "%s/f", dir);
+  snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+  snprintf(link, sizeof link, "%s/link", dir);
+  FILE *f = fopen(regular, "w");
+  ck_assert_ptr_nonnull(f);
+  fputs("0123456789", f);
+  fclose(f);
+  ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+  ck_assert_int_eq(symlink(regular, link), 0);
+
+  bounded_file b;
+  ck_assert_int_eq(bounded_file_read(AT_FDCWD, regular, 10, 0, &b), BOUNDED_FILE_OK);
+  ck_assert_uint_eq(b.len, 10);
+  ck_assert_str_eq(b.data, "0123456789");
+  ck_assert(S_ISREG(b.mode));
+  free(b.data);
+  ck_assert_int_eq(bounded_file_read(AT_FDCWD, regular, 9, 0, &b), BOUNDED_FILE_TOO_LARGE);
+  ck_assert_int_eq(b.size, 10);
+  ck_assert_ptr_null(b.data);
+  /* Refused without waiting for a writer. */
+  ck_assert_int_eq(bounded_file_read(AT_FDCWD, fifo, 10, 0, &b), BOUNDED_FILE_NOT_REGULAR);
+  ck_assert(S_ISFIFO(b.mode));
+  ck_assert_int_eq(bounded_file_read(AT_FDCWD, dir, 10, 0, &b), BOUNDED_FILE_NOT_REGULAR);
+  /* A link is followed unless told not to; relative to a directory. */
+  ck_assert_int_eq(bounded_file_read(AT_FDCWD, link, 10, 0, &b), BOUNDED_FILE_OK);
+  free(b.data);
+  int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+  ck_assert_int_ge(dfd, 0);
+  ck_assert_int_eq(bounded_file_read(dfd, "link", 10, BOUNDED_FILE_NOFOLLOW, &b),
+                   BOUNDED_FILE_OPEN_FAILED);
+  ck_assert_int_eq(b.errno_value, ELOOP);
+  ck_assert_int_eq(bounded_file_read(dfd, "f", 10, BOUNDED_FILE_NOFOLLOW, &b), BOUNDED_FILE_OK);
+  free(b.data);
+  ck_assert_int_eq(bounded_file_read(dfd, "missing", 10, 0, &b), BOUNDED_FILE_OPEN_FAILED);
+  ck_assert_int_eq(b.errno_value, ENOENT);
+  close(dfd);
+
+  /* Each caller keeps its own words for a file over its limit. */
+  f = fopen(regular, "w");
+  ck_assert_ptr_nonnull(f);
+  ck_assert_int_eq(fseek(f, (1 << 20) * 64, SEEK_SET), 0);
+  fputc('\n', f);
+  fclose(f);
+  char err[1024];
+  execd_config *cfg = NULL;
+  ck_assert_int_eq(config_load(regular, &cfg, err, sizeof err), EXECD_ECONFIG);
+  ck_assert_msg(strstr(err, ": the config file has 67108865 bytes, more than ") != NULL, "%s",
+                err);
+  unlink(regular);
+  unlink(fifo);
+  unlink(link);
+  rmdir(dir);
+}
+END_TEST
+
 /* The text parser is usable without a file. */
 START_TEST(parses_text_in_memory) {
   char err[1024];
@@ -268,6 +332,7 @@ Suite *s = suite_create("conf");
   tcase_add_test(tc, loads_good_config);
   tcase_add_test(tc, long_string_parses);
   tcase_add_test(tc, config_must_be_a_regular_file);
+  tcase_add_test(tc, bounded_file_reads_only_small_regular_files);
   tcase_add_test(tc, parses_text_in_memory);
   tcase_add_test(tc, errors_name_file_line_setting);
   tcase_add_test(tc, workspace_max_is_a_size);

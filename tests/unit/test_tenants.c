@@ -312,12 +312,14 @@ END_TEST
 START_TEST(quota_reserve_and_settle) {
   tenant_quota q = {2, 3};
   char why[256];
-  int64_t now = JAN31 + 3600 * 1000, active, today;
-  ck_assert_int_eq(quota_reserve("alpha", q, now, why, sizeof why), 0);
-  ck_assert_int_eq(quota_reserve("alpha", q, now, why, sizeof why), 0);
+  int64_t now = JAN31 + 3600 * 1000, active, today, retry;
+  ck_assert_int_eq(quota_reserve("alpha", q, now, why, sizeof why, &retry), 0);
+  ck_assert_int_eq(quota_reserve("alpha", q, now, why, sizeof why, &retry), 0);
   /* Two not yet ended (pending): max_running. */
-  ck_assert_int_eq(quota_reserve("alpha", q, now, why, sizeof why), EXECD_EBUSY);
+  ck_assert_int_eq(quota_reserve("alpha", q, now, why, sizeof why, &retry), EXECD_EBUSY);
   ck_assert_msg(strstr(why, "tenant alpha has 2 executions not yet ended") != NULL, "%s", why);
+  /* An execution may end at any time. */
+  ck_assert_int_eq(retry, 1);
   /* One accepted and ended, one refused by storage. */
   quota_active_add("alpha", +1);
   quota_settle("alpha", true);
@@ -326,19 +328,24 @@ START_TEST(quota_reserve_and_settle) {
   quota_counts("alpha", now, &active, &today);
   ck_assert_int_eq(active, 0);
   ck_assert_int_eq(today, 1);
-  ck_assert_int_eq(quota_reserve("alpha", q, now, why, sizeof why), 0);
+  ck_assert_int_eq(quota_reserve("alpha", q, now, why, sizeof why, &retry), 0);
   quota_settle("alpha", true);
-  ck_assert_int_eq(quota_reserve("alpha", q, now, why, sizeof why), 0);
+  ck_assert_int_eq(quota_reserve("alpha", q, now, why, sizeof why, &retry), 0);
   quota_settle("alpha", true);
   /* Three today: max_per_day, until 00:00 UTC. */
-  ck_assert_int_eq(quota_reserve("alpha", q, now, why, sizeof why), EXECD_EBUSY);
+  ck_assert_int_eq(quota_reserve("alpha", q, now, why, sizeof why, &retry), EXECD_EBUSY);
   ck_assert_msg(strstr(why, "tenant alpha has had 3 executions accepted today (UTC)") != NULL,
                 "%s", why);
-  ck_assert_int_eq(quota_reserve("alpha", q, JAN31 + 86400000LL, why, sizeof why), 0);
+  /* At 01:00 UTC: 23 h until the day's count starts again; rounded up to
+   * the second. */
+  ck_assert_int_eq(retry, 23 * 3600);
+  ck_assert_int_eq(quota_reserve("alpha", q, now + 1500, why, sizeof why, &retry), EXECD_EBUSY);
+  ck_assert_int_eq(retry, 23 * 3600 - 1);
+  ck_assert_int_eq(quota_reserve("alpha", q, JAN31 + 86400000LL, why, sizeof why, &retry), 0);
   /* Other tenants have their own counts; no quota, no limit. */
   tenant_quota none = {0, 0};
   for (int i = 0; i < 10; i++)
-    ck_assert_int_eq(quota_reserve("beta", none, now, why, sizeof why), 0);
+    ck_assert_int_eq(quota_reserve("beta", none, now, why, sizeof why, &retry), 0);
   quota_close();
 }
 END_TEST

@@ -28,7 +28,9 @@
 /* Limits of a request head, answered by execd with its JSON error
  * document (414, 431).  libmicrohttpd keeps a request head in a buffer of
  * HTTP_CONNECTION_MEMORY bytes: a head that does not even fit there gets
- * the library's own answer. */
+ * the library's own answer, an HTML page, as does a request line of HTTP
+ * major version 2 or more; 0.9.75 answers both before any callback of
+ * execd runs and has no option to replace its pages (doc/api.md). */
 #define HTTP_URI_MAX 8192
 #define HTTP_HEADERS_MAX 16384
 #define HTTP_CONNECTION_MEMORY (128 * 1024)

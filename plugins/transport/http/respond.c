@@ -4,6 +4,7 @@
  * Content-Type. */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -126,7 +127,14 @@ void answer_reply_error(http_answer *a, const execd_reply *r) {
     answer_error_details(a, status, r->code, message, r->field, r->body);
   else
     answer_error(a, status, r->code, message, r->field);
-  if (status == MHD_HTTP_TOO_MANY_REQUESTS)
+  json_t *retry_after = json_object_get(r->body, "retry_after");
+  if (status == MHD_HTTP_TOO_MANY_REQUESTS && json_is_integer(retry_after) &&
+      json_integer_value(retry_after) > 0) {
+    /* The core knows when a retry can succeed (a day's quota). */
+    char seconds[24];
+    snprintf(seconds, sizeof seconds, "%" JSON_INTEGER_FORMAT, json_integer_value(retry_after));
+    answer_header(a, MHD_HTTP_HEADER_RETRY_AFTER, seconds);
+  } else if (status == MHD_HTTP_TOO_MANY_REQUESTS)
     answer_header(a, MHD_HTTP_HEADER_RETRY_AFTER, "1");
   else if (r->code && strcmp(r->code, "shutting_down") == 0)
     answer_header(a, MHD_HTTP_HEADER_RETRY_AFTER, HTTP_RETRY_AFTER_SHUTDOWN);
