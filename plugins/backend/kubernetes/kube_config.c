@@ -1,0 +1,274 @@
+/* The kubernetes backend's configuration: where the API server is and how
+ * execd proves who it is (a CA, and a bearer token from a file or a client
+ * certificate), read and checked at start, never on the loop; and what
+ * jobs get.  Every combination that does not say one clear thing is
+ * refused, naming the key. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "httpc/httpc_tls.h"
+#include "kube_internal.h"
+
+#define TOKEN_MAX 16384
+
+static int refuse(kube_backend *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int refuse(kube_backend *b, const char *fmt, ...) {
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  b->host->set_error(b->inst, "%s", msg);
+  return EXECD_ECONFIG;
+}
+
+int kube_parse_user(const char *s, uid_t *uid, gid_t *gid) {
+  unsigned long u, g;
+  char *end;
+  errno = 0;
+  u = strtoul(s, &end, 10);
+  if (end == s || errno || u > 0x7fffffffUL)
+    return -1;
+  g = u;
+  if (*end == ':') {
+    const char *gs = end + 1;
+    g = strtoul(gs, &end, 10);
+    if (end == gs || errno || g > 0x7fffffffUL)
+      return -1;
+  }
+  if (*end)
+    return -1;
+  *uid = (uid_t)u;
+  *gid = (gid_t)g;
+  return 0;
+}
+
+/* A bearer token file: one line of printable ASCII. */
+static int read_token(kube_backend *b, const char *file) {
+  int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0)
+    return refuse(b, "token_file %s: %s", file, strerror(errno));
+  char buf[TOKEN_MAX + 1];
+  ssize_t n = read(fd, buf, sizeof buf);
+  close(fd);
+  if (n < 0)
+    return refuse(b, "token_file %s: %s", file, strerror(errno));
+  if (n > TOKEN_MAX)
+    return refuse(b, "token_file %s: longer than %d bytes", file, TOKEN_MAX);
+  while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+    n--;
+  buf[n] = '\0';
+  if (n == 0)
+    return refuse(b, "token_file %s: empty", file);
+  for (ssize_t i = 0; i < n; i++)
+    if (buf[i] < 0x21 || buf[i] > 0x7e)
+      return refuse(b, "token_file %s: the token holds a character that is not printable ASCII",
+                    file);
+  if (asprintf(&b->auth_header, "Authorization: Bearer %s", buf) < 0) {
+    b->auth_header = NULL;
+    return EXECD_ENOMEM;
+  }
+  return 0;
+}
+
+/* "https://HOST[:PORT]" (no path): the endpoint, with TLS material. */
+static int configure_api(kube_backend *b, const json_t *config) {
+  const char *url = json_string_value(json_object_get(config, "api_url"));
+  if (!url)
+    return refuse(b, "api_url is required: the API server as \"https://HOST:PORT\"");
+  if (strncmp(url, "https://", 8) != 0)
+    return refuse(b, "api_url \"%s\" must start with https:// (the API server is reached over "
+                     "TLS only)",
+                  url);
+  const char *hostport = url + 8;
+  size_t len = strlen(hostport);
+  if (len > 0 && hostport[len - 1] == '/')
+    len--;
+  if (len == 0 || memchr(hostport, '/', len) || memchr(hostport, '?', len))
+    return refuse(b, "api_url \"%s\" must be https://HOST[:PORT], without a path", url);
+  char uri[600];
+  /* The default port of https when none is given. */
+  const char *colon = memrchr(hostport, ':', len);
+  const char *bracket = memrchr(hostport, ']', len);
+  bool has_port = colon && (!bracket || colon > bracket);
+  snprintf(uri, sizeof uri, "tcp://%.*s%s", (int)len, hostport, has_port ? "" : ":443");
+  char why[300];
+  if (httpc_endpoint_set_tcp(&b->endpoint, uri, why, sizeof why) != 0)
+    return refuse(b, "api_url \"%s\": %s", url, why);
+  b->api_url = strdup(url);
+
+  const char *ca = json_string_value(json_object_get(config, "ca_file"));
+  const char *token = json_string_value(json_object_get(config, "token_file"));
+  const char *cert = json_string_value(json_object_get(config, "client_cert"));
+  const char *key = json_string_value(json_object_get(config, "client_key"));
+  if (!token && !cert)
+    return refuse(b, "set token_file (a bearer token) or client_cert and client_key: how execd "
+                     "proves who it is to %s",
+                  url);
+  if (token && cert)
+    return refuse(b, "token_file and client_cert are both set: use one way to authenticate");
+  if (!!cert != !!key)
+    return refuse(b, "%s is set without %s", cert ? "client_cert" : "client_key",
+                  cert ? "client_key" : "client_cert");
+  if (token) {
+    int rc = read_token(b, token);
+    if (rc)
+      return rc;
+  }
+  static const char *const keys[3] = {"ca_file", "client_cert", "client_key"};
+  const char *files[3] = {ca, cert, key};
+  httpc_pem pems[3] = {{0}};
+  for (int i = 0; i < 3; i++) {
+    if (files[i] && httpc_pem_read(files[i], &pems[i], why, sizeof why) != 0) {
+      for (int j = 0; j < i; j++)
+        httpc_pem_clear(&pems[j]);
+      return refuse(b, "%s %s: %s", keys[i], files[i], why);
+    }
+  }
+  int bad = 0;
+  if (httpc_endpoint_set_tls(&b->endpoint, true, &pems[0], &pems[1], &pems[2], &bad, why,
+                             sizeof why) != 0) {
+    if (bad && files[bad - 1])
+      return refuse(b, "%s %s: %s", keys[bad - 1], files[bad - 1], why);
+    return refuse(b, "api_url %s: %s", url, why);
+  }
+  return 0;
+}
+
+/* A DNS-1123 label: what a namespace must be. */
+static bool is_dns_label(const char *s) {
+  size_t n = strlen(s);
+  if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
+    return false;
+  for (size_t i = 0; i < n; i++)
+    if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+      return false;
+  return true;
+}
+
+static int64_t int_or(const json_t *config, const char *key, int64_t dflt) {
+  const json_t *v = json_object_get(config, key);
+  return json_is_integer(v) ? json_integer_value(v) : dflt;
+}
+
+/* Label values: at most 63 of [A-Za-z0-9._-], alphanumeric at the ends. */
+static void label_value(const char *in, char *out, size_t size) {
+  size_t o = 0;
+  for (const char *p = in; *p && o + 1 < size && o < 63; p++) {
+    char c = *p;
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-';
+    out[o++] = ok ? c : '_';
+  }
+  while (o > 0 && !((out[o - 1] >= 'a' && out[o - 1] <= 'z') ||
+                    (out[o - 1] >= 'A' && out[o - 1] <= 'Z') ||
+                    (out[o - 1] >= '0' && out[o - 1] <= '9')))
+    o--;
+  out[o] = '\0';
+  if (o == 0 || !((out[0] >= 'a' && out[0] <= 'z') || (out[0] >= 'A' && out[0] <= 'Z') ||
+                  (out[0] >= '0' && out[0] <= '9'))) {
+    if (o + 2 > size || o >= 63)
+      o = size - 2 < 62 ? size - 2 : 62;
+    memmove(out + 1, out, o);
+    out[0] = 'x';
+    out[o + 1] = '\0';
+  }
+}
+
+int kube_configure(kube_backend *b, const json_t *config) {
+  int rc = configure_api(b, config);
+  if (rc)
+    return rc;
+
+  const char *ns = json_string_value(json_object_get(config, "namespace"));
+  b->ns = strdup(ns ? ns : "default");
+  if (!b->ns)
+    return EXECD_ENOMEM;
+  if (!is_dns_label(b->ns))
+    return refuse(b, "namespace \"%s\" is not a DNS label (a-z, 0-9, -, at most 63)", b->ns);
+
+  const json_t *globs = json_object_get(config, "images_allowed");
+  size_t n = json_array_size(globs);
+  b->images_allowed = calloc(n + 1, sizeof *b->images_allowed);
+  if (!b->images_allowed)
+    return EXECD_ENOMEM;
+  for (size_t i = 0; i < n; i++) {
+    const char *g = json_string_value(json_array_get(globs, i));
+    if (!g || !*g)
+      return refuse(b, "images_allowed[%zu] must be a non-empty string", i);
+    b->images_allowed[i] = strdup(g);
+  }
+  if (n == 0)
+    b->host->log(b->inst, EXECD_LOG_WARNING,
+                 "images_allowed is empty: every execution on this backend will be refused");
+
+  const char *helper = json_string_value(json_object_get(config, "helper_image"));
+  b->helper_image = strdup(helper ? helper : "busybox:1.36");
+  if (!b->helper_image || !*b->helper_image)
+    return refuse(b, "helper_image must not be empty");
+
+  const char *pull = json_string_value(json_object_get(config, "pull"));
+  if (!pull || strcmp(pull, "if-not-present") == 0)
+    b->pull_policy = strdup("IfNotPresent");
+  else if (strcmp(pull, "never") == 0)
+    b->pull_policy = strdup("Never");
+  else if (strcmp(pull, "always") == 0)
+    b->pull_policy = strdup("Always");
+  else
+    return refuse(b, "pull must be \"never\", \"if-not-present\" or \"always\", not \"%s\"", pull);
+
+  const char *user = json_string_value(json_object_get(config, "user"));
+  if (kube_parse_user(user ? user : "65534:65534", &b->uid, &b->gid) < 0)
+    return refuse(b, "user \"%s\" is not \"uid[:gid]\" (numbers)", user);
+  if (b->uid == 0)
+    return refuse(b, "user is root: pods run with runAsNonRoot, give a uid other than 0");
+
+  b->memory_bytes = int_or(config, "memory", 512ll << 20);
+  const json_t *cpus = json_object_get(config, "cpus");
+  b->cpus = json_is_number(cpus) ? json_number_value(cpus) : 0.5;
+  b->tmpfs_size = int_or(config, "tmpfs_size", 64ll << 20);
+  b->output_max = int_or(config, "output_max", 256ll << 20);
+  b->grace_s = (int_or(config, "termination_grace", 30000) + 999) / 1000;
+  b->deadline_slack_s = (int_or(config, "deadline_slack", 60000) + 999) / 1000;
+  b->api_grace_ms = int_or(config, "api_grace", 30000);
+  const json_t *seccomp = json_object_get(config, "seccomp");
+  b->seccomp = !json_is_false(seccomp);
+  if (b->memory_bytes < (6 << 20))
+    return refuse(b, "memory must be at least 6M (pods always get a limit)");
+  if (b->cpus < 0.001)
+    return refuse(b, "cpus must be at least 0.001 (pods always get a limit)");
+  if (b->tmpfs_size <= 0 || b->output_max <= 0 || b->grace_s < 1 || b->deadline_slack_s < 0 ||
+      b->api_grace_ms < 0)
+    return refuse(b, "tmpfs_size, output_max and termination_grace must be above 0, "
+                     "deadline_slack and api_grace at least 0");
+
+  /* Labels tell this daemon's Jobs apart from another's on the cluster. */
+  const char *state_dir = b->host->state_dir ? b->host->state_dir(b->inst) : NULL;
+  uint64_t h = 1469598103934665603ull;
+  for (const char *p = state_dir ? state_dir : ""; *p; p++)
+    h = (h ^ (unsigned char)*p) * 1099511628211ull;
+  snprintf(b->daemon_label, sizeof b->daemon_label, "%016llx", (unsigned long long)h);
+  const char *iname = b->host->instance_name ? b->host->instance_name(b->inst) : NULL;
+  label_value(iname ? iname : "kubernetes", b->instance_label, sizeof b->instance_label);
+  return 0;
+}
+
+void kube_config_free(kube_backend *b) {
+  httpc_endpoint_clear(&b->endpoint);
+  free(b->api_url);
+  free(b->auth_header);
+  free(b->ns);
+  for (char **p = b->images_allowed; p && *p; p++)
+    free(*p);
+  free(b->images_allowed);
+  free(b->helper_image);
+  free(b->pull_policy);
+}
