@@ -19,4 +19,4 @@ kube_dir=$(mktemp -d "${TMPDIR:-/tmp}/execd-kube-XXXXXX")
 trap 'rm -rf "$kube_dir"' EXIT
 printf '%s\n' "$KUBE_TOKEN" > "$kube_dir/token"
 printf '%s\n' "${KUBE_LIMITED_TOKEN:-none}" > "$kube_dir/limited-token"
-kube_config="{\"api_url\": \"$KUBE_API\", \"ca_file\": \"$KUBE_CA\", \"token_file\": \"$kube_dir/token\", \"namespace\": \"${EXECD_KUBE_NAMESPACE:-default}\", \"images_allowed\": [\"${kube_image%%:*}:*\"], \"helper_image\": \"$kube_image\", \"pull\": \"never\", \"cpus\": 0.1, \"termination_grace\": 10000}"
+kube_config="{\"api_url\": \"$KUBE_API\", \"ca_file\": \"$KUBE_CA\", \"token_file\": \"$kube_dir/token\", \"namespace\": \"${EXECD_KUBE_NAMESPACE:-default}\", \"images_allowed\": [\"${kube_image%%:*}:*\"], \"helper_image\": \"$kube_image\", \"pull\": \"never\", \"cpus\": 0.1, \"termination_grace\": 10000, \"host_network\": true}"

@@ -241,6 +241,11 @@ int kube_configure(kube_backend *b, const json_t *config) {
   b->api_grace_ms = int_or(config, "api_grace", 30000);
   const json_t *seccomp = json_object_get(config, "seccomp");
   b->seccomp = !json_is_false(seccomp);
+  b->host_network = json_is_true(json_object_get(config, "host_network"));
+  if (b->host_network)
+    b->host->log(b->inst, EXECD_LOG_WARNING,
+                 "host_network = true: pods share the node's network namespace, and jobs reach "
+                 "whatever listens on the node (its loopback included)");
   if (b->memory_bytes < (6 << 20))
     return refuse(b, "memory must be at least 6M (pods always get a limit)");
   if (b->cpus < 0.001)

@@ -51,6 +51,7 @@ typedef struct kube_backend {
   int64_t deadline_slack_s;/* activeDeadlineSeconds = timeout + this */
   int64_t api_grace_ms;    /* how long the API server may be away mid-run */
   bool seccomp;
+  bool host_network;       /* hostNetwork: for clusters whose pods get no IP */
 
   /* labels */
   char daemon_label[24];   /* a hash of the state directory */

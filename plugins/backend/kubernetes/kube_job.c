@@ -303,6 +303,10 @@ static void unpack_done(uv_work_t *w, int status) {
 static void exec_failed(kube_job *j, const char *code, bool retryable, const char *why) {
   kube_ws_close(j->exec_ws);
   j->exec_ws = NULL;
+  if (j->signalled) { /* the container is being stopped: no outputs are read */
+    collected(j);
+    return;
+  }
   if (retryable && j->exec_tries < EXEC_TRIES && !j->terminated) {
     j->b->host->log(j->b->inst, EXECD_LOG_DEBUG, "job %s: reading the outputs: %s; again",
                     j->name, why);
@@ -361,7 +365,8 @@ static void on_exec_end(void *arg, int status, const char *error) {
                 status < 0 ? error : "the stream ended without its status");
     return;
   }
-  if (!j->exec_status.success && j->otar_len == 0 && !j->exec_err[0]) {
+  if (!j->exec_status.success && j->exec_status.exit_code < 0) {
+    /* Killed, or not run (no exit code of its own): again, from scratch. */
     exec_failed(j, KUBE_ERR_OUTPUT, true, j->exec_status.message);
     return;
   }
@@ -450,15 +455,9 @@ static void maybe_finish(kube_job *j) {
   delete_job(j);
 }
 
-/* The output stream ended: the command ended (its wrapper closed stdout
- * and stderr), or the stream broke.  The outputs are read once the
- * command's status is there. */
+/* The output stream ended: the container ended, or the stream broke. */
 static void maybe_collect(kube_job *j) {
-  if (j->state != ST_RUNNING)
-    return;
-  if (!j->outputs_done && !j->collecting && !j->signalled && !j->failed && !j->terminated)
-    collect_outputs(j);
-  else
+  if (j->state == ST_RUNNING)
     maybe_finish(j);
 }
 
@@ -472,7 +471,7 @@ static void collected(kube_job *j) {
     return;
   }
   /* The wrapper exits within 0.1 s of the marker; the watch shows it. */
-  if (!j->terminated)
+  if (!j->terminated && !j->signalled)
     arm(j, T_EXIT_WAIT, (uint64_t)(j->b->grace_s + 30) * 1000);
   maybe_finish(j);
 }
@@ -546,6 +545,7 @@ static void on_out_open(void *arg, int status, const char *error) {
   free(j->tar);
   j->tar = NULL;
   step(j, "workspace sent");
+  collect_outputs(j); /* it waits in the pod for the command's status */
 }
 
 static void attach(kube_job *j) {

@@ -28,11 +28,11 @@
 
 /* $1.. are the command.  The workspace tar arrives on stdin after a line
  * with its size (busybox tar reads to EOF, and the attach's stdin stays
- * open, kube_job.c).  When the command ends, what it left running is
- * killed (as an init would), its status goes to .execd/rc, stdout and
- * stderr close (execd's output stream ends), and the container stays up
- * until execd has read the outputs (.execd/collected) or SIGTERM came:
- * then it exits with the command's status, which the pod status shows. */
+ * open, kube_job.c).  The command runs in a session of its own; when it
+ * ends, what it left running in it is killed (as an init would), its
+ * status goes to .execd/rc, and the container stays up until execd has
+ * read the outputs (.execd/collected) or SIGTERM came: then it exits with
+ * the command's status, which the pod status shows. */
 static const char wrapper[] =
     "B=" BUSYBOX "; X=/workspace/.execd\n"
     "IFS= read -r n && $B head -c \"$n\" | $B tar -x -C /workspace && [ -d /workspace/input ] ||\n"
@@ -40,15 +40,14 @@ static const char wrapper[] =
     "$B touch $X/started\n"
     "in=/dev/null; [ -e /workspace/.execd-stdin ] && in=/workspace/.execd-stdin\n"
     "t=\n"
-    "trap 't=1; kill -TERM $p 2>/dev/null' TERM\n"
-    "trap 't=1; kill -INT $p 2>/dev/null' INT\n"
-    "\"$@\" <\"$in\" &\n"
+    "trap 't=1; kill -TERM -$p 2>/dev/null' TERM\n"
+    "trap 't=1; kill -INT -$p 2>/dev/null' INT\n"
+    "$B setsid \"$@\" <\"$in\" &\n"
     "p=$!\n"
     "while :; do wait $p; r=$?; kill -0 $p 2>/dev/null || break; done\n"
-    "kill -9 -1 2>/dev/null\n"
+    "kill -9 -$p 2>/dev/null\n"
     "[ -n \"$t\" ] && exit $r\n"
     "echo $r > $X/rc\n"
-    "exec >/dev/null 2>&1 </dev/null\n"
     "while [ ! -e $X/collected ] && [ -z \"$t\" ]; do $B sleep 0.1; done\n"
     "exit $r\n";
 
@@ -154,6 +153,8 @@ json_t *kube_manifest_job(const kube_backend *b, const execd_job_spec *spec, con
       "volumes", "name", "workspace", "emptyDir", "name", "tmp", "emptyDir", "medium", "Memory",
       "sizeLimit", tmp_q, "containers", helper_container(b), job);
 
+  if (b->host_network)
+    json_object_set_new(pod_spec, "hostNetwork", json_true());
   return json_pack("{s:s, s:s, s:{s:s, s:o}, s:{s:i, s:i, s:i, s:I, s:{s:{s:o}, s:o}}}",
                    "apiVersion", "batch/v1", "kind", "Job", "metadata", "name", name, "labels",
                    labels(b, spec), "spec", "backoffLimit", 0, "completions", 1, "parallelism",

@@ -151,6 +151,9 @@ static const execd_config_key kube_config_keys[] = {
     {"api_grace", EXECD_CFG_DURATION, "30s",
      "how long a running attempt waits for an API server that went away"},
     {"seccomp", EXECD_CFG_BOOL, "true", "seccompProfile RuntimeDefault on every pod"},
+    {"host_network", EXECD_CFG_BOOL, "false",
+     "hostNetwork on every pod: only for a cluster whose pods get no IP address, where the "
+     "kubelet stops a pod right after it started (kube-local); jobs share the node's network"},
     {NULL, 0, NULL, NULL}};
 
 static int kube_create(const execd_host *host, execd_instance *inst, const json_t *config,
