@@ -19,4 +19,11 @@ plugins_backend_kubernetes_backend_kubernetes_job_la_LIBADD = lib/container/libc
 	lib/configcheck/libconfigcheck.la lib/httpc/libhttpc.la $(CURL_LIBS) $(LIBARCHIVE_LIBS) \
 	$(UV_LIBS) $(JANSSON_LIBS) $(SSL_LIBS) $(CRYPTO_LIBS) -lm
 EXTRA_DIST += doc/backend-kubernetes.md
+
+if HAVE_CHECK
+# The conformance suite against a real cluster (kube-local: .ci/run starts
+# it and exports its `env`); skips loudly without KUBE_API.
+TESTS += tests/conformance/run-kubernetes.sh
 endif
+endif
+EXTRA_DIST += tests/conformance/run-kubernetes.sh tests/conformance/kube-env.sh
