@@ -74,6 +74,8 @@ void kube_lines_reset(kube_lines *l) {
 }
 
 static int lines_append(kube_lines *l, const char *data, size_t n) {
+  if (n == 0)
+    return 0;
   if (l->len + n > l->max)
     return -1;
   if (l->len + n > l->cap) {
