@@ -2,12 +2,13 @@
  * attempt"):
  *   pack the workspace into a tar (thread pool) -> create the Job ->
  *   watch its pod (from the last resourceVersion; 410 Gone: from now) ->
- *   once the job container and the helper run: attach to the job's
- *   stdout/stderr, then attach its stdin and write the tar (the wrapper
- *   unpacks it, then runs the command) -> the job container terminates:
- *   exit code and reason from the pod status -> the outputs read with
- *   `tar -c output` through exec in the helper, unpacked (thread pool) ->
- *   the Job deleted (propagationPolicy Background) -> job_exited.
+ *   once the containers run: attach to the job container (stdin, stdout,
+ *   stderr on one stream), write a size line and the tar (the wrapper
+ *   unpacks it, then runs the command), and exec in it the output reader,
+ *   which waits for the command's status, then writes `tar -c output` ->
+ *   the outputs unpacked (thread pool) -> the job container ends: exit code
+ *   and reason from the pod status -> the Job deleted (propagationPolicy
+ *   Background) -> job_exited.
  * A signal deletes the Job (the kubelet sends SIGTERM, the wrapper
  * forwards it, SIGKILL follows after terminationGracePeriodSeconds);
  * SIGKILL also deletes the pod with a grace of one second.

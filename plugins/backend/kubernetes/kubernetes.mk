@@ -23,7 +23,14 @@ EXTRA_DIST += doc/backend-kubernetes.md
 if HAVE_CHECK
 # The conformance suite against a real cluster (kube-local: .ci/run starts
 # it and exports its `env`); skips loudly without KUBE_API.
+# It runs test_kubernetes_backend too (hardening from inside the pod, 20 MB
+# each way, a refused image, the limited token's 403).
 TESTS += tests/conformance/run-kubernetes.sh
+check_PROGRAMS += tests/conformance/test_kubernetes_backend
+tests_conformance_test_kubernetes_backend_SOURCES = tests/conformance/test_kubernetes_backend.c
+tests_conformance_test_kubernetes_backend_CFLAGS = $(TEST_CFLAGS)
+tests_conformance_test_kubernetes_backend_LDADD = tests/conformance/libharness.la $(CHECK_LIBS) \
+	$(UV_LIBS) $(JANSSON_LIBS)
 endif
 endif
 EXTRA_DIST += tests/conformance/run-kubernetes.sh tests/conformance/kube-env.sh
