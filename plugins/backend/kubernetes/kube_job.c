@@ -361,12 +361,17 @@ static void on_exec_data(void *arg, int channel, const char *data, size_t len) {
 
 static void on_exec_end(void *arg, int status, const char *error) {
   kube_job *j = arg;
+  if (j->signalled) { /* the container is being stopped: no outputs */
+    exec_failed(j, KUBE_ERR_OUTPUT, false, "stopped");
+    return;
+  }
   if (status < 0 || !j->exec_status_seen) {
     exec_failed(j, EXECD_ERR_BACKEND_UNAVAILABLE, true,
                 status < 0 ? error : "the stream ended without its status");
     return;
   }
-  if (!j->exec_status.success && j->exec_status.exit_code < 0) {
+  if (!j->exec_status.success &&
+      (j->exec_status.exit_code < 0 || j->exec_status.exit_code == 128 + SIGKILL)) {
     /* Killed, or not run (no exit code of its own): again, from scratch. */
     exec_failed(j, KUBE_ERR_OUTPUT, true, j->exec_status.message);
     return;
