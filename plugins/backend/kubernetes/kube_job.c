@@ -738,8 +738,17 @@ static void on_pod(kube_job *j, const kube_pod_status *st, bool deleted) {
     fail_and_delete(j);
     return;
   }
-  if (j->signalled)
+  if (j->signalled) {
+    /* The pod ended without a terminated state for the job container (the
+     * kubelet can report it as waiting once it is killed): the signal's
+     * doing. */
+    if (strcmp(st->phase, "Failed") == 0 || strcmp(st->phase, "Succeeded") == 0) {
+      j->exit.exit_code = -1;
+      j->exit.term_signal = j->signalled;
+      fail_and_delete(j);
+    }
     return;
+  }
   if (st->job.state == KUBE_CS_RUNNING && !st->deleting) {
     if (j->adopted) {
       if (!j->started_checked)
