@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -213,6 +214,36 @@ static double percentile(const double *sorted, long n, double p) {
   return sorted[rank < 1 ? 0 : rank - 1];
 }
 
+/* CPU seconds (user + system) a process used, with the children it
+ * reaped (the jobs, and the helpers it forks), from /proc/PID/stat; -1
+ * if unreadable. */
+static double process_cpu_seconds(long pid) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+  FILE *f = fopen(path, "r");
+  if (!f)
+    return -1;
+  char buf[1024];
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  const char *p = strrchr(buf, ')'); /* the name may hold spaces */
+  unsigned long long utime, stime;
+  long long cutime, cstime;
+  if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %lld %lld",
+                   &utime, &stime, &cutime, &cstime) != 4)
+    return -1;
+  return (double)(utime + stime + (unsigned long long)cutime + (unsigned long long)cstime) /
+         (double)sysconf(_SC_CLK_TCK);
+}
+
+static double own_children_cpu_seconds(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_CHILDREN, &ru);
+  return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+         (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
 /* VmHWM of a process in MiB, or -1. */
 static double peak_rss_mib(long pid) {
   char path[64];
@@ -284,8 +315,10 @@ int main(int argc, char **argv) {
   }
   curl_global_init(CURL_GLOBAL_DEFAULT);
   http_result http = {0};
+  double cpu0 = o.daemon_pid ? process_cpu_seconds(o.daemon_pid) : -1;
   if (run_http(&o, &http))
     return 1;
+  double cpu1 = o.daemon_pid ? process_cpu_seconds(o.daemon_pid) : -1;
   curl_global_cleanup();
   double rss = o.daemon_pid ? peak_rss_mib(o.daemon_pid) : -1;
   qsort(http.latencies, (size_t)o.count, sizeof *http.latencies, by_value);
@@ -295,6 +328,8 @@ int main(int argc, char **argv) {
          percentile(http.latencies, o.count, 0.99) * 1e3);
   if (rss >= 0)
     printf(", peak RSS %.1f MiB", rss);
+  if (cpu0 >= 0 && cpu1 >= 0)
+    printf(", CPU %.2f ms/exec", (cpu1 - cpu0) * 1e3 / (double)o.count);
   if (http.failed)
     printf(", %ld FAILED", http.failed);
   printf("\n");
@@ -302,11 +337,17 @@ int main(int argc, char **argv) {
   fflush(stdout);
 
   double raw_seconds;
+  double raw_cpu0 = own_children_cpu_seconds();
   if (run_raw(&o, &raw_seconds))
     return 1;
+  double raw_cpu = own_children_cpu_seconds() - raw_cpu0;
   double raw_rate = (double)o.count / raw_seconds;
-  printf("raw posix_spawn (%ld in flight): %ld in %.2f s = %.0f /s\n", o.raw_in_flight, o.count,
-         raw_seconds, raw_rate);
+  printf("raw posix_spawn (%ld in flight): %ld in %.2f s = %.0f /s, CPU %.2f ms/spawn\n",
+         o.raw_in_flight, o.count, raw_seconds, raw_rate, raw_cpu * 1e3 / (double)o.count);
   printf("ratio: %.2f\n", http_rate / raw_rate);
+  /* CPU time is steadier than wall time on a machine others share. */
+  if (cpu0 >= 0 && cpu1 >= 0 && cpu1 > cpu0)
+    printf("CPU ratio (raw spawn / execd, per execution): %.2f\n",
+           raw_cpu / (cpu1 - cpu0));
   return http.failed ? 1 : 0;
 }

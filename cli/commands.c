@@ -1,8 +1,10 @@
-/* The one-request subcommands: get, list, logs, cancel, delete, health. */
+/* The one-request subcommands: get, list, logs, cancel, delete, health,
+ * usage, agents. */
 #include "config.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "execctl.h"
 #include "format.h"
@@ -120,4 +122,54 @@ int execctl_health(client *c, bool json) {
   int ready = json_is_true(json_object_get(doc, "ready"));
   json_decref(doc);
   return ready ? EXECCTL_OK : EXECCTL_API_ERROR;
+}
+
+int execctl_usage(client *c, const usage_options *o) {
+  char err[256];
+  char *path = request_usage_path(o, err, sizeof err);
+  if (!path) {
+    fprintf(stderr, "execctl: %s\n", err);
+    return EXECCTL_USAGE;
+  }
+  json_t *doc;
+  int rc = client_json(c, "GET", path, NULL, &doc);
+  free(path);
+  if (rc)
+    return EXECCTL_API_ERROR;
+  if (o->json)
+    format_json(stdout, doc);
+  else
+    format_usage_table(stdout, doc);
+  json_decref(doc);
+  return EXECCTL_OK;
+}
+
+/* Agent names are 1 to 128 of A-Z a-z 0-9 . _ - (execd.conf(5)). */
+static bool agent_name_ok(const char *name) {
+  size_t n = strlen(name);
+  return n > 0 && n <= 128 && name[0] != '.' &&
+         strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
+}
+
+int execctl_agents(client *c, const char *name, bool json) {
+  char path[160] = "/v1/agents";
+  if (name) {
+    if (!agent_name_ok(name)) {
+      fprintf(stderr, "execctl: '%s' is not an agent name (1 to 128 of A-Z a-z 0-9 . _ -)\n",
+              name);
+      return EXECCTL_USAGE;
+    }
+    snprintf(path, sizeof path, "/v1/agents/%s", name);
+  }
+  json_t *doc;
+  if (client_json(c, "GET", path, NULL, &doc))
+    return EXECCTL_API_ERROR;
+  if (json)
+    format_json(stdout, doc);
+  else if (name)
+    format_agent(stdout, doc);
+  else
+    format_agent_table(stdout, doc);
+  json_decref(doc);
+  return EXECCTL_OK;
 }

@@ -27,5 +27,9 @@ int execctl_logs(client *c, const char *id, bool follow, bool timestamps);
 int execctl_cancel(client *c, const char *id, bool json);
 int execctl_delete(client *c, const char *id, bool json);
 int execctl_health(client *c, bool json);
+/* GET /v1/usage: a table of the groups, or the document with --json. */
+int execctl_usage(client *c, const usage_options *o);
+/* The catalog's agents (name NULL) or one agent, with its schemas. */
+int execctl_agents(client *c, const char *name, bool json);
 
 #endif

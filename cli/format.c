@@ -1,6 +1,7 @@
 /* Text output of execctl (see format.h). */
 #include "config.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -192,4 +193,132 @@ void format_readiness(FILE *out, const char *url, const json_t *ready) {
   json_object_foreach(json_object_get(ready, "components"), name, status) {
     fprintf(out, "  %-24s %s\n", name, json_is_string(status) ? json_string_value(status) : "?");
   }
+}
+
+/* Bytes as B, KiB, MiB or GiB with one decimal. */
+static void format_bytes(char *buf, size_t len, long long n) {
+  static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = (double)n;
+  int u = 0;
+  while (v >= 1024 && u < 4)
+    v /= 1024, u++;
+  if (u == 0)
+    snprintf(buf, len, "%lld B", n);
+  else
+    snprintf(buf, len, "%.1f %s", v, units[u]);
+}
+
+void format_usage_table(FILE *out, const json_t *doc) {
+  const char *by = json_string_value(json_object_get(doc, "group_by"));
+  int by_agent = by && strcmp(by, "agent") == 0;
+  json_t *groups = json_object_get(doc, "groups");
+  const char *from = json_string_value(json_object_get(doc, "from"));
+  const char *to = json_string_value(json_object_get(doc, "to"));
+  fprintf(out, "executions created from %s to %s\n", from ? from : "the first",
+          to ? to : "now");
+  if (json_array_size(groups) == 0) {
+    fprintf(out, "no executions\n");
+    return;
+  }
+  fprintf(out, "%-24s  %5s  %5s  %6s  %6s  %5s  %10s  %10s  %10s  %10s\n",
+          by_agent ? "AGENT" : "TENANT", "ENDED", "OK", "FAILED", "OTHER", "OPEN", "CPU S",
+          "WALL S", "PEAK MEM", "OUTPUT");
+  size_t i;
+  json_t *g;
+  json_array_foreach(groups, i, g) {
+    const char *name = json_string_value(json_object_get(g, by_agent ? "agent" : "tenant"));
+    const json_t *states = json_object_get(g, "executions");
+    long long total = (long long)json_integer_value(json_object_get(g, "executions_total"));
+    long long ok = (long long)json_integer_value(json_object_get(states, "SUCCEEDED"));
+    long long failed = (long long)json_integer_value(json_object_get(states, "FAILED"));
+    char peak[32], output[32];
+    format_bytes(peak, sizeof peak,
+                 (long long)json_integer_value(json_object_get(g, "peak_memory_bytes")));
+    format_bytes(output, sizeof output,
+                 (long long)json_integer_value(json_object_get(g, "output_bytes")));
+    fprintf(out, "%-24s  %5lld  %5lld  %6lld  %6lld  %5lld  %10.3f  %10.3f  %10s  %10s\n",
+            name ? name : "-", total, ok, failed, total - ok - failed,
+            (long long)json_integer_value(json_object_get(g, "unfinished")),
+            json_number_value(json_object_get(g, "cpu_seconds")),
+            json_number_value(json_object_get(g, "wall_seconds")), peak, output);
+  }
+}
+/* A column of the agent table: the string, or "-". */
+static const char *cell(const json_t *obj, const char *key) {
+  const char *v = json_string_value(json_object_get(obj, key));
+  return v && *v ? v : "-";
+}
+
+void format_agent_table(FILE *out, const json_t *list) {
+  json_t *agents = json_object_get(list, "agents");
+  if (json_array_size(agents) == 0) {
+    fprintf(out, "no agents\n");
+    return;
+  }
+  int name_width = 4, version_width = 7, backend_width = 7;
+  size_t i;
+  json_t *a;
+  json_array_foreach(agents, i, a) {
+    int n = (int)strlen(cell(a, "name")), v = (int)strlen(cell(a, "version")),
+        b = (int)strlen(cell(a, "backend"));
+    name_width = n > name_width ? n : name_width;
+    version_width = v > version_width ? v : version_width;
+    backend_width = b > backend_width ? b : backend_width;
+  }
+  fprintf(out, "%-*s  %-*s  %-6s  %-*s  %-7s  %s\n", name_width, "NAME", version_width,
+          "VERSION", "SOURCE", backend_width, "BACKEND", "SCHEMAS", "DESCRIPTION");
+  json_array_foreach(agents, i, a) {
+    bool in = json_object_get(a, "schema_in") != NULL;
+    bool outs = json_object_get(a, "schema_out") != NULL;
+    fprintf(out, "%-*s  %-*s  %-6s  %-*s  %-7s  %s\n", name_width, cell(a, "name"),
+            version_width, cell(a, "version"), cell(a, "source"), backend_width,
+            cell(a, "backend"), in && outs ? "in,out" : in ? "in" : outs ? "out" : "-",
+            cell(a, "description"));
+  }
+}
+
+/* A JSON value on one line ("-" when absent). */
+static void json_field(FILE *out, const char *name, const json_t *v) {
+  if (!v)
+    return;
+  char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+  if (text)
+    field(out, name, text);
+  free(text);
+}
+
+/* A schema, indented under its label. */
+static void schema_lines(FILE *out, const char *name, const json_t *schema) {
+  if (!schema)
+    return;
+  char *text = json_dumps(schema, JSON_INDENT(2) | JSON_ENCODE_ANY);
+  if (!text)
+    return;
+  fprintf(out, "%s\n", name);
+  for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"))
+    fprintf(out, "  %s\n", line);
+  free(text);
+}
+
+void format_agent(FILE *out, const json_t *a) {
+  string_field(out, "name:", a, "name");
+  string_field(out, "version:", a, "version");
+  string_field(out, "description:", a, "description");
+  char source[600];
+  const char *file = json_string_value(json_object_get(a, "file"));
+  snprintf(source, sizeof source, "%s%s%s", cell(a, "source"), file ? " " : "",
+           file ? file : "");
+  field(out, "source:", source);
+  string_field(out, "backend:", a, "backend");
+  string_field(out, "image:", a, "image");
+  json_field(out, "command:", json_object_get(a, "command"));
+  string_field(out, "io:", a, "io");
+  string_field(out, "working dir:", a, "working_dir");
+  string_field(out, "user:", a, "user");
+  json_field(out, "environment:", json_object_get(a, "environment"));
+  json_field(out, "resources:", json_object_get(a, "resources"));
+  if (json_is_true(json_object_get(a, "format_assertion")))
+    field(out, "formats:", "asserted");
+  schema_lines(out, "schema_in:", json_object_get(a, "schema_in"));
+  schema_lines(out, "schema_out:", json_object_get(a, "schema_out"));
 }

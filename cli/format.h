@@ -18,6 +18,14 @@ void format_execution_table(FILE *out, const json_t *page);
 
 /* The answer of GET /readyz: "ready" or "not ready", then each component. */
 void format_readiness(FILE *out, const char *url, const json_t *ready);
+/* GET /v1/usage's groups, one line each. */
+void format_usage_table(FILE *out, const json_t *doc);
+
+/* The answer of GET /v1/agents as a table, one agent per line. */
+void format_agent_table(FILE *out, const json_t *list);
+
+/* One agent of GET /v1/agents/NAME: its settings, then its schemas. */
+void format_agent(FILE *out, const json_t *agent);
 
 /* "5.20 s", "320 ms" or "2 h 05 min" for a duration in milliseconds. */
 void format_duration(char *buf, size_t len, long long ms);

@@ -26,6 +26,9 @@
 #define STATE_OPTION 0x108
 #define LIMIT_OPTION 0x109
 #define CURSOR_OPTION 0x10a
+#define FROM_OPTION 0x10b
+#define TO_OPTION 0x10c
+#define BY_OPTION 0x10d
 
 typedef struct command command;
 struct command {
@@ -106,6 +109,22 @@ static const char list_help[] =
     "  --json            print the page as JSON ({\"executions\", \"next_cursor\"})\n"
     "  --url URL         base URL of the API\n";
 
+static const char usage_help[] =
+    "Usage: execctl usage [--from TIME] [--to TIME] [--by tenant|agent] [--json]\n"
+    "\n"
+    "Shows what your executions created in the range used: executions by final\n"
+    "state, those not ended yet, CPU seconds, wall seconds of their attempts,\n"
+    "the largest peak memory of one execution and output bytes (logs, output\n"
+    "files and output document), summed by tenant or by agent.\n"
+    "\n"
+    "Options:\n"
+    "  --from TIME       executions created at or after TIME (RFC 3339 UTC,\n"
+    "                    e.g. 2027-01-01T00:00:00Z; default: the first)\n"
+    "  --to TIME         executions created before TIME (default: now)\n"
+    "  --by WHAT         tenant (default) or agent\n"
+    "  --json            print the document as execd sends it\n"
+    "  --url URL         base URL of the API\n";
+
 static const char logs_help[] =
     "Usage: execctl logs [-f] [-t] ID\n"
     "\n"
@@ -134,6 +153,16 @@ static const char health_help[] =
     "Asks execd whether its storage, backends and transports are usable\n"
     "(GET /readyz) and prints each of them.  Exits with 0 when all are ready,\n"
     "1 otherwise.\n";
+
+static const char agents_help[] =
+    "Usage: execctl agents [--json] [NAME]\n"
+    "\n"
+    "Lists the agents execd knows (GET /v1/agents): the inline agents of its\n"
+    "configuration and the agent files of its agents_dir, one a line with\n"
+    "version, source, backend, which schemas it has and its description.\n"
+    "With NAME shows that agent (GET /v1/agents/NAME): its settings, defaults\n"
+    "and ceilings, and its schema_in and schema_out.  --json prints the API's\n"
+    "document.\n";
 
 static int usage_error(const command *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -259,6 +288,59 @@ static int list_main(const command *cmd, int argc, char **argv, const char *url)
   return rc;
 }
 
+static int usage_main(const command *cmd, int argc, char **argv, const char *url) {
+  static const struct option longopts[] = {
+      {"from", required_argument, NULL, FROM_OPTION},
+      {"to", required_argument, NULL, TO_OPTION},
+      {"by", required_argument, NULL, BY_OPTION},
+      {"json", no_argument, NULL, JSON_OPTION},
+      {"url", required_argument, NULL, URL_OPTION},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0}};
+  usage_options o = {0};
+  int c;
+  while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+    switch (c) {
+    case FROM_OPTION: o.from = optarg; break;
+    case TO_OPTION: o.to = optarg; break;
+    case BY_OPTION: o.by = optarg; break;
+    case JSON_OPTION: o.json = true; break;
+    case URL_OPTION: url = optarg; break;
+    case 'h': fputs(cmd->help, stdout); return EXECCTL_OK;
+    default: return bad_option(cmd, c, argv);
+    }
+  }
+  if (optind < argc)
+    return usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+  client *cl = client_new(url);
+  int rc = cl ? execctl_usage(cl, &o) : EXECCTL_API_ERROR;
+  client_free(cl);
+  return rc;
+}
+
+static int agents_main(const command *cmd, int argc, char **argv, const char *url) {
+  static const struct option longopts[] = {{"json", no_argument, NULL, JSON_OPTION},
+                                            {"url", required_argument, NULL, URL_OPTION},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {NULL, 0, NULL, 0}};
+  bool json = false;
+  int c;
+  while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+    switch (c) {
+    case JSON_OPTION: json = true; break;
+    case URL_OPTION: url = optarg; break;
+    case 'h': fputs(cmd->help, stdout); return EXECCTL_OK;
+    default: return bad_option(cmd, c, argv);
+    }
+  }
+  if (optind + 1 < argc)
+    return usage_error(cmd, "unexpected argument '%s' after the agent's name", argv[optind + 1]);
+  client *cl = client_new(url);
+  int rc = cl ? execctl_agents(cl, optind < argc ? argv[optind] : NULL, json) : EXECCTL_API_ERROR;
+  client_free(cl);
+  return rc;
+}
+
 /* get, logs, cancel, delete and health: a flag or two and at most an id. */
 static int simple_main(const command *cmd, int argc, char **argv, const char *url) {
   static const struct option longopts[] = {
@@ -327,6 +409,8 @@ static const command commands[] = {
     {"cancel", "cancel a queued or running execution", cancel_help, simple_main},
     {"delete", "delete a finished execution and its log", delete_help, simple_main},
     {"health", "show whether execd and its plugins are ready", health_help, simple_main},
+    {"usage", "show what executions used, by tenant or agent", usage_help, usage_main},
+    {"agents", "list the agents, or show one with its schemas", agents_help, agents_main},
     {NULL, NULL, NULL, NULL}};
 
 static const command *find_command(const char *name) {

@@ -311,6 +311,23 @@ char *request_list_path(const list_options *o, char *err, size_t errlen) {
   return path;
 }
 
+char *request_usage_path(const usage_options *o, char *err, size_t errlen) {
+  if (o->by && strcmp(o->by, "tenant") != 0 && strcmp(o->by, "agent") != 0) {
+    fail(err, errlen, "--by '%s': expected tenant or agent", o->by);
+    return NULL;
+  }
+  char *path = strdup("/v1/usage");
+  CURL *curl = curl_easy_init();
+  if (!path || !curl || append_param(curl, &path, "from", o->from) ||
+      append_param(curl, &path, "to", o->to) || append_param(curl, &path, "group_by", o->by)) {
+    fail(err, errlen, "out of memory");
+    free(path);
+    path = NULL;
+  }
+  curl_easy_cleanup(curl);
+  return path;
+}
+
 char *request_execution_path(const char *id, const char *suffix, char *err, size_t errlen) {
   size_t n = strlen(id);
   bool shaped = n == EXECUTION_ID_LEN;

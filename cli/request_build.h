@@ -66,6 +66,17 @@ json_t *request_build(const run_options *o, char *err, size_t errlen);
  * (a bad --limit). */
 char *request_list_path(const list_options *o, char *err, size_t errlen);
 
+/* execctl usage: the time range and the grouping. */
+typedef struct usage_options {
+  const char *from, *to; /* RFC 3339, or NULL */
+  const char *by;        /* "tenant" or "agent", or NULL */
+  bool json;
+} usage_options;
+
+/* GET /v1/usage with the options as query parameters (escaped); refuses
+ * a --by other than tenant or agent.  malloc'd, or NULL with err. */
+char *request_usage_path(const usage_options *o, char *err, size_t errlen);
+
 /* The path of one execution, optionally followed by a suffix such as
  * "/logs?follow=1".  Refuses ids that are not UUID-shaped so that a typo
  * cannot turn into another path.  Returns a malloc'd string or NULL with a

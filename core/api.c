@@ -7,13 +7,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent.h"
 #include "api.h"
+#include "catalog.h"
 #include "contract.h"
 #include "ids.h"
 #include "log.h"
 #include "metrics.h"
+#include "quota.h"
 #include "records.h"
 #include "request.h"
+#include "tenants.h"
+#include "usage.h"
 #include "xalloc.h"
 
 /* --- deferred replies ------------------------------------------------------- */
@@ -34,6 +39,10 @@ static struct {
   uv_idle_t idle;
   deferred *head, **tail;
   int ready;
+  /* Submits whose insert storage has not answered yet: they count against
+   * max_queued, so that submits arriving together cannot all pass the
+   * check while the queue still looks empty. */
+  size_t inserts_in_flight;
 } api;
 
 static void deliver_watch_end(execd_watch *w, json_t *view);
@@ -192,6 +201,7 @@ static void answer_when_ended(execution *ex, uint64_t timeout_ms, execd_reply_cb
 typedef struct submit_ctx {
   pipeline *pipeline;
   json_t *record;
+  agent *agent; /* the request's agent as it was when accepted (a reference), or NULL */
   unsigned wait_s;
   execd_reply_cb cb;
   void *arg;
@@ -200,6 +210,9 @@ typedef struct submit_ctx {
 static void on_inserted(void *arg, int status, json_t *stored) {
   submit_ctx *c = arg;
   pipeline *p = c->pipeline;
+  api.inserts_in_flight--; /* enqueued below, or not accepted */
+  /* After pipeline_enqueue() counted the execution as active, below. */
+  bool accepted = status == 0;
   if (status == EXECD_EEXIST && stored) {
     /* Same idempotency key within 24 h: the first execution answers. */
     json_t *view = execution_view(stored);
@@ -214,7 +227,7 @@ static void on_inserted(void *arg, int status, json_t *stored) {
             records_take_error(pipeline_records(p), c, "no detail"));
     c->cb(c->arg, &r);
   } else {
-    execution *ex = pipeline_enqueue(p, c->record);
+    execution *ex = pipeline_enqueue(p, c->record, c->agent);
     if (!ex) {
       execd_reply r = {sizeof r, EXECD_EUNAVAIL, "backend_unavailable",
                        "the backend disappeared", NULL, NULL};
@@ -234,7 +247,9 @@ static void on_inserted(void *arg, int status, json_t *stored) {
       pipeline_schedule(p);
     }
   }
+  quota_settle(json_string_value(json_object_get(c->record, "tenant")), accepted);
   json_decref(c->record);
+  agent_unref(c->agent);
   free(c);
 }
 
@@ -259,6 +274,21 @@ static json_t *new_record(const char *tenant, json_t *req, json_t *spec) {
       "reason", "accepted");
 }
 
+/* The tenant's entitlements (tenants.h): before anything else looks at
+ * the request, so a tenant learns nothing about an agent it may not run. */
+static int refuse_unentitled(const char *tenant, const json_t *req, request_error *e) {
+  char why[sizeof e->message];
+  const char *agent_name = json_string_value(json_object_get(req, "agent"));
+  if (tenants_check_entitled(tenant ? tenant : EXECD_TENANT_ANONYMOUS, agent_name, why,
+                             sizeof why) == 0)
+    return 0;
+  e->status = EXECD_EPERM;
+  snprintf(e->code, sizeof e->code, "not_entitled");
+  snprintf(e->field, sizeof e->field, "%s", agent_name ? "agent" : "");
+  snprintf(e->message, sizeof e->message, "%s", why);
+  return -1;
+}
+
 int api_submit(execd_instance *inst, const char *tenant, const char *body, size_t len,
                unsigned wait_s, execd_reply_cb cb, void *arg) {
   pipeline *p = api.pipeline;
@@ -271,9 +301,13 @@ int api_submit(execd_instance *inst, const char *tenant, const char *body, size_
   }
   request_error e;
   json_t *req = request_parse(body, len, &cfg->limits, &e);
+  if (req && refuse_unentitled(tenant, req, &e) != 0)
+    json_decref(req), req = NULL;
   json_t *spec = req ? request_effective_spec(req, cfg, &e) : NULL;
   json_t *details = NULL; /* the schema_in errors of a 422 */
-  if (spec && contract_check_input(cfg->contracts, req, spec, &e, &details) != 0)
+  agent *a = spec ? catalog_find(cfg->catalog, json_string_value(json_object_get(req, "agent")))
+                  : NULL;
+  if (spec && contract_check_input(a, req, spec, &e, &details) != 0)
     json_decref(spec), spec = NULL;
   if (!spec) {
     pipeline_count_rejected(p);
@@ -303,27 +337,41 @@ int api_submit(execd_instance *inst, const char *tenant, const char *body, size_
     json_decref(record);
     return 0;
   }
-  if ((int64_t)pipeline_queue_depth(p) >= cfg->max_queued) {
+  if ((int64_t)(pipeline_queue_depth(p) + api.inserts_in_flight) >= cfg->max_queued) {
     pipeline_count_rejected(p);
     reply_err(cb, arg, EXECD_EBUSY, "queue_full", NULL,
-              "%zu executions are queued, the configured maximum; try again later",
-              pipeline_queue_depth(p));
+              "%zu executions are queued or being stored, the configured maximum; try again later",
+              pipeline_queue_depth(p) + api.inserts_in_flight);
+    json_decref(record);
+    return 0;
+  }
+  /* The tenant's quotas, last: only a request that would be accepted
+   * counts (quota_settle() once storage answered). */
+  const char *who = json_string_value(json_object_get(record, "tenant"));
+  if (quota_reserve(who, tenants_current_quota(who), ids_now_ms(), why, sizeof why) != 0) {
+    pipeline_count_rejected(p);
+    reply_err(cb, arg, EXECD_EBUSY, "quota_exceeded", NULL, "%s", why);
     json_decref(record);
     return 0;
   }
   submit_ctx *c = xcalloc(1, sizeof *c);
   c->pipeline = p;
   c->record = record;
+  c->agent = agent_ref(a);
   c->wait_s = wait_s > 3600 ? 3600 : wait_s;
   c->cb = cb;
   c->arg = arg;
   records *store = pipeline_records(p);
+  api.inserts_in_flight++;
   rc = records_insert(store, record, on_inserted, c);
   if (rc) {
+    api.inserts_in_flight--;
+    quota_settle(who, false);
     reply_err(cb, arg, EXECD_EUNAVAIL, "storage_unavailable", NULL,
               "the execution could not be stored (%s); nothing was accepted",
               records_error(store, execd_strerror(rc)));
     json_decref(record);
+    agent_unref(c->agent);
     free(c);
   }
   return 0;
@@ -794,11 +842,7 @@ void api_unwatch(execd_watch *w) {
 
 int api_agents(execd_instance *inst, execd_reply_cb cb, void *arg) {
   (void)inst;
-  json_t *list = json_array();
-  const char *name;
-  json_t *a;
-  json_object_foreach(pipeline_config(api.pipeline)->agents, name, a) json_array_append(list, a);
-  reply_ok(cb, arg, json_pack("{s:o}", "agents", list));
+  reply_ok(cb, arg, catalog_list(pipeline_config(api.pipeline)->catalog));
   return 0;
 }
 
@@ -837,5 +881,144 @@ int api_metrics(execd_instance *inst, execd_reply_cb cb, void *arg) {
   char *text = metrics_render(api.pipeline);
   reply_ok(cb, arg, json_string(text ? text : ""));
   free(text);
+  return 0;
+}
+
+/* --- usage ------------------------------------------------------------------- */
+
+/* A range wider than this many records is refused: narrow from/to. */
+#define USAGE_RECORDS_MAX 1000000
+
+typedef struct usage_ctx {
+  execd_reply_cb cb;
+  void *arg;
+  char *tenant;
+  char from[32], to[32]; /* normalised RFC 3339, "" for no bound */
+  char *group_by;
+  char *cursor;
+  usage_report *report;
+  size_t scanned;
+} usage_ctx;
+
+static void usage_ctx_free(usage_ctx *c) {
+  free(c->tenant);
+  free(c->group_by);
+  free(c->cursor);
+  free(c);
+}
+
+static int usage_next(usage_ctx *c);
+
+static void on_usage_page(void *arg, int status, json_t *page, const char *next) {
+  usage_ctx *c = arg;
+  if (status == 0 && c->scanned + json_array_size(page) > USAGE_RECORDS_MAX)
+    status = EXECD_ETOOBIG;
+  if (status != 0) {
+    if (status != EXECD_ETOOBIG)
+      storage_failed("usage", status, c);
+    execd_reply r = {sizeof r, status == EXECD_ETOOBIG ? EXECD_ETOOBIG : EXECD_EUNAVAIL,
+                     status == EXECD_ETOOBIG ? "too_large" : "storage_error",
+                     status == EXECD_ETOOBIG
+                         ? "more than 1000000 executions in the range; narrow from and to"
+                         : "listing the executions failed",
+                     NULL, NULL};
+    c->cb(c->arg, &r);
+    json_decref(usage_report_finish(c->report));
+    usage_ctx_free(c);
+    return;
+  }
+  size_t i;
+  json_t *rec;
+  json_array_foreach(page, i, rec) {
+    if (records_usable(rec))
+      usage_report_add(c->report, rec);
+  }
+  c->scanned += json_array_size(page);
+  free(c->cursor);
+  c->cursor = next ? xstrdup(next) : NULL;
+  if (c->cursor && usage_next(c) == 0)
+    return;
+  json_t *body = json_pack("{s:s?, s:s?, s:s, s:o, s:I}", "from", c->from[0] ? c->from : NULL,
+                           "to", c->to[0] ? c->to : NULL, "group_by", c->group_by, "groups",
+                           usage_report_finish(c->report), "executions_scanned",
+                           (json_int_t)c->scanned);
+  if (!body)
+    xalloc_failed("usage");
+  if (!c->from[0])
+    json_object_set_new(body, "from", json_null());
+  if (!c->to[0])
+    json_object_set_new(body, "to", json_null());
+  execd_reply r = {sizeof r, 0, NULL, NULL, NULL, body};
+  if (c->cursor) {
+    r.status = EXECD_EUNAVAIL;
+    r.code = "storage_error";
+    r.message = "storage refused to list the next page";
+    r.body = NULL;
+  }
+  c->cb(c->arg, &r);
+  json_decref(body);
+  usage_ctx_free(c);
+}
+
+/* 0 with the next page asked for, else an error (answered by the caller). */
+static int usage_next(usage_ctx *c) {
+  execd_list_query q = {
+      .struct_size = sizeof q,
+      .tenant = c->tenant,
+      .cursor = c->cursor,
+      .limit = 1000,
+      .created_after = c->from[0] ? c->from : NULL,
+      .created_before = c->to[0] ? c->to : NULL,
+  };
+  return records_list(pipeline_records(api.pipeline), &q, on_usage_page, c);
+}
+
+static int usage_bound(const char *text, const char *name, char *out, execd_reply_cb cb,
+                       void *arg) {
+  int64_t ms;
+  out[0] = '\0';
+  if (!text || !*text)
+    return 0;
+  if (ids_parse_time(text, &ms) != 0 || ms < 0) {
+    reply_err(cb, arg, EXECD_EINVAL, "invalid_query", name,
+              "%s '%.64s' is not an RFC 3339 UTC time such as 2027-01-31T00:00:00Z", name, text);
+    return -1;
+  }
+  ids_format_time(ms, out);
+  return 0;
+}
+
+int api_usage(execd_instance *inst, const char *tenant, const char *from, const char *to,
+              const char *group_by, execd_reply_cb cb, void *arg) {
+  (void)inst;
+  if (group_by && *group_by && strcmp(group_by, "tenant") != 0 &&
+      strcmp(group_by, "agent") != 0) {
+    reply_err(cb, arg, EXECD_EINVAL, "invalid_query", "group_by",
+              "group_by '%.64s' is not tenant or agent", group_by);
+    return 0;
+  }
+  usage_ctx *c = xcalloc(1, sizeof *c);
+  if (usage_bound(from, "from", c->from, cb, arg) != 0 ||
+      usage_bound(to, "to", c->to, cb, arg) != 0) {
+    free(c);
+    return 0;
+  }
+  if (c->from[0] && c->to[0] && strcmp(c->from, c->to) >= 0) {
+    free(c);
+    reply_err(cb, arg, EXECD_EINVAL, "invalid_query", "to", "to must be later than from");
+    return 0;
+  }
+  c->cb = cb;
+  c->arg = arg;
+  c->tenant = xstrdup(tenant ? tenant : EXECD_TENANT_ANONYMOUS);
+  c->group_by = xstrdup(group_by && *group_by ? group_by : "tenant");
+  c->report = usage_report_new(c->group_by);
+  instance_clear_error(records_instance(pipeline_records(api.pipeline)));
+  int rc = usage_next(c);
+  if (rc != 0) {
+    json_decref(usage_report_finish(c->report));
+    usage_ctx_free(c);
+    reply_err(cb, arg, EXECD_EUNAVAIL, "storage_error", NULL, "storage refused to list");
+  }
   return 0;
 }

@@ -33,5 +33,8 @@ void api_unwatch(execd_watch *w);
 int api_agents(execd_instance *inst, execd_reply_cb cb, void *arg);
 int api_health(execd_instance *inst, execd_reply_cb cb, void *arg);
 int api_metrics(execd_instance *inst, execd_reply_cb cb, void *arg);
+/* The tenant's usage over [from, to) by group_by (usage.h). */
+int api_usage(execd_instance *inst, const char *tenant, const char *from, const char *to,
+              const char *group_by, execd_reply_cb cb, void *arg);
 
 #endif

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "outputs.h"
 #include "pipeline_internal.h"
+#include "usage.h"
 #include "workspace.h"
 #include "xalloc.h"
 
@@ -336,6 +337,14 @@ void pipeline_job_exited(execd_job *job, const execd_job_exit *e) {
   if (e->error_message)
     json_object_set_new(ex->exit, "error_message", json_string(e->error_message));
 
+  /* What the attempt used, added to the execution's usage (usage.h). */
+  int64_t started = 0;
+  ids_parse_time(
+      json_string_value(json_object_get(json_object_get(ex->record, "timestamps"), "started")),
+      &started);
+  usage_add_attempt(ex->record, e->cpu_seconds, e->max_rss_bytes,
+                    started > 0 ? ids_now_ms() - started : 0);
+
   json_t *result = json_pack("{s:i, s:n, s:n, s:[], s:f, s:I}", "exit_code", e->exit_code,
                              "output", "logs", "output_files", "cpu_seconds", e->cpu_seconds,
                              "max_rss_bytes", (json_int_t)e->max_rss_bytes);
@@ -452,6 +461,7 @@ static void conclude(execution *ex, exec_state final, const char *reason, bool r
   ids_parse_time(json_string_value(json_object_get(json_object_get(ex->record, "timestamps"), "created")),
                  &created);
   json_object_set_new(ex->record, "duration_ms", json_integer(finished - created));
+  usage_set_output(ex->record, ex->log_stored);
   if (execution_transition(ex, final, reason) != 0)
     return;
   if (final != STATE_SUCCEEDED && maybe_retry(ex, retryable))
@@ -573,7 +583,7 @@ void attempt_finish(execution *ex) {
   }
   /* With a schema_out, SUCCEEDED needs a valid output document; a permanent error. */
   json_t *invalid = final != STATE_SUCCEEDED ? NULL
-                    : contract_check_output(ex->pipeline->cfg->contracts, ex->record,
+                    : contract_check_output(execution_agent(ex), ex->record,
                                             json_object_get(result, "output"));
   if (invalid) {
     final = STATE_FAILED;

@@ -13,8 +13,10 @@
 
 #include <libconfig.h>
 
+#include "agent.h"
+#include "catalog.h"
+#include "catalog_dir.h"
 #include "conf.h"
-#include "contract.h"
 #include "loader.h"
 #include "log.h"
 #include "units.h"
@@ -31,8 +33,11 @@ typedef struct cfg_ctx {
 static int fail(cfg_ctx *c, int line, const char *setting, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static int fail(cfg_ctx *c, int line, const char *setting, const char *fmt, ...) {
-  int n = snprintf(c->err, c->errlen, "%s:%d: %s: ", c->file, line,
-                   setting ? setting : "(top level)");
+  /* Line 0: a setting no text gave (a JSON agent file's member). */
+  int n = line > 0 ? snprintf(c->err, c->errlen, "%s:%d: %s: ", c->file, line,
+                              setting && *setting ? setting : "(top level)")
+                   : snprintf(c->err, c->errlen, "%s: %s: ", c->file,
+                              setting && *setting ? setting : "(top level)");
   if (n < 0 || (size_t)n >= c->errlen)
     return EXECD_ECONFIG;
   va_list ap;
@@ -259,6 +264,10 @@ static int parse_daemon(cfg_ctx *c, execd_config *cfg, const config_setting_t *g
       rc = get_string(c, m, p, &cfg->state_dir);
     } else if (strcmp(name, "plugin_dir") == 0) {
       rc = get_string(c, m, p, &cfg->plugin_dir);
+    } else if (strcmp(name, "agents_dir") == 0) {
+      rc = get_string(c, m, p, &cfg->agents_dir);
+      if (!rc && !cfg->agents_dir[0])
+        rc = fail(c, config_setting_source_line(m), p, "expected a directory, not \"\"");
     } else if (strcmp(name, "max_running") == 0) {
       rc = get_count(c, m, p, 1, 100000, &n);
       cfg->max_running = (int)n;
@@ -278,6 +287,8 @@ static int parse_daemon(cfg_ctx *c, execd_config *cfg, const config_setting_t *g
       rc = get_duration(c, m, p, &cfg->shutdown_grace_ms);
     } else if (strcmp(name, "keep_failed_workspaces") == 0) {
       rc = get_bool(c, m, p, &cfg->keep_failed_workspaces);
+    } else if (strcmp(name, "tokens_file") == 0) {
+      rc = get_string(c, m, p, &cfg->tokens_file);
     } else if (strcmp(name, "limits") == 0) {
       request_limits *l = &cfg->limits;
       if (config_setting_type(m) != CONFIG_TYPE_GROUP)
@@ -322,9 +333,9 @@ static int parse_daemon(cfg_ctx *c, execd_config *cfg, const config_setting_t *g
       }
     } else {
       rc = fail(c, config_setting_source_line(m), p,
-                "unknown setting (known: state_dir, plugin_dir, max_running, "
+                "unknown setting (known: state_dir, plugin_dir, agents_dir, max_running, "
                 "max_queued, log_level, kill_grace, shutdown_grace, "
-                "keep_failed_workspaces, limits)");
+                "keep_failed_workspaces, limits, tokens_file)");
     }
     if (rc)
       return rc;
@@ -392,6 +403,39 @@ static int parse_block(cfg_ctx *c, const config_setting_t *g, const char *path,
   return 0;
 }
 
+/* A transport block's tokens_file (the http transport's key before the
+ * core owned tenants) is read as daemon.tokens_file: one tokens file
+ * serves every transport, so a second, different path is an error.  The
+ * key leaves the block: no plugin sees it. */
+static int take_transport_tokens_files(cfg_ctx *c, execd_config *cfg) {
+  for (size_t i = 0; i < cfg->n_transports; i++) {
+    plugin_block *b = &cfg->transports[i];
+    json_t *v = json_object_get(b->config, "tokens_file");
+    if (!v)
+      continue;
+    int line = (int)json_integer_value(json_object_get(b->lines, "tokens_file"));
+    char p[256];
+    snprintf(p, sizeof p, "transports[%zu].tokens_file", i);
+    if (!json_is_string(v))
+      return fail(c, line, p, "expected a string");
+    const char *path = json_string_value(v);
+    if (cfg->tokens_file && strcmp(cfg->tokens_file, path) != 0)
+      return fail(c, line, p,
+                  "'%s' is not the tokens file already named ('%s'): one tokens file "
+                  "(daemon.tokens_file) serves every transport",
+                  path, cfg->tokens_file);
+    if (!cfg->tokens_file)
+      cfg->tokens_file = xstrdup(path);
+    json_object_del(b->config, "tokens_file");
+    json_object_del(b->lines, "tokens_file");
+  }
+  if (cfg->tokens_file && !*cfg->tokens_file) {
+    free(cfg->tokens_file); /* "": no tokens file, as before */
+    cfg->tokens_file = NULL;
+  }
+  return 0;
+}
+
 static int parse_block_list(cfg_ctx *c, const config_setting_t *l, const char *section,
                             int kind, plugin_block **out, size_t *n_out) {
   char p[256];
@@ -423,18 +467,154 @@ static int parse_block_list(cfg_ctx *c, const config_setting_t *l, const char *s
 
 /* The agent's schemas are compiled once, here; a schema that is not a
  * valid JSON Schema is a config error naming the agent and its line. */
-static int compile_agent_schemas(cfg_ctx *c, execd_config *cfg, json_t *agent,
-                                 const char *name, const char *path, const int line[2],
-                                 bool format_assertion) {
+static int compile_agent(cfg_ctx *c, json_t *def, const char *name, const char *path,
+                         const int line[2], const char *file, agent **out) {
   const char *which = NULL;
   char why[600], kp[256];
-  if (contracts_add(cfg->contracts, name, json_object_get(agent, "schema_in"),
-                    json_object_get(agent, "schema_out"), format_assertion, &which, why,
-                    sizeof why) == 0)
+  if ((*out = agent_new(def, file, &which, why, sizeof why)))
     return 0;
   join_path(kp, sizeof kp, path, which);
   return fail(c, line[strcmp(which, "schema_out") == 0], kp,
               "agent '%s': not a valid JSON Schema (draft 2020-12): %s", name, why);
+}
+
+/* An agent's defaults (what a request that asks for nothing gets) within
+ * its resources (the most a request may ask for). */
+static int check_agent_defaults(cfg_ctx *c, const json_t *def, const char *path, int line) {
+  const json_t *d = json_object_get(def, "defaults");
+  const json_t *r = json_object_get(def, "resources");
+  char dp[256], kp[300];
+  const char *k;
+  json_t *v;
+  join_path(dp, sizeof dp, path, "defaults");
+  json_object_foreach((json_t *)d, k, v) {
+    const json_t *ceiling = json_object_get(r, k);
+    const char *shown = strcmp(k, "timeout_ms") == 0    ? "timeout"
+                        : strcmp(k, "cpu_seconds") == 0 ? "cpu_time"
+                                                        : k;
+    join_path(kp, sizeof kp, dp, shown);
+    if (strcmp(k, "network") == 0)
+      return fail(c, line, kp, "set the network in resources (defaults hold limits only)");
+    const char *unit = strcmp(k, "timeout_ms") == 0    ? " ms"
+                       : strcmp(k, "cpu_seconds") == 0 ? " s"
+                       : strcmp(k, "memory") == 0 || strcmp(k, "fsize") == 0 ||
+                               strcmp(k, "workspace_max") == 0
+                           ? " bytes"
+                           : "";
+    if (ceiling && json_number_value(v) > json_number_value(ceiling))
+      return fail(c, line, kp, "%g%s is over the agent's resources.%s (%g%s)",
+                  json_number_value(v), unit, shown, json_number_value(ceiling), unit);
+  }
+  return 0;
+}
+
+/* One agent's group (inline, or the root of an agent file), checked and
+ * normalised, its schemas compiled; path prefixes the settings in errors. */
+static int parse_agent(cfg_ctx *c, const config_setting_t *g, const char *p, const char *file,
+                       agent **out) {
+  json_t *def = json_object();
+  char *name = NULL;
+  int rc = 0;
+  int schema_line[2] = {0, 0}; /* schema_in, schema_out */
+  int defaults_line = 0;
+  for (int j = 0; j < config_setting_length(g) && !rc; j++) {
+    config_setting_t *m = config_setting_get_elem(g, (unsigned)j);
+    const char *k = config_setting_name(m);
+    char kp[256];
+    join_path(kp, sizeof kp, p, k);
+    if (strcmp(k, "name") == 0) {
+      rc = get_string(c, m, kp, &name);
+      if (!rc && !agent_name_valid(name))
+        rc = fail(c, config_setting_source_line(m), kp,
+                  "'%.200s' is not an agent name (1 to %d of A-Z a-z 0-9 . _ -, "
+                  "not starting with '.')",
+                  name, AGENT_NAME_MAX);
+    } else if (strcmp(k, "resources") == 0 || strcmp(k, "defaults") == 0) {
+      json_t *r = NULL;
+      rc = parse_resources(c, m, kp, &r);
+      if (!rc)
+        json_object_set_new(def, k, r);
+      if (strcmp(k, "defaults") == 0)
+        defaults_line = config_setting_source_line(m);
+    } else if (strcmp(k, "description") == 0 || strcmp(k, "version") == 0 ||
+               strcmp(k, "backend") == 0 || strcmp(k, "image") == 0 ||
+               strcmp(k, "working_dir") == 0 || strcmp(k, "user") == 0 ||
+               strcmp(k, "io") == 0) {
+      char *s = NULL;
+      rc = get_string(c, m, kp, &s);
+      if (!rc && strcmp(k, "io") == 0 && strcmp(s, "raw") && strcmp(s, "json"))
+        rc = fail(c, config_setting_source_line(m), kp,
+                  "'%s' is not an io protocol (raw, json)", s);
+      if (!rc)
+        json_object_set_new(def, k, json_string(s));
+      free(s);
+    } else if (strcmp(k, "command") == 0) {
+      int t = config_setting_type(m);
+      if (t != CONFIG_TYPE_ARRAY && t != CONFIG_TYPE_LIST)
+        rc = fail(c, config_setting_source_line(m), kp,
+                  "expected an array of strings [\"prog\", \"arg\"]");
+      for (int e = 0; !rc && e < config_setting_length(m); e++)
+        if (config_setting_type(config_setting_get_elem(m, (unsigned)e)) != CONFIG_TYPE_STRING)
+          rc = fail(c, config_setting_source_line(m), kp, "expected an array of strings");
+      if (!rc)
+        json_object_set_new(def, k, setting_to_json(m));
+    } else if (strcmp(k, "environment") == 0) {
+      if (config_setting_type(m) != CONFIG_TYPE_GROUP)
+        rc = fail(c, config_setting_source_line(m), kp, "expected a group of strings");
+      for (int e = 0; !rc && e < config_setting_length(m); e++)
+        if (config_setting_type(config_setting_get_elem(m, (unsigned)e)) != CONFIG_TYPE_STRING)
+          rc = fail(c, config_setting_source_line(m), kp, "expected a group of strings");
+      if (!rc)
+        json_object_set_new(def, k, setting_to_json(m));
+    } else if (strcmp(k, "schema_in") == 0 || strcmp(k, "schema_out") == 0) {
+      /* JSON Schema documents, passed to io:json jobs as a string. */
+      char *s = NULL;
+      rc = get_string(c, m, kp, &s);
+      if (!rc) {
+        json_error_t je;
+        json_t *doc = json_loads(s, 0, &je);
+        if (!doc)
+          rc = fail(c, config_setting_source_line(m), kp, "not valid JSON: %s (column %d)",
+                    je.text, je.column);
+        else
+          json_object_set_new(def, k, doc);
+        schema_line[strcmp(k, "schema_out") == 0] = config_setting_source_line(m);
+      }
+      free(s);
+    } else if (strcmp(k, "format_assertion") == 0) {
+      if (config_setting_type(m) != CONFIG_TYPE_BOOL)
+        rc = fail(c, config_setting_source_line(m), kp, "expected true or false");
+      else
+        json_object_set_new(def, k, json_boolean(config_setting_get_bool(m)));
+    } else {
+      rc = fail(c, config_setting_source_line(m), kp,
+                "unknown setting (known: name, description, version, backend, image, "
+                "command, working_dir, user, io, environment, resources, defaults, "
+                "schema_in, schema_out, format_assertion)");
+    }
+  }
+  if (!rc)
+    rc = check_agent_defaults(c, def, p, defaults_line);
+  if (!rc && !name)
+    rc = fail(c, config_setting_source_line(g), p, "missing 'name = \"...\";'");
+  if (rc) {
+    free(name);
+    json_decref(def);
+    return rc;
+  }
+  json_object_set_new(def, "name", json_string(name));
+  rc = compile_agent(c, def, name, p, schema_line, file, out);
+  free(name);
+  return rc;
+}
+
+int config_parse_agent(const char *file_path, const char *file, const config_setting_t *g,
+                       agent **out, char *err, size_t errlen) {
+  cfg_ctx c = {file_path, err, errlen};
+  *out = NULL;
+  if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+    return fail(&c, config_setting_source_line(g), "", "expected the settings of one agent");
+  return parse_agent(&c, g, "", file, out);
 }
 
 static int parse_agents(cfg_ctx *c, execd_config *cfg, const config_setting_t *l) {
@@ -447,99 +627,16 @@ static int parse_agents(cfg_ctx *c, execd_config *cfg, const config_setting_t *l
     snprintf(p, sizeof p, "agents[%d]", i);
     if (config_setting_type(g) != CONFIG_TYPE_GROUP)
       return fail(c, config_setting_source_line(g), p, "expected a group");
-    json_t *agent = json_object();
-    char *name = NULL;
-    int rc = 0;
-    int schema_line[2] = {0, 0}; /* schema_in, schema_out */
-    bool format_assertion = false;
-    for (int j = 0; j < config_setting_length(g) && !rc; j++) {
-      config_setting_t *m = config_setting_get_elem(g, (unsigned)j);
-      const char *k = config_setting_name(m);
-      char kp[256];
-      join_path(kp, sizeof kp, p, k);
-      if (strcmp(k, "name") == 0) {
-        rc = get_string(c, m, kp, &name);
-      } else if (strcmp(k, "resources") == 0) {
-        json_t *r = NULL;
-        rc = parse_resources(c, m, kp, &r);
-        if (!rc)
-          json_object_set_new(agent, "resources", r);
-      } else if (strcmp(k, "description") == 0 || strcmp(k, "backend") == 0 ||
-                 strcmp(k, "image") == 0 || strcmp(k, "working_dir") == 0 ||
-                 strcmp(k, "user") == 0 || strcmp(k, "io") == 0) {
-        char *s = NULL;
-        rc = get_string(c, m, kp, &s);
-        if (!rc && strcmp(k, "io") == 0 && strcmp(s, "raw") && strcmp(s, "json"))
-          rc = fail(c, config_setting_source_line(m), kp,
-                    "'%s' is not an io protocol (raw, json)", s);
-        if (!rc)
-          json_object_set_new(agent, k, json_string(s));
-        free(s);
-      } else if (strcmp(k, "command") == 0) {
-        int t = config_setting_type(m);
-        if (t != CONFIG_TYPE_ARRAY && t != CONFIG_TYPE_LIST)
-          rc = fail(c, config_setting_source_line(m), kp,
-                    "expected an array of strings [\"prog\", \"arg\"]");
-        for (int e = 0; !rc && e < config_setting_length(m); e++)
-          if (config_setting_type(config_setting_get_elem(m, (unsigned)e)) !=
-              CONFIG_TYPE_STRING)
-            rc = fail(c, config_setting_source_line(m), kp,
-                      "expected an array of strings");
-        if (!rc)
-          json_object_set_new(agent, k, setting_to_json(m));
-      } else if (strcmp(k, "environment") == 0) {
-        if (config_setting_type(m) != CONFIG_TYPE_GROUP)
-          rc = fail(c, config_setting_source_line(m), kp, "expected a group of strings");
-        for (int e = 0; !rc && e < config_setting_length(m); e++)
-          if (config_setting_type(config_setting_get_elem(m, (unsigned)e)) !=
-              CONFIG_TYPE_STRING)
-            rc = fail(c, config_setting_source_line(m), kp,
-                      "expected a group of strings");
-        if (!rc)
-          json_object_set_new(agent, k, setting_to_json(m));
-      } else if (strcmp(k, "schema_in") == 0 || strcmp(k, "schema_out") == 0) {
-        /* JSON Schema documents, passed to io:json jobs as a string. */
-        char *s = NULL;
-        rc = get_string(c, m, kp, &s);
-        if (!rc) {
-          json_error_t je;
-          json_t *doc = json_loads(s, 0, &je);
-          if (!doc)
-            rc = fail(c, config_setting_source_line(m), kp,
-                      "not valid JSON: %s (column %d)", je.text, je.column);
-          else
-            json_object_set_new(agent, k, doc);
-          schema_line[strcmp(k, "schema_out") == 0] = config_setting_source_line(m);
-        }
-        free(s);
-      } else if (strcmp(k, "format_assertion") == 0) {
-        if (config_setting_type(m) != CONFIG_TYPE_BOOL)
-          rc = fail(c, config_setting_source_line(m), kp, "expected true or false");
-        else
-          format_assertion = config_setting_get_bool(m);
-        if (!rc)
-          json_object_set_new(agent, k, json_boolean(format_assertion));
-      } else {
-        rc = fail(c, config_setting_source_line(m), kp,
-                  "unknown setting (known: name, description, backend, image, "
-                  "command, working_dir, user, io, environment, resources, "
-                  "schema_in, schema_out, format_assertion)");
-      }
-    }
-    if (!rc && !name)
-      rc = fail(c, config_setting_source_line(g), p, "missing 'name = \"...\";'");
-    if (!rc && json_object_get(cfg->agents, name))
-      rc = fail(c, config_setting_source_line(g), p, "duplicate agent name '%s'", name);
-    if (!rc)
-      rc = compile_agent_schemas(c, cfg, agent, name, p, schema_line, format_assertion);
-    if (rc) {
-      free(name);
-      json_decref(agent);
+    agent *a = NULL;
+    int rc = parse_agent(c, g, p, NULL, &a);
+    if (rc)
+      return rc;
+    if (catalog_find(cfg->catalog, agent_name(a))) {
+      rc = fail(c, config_setting_source_line(g), p, "duplicate agent name '%s'", agent_name(a));
+      agent_unref(a);
       return rc;
     }
-    json_object_set_new(agent, "name", json_string(name));
-    json_object_set_new(cfg->agents, name, agent);
-    free(name);
+    catalog_add(cfg->catalog, a, c->err, c->errlen);
   }
   return 0;
 }
@@ -562,8 +659,7 @@ static void set_defaults(execd_config *cfg) {
   cfg->limits.max_attempts = 10;
   cfg->limits.max_json_depth = LIMITS_JSON_DEPTH_DEFAULT;
   cfg->limits.max_json_elements = LIMITS_JSON_ELEMENTS_DEFAULT;
-  cfg->agents = json_object();
-  cfg->contracts = contracts_new();
+  cfg->catalog = catalog_new();
 }
 
 /* The whole file in memory (NUL-terminated, caller frees), read without
@@ -610,6 +706,23 @@ static int read_config_file(const char *path, char **text, size_t *len, char *er
   return 0;
 }
 
+/* The agent files of daemon.agents_dir (relative to the config file's
+ * directory unless absolute) join the inline agents. */
+static int load_agents_dir(execd_config *cfg, char *err, size_t errlen) {
+  if (cfg->agents_dir[0] != '/') {
+    const char *slash = strrchr(cfg->path, '/');
+    char *abs = slash ? xasprintf("%.*s/%s", (int)(slash - cfg->path), cfg->path, cfg->agents_dir)
+                      : xstrdup(cfg->agents_dir);
+    free(cfg->agents_dir);
+    cfg->agents_dir = abs;
+  }
+  if (catalog_load_dir(cfg->catalog, cfg->agents_dir, err, errlen) != 0)
+    return EXECD_ECONFIG;
+  if (catalog_check_backends(cfg->catalog, cfg, err, errlen) != 0)
+    return EXECD_ECONFIG;
+  return 0;
+}
+
 int config_load(const char *path, execd_config **out, char *err, size_t errlen) {
   char *text;
   size_t len;
@@ -619,6 +732,12 @@ int config_load(const char *path, execd_config **out, char *err, size_t errlen) 
     return rc;
   rc = config_parse_text(path, text, len, out, err, errlen);
   free(text);
+  if (rc == 0 && (*out)->agents_dir)
+    rc = load_agents_dir(*out, err, errlen);
+  if (rc != 0) {
+    config_free(*out);
+    *out = NULL;
+  }
   return rc;
 }
 
@@ -701,6 +820,8 @@ int config_parse_text(const char *path, const char *text, size_t len, execd_conf
     snprintf(store, sizeof store, "%s/store", cfg->state_dir);
     json_object_set_new(b->config, "path", json_string(store));
   }
+  if (!rc)
+    rc = take_transport_tokens_files(&c, cfg);
   if (!rc && cfg->n_backends == 0)
     rc = fail(&c, 0, "backends", "at least one backend must be configured");
   if (!rc) {
@@ -710,17 +831,12 @@ int config_parse_text(const char *path, const char *text, size_t len, execd_conf
       rc = fail(&c, 0, "routing.default_backend", "no backend is named '%s'",
                 cfg->default_backend);
   }
-  if (!rc) {
-    const char *an;
-    json_t *a;
-    json_object_foreach(cfg->agents, an, a) {
-      const char *b = json_string_value(json_object_get(a, "backend"));
-      if (b && !config_find_backend(cfg, b)) {
-        rc = fail(&c, 0, "agents", "agent '%s' names backend '%s', which is not configured",
-                  an, b);
-        break;
-      }
-    }
+  for (size_t i = 0; !rc && i < catalog_count(cfg->catalog); i++) {
+    const agent *a = catalog_at(cfg->catalog, i);
+    const char *b = json_string_value(json_object_get(agent_def(a), "backend"));
+    if (b && !config_find_backend(cfg, b))
+      rc = fail(&c, 0, "agents", "agent '%s' names backend '%s', which is not configured",
+                agent_name(a), b);
   }
   config_destroy(&lc);
   if (rc) {
@@ -841,9 +957,10 @@ void config_free(execd_config *cfg) {
   free(cfg->path);
   free(cfg->state_dir);
   free(cfg->plugin_dir);
+  free(cfg->tokens_file);
   free(cfg->default_backend);
-  json_decref(cfg->agents);
-  contracts_free(cfg->contracts);
+  free(cfg->agents_dir);
+  catalog_free(cfg->catalog);
   free(cfg);
 }
 

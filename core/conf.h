@@ -62,6 +62,7 @@ typedef struct execd_config {
   int64_t shutdown_grace_ms; /* SIGTERM of execd: wait for running jobs */
   bool keep_failed_workspaces;
   request_limits limits;
+  char *tokens_file; /* bearer tokens and tenants (tenants.h), or NULL: anonymous */
   /* plugins */
   plugin_block storage;
   plugin_block *backends;
@@ -70,18 +71,21 @@ typedef struct execd_config {
   size_t n_transports;
   /* routing */
   char *default_backend;
-  /* agents: name -> normalised definition */
-  json_t *agents;
-  /* agents' schema_in and schema_out, compiled (contract.h) */
-  struct contracts *contracts;
+  /* daemon.agents_dir: a directory of agent files (catalog_dir.h), made
+   * absolute; NULL when not set */
+  char *agents_dir;
+  /* the agents, inline and from agents_dir, with their schemas compiled */
+  struct catalog *catalog;
 } execd_config;
 
 /* A config file larger than this is refused (it is read into memory). */
 #define CONFIG_FILE_MAX (64 * 1024 * 1024)
 
-/* Parse and validate everything that needs no plugin.  On error returns
- * EXECD_ECONFIG with "file:line: setting: message" in err.  Only a regular
- * file of at most CONFIG_FILE_MAX bytes is read. */
+/* Parse and validate everything that needs no plugin, and load the agent
+ * files of daemon.agents_dir.  On error returns EXECD_ECONFIG with
+ * "file:line: setting: message" in err (every agent file's error, one a
+ * line).  Only a regular file of at most CONFIG_FILE_MAX bytes is read.
+ * Blocking: called before the loop runs, or on the thread pool. */
 int config_load(const char *path, execd_config **out, char *err, size_t errlen);
 /* The same from text already in memory (len bytes, NUL-terminated at
  * text[len]); path only names it in messages.  No global state: callable
@@ -98,6 +102,16 @@ int config_check_plugin_keys(const execd_config *cfg, plugin_block *block,
  * block's). */
 int config_plugin_value_error(const execd_config *cfg, const plugin_block *block,
                               const char *message, char *err, size_t errlen);
+struct agent;
+struct config_setting_t;
+/* One agent from the settings of g (the root of an agent file, libconfig,
+ * or what agent_file.c made of a JSON one): checked and normalised as an
+ * inline agent is, schemas compiled.  file_path names the file in errors
+ * ("file_path:line: setting: message"; no line for line 0); file is its
+ * name within agents_dir, kept by the agent.  Returns 0 or EXECD_ECONFIG. */
+int config_parse_agent(const char *file_path, const char *file,
+                       const struct config_setting_t *g, struct agent **out, char *err,
+                       size_t errlen);
 const plugin_block *config_find_backend(const execd_config *cfg, const char *name);
 void config_free(execd_config *cfg);
 

@@ -1,5 +1,6 @@
 /* Agents' contracts: their schema_in and schema_out (JSON Schema draft
- * 2020-12, lib/jsonschema) compiled once at config load, and the two
+ * 2020-12, lib/jsonschema), compiled once when the agent is loaded
+ * (agent.c, at config load or a reload of the catalog), and the two
  * checks of the pipeline that use them: a request's input.data at submit
  * (refused with 422 input_invalid) and the output document when an
  * attempt ends (FAILED output_invalid, not retried).  Both answer with
@@ -14,30 +15,26 @@
 
 #include <jansson.h>
 
-typedef struct contracts contracts;
+struct agent;
 struct request_error;
 
-contracts *contracts_new(void);
-void contracts_free(contracts *cs);
-
-/* Compiles an agent's schemas (either may be NULL); with format_assertion
- * "format" is checked, not only annotated.  Returns 0, or -1 with *which
- * set to "schema_in" or "schema_out" and err to what is wrong (a JSON
- * Pointer into that schema and the reason). */
-int contracts_add(contracts *cs, const char *agent, json_t *schema_in, json_t *schema_out,
-                  bool format_assertion, const char **which, char *err, size_t errlen);
-
-/* Checks req's input.data (null when absent) against spec's schema_in.
+/* Checks req's input.data (null when absent) against spec's schema_in,
+ * which is a's (the request's agent, NULL for none): its compiled
+ * schema is used.
  * Returns 0 when valid or no schema applies; else -1 with e filled
  * (EXECD_EUNPROC, "input_invalid", field "input.data", a message naming
  * the first error's pointers) and *details a new {"errors": [...]}. */
-int contract_check_input(const contracts *cs, const json_t *req, const json_t *spec,
+int contract_check_input(const struct agent *a, const json_t *req, const json_t *spec,
                          struct request_error *e, json_t **details);
 
 /* Checks output (the output document, null when there is none) against
- * the schema_out of record's spec.  Returns NULL when valid or no schema
+ * the schema_out of record's spec: a's compiled one when it is the
+ * same document (a: the one the execution was accepted with, or for
+ * an execution recovered after a restart the catalog's agent of that
+ * name, or NULL), else the record's, compiled now.  Returns NULL when valid or no schema
  * applies, else a new error object {"code": "output_invalid", "message",
  * "details": {"errors": [...]}} for the record. */
-json_t *contract_check_output(const contracts *cs, const json_t *record, const json_t *output);
+json_t *contract_check_output(const struct agent *a, const json_t *record,
+                              const json_t *output);
 
 #endif

@@ -7,9 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent.h"
+#include "catalog.h"
 #include "ids.h"
 #include "log.h"
 #include "pipeline_internal.h"
+#include "quota.h"
+#include "usage.h"
 #include "xalloc.h"
 
 int exec_cmp(execution *a, execution *b) { return strcmp(a->id, b->id); }
@@ -30,6 +34,7 @@ static void execution_free(execution *ex) {
   for (int i = 0; i < 3; i++)
     line_splitter_free(&ex->lines[i]);
   json_decref(ex->record);
+  agent_unref(ex->agent);
   json_decref(ex->exit);
   free(ex->workspace);
   free(ex->logs);
@@ -40,6 +45,13 @@ static void execution_free(execution *ex) {
 void execution_unref(execution *ex) {
   if (--ex->refs == 0)
     execution_free(ex);
+}
+
+const struct agent *execution_agent(const execution *ex) {
+  if (ex->agent)
+    return ex->agent;
+  return catalog_find(ex->pipeline->cfg->catalog,
+                      json_string_value(json_object_get(ex->record, "agent")));
 }
 
 static void on_handle_closed(uv_handle_t *h) { execution_unref(h->data); }
@@ -64,6 +76,7 @@ execution *execution_new(pipeline *p, json_t *record) {
   ex->refs = 1; /* the active tree's */
   RB_INSERT(exec_tree, &p->active, ex);
   p->n_active++;
+  quota_active_add(json_string_value(json_object_get(record, "tenant")), +1);
   return ex;
 }
 
@@ -73,6 +86,7 @@ void execution_release(execution *ex) {
   ex->released = true;
   RB_REMOVE(exec_tree, &ex->pipeline->active, ex);
   ex->pipeline->n_active--;
+  quota_active_add(json_string_value(json_object_get(ex->record, "tenant")), -1);
   execution_ref(ex);
   execution_ref(ex);
   uv_close((uv_handle_t *)&ex->timer, on_handle_closed);
@@ -126,6 +140,9 @@ json_t *execution_view(const json_t *r) {
     json_object_set(view, "retry_at", ra);
   if (json_is_true(json_object_get(r, "logs_truncated")))
     json_object_set_new(view, "logs_truncated", json_true());
+  json_t *usage = json_object_get(r, "usage");
+  if (json_is_object(usage))
+    json_object_set(view, "usage", usage);
   /* Never null where clients expect an object. */
   const char *k;
   json_t *v;
@@ -247,6 +264,7 @@ static void on_persisted(void *arg, int status, json_t *stored) {
   } else if (state_is_terminal(ex->state) && !ex->finished_notified &&
              ex->persisted == ex->state) {
     ex->finished_notified = true;
+    usage_count_ended(ex->record);
     execution_notify_done(ex);
     execution_release(ex);
   }

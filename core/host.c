@@ -10,6 +10,7 @@
 #include "pipeline.h"
 #include "instance.h"
 #include "log.h"
+#include "tenants.h"
 
 void instance_label(const execd_instance *inst, char *out, size_t len) {
   snprintf(out, len, "%s %s", loader_kind_name(inst->kind), inst->name);
@@ -105,6 +106,8 @@ static const execd_host table = {
     .metrics = api_metrics,
     .op_error = h_op_error,
     .logs_timed = api_logs_timed,
+    .authenticate = tenants_authenticate,
+    .usage = api_usage,
 };
 
 const execd_host *host_table(void) { return &table; }

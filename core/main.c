@@ -11,9 +11,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agent.h"
 #include "api.h"
+#include "catalog.h"
 #include "conf.h"
 #include "pipeline.h"
+#include "quota.h"
+#include "tenants.h"
+#include "usage.h"
 #include "instance.h"
 #include "loader.h"
 #include "log.h"
@@ -30,6 +35,7 @@ typedef struct daemon_ctx {
   uv_signal_t sigterm, sigint, sighup;
   int stopping;
   int exit_code;
+  int reloading, reload_again; /* a SIGHUP's work is queued; another came meanwhile */
 } daemon_ctx;
 
 static void usage(FILE *out) {
@@ -203,44 +209,168 @@ static void on_stop_signal(uv_signal_t *h, int signum) {
   pipeline_drain(d->pipeline, on_drained, d);
 }
 
-/* SIGHUP: re-read the file; apply the log level and hand each instance
- * its (re-validated) block.  Plugins, backends and listeners stay. */
+/* The config, or its agents, give some workspaces a quota (resources.
+ * workspace_max): the first such job must not be where it turns out that
+ * execd cannot mount (not root, no CAP_SYS_ADMIN).  Blocks: before the loop,
+ * or on the thread pool for a reload (whose agents may set it). */
+static int check_workspace_quota(const execd_config *cfg, const char *state_dir, char *why,
+                                 size_t whylen) {
+  const char *where = NULL;
+  for (size_t i = 0; i < cfg->n_backends && !where; i++)
+    if (json_object_get(cfg->backends[i].defaults, "workspace_max"))
+      where = cfg->backends[i].name;
+  for (size_t i = 0; !where && i < catalog_count(cfg->catalog); i++) {
+    const agent *a = catalog_at(cfg->catalog, i);
+    if (json_object_get(json_object_get(agent_def(a), "resources"), "workspace_max") ||
+        json_object_get(json_object_get(agent_def(a), "defaults"), "workspace_max"))
+      where = agent_name(a);
+  }
+  if (!where)
+    return 0;
+  char dir[4096], err[4200];
+  snprintf(dir, sizeof dir, "%s/work", state_dir);
+  if (workspace_mount_probe(dir, err, sizeof err) == 0)
+    return 0;
+  snprintf(why, whylen,
+           "workspace_max is set (%s) but workspaces cannot be mounted: %s; "
+           "run execd as root (CAP_SYS_ADMIN) or remove workspace_max",
+           where, err);
+  return -1;
+}
+
+/* Logs each line of a multi-line error (every broken agent file). */
+static void log_err_lines(const char *prefix, const char *err, const char *suffix) {
+  const char *line = err;
+  do {
+    size_t n = strcspn(line, "\n");
+    log_err("%s%.*s%s", prefix, (int)n, line, suffix);
+    line += n;
+  } while (*line++);
+}
+
+/* A reload: the file and the agent files are read and checked on the
+ * thread pool (blocking reads, schema compilation), then applied on the
+ * loop.  A SIGHUP during a reload asks for one more after it. */
+typedef struct reload_ctx {
+  uv_work_t work;
+  daemon_ctx *d;
+  char *path;
+  char *state_dir; /* the running one: workspaces stay where they are */
+  execd_config *fresh; /* NULL: err says why */
+  char err[16384];
+} reload_ctx;
+
+static void start_reload(daemon_ctx *d);
+
+static void reload_work(uv_work_t *w) {
+  reload_ctx *r = w->data;
+  if (config_load(r->path, &r->fresh, r->err, sizeof r->err) != 0) {
+    r->fresh = NULL;
+  } else if (check_workspace_quota(r->fresh, r->state_dir, r->err, sizeof r->err) != 0) {
+    config_free(r->fresh);
+    r->fresh = NULL;
+  }
+}
+
+/* The fresh catalog replaces the running one: requests from now on see it;
+ * executions accepted before keep the agents they hold. */
+static void apply_catalog(daemon_ctx *d, execd_config *fresh) {
+  char err[2048];
+  if (catalog_check_backends(fresh->catalog, d->cfg, err, sizeof err) != 0) {
+    log_err("reload: %s; keeping the running agents", err);
+    return;
+  }
+  catalog *old = d->cfg->catalog;
+  d->cfg->catalog = fresh->catalog;
+  fresh->catalog = old; /* freed with fresh; agents in use stay */
+  char *dir = d->cfg->agents_dir;
+  d->cfg->agents_dir = fresh->agents_dir;
+  fresh->agents_dir = dir;
+  log_notice("reload: %zu agents in force (%s%s)", catalog_count(d->cfg->catalog),
+             d->cfg->agents_dir ? "inline and " : "inline",
+             d->cfg->agents_dir ? d->cfg->agents_dir : "");
+}
+
+/* Applies the log level, hands each instance its (re-validated) block and
+ * swaps the catalog in.  Plugins, backends and listeners stay. */
+static void reload_done(uv_work_t *w, int status) {
+  reload_ctx *r = w->data;
+  daemon_ctx *d = r->d;
+  execd_config *fresh = r->fresh;
+  char err[2048];
+  d->reloading = 0;
+  if (status != 0 || !fresh) {
+    log_err_lines("reload: ", status ? "cancelled" : r->err, "");
+    log_err("reload: keeping the running configuration and agents");
+  } else if (!d->stopping) {
+    log_set_level(fresh->log_level);
+    tenants_reload(d->loop, fresh->tokens_file);
+    for (size_t i = 0; i < d->n_instances; i++) {
+      execd_instance *inst = d->instances[i];
+      if (!inst->plugin->reload)
+        continue;
+      plugin_block *b = NULL;
+      if (inst->kind == EXECD_KIND_STORAGE)
+        b = &fresh->storage;
+      for (size_t j = 0; !b && inst->kind == EXECD_KIND_BACKEND && j < fresh->n_backends; j++)
+        if (strcmp(fresh->backends[j].name, inst->name) == 0)
+          b = &fresh->backends[j];
+      for (size_t j = 0; !b && inst->kind == EXECD_KIND_TRANSPORT && j < fresh->n_transports; j++)
+        if (strcmp(fresh->transports[j].name, inst->name) == 0)
+          b = &fresh->transports[j];
+      if (!b)
+        continue;
+      if (config_check_plugin_keys(fresh, b, inst->plugin->config_keys, err, sizeof err) != 0) {
+        log_err("reload: %s", err);
+        continue;
+      }
+      inst->last_error[0] = '\0';
+      if (inst->plugin->reload(inst->self, b->config) != 0)
+        log_err("reload of %s failed: %s", inst->name, instance_error(inst, "no detail"));
+    }
+    apply_catalog(d, fresh);
+    log_notice("reloaded %s (log level, tokens, agents and plugin settings that can change live)",
+               d->cfg->path);
+  }
+  config_free(fresh);
+  free(r->path);
+  free(r->state_dir);
+  free(r);
+  if (d->reload_again && !d->stopping) {
+    d->reload_again = 0;
+    start_reload(d);
+  }
+}
+
+static void start_reload(daemon_ctx *d) {
+  reload_ctx *r = xcalloc(1, sizeof *r);
+  r->d = d;
+  r->path = xstrdup(d->cfg->path);
+  r->state_dir = xstrdup(d->cfg->state_dir);
+  r->work.data = r;
+  d->reloading = 1;
+  if (uv_queue_work(d->loop, &r->work, reload_work, reload_done) != 0) {
+    log_err("reload: cannot queue the reload");
+    d->reloading = 0;
+    free(r->path);
+    free(r->state_dir);
+    free(r);
+  }
+}
+
 static void on_reload(uv_signal_t *h, int signum) {
   daemon_ctx *d = h->data;
   (void)signum;
-  char err[2048];
-  execd_config *fresh = NULL;
-  if (config_load(d->cfg->path, &fresh, err, sizeof err) != 0) {
-    log_err("reload: %s; keeping the running configuration", err);
+  if (d->stopping)
+    return;
+  if (d->reloading) {
+    d->reload_again = 1;
     return;
   }
-  log_set_level(fresh->log_level);
-  for (size_t i = 0; i < d->n_instances; i++) {
-    execd_instance *inst = d->instances[i];
-    if (!inst->plugin->reload)
-      continue;
-    plugin_block *b = NULL;
-    if (inst->kind == EXECD_KIND_STORAGE)
-      b = &fresh->storage;
-    for (size_t j = 0; !b && inst->kind == EXECD_KIND_BACKEND && j < fresh->n_backends; j++)
-      if (strcmp(fresh->backends[j].name, inst->name) == 0)
-        b = &fresh->backends[j];
-    for (size_t j = 0; !b && inst->kind == EXECD_KIND_TRANSPORT && j < fresh->n_transports; j++)
-      if (strcmp(fresh->transports[j].name, inst->name) == 0)
-        b = &fresh->transports[j];
-    if (!b)
-      continue;
-    if (config_check_plugin_keys(fresh, b, inst->plugin->config_keys, err, sizeof err) != 0) {
-      log_err("reload: %s", err);
-      continue;
-    }
-    inst->last_error[0] = '\0';
-    if (inst->plugin->reload(inst->self, b->config) != 0)
-      log_err("reload of %s failed: %s", inst->name, instance_error(inst, "no detail"));
-  }
-  log_notice("reloaded %s (log level and plugin settings that can change live)", d->cfg->path);
-  config_free(fresh);
+  start_reload(d);
 }
+
+static void serve(void *arg);
 
 static void on_recovered(void *arg, int status) {
   daemon_ctx *d = arg;
@@ -251,6 +381,18 @@ static void on_recovered(void *arg, int status) {
     on_drained(d);
     return;
   }
+  /* max_per_day counts what storage accepted earlier today, so the day's
+   * count is known before the first submit.  Without a tokens file there
+   * are no quotas (adding one takes a restart). */
+  if (d->cfg->tokens_file)
+    quota_load_today(d->pipeline, serve, d);
+  else
+    serve(d);
+}
+
+/* Recovery done and the day's quota counts read: the transports start. */
+static void serve(void *arg) {
+  daemon_ctx *d = arg;
   if (start_kind(d, EXECD_KIND_TRANSPORT) != 0) {
     d->exit_code = 1;
     d->stopping = 1;
@@ -316,31 +458,6 @@ static void make_work_dir(const char *state_dir) {
   check_ancestors_searchable(state_dir);
 }
 
-/* The config, or its agents, give some workspaces a quota (resources.
- * workspace_max): the first such job must not be where it turns out that
- * execd cannot mount (not root, no CAP_SYS_ADMIN).  Blocks: before the loop. */
-static int check_workspace_quota(const execd_config *cfg) {
-  const char *where = NULL;
-  for (size_t i = 0; i < cfg->n_backends && !where; i++)
-    if (json_object_get(cfg->backends[i].defaults, "workspace_max"))
-      where = cfg->backends[i].name;
-  const char *name;
-  json_t *agent;
-  json_object_foreach(cfg->agents, name, agent) {
-    if (!where && json_object_get(json_object_get(agent, "resources"), "workspace_max"))
-      where = name;
-  }
-  if (!where)
-    return 0;
-  char dir[4096], err[4200];
-  snprintf(dir, sizeof dir, "%s/work", cfg->state_dir);
-  if (workspace_mount_probe(dir, err, sizeof err) == 0)
-    return 0;
-  log_err("workspace_max is set (%s) but workspaces cannot be mounted: %s; "
-          "run execd as root (CAP_SYS_ADMIN) or remove workspace_max", where, err);
-  return -1;
-}
-
 int main(int argc, char **argv) {
   const char *config_path = SYSCONFDIR "/execd/execd.conf";
   int check_only = 0;
@@ -371,9 +488,9 @@ int main(int argc, char **argv) {
 
   daemon_ctx d;
   memset(&d, 0, sizeof d);
-  char err[2048];
+  char err[16384];
   if (config_load(config_path, &d.cfg, err, sizeof err) != 0) {
-    log_err("%s", err);
+    log_err_lines("", err, "");
     log_err("refusing to start: fix the configuration (execd --check-config -c %s)", config_path);
     return 1;
   }
@@ -394,6 +511,14 @@ int main(int argc, char **argv) {
     return 1;
   }
   int rc = load_all(&d);
+  if (rc == 0) {
+    /* The tokens file is the core's (every transport authenticates with
+     * it): read at start and by --check-config alike. */
+    if (tenants_init(d.cfg->tokens_file, err, sizeof err) != 0) {
+      log_err("%s", err);
+      rc = 1;
+    }
+  }
   if (rc == 0 && check_only) {
     printf("%s: configuration OK (%zu backends, %zu transports, storage %s)\n", config_path,
            d.cfg->n_backends, d.cfg->n_transports, d.cfg->storage.plugin);
@@ -406,6 +531,7 @@ int main(int argc, char **argv) {
     }
     free(d.instances);
     pipeline_free(d.pipeline);
+    tenants_close();
     loader_exit();
     config_free(d.cfg);
     if (rc != 0 && check_only)
@@ -422,8 +548,10 @@ int main(int argc, char **argv) {
     return 1;
   }
   make_work_dir(d.cfg->state_dir);
-  if (check_workspace_quota(d.cfg) != 0)
+  if (check_workspace_quota(d.cfg, d.cfg->state_dir, err, sizeof err) != 0) {
+    log_err("%s", err);
     return 1;
+  }
   api_init(d.pipeline);
   if (create_all(&d) != 0 || start_kind(&d, EXECD_KIND_STORAGE) != 0 ||
       start_kind(&d, EXECD_KIND_BACKEND) != 0) {
@@ -457,6 +585,9 @@ int main(int argc, char **argv) {
   }
   free(d.instances);
   pipeline_free(d.pipeline);
+  tenants_close();
+  quota_close();
+  usage_close();
   uv_loop_close(d.loop);
   loader_exit();
   config_free(d.cfg);

@@ -5,6 +5,7 @@
 
 #include "ids.h"
 #include "metrics.h"
+#include "usage.h"
 
 char *metrics_render(const pipeline *p) {
   char *text = NULL;
@@ -55,6 +56,7 @@ char *metrics_render(const pipeline *p) {
           "# TYPE execd_uptime_seconds gauge\n"
           "execd_uptime_seconds %.3f\n",
           (double)(ids_now_ms() - st.started_ms) / 1000.0);
+  usage_metrics(f);
   fclose(f);
   return text;
 }

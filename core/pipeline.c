@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent.h"
 #include "ids.h"
 #include "job_spec.h"
 #include "pipeline_internal.h"
@@ -152,11 +153,12 @@ int pipeline_backend_check(pipeline *p, const json_t *record, char *why, size_t 
 
 /* --- the active executions and the run queue ------------------------------ */
 
-execution *pipeline_enqueue(pipeline *p, json_t *record) {
+execution *pipeline_enqueue(pipeline *p, json_t *record, struct agent *accepted_with) {
   p->accepted_total++;
   execution *ex = execution_new(p, record);
   if (!ex)
     return NULL;
+  ex->agent = agent_ref(accepted_with);
   scheduler_push(&p->sched, &ex->queue);
   return ex;
 }

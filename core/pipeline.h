@@ -81,9 +81,13 @@ int pipeline_backend_running(const pipeline *p, size_t i);
  * the backend's instance name. */
 int pipeline_backend_check(pipeline *p, const json_t *record, char *why, size_t whylen,
                            const char **backend_name);
+struct agent;
 /* Accept a validated record (state QUEUED, persisted): count it and queue
- * it.  NULL if its backend is not configured. */
-execution *pipeline_enqueue(pipeline *p, json_t *record);
+ * it.  accepted_with is the catalog's agent the request named (NULL: none); the
+ * execution keeps a reference to it until it is freed, so that a reload of
+ * the catalog does not change the agent it runs with.  NULL if its backend
+ * is not configured. */
+execution *pipeline_enqueue(pipeline *p, json_t *record, struct agent *accepted_with);
 /* Start what may start now. */
 void pipeline_schedule(pipeline *p);
 /* The active execution of that id, or NULL. */

@@ -41,6 +41,8 @@ struct execution {
   pipeline *pipeline;
   char id[40];
   json_t *record;        /* the stored document; owned */
+  struct agent *agent;   /* the agent it was accepted with (a reference); NULL
+                          * without one, or when recovered after a restart */
   exec_state state;      /* == record.state */
   exec_state persisted;  /* what storage has */
   backend_rt *backend;
@@ -103,6 +105,9 @@ static inline const json_t *execution_spec(const execution *ex) {
 /* A new active execution for a record (its backend must be configured;
  * else NULL); the active tree holds the first reference. */
 execution *execution_new(pipeline *p, json_t *record);
+/* The agent ex was accepted with; for an execution recovered after a
+ * restart, the catalog's agent of the record's name (borrowed; NULL). */
+const struct agent *execution_agent(const execution *ex);
 void execution_ref(execution *ex);
 void execution_unref(execution *ex);
 /* Terminal and persisted: leave the active set once nothing refers to it. */

@@ -15,6 +15,9 @@ apt-get install -y -qq --no-install-recommends \
 # The draft 2020-12 metaschemas for the JSON Schema test suite
 # (tests/unit/test_jsonschema_suite) and the validator's second opinion.
 apt-get install -y -qq --no-install-recommends python3-jsonschema >/dev/null
+# The postgres storage: libpq to build it, the PostgreSQL server for its
+# tests (tests/postgres/pg-cluster.sh starts a private cluster).
+apt-get install -y -qq --no-install-recommends libpq-dev postgresql >/dev/null
 # The fuzz targets (tests/fuzz/, configure --enable-fuzzing CC=clang):
 # clang and libFuzzer's runtime with the sanitizers'.
 apt-get install -y -qq --no-install-recommends clang libclang-rt-14-dev >/dev/null
@@ -29,3 +32,6 @@ apt-get install -y -qq --no-install-recommends \
 # auth needs bcrypt) for the image pull tests against a local registry.
 apt-get install -y -qq --no-install-recommends \
   docker.io podman runc busybox-static catatonit docker-registry apache2-utils openssl >/dev/null
+# The redis transport (plugins/transport/redis, lib/uvredis): hiredis, and
+# redis-server for its tests (each test starts a private one).
+apt-get install -y -qq --no-install-recommends libhiredis-dev redis-server >/dev/null

@@ -20,6 +20,7 @@ tests_conformance_libharness_la_LIBADD = core/libexecdloader.la $(UV_LIBS) $(JAN
 include tests/unit/unit.mk
 include tests/conformance/backend.mk
 include tests/conformance/storage.mk
+include tests/postgres/postgres.mk
 include tests/plugins/plugins.mk
 endif
 

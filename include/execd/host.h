@@ -29,6 +29,11 @@ typedef struct execd_watch execd_watch;
 struct execd_job_exit;
 struct execd_list_query;
 
+/* The longest tenant name (ABI 1.5), and the tenant of every caller when
+ * the daemon has no tokens file. */
+#define EXECD_TENANT_MAX 64
+#define EXECD_TENANT_ANONYMOUS "anonymous"
+
 /* Log levels (syslog numbering). */
 enum execd_log_level {
   EXECD_LOG_ERR = 3,
@@ -150,6 +155,29 @@ typedef struct execd_host {
    * keeps no times. */
   int (*logs_timed)(execd_instance *inst, const char *tenant, const char *id,
                     uint64_t offset, execd_reply_cb cb, void *arg);
+
+  /* ---- since ABI 1.5 (test with EXECD_HOST_HAS(host, authenticate)) -- */
+
+  /* Who presents a bearer token: the tenant the daemon's tokens file
+   * (daemon.tokens_file) gives token (len bytes), copied NUL-terminated
+   * into tenant (size bytes; EXECD_TENANT_MAX + 1 always suffice).
+   * Returns 0, or EXECD_EPERM when the token is not valid or token is NULL
+   * (none was presented); EXECD_EINVAL when size is too small.  Without a
+   * tokens file every caller is EXECD_TENANT_ANONYMOUS, token or not: a
+   * call with token NULL tells a transport whether the daemon
+   * authenticates at all.  Answers at once; takes the same time whichever
+   * token matches, or none.  The file is re-read on SIGHUP. */
+  int (*authenticate)(execd_instance *inst, const char *token, size_t len, char *tenant,
+                      size_t size);
+  /* What the tenant's executions created in [from, to) used (RFC 3339 UTC
+   * times, NULL or "": no bound), summed by group_by ("tenant" or "agent";
+   * NULL: tenant).  body: {"from", "to", "group_by", "groups": [{"tenant",
+   * "agent" (by agent), "executions": {STATE: n}, "executions_total",
+   * "unfinished", "cpu_seconds", "peak_memory_bytes", "wall_seconds",
+   * "output_bytes"}], "executions_scanned"}.  A bad parameter fails with
+   * EXECD_EINVAL, code "invalid_query", field naming it. */
+  int (*usage)(execd_instance *inst, const char *tenant, const char *from, const char *to,
+               const char *group_by, execd_reply_cb cb, void *arg);
 } execd_host;
 
 /* True if the host table has MEMBER (it may come from an older daemon). */

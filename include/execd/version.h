@@ -13,12 +13,15 @@
  *      block's values, for execd --check-config).
  * 1.4  execd_storage_ops: log_marks() (when each part of a log arrived);
  *      execd_host: logs_timed() (a log page with those times).
+ * 1.5  execd_host: authenticate() (a bearer token's tenant, from the
+ *      daemon's tokens file, for every transport); usage() (what a
+ *      tenant's executions used, by tenant or agent).
  */
 #ifndef EXECD_VERSION_H
 #define EXECD_VERSION_H
 
 #define EXECD_ABI_MAJOR 1
-#define EXECD_ABI_MINOR 4
+#define EXECD_ABI_MINOR 5
 
 /* Marks the one symbol a plugin exports (built with -fvisibility=hidden). */
 #if defined(__GNUC__)

@@ -8,7 +8,7 @@ FUZZ_TARGETS = tests/fuzz/fuzz_request tests/fuzz/fuzz_tokens \
 	tests/fuzz/fuzz_journal tests/fuzz/fuzz_workflow \
 	tests/fuzz/fuzz_engine_frames tests/fuzz/fuzz_http_route \
 	tests/fuzz/fuzz_config tests/fuzz/fuzz_jsonschema \
-	tests/fuzz/fuzz_kube_api
+	tests/fuzz/fuzz_kube_api tests/fuzz/fuzz_agent_file
 EXTRA_PROGRAMS = $(FUZZ_TARGETS)
 EXTRA_DIST += tests/fuzz/run-fuzz.sh tests/fuzz/lsan.supp tests/fuzz/corpus \
 	tests/fuzz/dict bench/fuzz-long
@@ -53,12 +53,10 @@ tests_fuzz_fuzz_engine_frames_SOURCES = tests/fuzz/fuzz_engine_frames.c \
 tests_fuzz_fuzz_engine_frames_CFLAGS = $(FUZZ_TARGET_CFLAGS)
 tests_fuzz_fuzz_engine_frames_LDADD = $(FUZZ_SUPPORT_LIBS)
 
-# The http transport's tokens file.
-tests_fuzz_fuzz_tokens_SOURCES = tests/fuzz/fuzz_tokens.c $(FUZZ_SUPPORT) \
-	plugins/transport/http/tokens.c
-tests_fuzz_fuzz_tokens_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/transport/http
-tests_fuzz_fuzz_tokens_CFLAGS = $(FUZZ_TARGET_CFLAGS) $(MHD_CFLAGS) $(CRYPTO_CFLAGS)
-tests_fuzz_fuzz_tokens_LDADD = $(CRYPTO_LIBS) $(FUZZ_SUPPORT_LIBS)
+# The tokens file (core/tenants_file.c).
+tests_fuzz_fuzz_tokens_SOURCES = tests/fuzz/fuzz_tokens.c $(FUZZ_SUPPORT)
+tests_fuzz_fuzz_tokens_CFLAGS = $(FUZZ_TARGET_CFLAGS)
+tests_fuzz_fuzz_tokens_LDADD = $(FUZZ_CORE_LIBS)
 
 # The file storage opening a journal: the journal reader and the replay of
 # its records into the index.
@@ -77,6 +75,11 @@ tests_fuzz_fuzz_http_route_SOURCES = tests/fuzz/fuzz_http_route.c $(FUZZ_SUPPORT
 tests_fuzz_fuzz_http_route_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/transport/http
 tests_fuzz_fuzz_http_route_CFLAGS = $(FUZZ_TARGET_CFLAGS) $(MHD_CFLAGS) $(CRYPTO_CFLAGS)
 tests_fuzz_fuzz_http_route_LDADD = $(MHD_LIBS) $(CRYPTO_LIBS) $(UV_LIBS) $(JANSSON_LIBS)
+
+# An agent file of the catalog (JSON or libconfig, by its first byte).
+tests_fuzz_fuzz_agent_file_SOURCES = tests/fuzz/fuzz_agent_file.c $(FUZZ_SUPPORT)
+tests_fuzz_fuzz_agent_file_CFLAGS = $(FUZZ_TARGET_CFLAGS)
+tests_fuzz_fuzz_agent_file_LDADD = $(FUZZ_CORE_LIBS)
 
 # The JSON Schema validator: a hostile schema compiled, then validated
 # against a hostile instance.
@@ -97,15 +100,11 @@ endif
 # What the fuzz targets found, kept as unit tests (tests/unit/test_fuzz_found.c):
 # each links the source of the parser it checks.
 if HAVE_CHECK
-if BUILD_PLUGIN_HTTP
 check_PROGRAMS += tests/unit/test_fuzz_found
 TESTS += tests/unit/test_fuzz_found
-tests_unit_test_fuzz_found_SOURCES = tests/unit/test_fuzz_found.c \
-	plugins/transport/http/tokens.c
-tests_unit_test_fuzz_found_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/transport/http
-tests_unit_test_fuzz_found_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(MHD_CFLAGS) $(CRYPTO_CFLAGS)
-tests_unit_test_fuzz_found_LDADD = $(CHECK_LIBS) $(CRYPTO_LIBS)
-endif
+tests_unit_test_fuzz_found_SOURCES = tests/unit/test_fuzz_found.c
+tests_unit_test_fuzz_found_CFLAGS = $(TEST_CFLAGS)
+tests_unit_test_fuzz_found_LDADD = $(TEST_LDADD)
 endif
 
 # The kubernetes backend's parsers of the API server's replies: WebSocket
@@ -115,3 +114,17 @@ tests_fuzz_fuzz_kube_api_SOURCES = tests/fuzz/fuzz_kube_api.c $(FUZZ_SUPPORT) \
 	plugins/backend/kubernetes/kube_wsframe.c plugins/backend/kubernetes/kube_wsframe.h
 tests_fuzz_fuzz_kube_api_CFLAGS = $(FUZZ_TARGET_CFLAGS) $(SSL_CFLAGS)
 tests_fuzz_fuzz_kube_api_LDADD = $(FUZZ_SUPPORT_LIBS) $(CRYPTO_LIBS)
+# The postgres storage's decoder of stored rows (a get's or a list's doc).
+FUZZ_TARGETS += tests/fuzz/fuzz_pg_row
+tests_fuzz_fuzz_pg_row_SOURCES = tests/fuzz/fuzz_pg_row.c \
+	plugins/storage/postgres/row.c plugins/storage/postgres/row.h
+tests_fuzz_fuzz_pg_row_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/storage/postgres
+tests_fuzz_fuzz_pg_row_CFLAGS = $(FUZZ_TARGET_CFLAGS)
+tests_fuzz_fuzz_pg_row_LDADD = $(JANSSON_LIBS)
+# The redis transport's request messages (stream entries and pub/sub payloads).
+FUZZ_TARGETS += tests/fuzz/fuzz_redis_message
+tests_fuzz_fuzz_redis_message_SOURCES = tests/fuzz/fuzz_redis_message.c $(FUZZ_SUPPORT) \
+	plugins/transport/redis/message.c
+tests_fuzz_fuzz_redis_message_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/transport/redis
+tests_fuzz_fuzz_redis_message_CFLAGS = $(FUZZ_TARGET_CFLAGS)
+tests_fuzz_fuzz_redis_message_LDADD = $(FUZZ_SUPPORT_LIBS)

@@ -2,7 +2,7 @@
  * the real plugin (libmicrohttpd and routes.c: method, path, the execution
  * id, query parameters and their values, authentication, content type,
  * the handlers and their replies, log and event streams).  The plugin
- * listens on 127.0.0.1, port 0, with a tokens file; a stub host answers
+ * listens on 127.0.0.1, port 0, with two tenants' tokens; a stub host answers
  * every call a moment later, as the core does, with a document or, when
  * the input asks, an error.
  *
@@ -200,6 +200,22 @@ static int h_agents(execd_instance *inst, execd_reply_cb cb, void *arg) {
   return reply_later(cb, arg, json_pack("{s:[{s:s}]}", "agents", "name", "echo"));
 }
 
+/* The daemon's authenticate (ABI 1.5) for the two tenants; the tokens
+ * file behind it is fuzz_tokens' target. */
+static int h_authenticate(execd_instance *inst, const char *token, size_t len, char *tenant,
+                          size_t size) {
+  (void)inst;
+  static const struct {
+    const char *token, *tenant;
+  } known[] = {{TOKEN, "alice"}, {"other-token-0123456789ab", "bob"}};
+  for (size_t i = 0; token && i < sizeof known / sizeof known[0]; i++)
+    if (strlen(known[i].token) == len && memcmp(known[i].token, token, len) == 0) {
+      snprintf(tenant, size, "%s", known[i].tenant);
+      return 0;
+    }
+  return EXECD_EPERM;
+}
+
 static int h_health(execd_instance *inst, execd_reply_cb cb, void *arg) {
   (void)inst;
   return reply_later(cb, arg, json_pack("{s:b, s:[], s:{}}", "ready", !replies_fail,
@@ -238,12 +254,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   host.metrics = h_metrics;
   uv_idle_init(fuzz_loop(), &deliver_idle);
 
-  char tokens[4200];
-  snprintf(tokens, sizeof tokens, "%s/tokens", fuzz_scratch());
-  static const char text[] = TOKEN " alice\nother-token-0123456789ab bob\n";
-  fuzz_write_file(tokens, (const uint8_t *)text, sizeof text - 1);
-  json_t *config = json_pack("{s:s, s:s, s:I, s:I}", "listen", "127.0.0.1:0",
-                             "tokens_file", tokens, "max_body", (json_int_t)65536,
+  host.authenticate = h_authenticate;
+  json_t *config = json_pack("{s:s, s:I, s:I}", "listen", "127.0.0.1:0",
+                             "max_body", (json_int_t)65536,
                              "connection_timeout", (json_int_t)10000);
   plugin = execd_plugin_entry(&host);
   void *self = NULL;

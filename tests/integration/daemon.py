@@ -24,7 +24,7 @@ TOKENS = {"token-a": "tenant-a", "token-b": "tenant-b"}
 
 CONFIG = """
 daemon: {{ state_dir = "{state}"; max_running = 8; log_level = "debug";
-          kill_grace = "1s"; shutdown_grace = "2s"; }};
+          kill_grace = "1s"; shutdown_grace = "2s"; {daemon_extra} }};
 storage: {{ plugin = "file"; path = "{state}/store"; }};
 backends: ( {{ name = "local"; plugin = "local";
               commands_allowed = [ "/bin/*", "/usr/bin/*" ];
@@ -35,16 +35,18 @@ transports: ( {{ plugin = "http"; listen = "127.0.0.1:{port}"; tokens_file = "{s
 
 
 class Daemon:
-    def __init__(self, state=None, extra_backends="", extra_config=""):
+    def __init__(self, state=None, extra_backends="", extra_config="", daemon_extra=""):
         """extra_backends: libconfig text of more backends, each starting
         with a comma (", { name = ...; }"); extra_config: more top-level
-        settings (agents = ( ... );)."""
+        settings (agents = ( ... );); daemon_extra: more settings of the
+        daemon group (agents_dir = "...";)."""
         self.state = state or tempfile.mkdtemp(prefix="execd-it-")
         # Searchable by others, as the packaged state directory is: jobs run
         # under uids of their own and reach their workspaces below it.
         os.chmod(self.state, 0o711)
         self.extra_backends = extra_backends
         self.extra_config = extra_config
+        self.daemon_extra = daemon_extra
         self.proc = None
         self.port = None
         self.log_path = os.path.join(self.state, "execd.log")
@@ -58,7 +60,8 @@ class Daemon:
         with open(path, "w") as f:
             f.write(CONFIG.format(state=self.state, port=port,
                                   extra_backends=self.extra_backends,
-                                  extra_config=self.extra_config))
+                                  extra_config=self.extra_config,
+                                  daemon_extra=self.daemon_extra))
         return path
 
     def start(self, port=None):

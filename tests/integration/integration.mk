@@ -41,6 +41,10 @@ EXTRA_DIST += tests/integration/run-json-limits.sh tests/integration/test_json_l
 # output_invalid at the end, invalid schemas as config errors.
 TESTS += tests/integration/run-contracts.sh
 EXTRA_DIST += tests/integration/run-contracts.sh tests/integration/test_contracts.py
+# The catalog of agents: agent files, SIGHUP reloads, GET /v1/agents,
+# execctl agents, requests that only tighten an agent.
+TESTS += tests/integration/run-catalog.sh
+EXTRA_DIST += tests/integration/run-catalog.sh tests/integration/test_catalog.py
 # Job identities and the request's environment, under the shipped configuration.
 TESTS += tests/integration/run-identity.sh
 EXTRA_DIST += tests/integration/run-identity.sh tests/integration/test_identity.py
@@ -57,3 +61,6 @@ EXTRA_DIST += tests/integration/run-workspace-quota.sh tests/integration/test_wo
 TESTS += tests/integration/run-container-workspace-quota.sh
 EXTRA_DIST += tests/integration/run-container-workspace-quota.sh \
 	tests/integration/test_container_workspace_quota.py
+# Tenants: entitlements, quotas and usage (core/tenants.c, core/quota.c).
+TESTS += tests/integration/run-tenants.sh
+EXTRA_DIST += tests/integration/run-tenants.sh tests/integration/test_tenants.py

@@ -10,6 +10,7 @@
 
 #include <execd/error.h>
 
+#include "catalog.h"
 #include "conf.h"
 
 static char path[64];
@@ -66,7 +67,8 @@ START_TEST(loads_good_config) {
   /* the embedded default storage */
   ck_assert_str_eq(cfg->storage.plugin, "file");
   ck_assert_str_eq(cfg->default_backend, "local");
-  ck_assert_ptr_nonnull(json_object_get(cfg->agents, "echo"));
+  ck_assert_ptr_nonnull(catalog_find(cfg->catalog, "echo"));
+  ck_assert_str_eq(agent_source(catalog_find(cfg->catalog, "echo")), "inline");
   config_free(cfg);
 }
 END_TEST
@@ -102,7 +104,7 @@ START_TEST(workspace_max_is_a_size) {
   ck_assert_int_eq(
       json_integer_value(json_object_get(cfg->backends[0].defaults, "workspace_max")), 64 << 20);
   ck_assert_int_eq(json_integer_value(json_object_get(
-                       json_object_get(json_object_get(cfg->agents, "a"), "resources"),
+                       json_object_get(agent_def(catalog_find(cfg->catalog, "a")), "resources"),
                        "workspace_max")),
                    2 << 20);
   config_free(cfg);
@@ -160,7 +162,8 @@ START_TEST(agent_schemas_are_compiled_at_load) {
   int rc = config_load(path, &cfg, err, sizeof err);
   unlink(path);
   ck_assert_msg(rc == 0, "%s", err);
-  ck_assert_ptr_nonnull(cfg->contracts);
+  ck_assert_ptr_nonnull(agent_schema(catalog_find(cfg->catalog, "ok"), AGENT_SCHEMA_IN));
+  ck_assert_ptr_null(agent_schema(catalog_find(cfg->catalog, "ok"), AGENT_SCHEMA_OUT));
   config_free(cfg);
 }
 END_TEST

@@ -10,7 +10,7 @@
 
 #include <execd/error.h>
 
-#include "http_internal.h"
+#include "tenants_file.h"
 
 /* fuzz_tokens, corpus/tokens/nul-token: a line whose token is 47 NUL bytes
  * was accepted, although a token is made of letters, digits and -._~+/=
@@ -19,10 +19,10 @@ START_TEST(tokens_refuse_nul) {
   static const char file[] =
       "\n \0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0"
       "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0 short.\n ";
-  http_tokens *t = NULL;
+  tenants_table *t = NULL;
   char err[512] = "", warn[512];
-  int rc = tokens_parse("tokens", file, sizeof file - 1, &t, err, sizeof err, warn,
-                        sizeof warn);
+  int rc = tenants_parse("tokens", file, sizeof file - 1, &t, err, sizeof err, warn,
+                         sizeof warn);
   ck_assert_msg(rc == EXECD_ECONFIG, "a token of NUL bytes was accepted");
   ck_assert_ptr_null(t);
   ck_assert_msg(strstr(err, "tokens:2: the token contains \\x00 (allowed") != NULL, "error: %s", err);
@@ -43,17 +43,17 @@ START_TEST(tokens_many_with_repeats) {
     len += (size_t)snprintf(file + len, cap - len, "tok%013u t%u\n", i, i % 7);
   /* Line 50001 repeats line 7, line 50002 repeats line 3. */
   len += (size_t)snprintf(file + len, cap - len, "tok%013u x\ntok%013u y\n", 6u, 2u);
-  http_tokens *t = NULL;
+  tenants_table *t = NULL;
   char err[512] = "", warn[512];
-  int rc = tokens_parse("tokens", file, len, &t, err, sizeof err, warn, sizeof warn);
+  int rc = tenants_parse("tokens", file, len, &t, err, sizeof err, warn, sizeof warn);
   ck_assert_int_eq(rc, EXECD_ECONFIG);
   ck_assert_msg(strstr(err, "tokens:50001: the same token is already on line 7") != NULL,
                 "error: %s", err);
   /* Without the repeats every token loads. */
   len -= 2 * 19;
-  ck_assert_int_eq(tokens_parse("tokens", file, len, &t, err, sizeof err, warn, sizeof warn), 0);
-  ck_assert_uint_eq(tokens_count(t), N);
-  tokens_free(t);
+  ck_assert_int_eq(tenants_parse("tokens", file, len, &t, err, sizeof err, warn, sizeof warn), 0);
+  ck_assert_uint_eq(tenants_token_count(t), N);
+  tenants_free(t);
   free(file);
 }
 END_TEST

@@ -561,6 +561,29 @@ static int h_metrics(execd_instance *i, execd_reply_cb cb, void *arg) {
   return 0;
 }
 
+/* The daemon's authenticate (ABI 1.5), over the "TOKEN TENANT" lines of
+ * fh_tokens; with none set, every caller is anonymous.  (The tokens file
+ * itself is the core's: tests/unit/test_tenants.c.) */
+static char fh_tokens[1024];
+
+static int h_authenticate(execd_instance *inst, const char *token, size_t len, char *tenant,
+                          size_t size) {
+  (void)inst;
+  if (!fh_tokens[0]) {
+    snprintf(tenant, size, "%s", EXECD_TENANT_ANONYMOUS);
+    return 0;
+  }
+  for (const char *line = fh_tokens; token && *line;) {
+    size_t tl = strcspn(line, " "), ll = strcspn(line, "\n");
+    if (tl == len && memcmp(line, token, len) == 0) {
+      snprintf(tenant, size, "%.*s", (int)(ll - tl - 1), line + tl + 1);
+      return 0;
+    }
+    line += ll + (line[ll] == '\n');
+  }
+  return EXECD_EPERM;
+}
+
 static const execd_host host_table = {
     .abi_major = EXECD_ABI_MAJOR,
     .abi_minor = EXECD_ABI_MINOR,
@@ -584,6 +607,7 @@ static const execd_host host_table = {
     .health = h_health,
     .metrics = h_metrics,
     .logs_timed = h_logs_timed,
+    .authenticate = h_authenticate,
 };
 
 /* ======================================================================== */
@@ -593,7 +617,6 @@ static const execd_host host_table = {
 static loaded_plugin *loaded;
 static const execd_plugin *plugin;
 static void *self;
-static char tokens_path[64];
 
 static void setup(void) {
   memset(&fh, 0, sizeof fh);
@@ -613,7 +636,7 @@ static void setup(void) {
   log_text = NULL;
   log_len = 0;
   server_port = 0;
-  tokens_path[0] = '\0';
+  fh_tokens[0] = '\0';
 }
 
 static void free_all_execs(void) {
@@ -655,8 +678,6 @@ static void teardown(void) {
   ck_assert_int_eq(uv_loop_close(&loop), 0);
   free(log_text);
   log_text = NULL;
-  if (tokens_path[0])
-    unlink(tokens_path);
 }
 
 /* create() + start(); returns the error, with the message in last_error. */
@@ -688,19 +709,8 @@ static void start_server(const char *config_json) {
                 log_text ? log_text : "");
 }
 
-static void write_tokens(const char *text, mode_t mode) {
-  if (!tokens_path[0]) {
-    snprintf(tokens_path, sizeof tokens_path, "/tmp/execd-http-tokens-XXXXXX");
-    int fd = mkstemp(tokens_path);
-    ck_assert_int_ge(fd, 0);
-    close(fd);
-  }
-  FILE *f = fopen(tokens_path, "w");
-  ck_assert_ptr_nonnull(f);
-  fputs(text, f);
-  fclose(f);
-  chmod(tokens_path, mode);
-}
+/* The tokens the stub host knows: "TOKEN TENANT\n" lines. */
+static void set_tokens(const char *lines) { snprintf(fh_tokens, sizeof fh_tokens, "%s", lines); }
 
 static void guard_cb(uv_timer_t *t) { (void)t; }
 
@@ -1081,6 +1091,9 @@ START_TEST(test_health_routes_and_errors) {
   int bad_id = add("GET", "/v1/executions/NOT-AN-ID");
   int unknown = add("GET", "/v1/executions/0190a0b0-c0d0-7e00-8f00-00000000ffff");
   int bad_param = add("GET", "/v1/agents?verbose=1");
+  int agent = add("GET", "/v1/agents/echo");
+  int no_agent = add("GET", "/v1/agents/nope");
+  int bad_agent = add("GET", "/v1/agents/.hidden");
   run_batch();
 
   json_t *doc = json_answer(healthz, 200);
@@ -1107,6 +1120,13 @@ START_TEST(test_health_routes_and_errors) {
   assert_error(unknown, 404, "not_found");
   assert_error(bad_param, 400, "invalid_request");
   ck_assert_str_eq(error_field(bad_param), "verbose");
+  /* One agent: its entry of the host's list, or 404 unknown_agent. */
+  doc = json_answer(agent, 200);
+  ck_assert_str_eq(str(doc, "name"), "echo");
+  json_decref(doc);
+  assert_error(no_agent, 404, "unknown_agent");
+  ck_assert_str_eq(error_field(no_agent), "name");
+  assert_error(bad_agent, 404, "unknown_agent");
   ck_assert_str_eq(fh.last_tenant, "anonymous");
 
   /* readyz follows the host's health; healthz does not. */
@@ -1300,16 +1320,9 @@ END_TEST
 #define TOKEN_B "beta-0123456789abcdef0"
 #define TOKEN_C "gamma-0123456789abcdef"
 
-static int reloaded(void) { return log_text && strstr(log_text, "reloaded 1 bearer tokens"); }
-static int reload_failed(void) { return log_text && strstr(log_text, "reload: "); }
-
 START_TEST(test_tokens_and_tenants) {
-  write_tokens("# execd tokens\n\n" TOKEN_A " alpha\n  " TOKEN_B "\tbeta  \n", 0600);
-  char config[256];
-  snprintf(config, sizeof config, "{\"listen\": \"127.0.0.1:0\", \"tokens_file\": \"%s\"}",
-           tokens_path);
-  start_server(config);
-  ck_assert_ptr_null(strstr(log_text, "readable by every user"));
+  set_tokens(TOKEN_A " alpha\n" TOKEN_B " beta\n");
+  start_server("{\"listen\": \"127.0.0.1:0\"}");
 
   int none = add_body("POST", "/v1/executions", NULL, "{}");
   int wrong = add_body("POST", "/v1/executions", NULL, "{}");
@@ -1343,10 +1356,8 @@ START_TEST(test_tokens_and_tenants) {
   assert_error(as_beta, 404, "not_found");
   ck_assert_str_eq(fh.last_tenant, "beta");
 
-  /* SIGHUP: a new file replaces the tokens. */
-  write_tokens(TOKEN_C " gamma\n", 0600);
-  ck_assert_int_eq(plugin->reload(self, NULL), 0);
-  ck_assert(run_until(reloaded, 10000));
+  /* The daemon's table changes (a SIGHUP): the next request sees it. */
+  set_tokens(TOKEN_C " gamma\n");
   batch_reset();
   int old_token = add("GET", "/v1/agents");
   B.req[old_token].token = TOKEN_A;
@@ -1357,108 +1368,7 @@ START_TEST(test_tokens_and_tenants) {
   doc = json_answer(new_token, 201);
   json_decref(doc);
   ck_assert_str_eq(fh.last_tenant, "gamma");
-
-  /* A broken file is refused with file:line, and the old tokens stay. */
-  write_tokens(TOKEN_A " alpha\n" TOKEN_B " beta extra\n", 0600);
-  ck_assert_int_eq(plugin->reload(self, NULL), 0);
-  ck_assert(run_until(reload_failed, 10000));
-  char where[128];
-  snprintf(where, sizeof where, "%s:2:", tokens_path);
-  ck_assert_msg(strstr(log_text, where) != NULL, "no %s in the log:\n%s", where, log_text);
   batch_reset();
-  new_token = add("GET", "/v1/agents");
-  B.req[new_token].token = TOKEN_C;
-  run_batch();
-  doc = json_answer(new_token, 200);
-  json_decref(doc);
-  batch_reset();
-}
-END_TEST
-
-START_TEST(test_tokens_file_errors) {
-  write_tokens(TOKEN_A " alpha\n\n" TOKEN_B "\n", 0600);
-  char config[256];
-  snprintf(config, sizeof config, "{\"listen\": \"127.0.0.1:0\", \"tokens_file\": \"%s\"}",
-           tokens_path);
-  ck_assert_int_eq(try_start(config), EXECD_ECONFIG);
-  char where[128];
-  snprintf(where, sizeof where, "%s:3:", tokens_path);
-  ck_assert_msg(strstr(last_error, where) != NULL, "error: %s", last_error);
-
-  write_tokens("bad\"token alpha\n", 0600);
-  ck_assert_int_eq(try_start(config), EXECD_ECONFIG);
-  ck_assert_ptr_nonnull(strstr(last_error, ":1: the token contains '\"'"));
-
-  write_tokens(TOKEN_A " bad/tenant\n", 0600);
-  ck_assert_int_eq(try_start(config), EXECD_ECONFIG);
-  ck_assert_ptr_nonnull(strstr(last_error, ":1: the tenant name contains '/'"));
-
-  write_tokens(TOKEN_A " alpha\n" TOKEN_A " beta\n", 0600);
-  ck_assert_int_eq(try_start(config), EXECD_ECONFIG);
-  ck_assert_ptr_nonnull(strstr(last_error, "already on line 1"));
-
-  write_tokens("# only comments\n", 0600);
-  ck_assert_int_eq(try_start(config), EXECD_ECONFIG);
-  ck_assert_ptr_nonnull(strstr(last_error, "no tokens"));
-
-  ck_assert_int_eq(try_start("{\"listen\": \"127.0.0.1:0\", "
-                             "\"tokens_file\": \"/nonexistent/tokens\"}"),
-                   EXECD_ECONFIG);
-  ck_assert_ptr_nonnull(strstr(last_error, "/nonexistent/tokens"));
-
-  /* Short tokens are served, with a warning. */
-  write_tokens("token-a tenant-a\n", 0600);
-  start_server(config);
-  ck_assert_ptr_nonnull(strstr(log_text, ":1: the token is only 7 characters long"));
-  int ok = add("GET", "/v1/agents");
-  B.req[ok].token = "token-a";
-  run_batch();
-  json_t *doc = json_answer(ok, 200);
-  json_decref(doc);
-  batch_reset();
-  plugin->stop(self);
-  uv_run(&loop, UV_RUN_NOWAIT); /* close callbacks */
-  plugin->destroy(self);
-  self = NULL;
-
-  /* World-readable: served, with a warning. */
-  write_tokens(TOKEN_A " alpha\n", 0644);
-  start_server(config);
-  ck_assert_ptr_nonnull(strstr(log_text, "readable by every user"));
-}
-END_TEST
-
-/* A FIFO (or any non-regular file) as tokens_file is refused at once, at
- * start and on reload: opening it must not wait for a writer. */
-START_TEST(test_tokens_file_fifo) {
-  char dir[] = "/tmp/execd-http-fifo-XXXXXX";
-  ck_assert_ptr_nonnull(mkdtemp(dir));
-  char fifo[64], config[256];
-  snprintf(fifo, sizeof fifo, "%s/tokens", dir);
-  ck_assert_int_eq(mkfifo(fifo, 0600), 0);
-  snprintf(config, sizeof config,
-           "{\"listen\": \"127.0.0.1:0\", \"tokens_file\": \"%s\"}", fifo);
-  int rc = try_start(config);
-  ck_assert_int_eq(rc, EXECD_ECONFIG);
-  ck_assert_msg(strstr(last_error, "not a regular file") != NULL, "error: %s",
-                last_error);
-
-  /* Reload: the old tokens stay, the error is logged, and a later reload
-   * of a good file still works (nothing is left wedged). */
-  write_tokens(TOKEN_A " alpha\n", 0600);
-  snprintf(config, sizeof config,
-           "{\"listen\": \"127.0.0.1:0\", \"tokens_file\": \"%s\"}", tokens_path);
-  start_server(config);
-  snprintf(config, sizeof config, "{\"tokens_file\": \"%s\"}", fifo);
-  json_t *fifo_cfg = json_loads(config, 0, NULL);
-  ck_assert_int_eq(plugin->reload(self, fifo_cfg), 0);
-  json_decref(fifo_cfg);
-  ck_assert(run_until(reload_failed, 5000));
-  ck_assert_ptr_nonnull(strstr(log_text, "not a regular file"));
-  ck_assert_int_eq(plugin->reload(self, NULL), 0);
-  ck_assert(run_until(reloaded, 5000));
-  unlink(fifo);
-  rmdir(dir);
 }
 END_TEST
 
@@ -1472,12 +1382,8 @@ static int add_raw(const char *raw, size_t chunks) {
 }
 
 START_TEST(test_http_edges) {
-  write_tokens(TOKEN_A " alpha\n", 0600);
-  char config[256];
-  snprintf(config, sizeof config,
-           "{\"listen\": \"127.0.0.1:0\", \"tokens_file\": \"%s\", \"max_body\": 4096}",
-           tokens_path);
-  start_server(config);
+  set_tokens(TOKEN_A " alpha\n");
+  start_server("{\"listen\": \"127.0.0.1:0\", \"max_body\": 4096}");
   fake_exec *ex = new_exec("alpha", -1, NULL);
   static char get_nul[256], long_uri[40000], big_header[40000], mid_header[20000];
   snprintf(get_nul, sizeof get_nul,
@@ -1800,8 +1706,6 @@ Suite *http_suite(void) {
   tcase_add_test(tc, test_submit_wait);
   tcase_add_test(tc, test_body_limits);
   tcase_add_test(tc, test_tokens_and_tenants);
-  tcase_add_test(tc, test_tokens_file_errors);
-  tcase_add_test(tc, test_tokens_file_fifo);
   tcase_add_test(tc, test_http_edges);
   tcase_add_test(tc, test_listen_config);
   tcase_add_test(tc, test_listen_ipv6);

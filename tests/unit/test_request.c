@@ -8,6 +8,7 @@
 
 #include <execd/error.h>
 
+#include "catalog.h"
 #include "request.h"
 
 static request_limits limits = {
@@ -135,8 +136,25 @@ START_TEST(effective_spec_policy) {
   cfg.n_backends = 1;
   cfg.default_backend = "local";
   cfg.limits = limits;
-  cfg.agents = json_pack("{s:{s:s, s:[s], s:{s:I}}}", "echo", "backend", "local", "command",
-                         "/bin/echo", "resources", "timeout_ms", (json_int_t)10000);
+  cfg.catalog = catalog_new();
+  const char *which;
+  char why[256];
+  agent *echo = agent_new(json_pack("{s:s, s:s, s:[s], s:s, s:{s:s}, s:{s:I}}", "name", "echo",
+                                    "backend", "local", "command", "/bin/echo", "io", "json",
+                                    "environment", "MODE", "fast", "resources", "timeout_ms",
+                                    (json_int_t)10000),
+                          NULL, &which, why, sizeof why);
+  ck_assert_ptr_nonnull(echo);
+  ck_assert_int_eq(catalog_add(cfg.catalog, echo, why, sizeof why), 0);
+  /* defaults below the ceilings: what a request that does not ask gets */
+  agent *lean = agent_new(json_pack("{s:s, s:[s], s:{s:I, s:I}, s:{s:I, s:I}}", "name", "lean",
+                                    "command", "/bin/true", "resources", "timeout_ms",
+                                    (json_int_t)20000, "memory", (json_int_t)(256 << 20),
+                                    "defaults", "timeout_ms", (json_int_t)5000, "memory",
+                                    (json_int_t)(1024 << 20)),
+                          NULL, &which, why, sizeof why);
+  ck_assert_ptr_nonnull(lean);
+  ck_assert_int_eq(catalog_add(cfg.catalog, lean, why, sizeof why), 0);
   request_error e;
   struct {
     const char *body;
@@ -151,6 +169,13 @@ START_TEST(effective_spec_policy) {
       {"{\"agent\":\"echo\",\"resources\":{\"timeout\":30}}", 0, "resources.timeout"},
       {"{\"agent\":\"echo\",\"container\":{\"command\":[\"/bin/sh\"]}}", 0, "container.command"},
       {"{\"agent\":\"nope\"}", 0, "agent"},
+      {"{\"agent\":\"echo\",\"io\":\"raw\"}", 0, "io"},
+      {"{\"agent\":\"echo\",\"io\":\"json\"}", 1, ""},
+      {"{\"agent\":\"echo\",\"environment\":{\"MODE\":\"slow\"}}", 0, "environment.MODE"},
+      {"{\"agent\":\"echo\",\"environment\":{\"MODE\":\"fast\",\"X\":\"1\"}}", 1, ""},
+      {"{\"agent\":\"echo\",\"resources\":{\"timeout\":5}}", 1, ""},
+      {"{\"agent\":\"echo\",\"backend\":\"local\",\"container\":{\"command\":[\"/bin/echo\"]}}",
+       1, ""},
       {"{\"backend\":\"docker\",\"container\":{\"command\":[\"/bin/true\"]}}", 0, "backend"},
       {"{}", 0, "container.command"},
   };
@@ -173,7 +198,23 @@ START_TEST(effective_spec_policy) {
     json_decref(req);
   }
   json_decref(backends[0].defaults);
-  json_decref(cfg.agents);
+  /* An agent's default applies when the request asks for nothing, and the
+   * request may ask for more, up to the ceiling. */
+  const char *bodies[] = {"{\"agent\":\"lean\"}",
+                          "{\"agent\":\"lean\",\"resources\":{\"timeout\":15}}"};
+  const int64_t timeouts[] = {5000, 15000};
+  for (int i = 0; i < 2; i++) {
+    json_t *req = request_parse(bodies[i], strlen(bodies[i]), &limits, &e);
+    json_t *spec = request_effective_spec(req, &cfg, &e);
+    ck_assert_msg(spec != NULL, "%s", e.message);
+    const json_t *res = json_object_get(spec, "resources");
+    ck_assert_int_eq(json_integer_value(json_object_get(res, "timeout_ms")), timeouts[i]);
+    /* a default over a ceiling (here the agent's own) is cut to it */
+    ck_assert_int_eq(json_integer_value(json_object_get(res, "memory")), 256 << 20);
+    json_decref(spec);
+    json_decref(req);
+  }
+  catalog_free(cfg.catalog);
 }
 END_TEST
 

@@ -42,8 +42,10 @@ int identity_parse_range(const char *text, identity_range *out, const char **why
 int identity_claim_next(identity_range *range, identity_claim *out);
 
 /* Kills every process running under uid (from a short-lived helper that
- * switches to it, so no other user's process can be hit). */
-void identity_kill_all(uid_t uid);
+ * switches to it, so no other user's process can be hit).  Returns true
+ * if none was running: then none can appear under uid (only root or a
+ * process of uid starts one) until execd starts one. */
+bool identity_kill_all(uid_t uid);
 
 /* Releases a claim (kill first: identity_kill_all). */
 void identity_release(identity_claim *claim);

@@ -50,6 +50,7 @@ typedef struct local_job {
   cgroup_job cg;
   bool has_cg;
   identity_claim identity; /* the attempt's own uid, when it has one */
+  bool uid_empty;           /* the sweep after the leader's exit found nothing under it */
   procs_attempt procs; /* what finds the attempt's processes */
   bool has_procs;
   long daemon_peak_kb; /* execd's own peak RSS when the job was exec'd */
@@ -75,8 +76,10 @@ static void cleanup_run(uv_work_t *req) {
     procs_kill_attempt(&j->procs);
   if (j->has_procs && j->records_dir)
     procs_record_remove(j->records_dir, &j->procs);
-  if (j->identity.lock_fd >= 0)
-    identity_kill_all(j->identity.uid); /* before the uid can go to another attempt */
+  /* Before the uid can go to another attempt; the sweep at the leader's
+   * exit may have found it empty already. */
+  if (j->identity.lock_fd >= 0 && !j->uid_empty)
+    identity_kill_all(j->identity.uid);
   if (j->has_cg)
     cgroup_job_remove(&j->cg);
 }
@@ -115,7 +118,11 @@ static void record_run(uv_work_t *req) {
 
 static void sweep_run(uv_work_t *req) {
   local_job *j = req->data;
-  procs_kill_attempt(&j->procs);
+  if (j->has_procs)
+    procs_kill_attempt(&j->procs);
+  /* With a uid of its own, whatever left the process group goes too. */
+  if (j->identity.lock_fd >= 0)
+    j->uid_empty = identity_kill_all(j->identity.uid);
 }
 
 static void work_done(uv_work_t *req, int status) {
@@ -291,9 +298,6 @@ static void reap_leader(local_job *j) {
   kill(-j->pid, SIGKILL);
   if (j->has_cg)
     cgroup_job_kill_all(&j->cg);
-  /* With a uid of its own, whatever left the process group goes too. */
-  if (j->identity.lock_fd >= 0)
-    identity_kill_all(j->identity.uid);
   pid_t got = wait4(j->pid, &j->status, WNOHANG, &j->usage);
   if (got != j->pid) {
     /* Readable pidfd means exited; this cannot block for long. */
@@ -303,9 +307,10 @@ static void reap_leader(local_job *j) {
   close(j->pidfd);
   j->pidfd = -1;
   /* Descendants that left the group (setsid, double fork) may hold the
-   * output pipes: kill them now rather than after output_drain.  (Not
-   * for a job stopped at shutdown: its cleanup does that.) */
-  if (j->has_procs && !j->reported) {
+   * output pipes: kill them now rather than after output_drain, on the
+   * thread pool (a /proc scan, helper processes).  (Not for a job stopped
+   * at shutdown: its cleanup does that.) */
+  if ((j->has_procs || j->identity.lock_fd >= 0) && !j->reported) {
     j->open_handles++;
     j->sweep_work.data = j;
     uv_queue_work(j->lb->loop, &j->sweep_work, sweep_run, work_done);
@@ -550,8 +555,13 @@ int local_job_start(local_backend *lb, const execd_job_spec *spec, execd_job *to
   j->prevp = &live_jobs;
   live_jobs = j;
   /* What finds the attempt's processes now and, after a crash of execd,
-   * at the next start. */
-  j->has_procs = procs_attempt_init(&j->procs, spec->execution_id, spec->attempt, j->pid) == 0;
+   * at the next start: its cgroup when it has one and runs under a uid
+   * other than root's (it cannot leave the group: the other groups'
+   * cgroup.procs are root's, and its groups are emptied at the next
+   * start), else /proc (procs.h). */
+  bool held_by_cgroup = j->has_cg && plan.switch_user && plan.uid != 0;
+  j->has_procs = !held_by_cgroup &&
+                 procs_attempt_init(&j->procs, spec->execution_id, spec->attempt, j->pid) == 0;
   if (j->has_procs && lb->records_dir && (j->records_dir = strdup(lb->records_dir))) {
     j->open_handles++;
     j->record_work.data = j;

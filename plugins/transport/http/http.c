@@ -1,6 +1,8 @@
-/* The http transport plugin: descriptor, configuration, lifecycle and the
- * SIGHUP reload of the tokens file.  The server itself is in server.c, the
- * API in routes.c and stream.c (see http_internal.h). */
+/* The http transport plugin: descriptor, configuration and lifecycle.  The
+ * server itself is in server.c, the API in routes.c and stream.c (see
+ * http_internal.h).  Bearer tokens are the daemon's (host->authenticate,
+ * ABI 1.5): execd reads the tokens file, also when it is named here as the
+ * key tokens_file of old configurations. */
 #include "config.h"
 
 #include <stdio.h>
@@ -20,9 +22,6 @@ static const execd_config_key http_config_keys[] = {
     {"listen", EXECD_CFG_STRING, DEFAULT_LISTEN,
      "address and port to serve on: \"127.0.0.1:8080\", \"[::1]:8080\"; port 0 "
      "picks a free port"},
-    {"tokens_file", EXECD_CFG_STRING, NULL,
-     "file of 'TOKEN TENANT' lines; without it every request is tenant "
-     "\"anonymous\""},
     {"max_body", EXECD_CFG_SIZE, "16M", "largest request body accepted"},
     {"connection_timeout", EXECD_CFG_DURATION, "30s",
      "idle time after which a client connection is closed (0: never)"},
@@ -70,7 +69,6 @@ static int configure(http_server *srv, const json_t *config) {
   uint64_t timeout_ms, max_conn;
   int rc;
   if ((rc = cfg_string(srv, config, "listen", DEFAULT_LISTEN, &srv->listen_text)) ||
-      (rc = cfg_string(srv, config, "tokens_file", NULL, &srv->tokens_file)) ||
       (rc = cfg_uint(srv, config, "max_body", DEFAULT_MAX_BODY, UINT64_MAX / 4,
                      &srv->max_body)) ||
       (rc = cfg_uint(srv, config, "connection_timeout", DEFAULT_TIMEOUT_MS,
@@ -93,23 +91,11 @@ static int configure(http_server *srv, const json_t *config) {
   srv->timeout_s = (unsigned)((timeout_ms + 999) / 1000);
   srv->max_connections = (unsigned)max_conn;
 
-  char err[512], warn[512];
+  char err[512];
   rc = listen_parse(srv->listen_text, &srv->addr, err, sizeof err);
   if (rc != 0) {
     host->set_error(inst, "%s", err);
     return rc;
-  }
-  if (srv->tokens_file) {
-    rc = tokens_load(srv->tokens_file, &srv->tokens, err, sizeof err, warn,
-                     sizeof warn);
-    if (rc != 0) {
-      host->set_error(inst, "%s", err);
-      return rc;
-    }
-    if (warn[0])
-      host->log(inst, EXECD_LOG_WARNING, "%s", warn);
-    host->log(inst, EXECD_LOG_INFO, "%zu bearer tokens from %s",
-              tokens_count(srv->tokens), srv->tokens_file);
   }
   return 0;
 }
@@ -127,6 +113,11 @@ static int http_create(const execd_host *host, execd_instance *inst,
   srv->host = host;
   srv->inst = inst;
   srv->loop = host->loop(inst);
+  if (!EXECD_HOST_HAS(host, authenticate)) {
+    host->set_error(inst, "execd is older than ABI 1.5: it cannot authenticate bearer tokens");
+    http_destroy(srv);
+    return EXECD_EABI;
+  }
   int rc = configure(srv, config);
   if (rc != 0) {
     http_destroy(srv);
@@ -137,7 +128,7 @@ static int http_create(const execd_host *host, execd_instance *inst,
 }
 
 /* check_config: create()'s configure() on a scratch server (the address
- * is parsed, not bound; the tokens file is read, as create() reads it). */
+ * is parsed, not bound). */
 static int http_check_config(const json_t *config, char *err, size_t errlen) {
   config_check_ctx ck;
   http_server *srv = calloc(1, sizeof *srv);
@@ -157,12 +148,14 @@ static int http_start(void *self) {
   int rc = server_start(srv);
   if (rc != 0)
     return rc;
-  if (!srv->tokens && !srv->addr.loopback)
+  char tenant[EXECD_TENANT_MAX + 1];
+  if (srv->host->authenticate(srv->inst, NULL, 0, tenant, sizeof tenant) == 0 &&
+      !srv->addr.loopback)
     srv->host->log(srv->inst, EXECD_LOG_WARNING,
                    "no tokens_file: every request on %s is tenant \"%s\", and "
                    "%s is not a loopback address: anyone who can reach it can "
                    "run executions",
-                   srv->bound, HTTP_ANONYMOUS, srv->listen_text);
+                   srv->bound, tenant, srv->listen_text);
   return 0;
 }
 
@@ -172,9 +165,7 @@ static void http_destroy(void *self) {
   http_server *srv = self;
   if (!srv)
     return;
-  tokens_free(srv->tokens);
   free(srv->listen_text);
-  free(srv->tokens_file);
   free(srv);
 }
 
@@ -184,95 +175,6 @@ static int http_health(void *self) {
     return 0;
   srv->host->set_error(srv->inst, "not listening");
   return EXECD_EUNAVAIL;
-}
-
-/* ---- reload: the tokens file is re-read on the thread pool -------------- */
-
-typedef struct reload_work {
-  uv_work_t req;
-  http_server *srv;
-  char *path;
-  http_tokens *tokens;
-  int rc;
-  char err[512];
-  char warn[512];
-} reload_work;
-
-static void reload_run(uv_work_t *req) {
-  reload_work *w = req->data;
-  w->rc = tokens_load(w->path, &w->tokens, w->err, sizeof w->err, w->warn,
-                      sizeof w->warn);
-}
-
-static void reload_done(uv_work_t *req, int status) {
-  reload_work *w = req->data;
-  http_server *srv = w->srv;
-  srv->reloading = 0;
-  if (status != 0 || srv->stopping) {
-    tokens_free(w->tokens);
-  } else if (w->rc != 0) {
-    srv->host->log(srv->inst, EXECD_LOG_ERR,
-                   "reload: %s; keeping the %zu tokens loaded before", w->err,
-                   tokens_count(srv->tokens));
-  } else {
-    if (w->warn[0])
-      srv->host->log(srv->inst, EXECD_LOG_WARNING, "%s", w->warn);
-    tokens_free(srv->tokens);
-    srv->tokens = w->tokens;
-    if (!srv->tokens_file || strcmp(srv->tokens_file, w->path) != 0) {
-      free(srv->tokens_file);
-      srv->tokens_file = w->path;
-      w->path = NULL;
-    }
-    srv->host->log(srv->inst, EXECD_LOG_NOTICE, "reloaded %zu bearer tokens from %s",
-                   tokens_count(srv->tokens), srv->tokens_file);
-  }
-  free(w->path);
-  free(w);
-}
-
-static int http_reload(void *self, const json_t *config) {
-  http_server *srv = self;
-  const char *path = srv->tokens_file;
-  if (config) {
-    const json_t *v = json_object_get(config, "tokens_file");
-    if (v && !json_is_string(v)) {
-      srv->host->set_error(srv->inst, "tokens_file must be a string");
-      return EXECD_ECONFIG;
-    }
-    const char *p = json_string_value(v);
-    if ((!p || !*p) && srv->tokens_file) {
-      srv->host->set_error(srv->inst,
-                           "tokens_file cannot be removed by a reload (that "
-                           "would open the API to anyone); restart execd");
-      return EXECD_ECONFIG;
-    }
-    if (p && *p)
-      path = p;
-  }
-  if (!path)
-    return 0; /* anonymous: nothing to re-read */
-  if (srv->reloading) {
-    srv->host->set_error(srv->inst, "a reload of the tokens file is running");
-    return EXECD_EBUSY;
-  }
-  reload_work *w = calloc(1, sizeof *w);
-  if (!w || !(w->path = strdup(path))) {
-    free(w);
-    srv->host->set_error(srv->inst, "out of memory");
-    return EXECD_ENOMEM;
-  }
-  w->srv = srv;
-  w->req.data = w;
-  int rc = uv_queue_work(srv->loop, &w->req, reload_run, reload_done);
-  if (rc != 0) {
-    free(w->path);
-    free(w);
-    srv->host->set_error(srv->inst, "uv_queue_work: %s", uv_strerror(rc));
-    return EXECD_EIO;
-  }
-  srv->reloading = 1;
-  return 0;
 }
 
 /* ---- descriptor ---------------------------------------------------------------- */
@@ -294,7 +196,6 @@ static const execd_plugin http_plugin = {
     .start = http_start,
     .stop = http_stop,
     .destroy = http_destroy,
-    .reload = http_reload,
     .ops = &http_ops,
     .check_config = http_check_config,
 };

@@ -8,8 +8,7 @@ plugins_transport_http_transport_http_la_SOURCES = \
 	plugins/transport/http/server.c \
 	plugins/transport/http/routes.c \
 	plugins/transport/http/stream.c \
-	plugins/transport/http/respond.c \
-	plugins/transport/http/tokens.c
+	plugins/transport/http/respond.c
 plugins_transport_http_transport_http_la_CFLAGS = $(PLUGIN_CFLAGS) \
 	$(MHD_CFLAGS) $(CRYPTO_CFLAGS)
 plugins_transport_http_transport_http_la_LDFLAGS = $(PLUGIN_LDFLAGS)

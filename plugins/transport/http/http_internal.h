@@ -6,11 +6,9 @@
  *   routes.c   URL routing, authentication, handlers calling the host
  *   stream.c   chunked log follow and server-sent events
  *   respond.c  JSON/text responses and the error mapping
- *   tokens.c   the bearer-token file
  *
- * Everything runs on the loop thread, except tokens_load() during reload,
- * which runs on the libuv thread pool (it reads only a regular file of at
- * most 1 MiB, and never waits on a FIFO).
+ * Everything runs on the loop thread.  Bearer tokens are checked by the
+ * daemon (host->authenticate, ABI 1.5).
  */
 #ifndef EXECD_HTTP_INTERNAL_H
 #define EXECD_HTTP_INTERNAL_H
@@ -25,8 +23,8 @@
 #include <execd/plugin.h>
 
 #define HTTP_ID_LEN 36      /* execution ids are UUID-like: [0-9a-f-]{36} */
-#define HTTP_TENANT_MAX 64  /* longest tenant name */
-#define HTTP_ANONYMOUS "anonymous"
+#define HTTP_AGENT_NAME_MAX 128 /* agent names: [A-Za-z0-9._-], as the core allows */
+#define HTTP_TENANT_MAX EXECD_TENANT_MAX /* longest tenant name */
 /* Limits of a request head, answered by execd with its JSON error
  * document (414, 431).  libmicrohttpd keeps a request head in a buffer of
  * HTTP_CONNECTION_MEMORY bytes: a head that does not even fit there gets
@@ -42,27 +40,6 @@
 /* 413, 422: libmicrohttpd renamed these constants between releases. */
 #define HTTP_STATUS_TOO_LARGE 413u
 #define HTTP_STATUS_UNPROCESSABLE 422u
-
-/* ---- tokens.c ------------------------------------------------------------ */
-
-/* Bearer tokens and the tenants they map to.  Only SHA-256 digests of the
- * tokens are kept in memory. */
-typedef struct http_tokens http_tokens;
-
-/* Read and parse a tokens file (blocking).  On failure returns a negative
- * EXECD_E* with "FILE:LINE: what is wrong" in err.  warn receives a warning
- * (e.g. a world-readable file) or stays empty. */
-int tokens_load(const char *path, http_tokens **out, char *err, size_t errlen,
-                char *warn, size_t warnlen);
-/* Parse tokens from text; name is used in messages. */
-int tokens_parse(const char *name, const char *text, size_t len,
-                 http_tokens **out, char *err, size_t errlen, char *warn,
-                 size_t warnlen);
-/* The tenant of token (len bytes), or NULL.  Takes the same time whichever
- * token matches, or none. */
-const char *tokens_lookup(const http_tokens *t, const char *token, size_t len);
-size_t tokens_count(const http_tokens *t);
-void tokens_free(http_tokens *t);
 
 /* ---- listen.c ------------------------------------------------------------ */
 
@@ -96,14 +73,10 @@ typedef struct http_server {
   /* config */
   char *listen_text;
   http_listen_addr addr;
-  char *tokens_file;   /* or NULL: every request is tenant "anonymous" */
   uint64_t max_body;   /* bytes */
   unsigned timeout_s;  /* idle connection timeout; 0 = none */
   unsigned max_connections;
   uint64_t keepalive_ms; /* how often idle streams are checked / pinged */
-
-  http_tokens *tokens; /* NULL without tokens_file */
-  int reloading;       /* a tokens reload is running on the thread pool */
 
   /* server.c */
   struct MHD_Daemon *mhd;
@@ -177,6 +150,7 @@ struct http_request {
   const http_route *route;
   const char *method; /* MHD's, valid while !closed */
   char id[HTTP_ID_LEN + 1];
+  char agent[HTTP_AGENT_NAME_MAX + 1]; /* /v1/agents/{name} */
   char tenant[HTTP_TENANT_MAX + 1];
 
   char *body;          /* request body (submit only) */

@@ -217,6 +217,35 @@ static void h_agents(http_request *req) {
   request_after_call(req, H(req)->agents(req->srv->inst, request_on_reply, req));
 }
 
+/* One agent: its entry of the host's list, or 404 unknown_agent. */
+static void reply_agent(http_request *req, const execd_reply *r) {
+  if (r->status != 0 || !r->body) {
+    reply_document(req, r);
+    return;
+  }
+  size_t i;
+  json_t *a;
+  json_array_foreach(json_object_get(r->body, "agents"), i, a) {
+    if (json_is_string(json_object_get(a, "name")) &&
+        strcmp(json_string_value(json_object_get(a, "name")), req->agent) == 0) {
+      http_answer ans = {0, NULL};
+      answer_json(&ans, MHD_HTTP_OK, a);
+      request_answer(req, &ans);
+      return;
+    }
+  }
+  char msg[200];
+  snprintf(msg, sizeof msg, "no agent is named '%s' (GET /v1/agents lists them)", req->agent);
+  http_answer ans = {0, NULL};
+  answer_error(&ans, MHD_HTTP_NOT_FOUND, "unknown_agent", msg, "name");
+  request_answer(req, &ans);
+}
+
+static void h_agent(http_request *req) {
+  call_begin(req, reply_agent);
+  request_after_call(req, H(req)->agents(req->srv->inst, request_on_reply, req));
+}
+
 static void h_submit(http_request *req) {
   uint64_t wait = 0;
   int present = 0;
@@ -295,6 +324,29 @@ static void h_list(http_request *req) {
                                        request_on_reply, req));
 }
 
+/* GET /v1/usage?from=&to=&group_by=tenant|agent (ABI 1.5). */
+static void h_usage(http_request *req) {
+  static const char *const strings[] = {"from", "to", "group_by"};
+  int present = 0;
+  for (size_t i = 0; i < sizeof strings / sizeof *strings; i++) {
+    const char *v = arg(req, strings[i], &present);
+    if (present && (!v || !*v)) {
+      char msg[96];
+      snprintf(msg, sizeof msg, "'%s' must not be empty", strings[i]);
+      fail(req, MHD_HTTP_BAD_REQUEST, msg, strings[i]);
+      return;
+    }
+  }
+  if (!EXECD_HOST_HAS(H(req), usage) || !H(req)->usage) {
+    fail(req, MHD_HTTP_NOT_FOUND, "this execd keeps no usage (ABI older than 1.5)", NULL);
+    return;
+  }
+  call_begin(req, reply_document);
+  request_after_call(req, H(req)->usage(req->srv->inst, req->tenant, arg(req, "from", NULL),
+                                        arg(req, "to", NULL), arg(req, "group_by", NULL),
+                                        request_on_reply, req));
+}
+
 static void h_get(http_request *req) {
   call_begin(req, reply_document);
   request_after_call(req, H(req)->get(req->srv->inst, req->tenant, req->id,
@@ -356,12 +408,15 @@ static const char *const list_params[] = {
     "created_before", NULL};
 static const char *const logs_params[] = {"offset", "follow", "timestamps", NULL};
 static const char *const events_params[] = {"follow", NULL};
+static const char *const usage_params[] = {"from", "to", "group_by", NULL};
 
 static const struct http_route routes[] = {
     {"/healthz", "GET", h_healthz, 0, 0, no_params},
     {"/readyz", "GET", h_readyz, 0, 0, no_params},
     {"/metrics", "GET", h_metrics, 0, 0, no_params},
     {"/v1/agents", "GET", h_agents, 1, 0, no_params},
+    {"/v1/usage", "GET", h_usage, 1, 0, usage_params},
+    {"/v1/agents/{name}", "GET", h_agent, 1, 0, no_params},
     {"/v1/executions", "GET", h_list, 1, 0, list_params},
     {"/v1/executions", "POST", h_submit, 1, 1, submit_params},
     {"/v1/executions/{id}", "GET", h_get, 1, 0, no_params},
@@ -372,12 +427,14 @@ static const struct http_route routes[] = {
 };
 #define N_ROUTES (sizeof routes / sizeof *routes)
 
-/* Match path against pattern; the {id} segment is copied into id. */
+/* Match path against pattern; the {id} or {name} segment is copied into
+ * id (emptied when longer than idlen - 1: never valid). */
 static int path_matches(const char *pattern, const char *path, char *id,
                         size_t idlen) {
   const char *p = pattern, *u = path;
   while (*p) {
-    if (strncmp(p, "{id}", 4) == 0) {
+    size_t token = strncmp(p, "{id}", 4) == 0 ? 4 : strncmp(p, "{name}", 6) == 0 ? 6 : 0;
+    if (token) {
       size_t n = strcspn(u, "/");
       if (n == 0)
         return 0;
@@ -385,7 +442,7 @@ static int path_matches(const char *pattern, const char *path, char *id,
       if (n >= idlen)
         id[0] = '\0'; /* too long: invalid id */
       u += n;
-      p += 4;
+      p += token;
       continue;
     }
     if (*p != *u)
@@ -395,6 +452,14 @@ static int path_matches(const char *pattern, const char *path, char *id,
   }
   /* One trailing slash is tolerated. */
   return *u == '\0' || (u[0] == '/' && u[1] == '\0');
+}
+
+/* What the core allows in an agent's name (agent.h). */
+static int valid_agent_name(const char *name) {
+  size_t n = strlen(name);
+  if (n == 0 || n > HTTP_AGENT_NAME_MAX || name[0] == '.')
+    return 0;
+  return strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
 }
 
 static int valid_id(const char *id) {
@@ -425,10 +490,6 @@ static enum MHD_Result check_param(void *cls, enum MHD_ValueKind kind,
 
 static int authenticate(http_request *req) {
   http_server *srv = req->srv;
-  if (!srv->tokens) {
-    snprintf(req->tenant, sizeof req->tenant, "%s", HTTP_ANONYMOUS);
-    return 0;
-  }
   const char *h = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
                                               MHD_HTTP_HEADER_AUTHORIZATION);
   const char *token = NULL;
@@ -438,14 +499,14 @@ static int authenticate(http_request *req) {
       token++;
   }
   size_t len = token ? strcspn(token, " \t") : 0;
-  /* RFC 6750: "Bearer" SP token, nothing after it but white space. */
+  /* RFC 6750: "Bearer" SP token, nothing after it but white space.  A
+   * malformed header is a token no tenant has. */
   if (token && token[len + strspn(token + len, " \t")] != '\0')
     len = 0;
-  const char *tenant = len ? tokens_lookup(srv->tokens, token, len) : NULL;
-  if (tenant) {
-    snprintf(req->tenant, sizeof req->tenant, "%s", tenant);
+  /* The daemon decides (without a tokens file everyone is anonymous). */
+  if (srv->host->authenticate(srv->inst, token, len, req->tenant,
+                              sizeof req->tenant) == 0)
     return 0;
-  }
   http_answer a = {0, NULL};
   answer_error(&a, MHD_HTTP_UNAUTHORIZED, NULL,
                token ? "the bearer token is not valid"
@@ -476,7 +537,7 @@ static int json_content_type(const char *ct) {
 
 int routes_begin(http_request *req, const char *url, const char *method) {
   http_server *srv = req->srv;
-  char id[HTTP_ID_LEN + 2] = "";
+  char id[HTTP_AGENT_NAME_MAX + 2] = ""; /* {id} or {name} */
   const char *head_as = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0 ? "GET" : method;
   int path_found = 0;
   char allow[64] = "";
@@ -526,6 +587,16 @@ int routes_begin(http_request *req, const char *url, const char *method) {
     }
     memcpy(req->id, id, HTTP_ID_LEN);
     req->id[HTTP_ID_LEN] = '\0';
+  }
+  if (strstr(r->pattern, "{name}")) {
+    if (!valid_agent_name(id)) {
+      http_answer a = {0, NULL};
+      answer_error(&a, MHD_HTTP_NOT_FOUND, "unknown_agent",
+                   "no agent has that name (names are 1 to 128 of A-Z a-z 0-9 . _ -)", "name");
+      request_answer(req, &a);
+      return 1;
+    }
+    memcpy(req->agent, id, strlen(id) + 1); /* valid: at most HTTP_AGENT_NAME_MAX */
   }
   param_check pc = {r->params, ""};
   MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, check_param, &pc);

@@ -1,0 +1,205 @@
+/* See row.h. */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <execd/error.h>
+
+#include "row.h"
+
+bool row_id_valid(const char *id) {
+  size_t n = strlen(id);
+  if (n == 0 || n > ROW_ID_MAX || id[0] == '.')
+    return false;
+  for (size_t i = 0; i < n; i++)
+    if (!isalnum((unsigned char)id[i]) && id[i] != '-' && id[i] != '_' &&
+        id[i] != '.')
+      return false;
+  return true;
+}
+
+static int digits(const char **p, int n, int *out) {
+  int v = 0;
+  for (int i = 0; i < n; i++) {
+    if (!isdigit((unsigned char)(*p)[i]))
+      return -1;
+    v = v * 10 + ((*p)[i] - '0');
+  }
+  *p += n;
+  *out = v;
+  return 0;
+}
+
+int row_parse_time(const char *s, int64_t *ms) {
+  int y, mo, d, h, mi, sec, frac_ms = 0;
+  const char *p = s;
+  if (!s || digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) ||
+      *p++ != '-' || digits(&p, 2, &d) || (*p != 'T' && *p != 't' && *p != ' '))
+    return -1;
+  p++;
+  if (digits(&p, 2, &h) || *p++ != ':' || digits(&p, 2, &mi) || *p++ != ':' ||
+      digits(&p, 2, &sec))
+    return -1;
+  if (*p == '.') {
+    p++;
+    int scale = 100, any = 0;
+    while (isdigit((unsigned char)*p)) {
+      frac_ms += (*p - '0') * scale;
+      scale /= 10;
+      p++;
+      any = 1;
+    }
+    if (!any)
+      return -1;
+  }
+  int offset_min = 0;
+  if (*p == 'Z' || *p == 'z') {
+    p++;
+  } else if (*p == '+' || *p == '-') {
+    int sign = *p++ == '-' ? -1 : 1, oh, om;
+    if (digits(&p, 2, &oh) || *p++ != ':' || digits(&p, 2, &om))
+      return -1;
+    offset_min = sign * (oh * 60 + om);
+  } else {
+    return -1;
+  }
+  if (*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
+      sec > 60)
+    return -1;
+  struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
+                  .tm_hour = h, .tm_min = mi, .tm_sec = sec};
+  time_t t = timegm(&tm);
+  *ms = ((int64_t)t - (int64_t)offset_min * 60) * 1000 + frac_ms;
+  return 0;
+}
+
+/* A string member kept in a column: no NUL (PostgreSQL text cannot hold
+ * one), at most ROW_KEY_MAX bytes. */
+static int column_string(const json_t *rec, const char *key, bool required,
+                         const char **out, char *err, size_t errlen) {
+  const json_t *v = json_object_get(rec, key);
+  *out = NULL;
+  if (!required && (!v || json_is_null(v)))
+    return 0;
+  if (!json_is_string(v)) {
+    snprintf(err, errlen, required ? "record member \"%s\" is missing or not a string"
+                                   : "record member \"%s\" must be a string or null",
+             key);
+    return EXECD_EINVAL;
+  }
+  size_t n = json_string_length(v);
+  if (n > ROW_KEY_MAX) {
+    snprintf(err, errlen, "record member \"%s\" is %zu bytes, over the %d the "
+             "storage indexes", key, n, ROW_KEY_MAX);
+    return EXECD_EINVAL;
+  }
+  if (memchr(json_string_value(v), '\0', n)) {
+    snprintf(err, errlen, "record member \"%s\" contains a NUL character", key);
+    return EXECD_EINVAL;
+  }
+  *out = json_string_value(v);
+  return 0;
+}
+
+int row_fields_get(const json_t *rec, row_fields *f, char *err, size_t errlen) {
+  memset(f, 0, sizeof *f);
+  if (!json_is_object(rec)) {
+    snprintf(err, errlen, "a record must be a JSON object");
+    return EXECD_EINVAL;
+  }
+  int rc;
+  if ((rc = column_string(rec, "id", true, &f->id, err, errlen)) ||
+      (rc = column_string(rec, "tenant", true, &f->tenant, err, errlen)) ||
+      (rc = column_string(rec, "state", true, &f->state, err, errlen)) ||
+      (rc = column_string(rec, "agent", false, &f->agent, err, errlen)) ||
+      (rc = column_string(rec, "idempotency_key", false, &f->idem_key, err, errlen)))
+    return rc;
+  if (!row_id_valid(f->id)) {
+    snprintf(err, errlen,
+             "record id \"%.80s\" is not 1-%d characters of [A-Za-z0-9._-] "
+             "not starting with a dot",
+             f->id, ROW_ID_MAX);
+    return EXECD_EINVAL;
+  }
+  const json_t *labels = json_object_get(rec, "labels");
+  if (labels && !json_is_null(labels)) {
+    if (!json_is_object(labels)) {
+      snprintf(err, errlen, "record member \"labels\" must be an object");
+      return EXECD_EINVAL;
+    }
+    const char *k;
+    size_t klen;
+    json_t *v;
+    void *tmp;
+    json_object_keylen_foreach_safe((json_t *)labels, tmp, k, klen, v) {
+      if (memchr(k, '\0', klen) ||
+          (json_is_string(v) &&
+           memchr(json_string_value(v), '\0', json_string_length(v)))) {
+        snprintf(err, errlen, "record member \"labels\" contains a NUL character");
+        return EXECD_EINVAL;
+      }
+    }
+    f->labels = labels;
+  }
+  const json_t *ts = json_object_get(rec, "timestamps");
+  const json_t *created = json_is_object(ts) ? json_object_get(ts, "created") : NULL;
+  if (created && !json_is_null(created)) {
+    if (!json_is_string(created) ||
+        row_parse_time(json_string_value(created), &f->created_ms) != 0) {
+      snprintf(err, errlen,
+               "record member \"timestamps.created\" is not an RFC 3339 time");
+      return EXECD_EINVAL;
+    }
+    f->has_created = true;
+  }
+  return 0;
+}
+
+char *row_labels_json(const row_fields *f) {
+  json_t *o = json_object();
+  if (!o)
+    return NULL;
+  if (f->labels) {
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)f->labels, k, v) {
+      if (json_is_string(v))
+        json_object_set(o, k, v);
+    }
+  }
+  char *text = json_dumps(o, JSON_COMPACT);
+  json_decref(o);
+  return text;
+}
+
+json_t *row_decode(const char *id, const char *doc, size_t len, char *err,
+                   size_t errlen) {
+  if (len > ROW_DOC_MAX) {
+    snprintf(err, errlen, "stored record is %zu bytes, over %u", len, ROW_DOC_MAX);
+    return NULL;
+  }
+  json_error_t jerr;
+  json_t *rec = json_loadb(doc, len, JSON_REJECT_DUPLICATES, &jerr);
+  if (!rec) {
+    snprintf(err, errlen, "stored record is not JSON: %s (at byte %d)", jerr.text,
+             jerr.position);
+    return NULL;
+  }
+  row_fields f;
+  char why[256];
+  if (row_fields_get(rec, &f, why, sizeof why) != 0) {
+    snprintf(err, errlen, "stored record: %s", why);
+    json_decref(rec);
+    return NULL;
+  }
+  if (strcmp(f.id, id) != 0) {
+    snprintf(err, errlen, "stored record has id \"%s\", its row \"%.80s\"", f.id, id);
+    json_decref(rec);
+    return NULL;
+  }
+  return rec;
+}

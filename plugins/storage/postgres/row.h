@@ -1,0 +1,50 @@
+/* The records the postgres storage writes and reads back: the members it
+ * keeps in columns of their own (see <execd/storage.h>), checked before
+ * anything is sent, and the decoder of a stored row.  Nothing here talks
+ * to the server (the fuzz target links this file alone). */
+#ifndef EXECD_PG_ROW_H
+#define EXECD_PG_ROW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+/* Ids: 1-64 characters of [A-Za-z0-9._-], not starting with a dot (the
+ * file storage's rule, so that records move between the two). */
+#define ROW_ID_MAX 64
+/* Tenant, state, agent, idempotency key: indexed columns (a btree entry
+ * holds at most ~2.7 kB). */
+#define ROW_KEY_MAX 1024
+/* A whole record as stored. */
+#define ROW_DOC_MAX (16u << 20)
+
+typedef struct row_fields {
+  const char *id; /* borrowed from the record, like every string here */
+  const char *tenant;
+  const char *state;
+  const char *agent;    /* NULL if absent or null */
+  const char *idem_key; /* NULL if absent or null */
+  bool has_created;
+  int64_t created_ms;   /* timestamps.created */
+  const json_t *labels; /* object or NULL; only string values are indexed */
+} row_fields;
+
+bool row_id_valid(const char *id);
+/* Fills f from rec.  Returns 0, or EXECD_EINVAL with the member at fault
+ * in err. */
+int row_fields_get(const json_t *rec, row_fields *f, char *err, size_t errlen);
+/* The labels whose values are strings, as a JSON object text (malloc'd). */
+char *row_labels_json(const row_fields *f);
+/* RFC 3339 date-time to ms since the epoch: 0, or -1 if s is not one. */
+int row_parse_time(const char *s, int64_t *ms);
+
+/* Decodes the stored document of row id (len bytes, not NUL terminated):
+ * a JSON object whose members check out as on writing and whose id is
+ * the row's.  Returns the record (a new reference), or NULL with why in
+ * err. */
+json_t *row_decode(const char *id, const char *doc, size_t len, char *err,
+                   size_t errlen);
+
+#endif

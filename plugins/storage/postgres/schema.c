@@ -1,0 +1,300 @@
+/* The schema of the postgres storage (version PG_SCHEMA_VERSION), its
+ * creation and version check at start, and the statements every
+ * connection prepares.  doc/storage-postgres.md describes the tables.
+ *
+ * Each op is one statement, most of them a call of a function below, so
+ * that a compare-and-set or an idempotent insert is one round trip and one
+ * transaction. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pg_internal.h"
+
+/* Version 1.  Ids, tenants, states and agents compare bytewise (COLLATE
+ * "C"): ids are time-ordered strings and lists page by them. */
+static const char schema_v1[] =
+    "CREATE TABLE execd_executions ("
+    "  id text COLLATE \"C\" PRIMARY KEY,"
+    "  tenant text COLLATE \"C\" NOT NULL,"
+    "  state text COLLATE \"C\" NOT NULL,"
+    "  agent text COLLATE \"C\","
+    "  idempotency_key text COLLATE \"C\","
+    "  labels jsonb NOT NULL DEFAULT '{}',"
+    "  created_ms bigint NOT NULL,"
+    "  updated_at timestamptz NOT NULL DEFAULT now(),"
+    "  doc text NOT NULL);"
+    "CREATE INDEX execd_executions_tenant ON execd_executions (tenant, id);"
+    "CREATE INDEX execd_executions_state ON execd_executions (state, id);"
+    "CREATE INDEX execd_executions_tenant_state ON execd_executions (tenant, state, id);"
+    "CREATE INDEX execd_executions_agent ON execd_executions (agent, id);"
+    "CREATE INDEX execd_executions_created ON execd_executions (created_ms);"
+    "CREATE INDEX execd_executions_labels ON execd_executions USING gin (labels jsonb_path_ops);"
+    "CREATE INDEX execd_executions_finished ON execd_executions (updated_at)"
+    "  WHERE state IN ('SUCCEEDED', 'FAILED', 'TIMED_OUT', 'CANCELLED');"
+    "CREATE TABLE execd_idempotency ("
+    "  tenant text COLLATE \"C\" NOT NULL,"
+    "  key text COLLATE \"C\" NOT NULL,"
+    "  id text COLLATE \"C\" NOT NULL REFERENCES execd_executions (id) ON DELETE CASCADE,"
+    "  created_ms bigint NOT NULL,"
+    "  PRIMARY KEY (tenant, key));"
+    "CREATE INDEX execd_idempotency_id ON execd_idempotency (id);"
+    "CREATE TABLE execd_logs ("
+    "  id text COLLATE \"C\" PRIMARY KEY REFERENCES execd_executions (id) ON DELETE CASCADE,"
+    "  size bigint NOT NULL,"
+    "  capped boolean NOT NULL);"
+    "CREATE TABLE execd_log_chunks ("
+    "  id text COLLATE \"C\" NOT NULL REFERENCES execd_logs (id) ON DELETE CASCADE,"
+    "  off bigint NOT NULL,"
+    "  at_us bigint NOT NULL,"
+    "  data bytea NOT NULL,"
+    "  PRIMARY KEY (id, off));"
+    "CREATE TABLE execd_quarantine ("
+    "  id text NOT NULL,"
+    "  doc text,"
+    "  log bytea,"
+    "  why text NOT NULL,"
+    "  at timestamptz NOT NULL DEFAULT now());"
+    /* insert: 0 stored; 1 an execution of the same tenant and idempotency
+     * key created in the last 24 h exists (its doc); 2 the id exists. */
+    "CREATE FUNCTION execd_insert(p_id text, p_tenant text, p_state text,"
+    "    p_agent text, p_idem text, p_labels jsonb, p_created bigint, p_doc text)"
+    "  RETURNS TABLE (status int, doc text) LANGUAGE plpgsql AS $f$\n"
+    "#variable_conflict use_column\n"
+    "DECLARE v_doc text;\n"
+    "BEGIN\n"
+    "  IF p_idem IS NOT NULL THEN\n"
+    "    PERFORM pg_advisory_xact_lock(hashtext(p_tenant), hashtext(p_idem));\n"
+    "    SELECT e.doc INTO v_doc FROM execd_idempotency i\n"
+    "      JOIN execd_executions e ON e.id = i.id\n"
+    "      WHERE i.tenant = p_tenant AND i.key = p_idem\n"
+    "        AND i.created_ms > (extract(epoch FROM now()) * 1000)::bigint - 86400000;\n"
+    "    IF FOUND THEN RETURN QUERY SELECT 1, v_doc; RETURN; END IF;\n"
+    "  END IF;\n"
+    "  INSERT INTO execd_executions (id, tenant, state, agent, idempotency_key,"
+    "      labels, created_ms, doc)\n"
+    "    VALUES (p_id, p_tenant, p_state, p_agent, p_idem, p_labels, p_created, p_doc)\n"
+    "    ON CONFLICT (id) DO NOTHING;\n"
+    "  IF NOT FOUND THEN\n"
+    "    RETURN QUERY SELECT 2, e.doc FROM execd_executions e WHERE e.id = p_id;\n"
+    "    RETURN;\n"
+    "  END IF;\n"
+    "  IF p_idem IS NOT NULL THEN\n"
+    "    INSERT INTO execd_idempotency AS i (tenant, key, id, created_ms)\n"
+    "      VALUES (p_tenant, p_idem, p_id, p_created)\n"
+    "      ON CONFLICT (tenant, key) DO UPDATE SET id = excluded.id,"
+    "        created_ms = excluded.created_ms\n"
+    "        WHERE i.created_ms <= excluded.created_ms;\n"
+    "  END IF;\n"
+    "  RETURN QUERY SELECT 0, NULL::text;\n"
+    "END $f$;"
+    /* update, compare-and-set on state: 0 written; 1 another state (the
+     * stored doc); 2 no such execution. */
+    "CREATE FUNCTION execd_update(p_id text, p_expected text, p_state text,"
+    "    p_agent text, p_labels jsonb, p_doc text)"
+    "  RETURNS TABLE (status int, doc text) LANGUAGE plpgsql AS $f$\n"
+    "#variable_conflict use_column\n"
+    "DECLARE v_doc text;\n"
+    "BEGIN\n"
+    "  UPDATE execd_executions e SET state = p_state, agent = p_agent,"
+    "      labels = p_labels, doc = p_doc, updated_at = now()\n"
+    "    WHERE e.id = p_id AND (p_expected IS NULL OR e.state = p_expected);\n"
+    "  IF FOUND THEN RETURN QUERY SELECT 0, NULL::text; RETURN; END IF;\n"
+    "  SELECT e.doc INTO v_doc FROM execd_executions e WHERE e.id = p_id;\n"
+    "  IF FOUND THEN RETURN QUERY SELECT 1, v_doc;\n"
+    "  ELSE RETURN QUERY SELECT 2, NULL::text; END IF;\n"
+    "END $f$;"
+    /* log append with the cap: bytes past cap minus the marker are
+     * dropped and the marker ends the log; returns the size and whether
+     * the log is capped, or no row for an unknown execution. */
+    "CREATE FUNCTION execd_log_append(p_id text, p_data bytea, p_at bigint,"
+    "    p_cap bigint, p_dropped boolean)"
+    "  RETURNS TABLE (size bigint, capped boolean) LANGUAGE plpgsql AS $f$\n"
+    "#variable_conflict use_column\n"
+    "DECLARE v_size bigint; v_capped boolean; v_room bigint; v_take bytea;\n"
+    "  v_mark bytea := convert_to(E'\\n[execd: log truncated: it reached the storage''s log_max]\\n', 'UTF8');\n"
+    "BEGIN\n"
+    "  SELECT l.size, l.capped INTO v_size, v_capped FROM execd_logs l\n"
+    "    WHERE l.id = p_id FOR UPDATE;\n"
+    "  IF NOT FOUND THEN\n"
+    "    PERFORM 1 FROM execd_executions e WHERE e.id = p_id FOR KEY SHARE;\n"
+    "    IF NOT FOUND THEN RETURN; END IF;\n"
+    "    INSERT INTO execd_logs (id, size, capped) VALUES (p_id, 0, false);\n"
+    "    v_size := 0; v_capped := false;\n"
+    "  END IF;\n"
+    "  IF v_capped THEN RETURN QUERY SELECT v_size, true; RETURN; END IF;\n"
+    "  v_room := greatest(p_cap - length(v_mark) - v_size, 0);\n"
+    "  v_take := substring(p_data FROM 1 FOR least(length(p_data), v_room)::int);\n"
+    "  IF length(v_take) > 0 THEN\n"
+    "    INSERT INTO execd_log_chunks (id, off, at_us, data)"
+    "      VALUES (p_id, v_size, p_at, v_take);\n"
+    "    v_size := v_size + length(v_take);\n"
+    "  END IF;\n"
+    "  IF length(v_take) < length(p_data) OR p_dropped THEN\n"
+    "    INSERT INTO execd_log_chunks (id, off, at_us, data)"
+    "      VALUES (p_id, v_size, p_at, v_mark);\n"
+    "    v_size := v_size + length(v_mark); v_capped := true;\n"
+    "  END IF;\n"
+    "  UPDATE execd_logs l SET size = v_size, capped = v_capped WHERE l.id = p_id;\n"
+    "  RETURN QUERY SELECT v_size, v_capped;\n"
+    "END $f$;"
+    /* up to p_max log bytes from p_off; NULL for an unknown execution. */
+    "CREATE FUNCTION execd_log_read(p_id text, p_off bigint, p_max int)"
+    "  RETURNS bytea LANGUAGE plpgsql STABLE AS $f$\n"
+    "DECLARE v_start bigint; v_data bytea;\n"
+    "BEGIN\n"
+    "  PERFORM 1 FROM execd_executions e WHERE e.id = p_id;\n"
+    "  IF NOT FOUND THEN RETURN NULL; END IF;\n"
+    "  SELECT max(c.off) INTO v_start FROM execd_log_chunks c\n"
+    "    WHERE c.id = p_id AND c.off <= p_off;\n"
+    "  v_start := coalesce(v_start, 0);\n"
+    "  SELECT string_agg(c.data, ''::bytea ORDER BY c.off) INTO v_data\n"
+    "    FROM execd_log_chunks c\n"
+    "    WHERE c.id = p_id AND c.off >= v_start AND c.off < p_off + p_max;\n"
+    "  IF v_data IS NULL OR p_off - v_start >= length(v_data) THEN\n"
+    "    RETURN ''::bytea;\n"
+    "  END IF;\n"
+    "  RETURN substring(v_data FROM (p_off - v_start + 1)::int FOR p_max);\n"
+    "END $f$;"
+    /* the execution's row leaves the store; its doc and log are kept. */
+    "CREATE FUNCTION execd_quarantine(p_id text, p_why text)"
+    "  RETURNS void LANGUAGE plpgsql AS $f$\n"
+    "BEGIN\n"
+    "  INSERT INTO execd_quarantine (id, doc, log, why)\n"
+    "    SELECT e.id, e.doc, (SELECT string_agg(c.data, ''::bytea ORDER BY c.off)\n"
+    "      FROM execd_log_chunks c WHERE c.id = e.id), p_why\n"
+    "    FROM execd_executions e WHERE e.id = p_id;\n"
+    "  DELETE FROM execd_executions e WHERE e.id = p_id;\n"
+    "END $f$;";
+
+const uvpq_statement pg_statements[] = {
+    {"execd_insert",
+     "SELECT status, doc FROM execd_insert($1, $2, $3, $4, $5, $6::jsonb, "
+     "$7::bigint, $8)"},
+    {"execd_update",
+     "SELECT status, doc FROM execd_update($1, $2, $3, $4, $5::jsonb, $6)"},
+    {"execd_get", "SELECT doc FROM execd_executions WHERE id = $1"},
+    {"execd_remove",
+     "WITH gone AS (DELETE FROM execd_executions WHERE id = $1 RETURNING 1) "
+     "SELECT count(*) FROM gone"},
+    {"execd_log_append",
+     "SELECT size, capped FROM execd_log_append($1, $2::bytea, $3::bigint, "
+     "$4::bigint, $5::boolean)"},
+    {"execd_log_read", "SELECT execd_log_read($1, $2::bigint, $3::int)"},
+    {"execd_log_marks",
+     "SELECT -1::bigint AS off, 0::bigint AS at_us FROM execd_executions "
+     "WHERE id = $1 "
+     "UNION ALL "
+     "SELECT c.off, c.at_us FROM execd_log_chunks c WHERE c.id = $1 "
+     "AND c.off >= coalesce((SELECT max(m.off) FROM execd_log_chunks m "
+     "WHERE m.id = $1 AND m.off <= $2::bigint), 0) AND c.off < $3::bigint "
+     "ORDER BY 1"},
+    {"execd_quarantine", "SELECT execd_quarantine($1, $2)"},
+    {"execd_retention",
+     "WITH doomed AS (SELECT id FROM execd_executions "
+     "WHERE state IN ('SUCCEEDED', 'FAILED', 'TIMED_OUT', 'CANCELLED') "
+     "AND updated_at < now() - make_interval(secs => $1::double precision / 1000) "
+     "ORDER BY updated_at LIMIT $2::int FOR UPDATE SKIP LOCKED), "
+     "gone AS (DELETE FROM execd_executions e USING doomed d WHERE e.id = d.id "
+     "RETURNING 1) SELECT count(*) FROM gone"},
+};
+const size_t pg_n_statements = sizeof pg_statements / sizeof pg_statements[0];
+
+/* --- migration at start ---------------------------------------------------- */
+
+typedef struct migration {
+  uvpq_pool *pool;
+  int step;      /* queries answered */
+  bool failed, finished, closed;
+  int version;   /* found in execd_schema, 0 if none */
+  char err[1024];
+} migration;
+
+static void migrate_query(migration *m, const char *sql, bool simple);
+
+static void on_migrate(void *arg, PGresult *res, const char *error) {
+  migration *m = arg;
+  if (m->failed || m->finished)
+    return;
+  if (error) {
+    snprintf(m->err, sizeof m->err, "%s", error);
+    m->failed = true;
+    return;
+  }
+  m->step++;
+  if (m->step == 2) { /* the version */
+    m->version = PQgetisnull(res, 0, 0) ? 0 : atoi(PQgetvalue(res, 0, 0));
+    if (m->version > PG_SCHEMA_VERSION) {
+      snprintf(m->err, sizeof m->err,
+               "the database holds execd schema version %d, newer than the "
+               "version %d this execd understands: upgrade execd, or point "
+               "conninfo at another database",
+               m->version, PG_SCHEMA_VERSION);
+      m->failed = true;
+      migrate_query(m, "ROLLBACK", false);
+      return;
+    }
+    if (m->version == 0) {
+      migrate_query(m, schema_v1, true);
+      migrate_query(m, "INSERT INTO execd_schema (version) VALUES (1)", false);
+    }
+    migrate_query(m, "COMMIT", false);
+  } else if (m->step >= 3 && res && strcmp(PQcmdStatus(res), "COMMIT") == 0) {
+    m->finished = true;
+  }
+}
+
+static void migrate_query(migration *m, const char *sql, bool simple) {
+  uvpq_query_spec q = {.sql = sql, .lane = 0, .simple = simple};
+  uvpq_query(m->pool, &q, on_migrate, m);
+}
+
+static void on_migration_closed(void *arg) { ((migration *)arg)->closed = true; }
+static void on_deadline(uv_timer_t *t) { *(bool *)t->data = true; }
+static void on_closed_timer(uv_handle_t *h) { (void)h; }
+
+int schema_migrate(const char *conninfo, unsigned wait_ms, char *err, size_t errlen) {
+  uv_loop_t loop;
+  if (uv_loop_init(&loop) != 0) {
+    snprintf(err, errlen, "cannot make a loop");
+    return EXECD_EIO;
+  }
+  migration m = {0};
+  uvpq_config cfg = {.conninfo = conninfo, .pool_size = 1};
+  m.pool = uvpq_pool_new(&loop, &cfg, err, errlen);
+  if (!m.pool) {
+    uv_loop_close(&loop);
+    return EXECD_ECONFIG;
+  }
+  uvpq_pool_start(m.pool);
+  /* One transaction, under a lock that makes concurrent starts take turns. */
+  migrate_query(&m, "BEGIN; SELECT pg_advisory_xact_lock(7254531001); "
+                    "CREATE TABLE IF NOT EXISTS execd_schema ("
+                    "  version integer NOT NULL,"
+                    "  installed timestamptz NOT NULL DEFAULT now())",
+                true);
+  migrate_query(&m, "SELECT max(version) FROM execd_schema", false);
+  bool late = false;
+  uv_timer_t deadline;
+  uv_timer_init(&loop, &deadline);
+  deadline.data = &late;
+  uv_timer_start(&deadline, on_deadline, wait_ms, 0);
+  while (!m.failed && !m.finished && !late)
+    uv_run(&loop, UV_RUN_ONCE);
+  uv_timer_stop(&deadline);
+  uv_close((uv_handle_t *)&deadline, on_closed_timer);
+  /* A connection still being made when the deadline passed is given up. */
+  uvpq_pool_close_now(m.pool, on_migration_closed, &m);
+  while (!m.closed)
+    uv_run(&loop, UV_RUN_ONCE);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  uv_loop_close(&loop);
+  if (m.finished && !m.failed)
+    return 0;
+  if (late && !m.failed)
+    snprintf(m.err, sizeof m.err, "no answer from PostgreSQL within %u ms", wait_ms);
+  snprintf(err, errlen, "%s", m.err);
+  return late || strstr(m.err, "newer") == NULL ? EXECD_EUNAVAIL : EXECD_ECONFIG;
+}

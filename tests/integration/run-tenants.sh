@@ -1,0 +1,6 @@
+#!/bin/sh
+# Tenants: entitlements, quotas, SIGHUP reload, usage, against the real daemon (make check).
+set -e
+here=$(cd "$(dirname "$0")" && pwd)
+export EXECD_BUILDDIR="${EXECD_BUILDDIR:-$(pwd)}"
+exec python3 "$here/test_tenants.py" -v
