@@ -343,7 +343,7 @@ class RedisTransportTest(unittest.TestCase):
             if client:
                 client.close()
 
-        th = threading.Thread(target=sender)
+        th = threading.Thread(target=sender, daemon=True)
         th.start()
         wait_for(lambda: len(sent) >= 20, what="20 sent")
         SERVER.kill()

@@ -64,13 +64,34 @@ enum as_uid_task { KILL_ALL, PROBE };
  * at once: no fork handler runs, and the daemon's page tables are not
  * copied (a plain fork here cost more than starting the job itself).
  * Returns 0: free, 1: in use. */
+#if defined(__SANITIZE_ADDRESS__)
+#define PROBE_WITH_VFORK 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PROBE_WITH_VFORK 0
+#endif
+#endif
+#ifndef PROBE_WITH_VFORK
+#define PROBE_WITH_VFORK 1
+#endif
+
 static int probe_as_uid(void) {
   struct rlimit two = {2, 2};
   if (setrlimit(RLIMIT_NPROC, &two) < 0)
     return 2;
+#if PROBE_WITH_VFORK
   pid_t c = vfork();
   if (c == 0)
     _exit(0);
+#else
+  /* AddressSanitizer's vfork keeps the caller's return address in the
+   * thread's storage, which this child shares with the daemon's thread
+   * (it runs in as_uid()'s vfork child): a vfork here would overwrite the
+   * daemon's.  A raw clone copies the memory instead. */
+  long c = syscall(SYS_clone, (long)SIGCHLD, 0L, 0L, 0L, 0L);
+  if (c == 0)
+    syscall(SYS_exit_group, 0);
+#endif
   if (c < 0)
     return errno == EAGAIN ? 1 : 2;
   while (waitpid((pid_t)c, NULL, 0) < 0 && errno == EINTR)
