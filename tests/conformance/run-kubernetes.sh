@@ -1,7 +1,10 @@
 #!/bin/sh
 # The backend conformance suite against a real Kubernetes cluster
 # (kube-local), through the kubernetes-job backend, then the backend's own
-# tests (test_kubernetes_backend).  Skips (77) loudly
+# tests (test_kubernetes_backend), then the backend inside a real execd
+# (tests/integration/test_kubernetes_daemon.py: cancel, kill -9 and restart,
+# the API server stopped and started).  One runner, so that nothing else
+# uses the cluster while its API server is stopped.  Skips (77) loudly
 # without one (tests/conformance/kube-env.sh).
 set -u
 . "$(dirname "$0")/kube-env.sh"
@@ -22,4 +25,11 @@ EXECD_KUBE_TEST_LIMITED_CONFIG=$(printf '%s' "$kube_config" | sed "s#$kube_dir/t
 EXECD_KUBE_TEST_IMAGE=$kube_image
 export EXECD_KUBE_TEST_CONFIG EXECD_KUBE_TEST_LIMITED_CONFIG EXECD_KUBE_TEST_IMAGE
 "$builddir/tests/conformance/test_kubernetes_backend" || rc=$?
+srcdir=$(cd "$(dirname "$0")/.." && pwd)
+EXECD_BUILDDIR=$(cd "$builddir" && pwd)
+EXECD_PLUGIN_PATH="$EXECD_BUILDDIR/plugins/backend/kubernetes:$EXECD_BUILDDIR/plugins/backend/local:$EXECD_BUILDDIR/plugins/storage/file:$EXECD_BUILDDIR/plugins/transport/http"
+EXECD_KUBE_TOKEN_FILE=$kube_dir/token
+EXECD_KUBE_LOCAL_RUN=${EXECD_KUBE_LOCAL_RUN:-$(dirname "$(dirname "$KUBE_CA")")/run}
+export EXECD_BUILDDIR EXECD_PLUGIN_PATH EXECD_KUBE_TOKEN_FILE EXECD_KUBE_LOCAL_RUN
+python3 "$srcdir/integration/test_kubernetes_daemon.py" -v || rc=$?
 exit $rc

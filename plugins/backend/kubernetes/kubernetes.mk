@@ -33,4 +33,5 @@ tests_conformance_test_kubernetes_backend_LDADD = tests/conformance/libharness.l
 	$(UV_LIBS) $(JANSSON_LIBS)
 endif
 endif
-EXTRA_DIST += tests/conformance/run-kubernetes.sh tests/conformance/kube-env.sh
+EXTRA_DIST += tests/conformance/run-kubernetes.sh tests/conformance/kube-env.sh \
+	tests/integration/test_kubernetes_daemon.py tests/integration/kube_api.py
