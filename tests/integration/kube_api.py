@@ -31,7 +31,8 @@ class KubeAPI:
         req.add_header("Authorization", "Bearer " + self.token)
         try:
             with urllib.request.urlopen(req, timeout=timeout, context=self.ctx) as resp:
-                return resp.status, json.loads(resp.read().decode())
+                text = resp.read().decode()
+                return resp.status, (json.loads(text) if text.startswith(("{", "[")) else text)
         except urllib.error.HTTPError as e:
             return e.code, e.read().decode()
         except OSError as e:
@@ -68,6 +69,9 @@ class KubeAPI:
         return self.get("/readyz", timeout=3)[0] == 200
 
 
+STARTED = []
+
+
 class ApiServer:
     """kube-local's kube-apiserver, stopped and started again.  Its PID file
     (run/apiserver.pid) is kept up to date, so `kube-local down` stops the
@@ -89,21 +93,31 @@ class ApiServer:
         return bool(argv) and os.path.basename(argv[0]) == "kube-apiserver"
 
     def stop(self, kube):
+        """Stops it: SIGTERM, then SIGKILL if it still runs after 3 s (a
+        kube-apiserver that shuts down gracefully keeps its open watches
+        for up to a minute); returns once the process is gone."""
         with open(self.pid_file) as f:
             pid = int(f.read().strip())
         with open("/proc/%d/cmdline" % pid, "rb") as f:
             self.argv = [a.decode() for a in f.read().split(b"\0") if a]
         os.kill(pid, signal.SIGTERM)
-        deadline = time.time() + 30
-        while os.path.exists("/proc/%d" % pid) and time.time() < deadline:
-            try:  # reaped by whoever started it; a zombie counts as stopped
-                with open("/proc/%d/stat" % pid) as f:
-                    if f.read().split(") ")[1].startswith("Z"):
-                        break
-            except OSError:
-                break
+        deadline = time.time() + 3
+        while self.alive(pid):
+            if time.time() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                deadline = time.time() + 30
             time.sleep(0.1)
         assert not kube.ready(), "the API server still answers"
+
+    @staticmethod
+    def alive(pid):
+        """True while the process runs (a zombie, not yet reaped by the
+        shell that started it, has stopped)."""
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                return not f.read().split(") ")[1].startswith("Z")
+        except (OSError, IndexError):
+            return False
 
     def start(self, kube, bound=90):
         assert self.argv, "stop() first"
@@ -112,6 +126,7 @@ class ApiServer:
                                     start_new_session=True)
         with open(self.pid_file, "w") as f:
             f.write("%d\n" % proc.pid)
+        STARTED.append(proc)  # left running: kube-local down stops it
         deadline = time.time() + bound
         while not kube.ready():
             assert proc.poll() is None, "kube-apiserver exited: see %s/apiserver.log" % self.run_dir

@@ -130,7 +130,8 @@ class RestartTest(KubernetesDaemonTest):
         self.assert_cluster_empty()
 
     def test_job_that_ended_while_execd_was_down(self):
-        eid = self.submit("echo begun; sleep 3; echo ended; exit 3")
+        eid = self.submit("echo begun; sleep 3; echo ended; "
+                          "echo '{\"n\": 3}' > $WORKSPACE_OUTPUT/result.json; exit 3")
         self.d.wait_state(eid, ["RUNNING"], timeout=120)
         self.wait_log(eid, "begun\n")
         self.d.kill9()
@@ -140,6 +141,7 @@ class RestartTest(KubernetesDaemonTest):
         doc = self.d.wait_state(eid, FINAL, timeout=120)
         self.assertEqual(doc["state"], "FAILED", doc)
         self.assertEqual(doc["result"]["exit_code"], 3, doc)
+        self.assertEqual(doc["result"]["output"], {"n": 3}, doc)
         self.assertEqual(doc["attempts"], 1)
         self.assertEqual(doc["result"]["logs"], "begun\nended\n")
         status, stored = self.d.request("GET", "/v1/executions/%s/logs" % eid)
@@ -168,7 +170,7 @@ class ApiServerAwayTest(StopsTheApiServer):
     backend_extra = {"api_grace": "60s"}
 
     def test_api_server_stopped_and_started_mid_run(self):
-        eid = self.submit("echo before; sleep 6; echo after; "
+        eid = self.submit("echo before; sleep 15; echo after; "
                           "echo '{\"ok\": true}' > $WORKSPACE_OUTPUT/result.json")
         self.d.wait_state(eid, ["RUNNING"], timeout=120)
         self.wait_log(eid, "before\n")

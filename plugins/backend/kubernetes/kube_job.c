@@ -37,6 +37,9 @@
 #define CREATE_TRIES 20
 #define EXEC_TRIES 5
 #define REQUEST_MS 30000
+/* What the output reader writes to stderr once its archive is written. */
+#define TAR_END_MARK_WORD "execd-tar-end"
+#define TAR_END_MARK TAR_END_MARK_WORD "\n"
 
 enum { ST_PACKING, ST_CREATING, ST_RUNNING, ST_DELETING, ST_DONE };
 
@@ -74,13 +77,18 @@ struct kube_job {
   kube_ws *out_ws, *exec_ws;
   kube_lines lines;
   char rv[64];
-  uv_timer_t *timer;
+  uv_timer_t *timer;  /* timers[0]: one purpose at a time (T_*) */
+  uv_timer_t *retry;  /* timers[1]: reopening the watch, log or exec (on_retry) */
+  int timers_open;
   int timer_purpose;
+  bool log_retry, exec_retry, rewatch, exit_rewatched;
+  uint64_t exec_fail_since;
   int create_tries;
 
   /* what was seen */
   bool created, attaching, attached, output_ended, terminated, deleted_seen;
   bool helper_running, started_checked, collecting, outputs_done;
+  bool tar_end_seen, tar_acked; /* the reader's marker; "ok" sent back */
   int exec_tries;
   kube_container_state final;
   uint64_t delivered;  /* stdout + stderr bytes handed to execd */
@@ -108,11 +116,9 @@ struct kube_job {
 enum {
   T_NONE,
   T_RETRY_CREATE,
-  T_REWATCH,
   T_DRAIN,
   T_SIGNAL_WAIT,
   T_RETRY_ATTACH,
-  T_RETRY_EXEC,
   T_EXIT_WAIT
 };
 
@@ -122,6 +128,7 @@ static void collected(kube_job *j);
 static void collect_outputs(kube_job *j);
 static void arm(kube_job *j, int purpose, uint64_t ms);
 static void start_watch(kube_job *j);
+static void restart_watch(kube_job *j);
 static void delete_job(kube_job *j);
 static void finish(kube_job *j);
 static void on_timer(uv_timer_t *t);
@@ -169,13 +176,23 @@ static void free_job(kube_job *j) {
   free(j);
 }
 
+/* Both timers are one allocation (j->timer), freed when both closed. */
 static void on_timer_closed(uv_handle_t *h) {
   kube_job *j = h->data;
-  free(h);
-  if (j->freed_on_close && !j->work_busy)
+  if (--j->timers_open > 0)
+    return;
+  free(j->timer);
+  j->timer = j->retry = NULL;
+  if (!j->work_busy)
     free_job(j);
-  else if (j->freed_on_close)
-    j->timer = NULL;
+}
+
+static void close_timers(kube_job *j) {
+  j->freed_on_close = true;
+  uv_timer_stop(j->timer);
+  uv_timer_stop(j->retry);
+  uv_close((uv_handle_t *)j->timer, on_timer_closed);
+  uv_close((uv_handle_t *)j->retry, on_timer_closed);
 }
 
 static void stop_io(kube_job *j) {
@@ -208,14 +225,22 @@ static void finish(kube_job *j) {
     j->job = NULL;
     j->b->host->job_exited(job, &ex);
   }
-  j->freed_on_close = true;
-  uv_timer_stop(j->timer);
-  uv_close((uv_handle_t *)j->timer, on_timer_closed);
+  close_timers(j);
 }
 
 static void arm(kube_job *j, int purpose, uint64_t ms) {
   j->timer_purpose = purpose;
   uv_timer_start(j->timer, on_timer, ms, 0);
+}
+
+/* A stream to the API server broke (it went away, or answered an error):
+ * whatever is missing (the watch, the followed log, the output reader) is
+ * opened again in a moment.  The watch bounds how long: once the API
+ * server has been away for api_grace, the attempt ends. */
+static void on_retry(uv_timer_t *t);
+static void retry_soon(kube_job *j) {
+  if (!uv_is_active((uv_handle_t *)j->retry))
+    uv_timer_start(j->retry, on_retry, RETRY_MS, 0);
 }
 
 /* The end of an attempt that failed before or without its exit: the Job
@@ -299,8 +324,9 @@ static void unpack_done(uv_work_t *w, int status) {
   collected(j);
 }
 
-/* The outputs could not be read (yet): again while tries remain (an
- * adopted job's `kill -9 -1` at its end may have hit the first exec). */
+/* The outputs could not be read (yet): again while tries remain, or
+ * while the API server has been away for less than api_grace (the exec
+ * stream goes through it). */
 static void exec_failed(kube_job *j, const char *code, bool retryable, const char *why) {
   kube_ws_close(j->exec_ws);
   j->exec_ws = NULL;
@@ -308,13 +334,25 @@ static void exec_failed(kube_job *j, const char *code, bool retryable, const cha
     collected(j);
     return;
   }
-  if (retryable && j->exec_tries < EXEC_TRIES && !j->terminated) {
+  uint64_t now = uv_now(j->b->loop);
+  if (!j->exec_fail_since)
+    j->exec_fail_since = now;
+  bool in_grace = now - j->exec_fail_since <= (uint64_t)j->b->api_grace_ms;
+  if (retryable && (j->exec_tries < EXEC_TRIES || in_grace) && !j->terminated) {
     j->b->host->log(j->b->inst, EXECD_LOG_DEBUG, "job %s: reading the outputs: %s; again",
                     j->name, why);
-    arm(j, T_RETRY_EXEC, RETRY_MS);
+    j->exec_retry = true;
+    j->rewatch = j->rewatch || strcmp(code, EXECD_ERR_BACKEND_UNAVAILABLE) == 0;
+    retry_soon(j);
     return;
   }
-  set_failure(j, code, retryable, "job %s: reading the outputs (exec): %s", j->name, why);
+  if (retryable && strcmp(code, EXECD_ERR_BACKEND_UNAVAILABLE) == 0)
+    set_failure(j, code, true,
+                "job %s: the API server at %s did not answer for %lld ms (reading the outputs: "
+                "%s)",
+                j->name, j->b->api_url, (long long)(now - j->exec_fail_since), why);
+  else
+    set_failure(j, code, retryable, "job %s: reading the outputs (exec): %s", j->name, why);
   collected(j);
 }
 
@@ -322,6 +360,29 @@ static void on_exec_open(void *arg, int status, const char *error) {
   kube_job *j = arg;
   if (status < 0)
     exec_failed(j, EXECD_ERR_BACKEND_UNAVAILABLE, true, error);
+  else
+    j->exec_fail_since = 0;
+}
+
+/* The archive is whole: its length a number of 512-byte blocks, ending
+ * with the two zero blocks tar writes last. */
+static bool tar_complete(const kube_job *j) {
+  if (j->otar_len < 1024 || j->otar_len % 512)
+    return false;
+  for (size_t i = j->otar_len - 1024; i < j->otar_len; i++)
+    if (j->otar[i])
+      return false;
+  return true;
+}
+
+/* The reader in the pod said the archive is written, and all of it is
+ * here: "ok" lets the container end. */
+static void maybe_ack_tar(kube_job *j) {
+  if (!j->tar_end_seen || j->tar_acked || j->exec_err[0] || !tar_complete(j))
+    return;
+  j->tar_acked = true;
+  if (kube_ws_send(j->exec_ws, 0, "ok\n", 3) != 0)
+    snprintf(j->exec_err, sizeof j->exec_err, "cannot confirm the outputs to the pod");
 }
 
 static void on_exec_data(void *arg, int channel, const char *data, size_t len) {
@@ -347,10 +408,17 @@ static void on_exec_data(void *arg, int channel, const char *data, size_t len) {
     }
     memcpy(j->otar + j->otar_len, data, len);
     j->otar_len += len;
+    maybe_ack_tar(j);
   } else if (channel == 2) {
+    size_t mark = sizeof TAR_END_MARK - 1;
+    if (len >= mark && memcmp(data + len - mark, TAR_END_MARK, mark) == 0) {
+      j->tar_end_seen = true;
+      len -= mark;
+    }
     size_t have = strlen(j->exec_err);
-    if (have + 1 < sizeof j->exec_err)
+    if (len && have + 1 < sizeof j->exec_err)
       snprintf(j->exec_err + have, sizeof j->exec_err - have, "%.*s", (int)len, data);
+    maybe_ack_tar(j);
   } else if (channel == 3) {
     char err[200];
     json_t *doc = kube_json_parse(data, len, err, sizeof err);
@@ -378,9 +446,11 @@ static void on_exec_end(void *arg, int status, const char *error) {
   }
   kube_ws_close(j->exec_ws);
   j->exec_ws = NULL;
-  if (!j->exec_status.success || j->exec_err[0]) {
+  if (!j->exec_status.success || j->exec_err[0] || !j->tar_acked) {
     set_failure(j, KUBE_ERR_OUTPUT, false, "job %s: reading the outputs: %s", j->name,
-                j->exec_err[0] ? j->exec_err : j->exec_status.message);
+                j->exec_err[0]           ? j->exec_err
+                : !j->exec_status.success ? j->exec_status.message
+                                          : "the archive of the output directory is incomplete");
     collected(j);
     return;
   }
@@ -391,12 +461,18 @@ static void on_exec_end(void *arg, int status, const char *error) {
 }
 
 /* An exec in the job container, run by the wrapper's busybox: once the
- * command's status is there, `tar -c output` to stdout, then the marker
- * that lets the wrapper exit. */
+ * command's status is there, `tar -c output` to stdout and a marker line
+ * to stderr; then it waits for execd's "ok" on stdin (sent once the whole
+ * archive is in) before it sets the marker file that lets the wrapper
+ * exit.  The exec of an execd that was killed may live on in the
+ * container: its stdin ends with its stream, so it never sets the marker,
+ * and the container waits for the next execd to read the outputs. */
 static const char collect_script[] =
     "B=/workspace/.execd/busybox; X=/workspace/.execd\n"
     "while [ ! -e $X/rc ]; do $B sleep 0.2; done\n"
-    "$B tar -c -C /workspace output && $B touch $X/collected\n";
+    "$B tar -c -C /workspace output || exit 1\n"
+    "echo " TAR_END_MARK_WORD " >&2\n"
+    "read a && [ \"$a\" = ok ] && $B touch $X/collected\n";
 
 static void collect_outputs(kube_job *j) {
   j->collecting = true;
@@ -404,6 +480,7 @@ static void collect_outputs(kube_job *j) {
   j->exec_status_seen = false;
   j->exec_err[0] = '\0';
   j->otar_len = 0;
+  j->tar_end_seen = j->tar_acked = false;
   step(j, "reading the outputs");
   static const kube_ws_cbs cbs = {on_exec_open, on_exec_data, on_exec_end};
   char *path = kube_path(j->b, "/api/v1", "pods", j->pod, NULL);
@@ -412,7 +489,7 @@ static void collect_outputs(kube_job *j) {
   if (path && script &&
       asprintf(&full,
                "%s/exec?container=" KUBE_C_JOB "&command=%%2Fworkspace%%2F.execd%%2Fbusybox"
-               "&command=sh&command=-c&command=%s&stdout=true&stderr=true",
+               "&command=sh&command=-c&command=%s&stdin=true&stdout=true&stderr=true",
                path, script) < 0)
     full = NULL;
   free(path);
@@ -501,12 +578,22 @@ static void output_over(kube_job *j) {
   maybe_collect(j);
 }
 
+static void follow_log(kube_job *j, uint64_t skip);
+
+/* The attach ended: the container ended, or the stream broke with the API
+ * server.  Unless the container's end was seen, its log is followed on,
+ * less what execd has (after an end, the rest is empty). */
 static void on_out_end(void *arg, int status, const char *error) {
   kube_job *j = arg;
   kube_ws_close(j->out_ws);
   j->out_ws = NULL;
   if (status < 0)
     j->b->host->log(j->b->inst, EXECD_LOG_INFO, "job %s: output stream: %s", j->name, error);
+  if (j->state == ST_RUNNING && !j->terminated && !j->signalled) {
+    follow_log(j, j->delivered);
+    if (j->logs)
+      return;
+  }
   output_over(j);
 }
 
@@ -590,6 +677,15 @@ static void on_log_done(void *arg, const httpc_response *r) {
     char msg[600];
     j->b->host->log(j->b->inst, EXECD_LOG_INFO, "job %s: following the log: %s", j->name,
                     r->transport_err ? r->error : kube_error_message(r, msg, sizeof msg));
+    if (j->state == ST_RUNNING && !j->terminated && !j->signalled) {
+      /* Broken while the job runs on: followed again, from where it broke;
+       * the API server did not answer: the watch may hang on one that is
+       * going away, and is made again too. */
+      j->log_retry = true;
+      j->rewatch = j->rewatch || r->transport_err;
+      retry_soon(j);
+      return;
+    }
   }
   output_over(j);
 }
@@ -838,14 +934,14 @@ static void on_watch_done(void *arg, const httpc_response *r) {
       finish(j);
       return;
     }
-    arm(j, T_REWATCH, RETRY_MS);
+    retry_soon(j);
     return;
   }
   if (r->status != 200 && r->status != 410) {
     char msg[600];
     j->b->host->log(j->b->inst, EXECD_LOG_WARNING, "job %s: watch: HTTP %ld: %s", j->name,
                     r->status, kube_error_message(r, msg, sizeof msg));
-    arm(j, T_REWATCH, RETRY_MS);
+    retry_soon(j);
     return;
   }
   /* The attach broke with the API server while the job ran on: its log
@@ -871,6 +967,14 @@ static void start_watch(kube_job *j) {
                           .on_done = on_watch_done, .arg = j};
   j->watch = httpc_request_start(j->b->client, &o);
   free(path);
+}
+
+/* A new watch from the last resourceVersion, in place of the current one. */
+static void restart_watch(kube_job *j) {
+  httpc_request_cancel(j->watch);
+  j->watch = NULL;
+  j->lines.len = 0;
+  start_watch(j);
 }
 
 /* ---- creation ------------------------------------------------------------------ */
@@ -998,21 +1102,18 @@ static void on_timer(uv_timer_t *t) {
   case T_RETRY_CREATE:
     create_job(j);
     break;
-  case T_REWATCH:
-    start_watch(j);
-    break;
   case T_DRAIN: /* the output stream did not end after the exit */
     j->output_ended = true;
     maybe_finish(j);
     break;
-  case T_RETRY_EXEC:
-    if (j->state == ST_RUNNING && !j->terminated)
-      collect_outputs(j);
-    else
-      collected(j);
-    break;
   case T_EXIT_WAIT: /* outputs read, but the container's end was never seen */
-    if (j->state == ST_RUNNING && !j->terminated) {
+    if (j->state == ST_RUNNING && !j->terminated && !j->exit_rewatched) {
+      /* The watch may hang on a server that is going away: a new one from
+       * the last resourceVersion sees what it missed. */
+      j->exit_rewatched = true;
+      restart_watch(j);
+      arm(j, T_EXIT_WAIT, (uint64_t)(j->b->grace_s + 30) * 1000);
+    } else if (j->state == ST_RUNNING && !j->terminated) {
       set_failure(j, EXECD_ERR_BACKEND_UNAVAILABLE, true,
                   "job %s: the job container did not end after its outputs were read", j->name);
       fail_and_delete(j);
@@ -1030,6 +1131,31 @@ static void on_timer(uv_timer_t *t) {
     break;
   default:
     break;
+  }
+}
+
+static void on_retry(uv_timer_t *t) {
+  kube_job *j = t->data;
+  if (j->state != ST_RUNNING)
+    return;
+  if (j->rewatch) {
+    j->rewatch = false;
+    restart_watch(j);
+  }
+  start_watch(j);
+  if (j->log_retry) {
+    j->log_retry = false;
+    if (!j->terminated && !j->signalled)
+      follow_log(j, j->delivered);
+    if (!j->logs)
+      output_over(j);
+  }
+  if (j->exec_retry && !j->exec_ws) {
+    j->exec_retry = false;
+    if (!j->terminated)
+      collect_outputs(j);
+    else
+      collected(j);
   }
 }
 
@@ -1088,7 +1214,7 @@ int kube_job_start(kube_backend *b, const execd_job_spec *spec, execd_job *job, 
     kube_parse_user(spec->user, &j->uid, &j->gid);
   kube_job_name(spec->execution_id, spec->attempt, j->name, sizeof j->name);
   j->workspace = spec->workspace ? strdup(spec->workspace) : NULL;
-  j->timer = malloc(sizeof *j->timer);
+  j->timer = malloc(2 * sizeof *j->timer);
   if (!adopt) {
     json_t *m = kube_manifest_job(b, spec, j->name);
     j->manifest = m ? json_dumps(m, JSON_COMPACT) : NULL;
@@ -1108,8 +1234,11 @@ int kube_job_start(kube_backend *b, const execd_job_spec *spec, execd_job *job, 
     b->host->set_error(b->inst, "out of memory");
     return EXECD_ENOMEM;
   }
+  j->retry = j->timer + 1;
   uv_timer_init(b->loop, j->timer);
-  j->timer->data = j;
+  uv_timer_init(b->loop, j->retry);
+  j->timer->data = j->retry->data = j;
+  j->timers_open = 2;
   j->next = b->jobs;
   b->jobs = j;
   *handle = j;
@@ -1120,8 +1249,7 @@ int kube_job_start(kube_backend *b, const execd_job_spec *spec, execd_job *job, 
     free(path);
     if (!j->req) {
       unlink_job(j);
-      uv_close((uv_handle_t *)j->timer, on_timer_closed);
-      j->freed_on_close = true;
+      close_timers(j);
       b->host->set_error(b->inst, "out of memory");
       return EXECD_ENOMEM;
     }
