@@ -114,6 +114,12 @@ tests_fuzz_fuzz_kube_api_SOURCES = tests/fuzz/fuzz_kube_api.c $(FUZZ_SUPPORT) \
 	plugins/backend/kubernetes/kube_wsframe.c plugins/backend/kubernetes/kube_wsframe.h
 tests_fuzz_fuzz_kube_api_CFLAGS = $(FUZZ_TARGET_CFLAGS) $(SSL_CFLAGS)
 tests_fuzz_fuzz_kube_api_LDADD = $(FUZZ_SUPPORT_LIBS) $(CRYPTO_LIBS)
+# The kubernetes backend's kubeconfig parser (YAML, libyaml).
+FUZZ_TARGETS += tests/fuzz/fuzz_kubeconfig
+tests_fuzz_fuzz_kubeconfig_SOURCES = tests/fuzz/fuzz_kubeconfig.c $(FUZZ_SUPPORT) \
+	plugins/backend/kubernetes/kube_kubeconfig.c plugins/backend/kubernetes/kube_kubeconfig.h
+tests_fuzz_fuzz_kubeconfig_CFLAGS = $(FUZZ_TARGET_CFLAGS) $(SSL_CFLAGS) $(YAML_CFLAGS)
+tests_fuzz_fuzz_kubeconfig_LDADD = $(FUZZ_SUPPORT_LIBS) $(CRYPTO_LIBS) $(YAML_LIBS)
 # The postgres storage's decoder of stored rows (a get's or a list's doc).
 FUZZ_TARGETS += tests/fuzz/fuzz_pg_row
 tests_fuzz_fuzz_pg_row_SOURCES = tests/fuzz/fuzz_pg_row.c \

@@ -16,6 +16,7 @@
 
 #include "httpc/httpc_tls.h"
 #include "kube_internal.h"
+#include "kube_kubeconfig.h"
 
 #define TOKEN_MAX 16384
 
@@ -51,27 +52,19 @@ int kube_parse_user(const char *s, uid_t *uid, gid_t *gid) {
   return 0;
 }
 
-/* A bearer token file: one line of printable ASCII. */
-static int read_token(kube_backend *b, const char *file) {
-  int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0)
-    return refuse(b, "token_file %s: %s", file, strerror(errno));
-  char buf[TOKEN_MAX + 1];
-  ssize_t n = read(fd, buf, sizeof buf);
-  close(fd);
-  if (n < 0)
-    return refuse(b, "token_file %s: %s", file, strerror(errno));
-  if (n > TOKEN_MAX)
-    return refuse(b, "token_file %s: longer than %d bytes", file, TOKEN_MAX);
+/* A bearer token: printable ASCII, surrounding blanks dropped.  FROM
+ * names where it came from, for messages. */
+static int set_token(kube_backend *b, const char *from, char *buf, size_t n) {
   while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
     n--;
   buf[n] = '\0';
   if (n == 0)
-    return refuse(b, "token_file %s: empty", file);
-  for (ssize_t i = 0; i < n; i++)
+    return refuse(b, "%s: the token is empty", from);
+  if (n > TOKEN_MAX)
+    return refuse(b, "%s: the token is longer than %d bytes", from, TOKEN_MAX);
+  for (size_t i = 0; i < n; i++)
     if (buf[i] < 0x21 || buf[i] > 0x7e)
-      return refuse(b, "token_file %s: the token holds a character that is not printable ASCII",
-                    file);
+      return refuse(b, "%s: the token holds a character that is not printable ASCII", from);
   if (asprintf(&b->auth_header, "Authorization: Bearer %s", buf) < 0) {
     b->auth_header = NULL;
     return EXECD_ENOMEM;
@@ -79,21 +72,108 @@ static int read_token(kube_backend *b, const char *file) {
   return 0;
 }
 
-/* "https://HOST[:PORT]" (no path): the endpoint, with TLS material. */
-static int configure_api(kube_backend *b, const json_t *config) {
+/* A bearer token file: one line of printable ASCII. */
+static int read_token(kube_backend *b, const char *from, const char *file) {
+  char what[700];
+  snprintf(what, sizeof what, "%s%s", from, file);
+  int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0)
+    return refuse(b, "%s: %s", what, strerror(errno));
+  char buf[TOKEN_MAX + 2];
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n < 0)
+    return refuse(b, "%s: %s", what, strerror(errno));
+  return set_token(b, what, buf, (size_t)n);
+}
+
+/* Where the API server is, from one of: api_url with ca_file and
+ * token_file or client_cert/client_key; a kubeconfig file (its current
+ * context); the service account of the pod execd runs in (in_cluster).
+ * The namespace they name, if any, goes to *ns. */
+static int gather(kube_backend *b, const json_t *config, kube_kubeconfig *k, char *from,
+                  size_t fromlen) {
   const char *url = json_string_value(json_object_get(config, "api_url"));
-  if (!url)
-    return refuse(b, "api_url is required: the API server as \"https://HOST:PORT\"");
-  if (strncmp(url, "https://", 8) != 0)
-    return refuse(b, "api_url \"%s\" must start with https:// (the API server is reached over "
-                     "TLS only)",
+  const char *kubeconfig = json_string_value(json_object_get(config, "kubeconfig"));
+  bool in_cluster = json_is_true(json_object_get(config, "in_cluster"));
+  const char *sa_dir = json_string_value(json_object_get(config, "service_account_dir"));
+  static const char *const file_keys[4] = {"ca_file", "token_file", "client_cert", "client_key"};
+  const char *files[4];
+  for (int i = 0; i < 4; i++)
+    files[i] = json_string_value(json_object_get(config, file_keys[i]));
+  int ways = !!url + !!kubeconfig + in_cluster;
+  if (ways == 0)
+    return refuse(b, "set api_url (with ca_file, and token_file or client_cert and client_key), "
+                     "kubeconfig, or in_cluster = true: where the API server is");
+  if (ways > 1)
+    return refuse(b, "api_url, kubeconfig and in_cluster are three ways to reach the API "
+                     "server: set one");
+  if (sa_dir && !in_cluster)
+    return refuse(b, "service_account_dir is set without in_cluster = true");
+  char why[600];
+  if (kubeconfig || in_cluster) {
+    for (int i = 0; i < 4; i++)
+      if (files[i])
+        return refuse(b, "%s is set with %s: the %s gives the credentials", file_keys[i],
+                      kubeconfig ? "kubeconfig" : "in_cluster",
+                      kubeconfig ? "kubeconfig" : "service account");
+    if (kubeconfig) {
+      snprintf(from, fromlen, "kubeconfig %s: ", kubeconfig);
+      if (kube_kubeconfig_load(kubeconfig, k, why, sizeof why) != 0)
+        return refuse(b, "kubeconfig %s: %s", kubeconfig, why);
+    } else {
+      if (!sa_dir)
+        sa_dir = "/var/run/secrets/kubernetes.io/serviceaccount";
+      snprintf(from, fromlen, "in_cluster (%s): ", sa_dir);
+      if (kube_in_cluster_load(sa_dir, k, why, sizeof why) != 0)
+        return refuse(b, "in_cluster: %s", why);
+    }
+    return 0;
+  }
+  from[0] = '\0';
+  if (!files[1] && !files[2])
+    return refuse(b, "set token_file (a bearer token) or client_cert and client_key: how execd "
+                     "proves who it is to %s",
                   url);
+  if (files[1] && files[2])
+    return refuse(b, "token_file and client_cert are both set: use one way to authenticate");
+  if (!!files[2] != !!files[3])
+    return refuse(b, "%s is set without %s", files[2] ? "client_cert" : "client_key",
+                  files[2] ? "client_key" : "client_cert");
+  k->server = strdup(url);
+  char **dst[4] = {&k->ca_file, &k->token_file, &k->cert_file, &k->key_file};
+  for (int i = 0; i < 4; i++)
+    if (files[i] && !(*dst[i] = strdup(files[i])))
+      return EXECD_ENOMEM;
+  return k->server ? 0 : EXECD_ENOMEM;
+}
+
+/* "https://HOST[:PORT]" (no path): the endpoint, with TLS material. */
+static int configure_api(kube_backend *b, const json_t *config, char **ns_found) {
+  kube_kubeconfig k = {0};
+  char from[600];
+  int rc = gather(b, config, &k, from, sizeof from);
+  if (rc) {
+    kube_kubeconfig_clear(&k);
+    return rc;
+  }
+  *ns_found = k.ns;
+  k.ns = NULL;
+  const char *url = k.server;
+  if (strncmp(url, "https://", 8) != 0) {
+    rc = refuse(b, "%sserver \"%s\" must start with https:// (the API server is reached over "
+                   "TLS only)",
+                from, url);
+    goto out;
+  }
   const char *hostport = url + 8;
   size_t len = strlen(hostport);
   if (len > 0 && hostport[len - 1] == '/')
     len--;
-  if (len == 0 || memchr(hostport, '/', len) || memchr(hostport, '?', len))
-    return refuse(b, "api_url \"%s\" must be https://HOST[:PORT], without a path", url);
+  if (len == 0 || memchr(hostport, '/', len) || memchr(hostport, '?', len)) {
+    rc = refuse(b, "%sserver \"%s\" must be https://HOST[:PORT], without a path", from, url);
+    goto out;
+  }
   char uri[600];
   /* The default port of https when none is given. */
   const char *colon = memrchr(hostport, ':', len);
@@ -101,46 +181,54 @@ static int configure_api(kube_backend *b, const json_t *config) {
   bool has_port = colon && (!bracket || colon > bracket);
   snprintf(uri, sizeof uri, "tcp://%.*s%s", (int)len, hostport, has_port ? "" : ":443");
   char why[300];
-  if (httpc_endpoint_set_tcp(&b->endpoint, uri, why, sizeof why) != 0)
-    return refuse(b, "api_url \"%s\": %s", url, why);
+  if (httpc_endpoint_set_tcp(&b->endpoint, uri, why, sizeof why) != 0) {
+    rc = refuse(b, "%sserver \"%s\": %s", from, url, why);
+    goto out;
+  }
   b->api_url = strdup(url);
 
-  const char *ca = json_string_value(json_object_get(config, "ca_file"));
-  const char *token = json_string_value(json_object_get(config, "token_file"));
-  const char *cert = json_string_value(json_object_get(config, "client_cert"));
-  const char *key = json_string_value(json_object_get(config, "client_key"));
-  if (!token && !cert)
-    return refuse(b, "set token_file (a bearer token) or client_cert and client_key: how execd "
-                     "proves who it is to %s",
-                  url);
-  if (token && cert)
-    return refuse(b, "token_file and client_cert are both set: use one way to authenticate");
-  if (!!cert != !!key)
-    return refuse(b, "%s is set without %s", cert ? "client_cert" : "client_key",
-                  cert ? "client_key" : "client_cert");
-  if (token) {
-    int rc = read_token(b, token);
-    if (rc)
-      return rc;
-  }
+  if (k.token)
+    rc = set_token(b, from[0] ? from : "token", k.token, strlen(k.token));
+  else if (k.token_file)
+    rc = read_token(b, from[0] ? from : "token_file ", k.token_file);
+  if (rc)
+    goto out;
   static const char *const keys[3] = {"ca_file", "client_cert", "client_key"};
-  const char *files[3] = {ca, cert, key};
+  static const char *const kc_keys[3] = {"certificate-authority", "client-certificate",
+                                         "client-key"};
+  const char *files[3] = {k.ca_file, k.cert_file, k.key_file};
+  char *datas[3] = {k.ca_data, k.cert_data, k.key_data};
+  size_t lens[3] = {k.ca_len, k.cert_len, k.key_len};
   httpc_pem pems[3] = {{0}};
   for (int i = 0; i < 3; i++) {
-    if (files[i] && httpc_pem_read(files[i], &pems[i], why, sizeof why) != 0) {
+    if (datas[i]) { /* handed over: decoded PEM from the kubeconfig */
+      pems[i].data = datas[i];
+      pems[i].len = lens[i];
+      if (i == 0)
+        k.ca_data = NULL;
+      else if (i == 1)
+        k.cert_data = NULL;
+      else
+        k.key_data = NULL;
+    } else if (files[i] && httpc_pem_read(files[i], &pems[i], why, sizeof why) != 0) {
       for (int j = 0; j < i; j++)
         httpc_pem_clear(&pems[j]);
-      return refuse(b, "%s %s: %s", keys[i], files[i], why);
+      rc = refuse(b, "%s%s %s: %s", from, from[0] ? kc_keys[i] : keys[i], files[i], why);
+      goto out;
     }
   }
   int bad = 0;
   if (httpc_endpoint_set_tls(&b->endpoint, true, &pems[0], &pems[1], &pems[2], &bad, why,
                              sizeof why) != 0) {
-    if (bad && files[bad - 1])
-      return refuse(b, "%s %s: %s", keys[bad - 1], files[bad - 1], why);
-    return refuse(b, "api_url %s: %s", url, why);
+    if (bad)
+      rc = refuse(b, "%s%s%s%s: %s", from, from[0] ? kc_keys[bad - 1] : keys[bad - 1],
+                  files[bad - 1] ? " " : " (data)", files[bad - 1] ? files[bad - 1] : "", why);
+    else
+      rc = refuse(b, "%sserver %s: %s", from, url, why);
   }
-  return 0;
+out:
+  kube_kubeconfig_clear(&k);
+  return rc;
 }
 
 /* A DNS-1123 label: what a namespace must be. */
@@ -184,12 +272,16 @@ static void label_value(const char *in, char *out, size_t size) {
 }
 
 int kube_configure(kube_backend *b, const json_t *config) {
-  int rc = configure_api(b, config);
-  if (rc)
+  char *ns_found = NULL; /* the kubeconfig's context's, or the service account's */
+  int rc = configure_api(b, config, &ns_found);
+  if (rc) {
+    free(ns_found);
     return rc;
+  }
 
   const char *ns = json_string_value(json_object_get(config, "namespace"));
-  b->ns = strdup(ns ? ns : "default");
+  b->ns = strdup(ns ? ns : ns_found ? ns_found : "default");
+  free(ns_found);
   if (!b->ns)
     return EXECD_ENOMEM;
   if (!is_dns_label(b->ns))

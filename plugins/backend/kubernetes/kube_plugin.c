@@ -126,12 +126,22 @@ static int kube_health(void *self) {
 
 static const execd_config_key kube_config_keys[] = {
     {"api_url", EXECD_CFG_STRING, NULL, "the API server, \"https://HOST:PORT\""},
+    {"kubeconfig", EXECD_CFG_STRING, NULL,
+     "a kubeconfig file: its current context gives the server, CA, credentials and namespace "
+     "(instead of api_url)"},
+    {"in_cluster", EXECD_CFG_BOOL, "false",
+     "use the service account of the pod execd runs in (KUBERNETES_SERVICE_HOST/PORT and "
+     "service_account_dir)"},
+    {"service_account_dir", EXECD_CFG_STRING, "/var/run/secrets/kubernetes.io/serviceaccount",
+     "with in_cluster: the directory of the service account's token, ca.crt and namespace"},
     {"ca_file", EXECD_CFG_STRING, NULL,
      "PEM file of the CA the API server's certificate must chain to (default: the system's)"},
     {"token_file", EXECD_CFG_STRING, NULL, "file holding the bearer token execd presents"},
     {"client_cert", EXECD_CFG_STRING, NULL, "PEM file of execd's client certificate"},
     {"client_key", EXECD_CFG_STRING, NULL, "PEM file of the client certificate's private key"},
-    {"namespace", EXECD_CFG_STRING, "default", "namespace the Jobs are made in"},
+    {"namespace", EXECD_CFG_STRING, "default",
+     "namespace the Jobs are made in (default: the kubeconfig context's or service account's, "
+     "else \"default\")"},
     {"images_allowed", EXECD_CFG_LIST, "[]",
      "globs of the images executions may use; nothing runs unless it matches"},
     {"helper_image", EXECD_CFG_STRING, "busybox:1.36",

@@ -7,17 +7,19 @@ plugin_LTLIBRARIES += plugins/backend/kubernetes/backend_kubernetes-job.la
 plugins_backend_kubernetes_backend_kubernetes_job_la_SOURCES = \
 	plugins/backend/kubernetes/kube_plugin.c plugins/backend/kubernetes/kube_internal.h \
 	plugins/backend/kubernetes/kube_config.c \
+	plugins/backend/kubernetes/kube_kubeconfig.c plugins/backend/kubernetes/kube_kubeconfig.h \
 	plugins/backend/kubernetes/kube_manifest.c \
 	plugins/backend/kubernetes/kube_job.c \
 	plugins/backend/kubernetes/kube_sweep.c \
 	plugins/backend/kubernetes/kube_api.c plugins/backend/kubernetes/kube_api.h \
 	plugins/backend/kubernetes/kube_ws.c plugins/backend/kubernetes/kube_ws.h \
 	plugins/backend/kubernetes/kube_wsframe.c plugins/backend/kubernetes/kube_wsframe.h
-plugins_backend_kubernetes_backend_kubernetes_job_la_CFLAGS = $(PLUGIN_CFLAGS) $(SSL_CFLAGS)
+plugins_backend_kubernetes_backend_kubernetes_job_la_CFLAGS = $(PLUGIN_CFLAGS) $(SSL_CFLAGS) \
+	$(YAML_CFLAGS)
 plugins_backend_kubernetes_backend_kubernetes_job_la_LDFLAGS = $(PLUGIN_LDFLAGS)
 plugins_backend_kubernetes_backend_kubernetes_job_la_LIBADD = lib/container/libcontainer.la \
 	lib/configcheck/libconfigcheck.la lib/httpc/libhttpc.la $(CURL_LIBS) $(LIBARCHIVE_LIBS) \
-	$(UV_LIBS) $(JANSSON_LIBS) $(SSL_LIBS) $(CRYPTO_LIBS) -lm
+	$(UV_LIBS) $(JANSSON_LIBS) $(SSL_LIBS) $(CRYPTO_LIBS) $(YAML_LIBS) -lm
 EXTRA_DIST += doc/backend-kubernetes.md
 
 if HAVE_CHECK
