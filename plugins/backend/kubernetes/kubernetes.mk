@@ -36,4 +36,5 @@ tests_conformance_test_kubernetes_backend_LDADD = tests/conformance/libharness.l
 endif
 endif
 EXTRA_DIST += tests/conformance/run-kubernetes.sh tests/conformance/kube-env.sh \
-	tests/integration/test_kubernetes_daemon.py tests/integration/kube_api.py
+	tests/integration/test_kubernetes_daemon.py tests/integration/kube_api.py \
+	bench/container-latency-kubernetes.sh
