@@ -74,6 +74,11 @@ class KubernetesDaemonTest(unittest.TestCase):
             self.assertLess(time.time(), deadline, "not stored: %r; log: %r" % (lines, stored))
             time.sleep(0.1)
 
+    def diag(self, doc):
+        """DOC and the backend's lines of execd's log, for a failure."""
+        lines = [l for l in self.d.log_text().splitlines() if "kubernetes" in l]
+        return "%s\nexecd's log (kubernetes):\n%s" % (doc, "\n".join(lines[-60:]))
+
     def assert_nothing_left(self, eid):
         left = self.kube.wait_gone(eid)
         self.assertEqual(left, ([], []), "left on the cluster after execution %s" % eid)
@@ -95,7 +100,7 @@ class CancelTest(KubernetesDaemonTest):
         status, doc = self.d.request("POST", "/v1/executions/%s/cancel" % eid)
         self.assertEqual(status, 200, doc)
         doc = self.d.wait_state(eid, FINAL, timeout=120)
-        self.assertEqual(doc["state"], "CANCELLED", doc)
+        self.assertEqual(doc["state"], "CANCELLED", self.diag(doc))
         self.assert_nothing_left(eid)
         print("\n  cancelled; no Job or pod labelled execd.execution=%s is left" % eid)
 
@@ -113,9 +118,9 @@ class RestartTest(KubernetesDaemonTest):
         self.assertEqual((len(jobs), len(pods)), (1, 1), "the Job went with execd: %s" % pods)
         self.d.start()
         doc = self.d.wait_state(eid, FINAL, timeout=120)
-        self.assertEqual(doc["state"], "SUCCEEDED", doc)
+        self.assertEqual(doc["state"], "SUCCEEDED", self.diag(doc))
         self.assertEqual(doc["attempts"], 1, "the attempt ran again: %s" % doc["history"])
-        self.assertEqual(doc["result"]["output"], {"n": 7})
+        self.assertEqual(doc["result"]["output"], {"n": 7}, self.diag(doc))
         want = ("first\n", "to-stderr\n", "second\n", "third\n")
         logs = doc["result"]["logs"]
         for line in want:
@@ -139,9 +144,9 @@ class RestartTest(KubernetesDaemonTest):
         time.sleep(5)
         self.d.start()
         doc = self.d.wait_state(eid, FINAL, timeout=120)
-        self.assertEqual(doc["state"], "FAILED", doc)
+        self.assertEqual(doc["state"], "FAILED", self.diag(doc))
         self.assertEqual(doc["result"]["exit_code"], 3, doc)
-        self.assertEqual(doc["result"]["output"], {"n": 3}, doc)
+        self.assertEqual(doc["result"]["output"], {"n": 3}, self.diag(doc))
         self.assertEqual(doc["attempts"], 1)
         self.assertEqual(doc["result"]["logs"], "begun\nended\n")
         status, stored = self.d.request("GET", "/v1/executions/%s/logs" % eid)
@@ -178,9 +183,9 @@ class ApiServerAwayTest(StopsTheApiServer):
         time.sleep(3)
         self.apiserver.start(self.kube)
         doc = self.d.wait_state(eid, FINAL, timeout=120)
-        self.assertEqual(doc["state"], "SUCCEEDED", doc)
+        self.assertEqual(doc["state"], "SUCCEEDED", self.diag(doc))
         self.assertEqual(doc["attempts"], 1, doc["history"])
-        self.assertEqual(doc["result"]["output"], {"ok": True})
+        self.assertEqual(doc["result"]["output"], {"ok": True}, self.diag(doc))
         self.assertEqual(doc["result"]["logs"].count("before\n"), 1, doc["result"]["logs"])
         self.assertEqual(doc["result"]["logs"].count("after\n"), 1, doc["result"]["logs"])
         self.assertIn("the API server answers again", self.d.log_text())
@@ -199,7 +204,7 @@ class ApiServerGoneTest(StopsTheApiServer):
             doc = self.d.wait_state(eid, FINAL, timeout=60)
         finally:
             self.apiserver.start(self.kube)
-        self.assertEqual(doc["state"], "FAILED", doc)
+        self.assertEqual(doc["state"], "FAILED", self.diag(doc))
         self.assertEqual(doc["error"]["code"], "backend_unavailable", doc)
         print("\n  API server away: %s" % doc["error"]["message"])
         # Back: the Job nobody runs any more is removed (with its pod).
