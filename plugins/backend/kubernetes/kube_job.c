@@ -376,9 +376,11 @@ static bool tar_complete(const kube_job *j) {
 }
 
 /* The reader in the pod said the archive is written, and all of it is
- * here: "ok" lets the container end. */
+ * here (or it failed here: over output_max, out of memory, an error on
+ * stderr, and the attempt fails with output_error): "ok" lets the
+ * container end. */
 static void maybe_ack_tar(kube_job *j) {
-  if (!j->tar_end_seen || j->tar_acked || j->exec_err[0] || !tar_complete(j))
+  if (!j->tar_end_seen || j->tar_acked || (!j->exec_err[0] && !tar_complete(j)))
     return;
   j->tar_acked = true;
   if (kube_ws_send(j->exec_ws, 0, "ok\n", 3) != 0)
@@ -432,6 +434,14 @@ static void on_exec_end(void *arg, int status, const char *error) {
   if (j->signalled) { /* the container is being stopped: no outputs */
     exec_failed(j, KUBE_ERR_OUTPUT, false, "stopped");
     return;
+  }
+  if (j->tar_acked && !j->exec_err[0]) {
+    /* The whole archive is here and the reader was told so: it sets the
+     * marker and the container ends, which may kill the reader before its
+     * status is reported (137, or no status at all). */
+    j->exec_status_seen = true;
+    j->exec_status.success = true;
+    status = 0;
   }
   if (status < 0 || !j->exec_status_seen) {
     exec_failed(j, EXECD_ERR_BACKEND_UNAVAILABLE, true,
@@ -1152,10 +1162,13 @@ static void on_retry(uv_timer_t *t) {
   }
   if (j->exec_retry && !j->exec_ws) {
     j->exec_retry = false;
-    if (!j->terminated)
+    if (!j->terminated) {
       collect_outputs(j);
-    else
+    } else {
+      set_failure(j, KUBE_ERR_OUTPUT, true,
+                  "job %s: the job container ended before its outputs were read", j->name);
       collected(j);
+    }
   }
 }
 
