@@ -171,9 +171,11 @@ class StopsTheApiServer(KubernetesDaemonTest):
         super().setUp()
 
     def tearDown(self):
-        if self.apiserver.argv:  # a failed test left it stopped
-            self.apiserver.start(self.kube)
-        super().tearDown()
+        try:
+            if self.apiserver.argv:  # a failed test left it stopped
+                self.apiserver.start(self.kube)
+        finally:
+            super().tearDown()
 
 
 class ApiServerAwayTest(StopsTheApiServer):
