@@ -12,6 +12,8 @@ apt-get install -y -qq --no-install-recommends \
   libuv1-dev libjansson-dev libconfig-dev libssl-dev libbsd-dev libarchive-dev zlib1g-dev \
   libcurl4-openssl-dev libmicrohttpd-dev libsystemd-dev check libsubunit-dev libpcre2-dev \
   python3 procps curl groff-base man-db >/dev/null
+# libyaml: the kubernetes backend's kubeconfig files.
+apt-get install -y -qq --no-install-recommends libyaml-dev >/dev/null
 # The draft 2020-12 metaschemas for the JSON Schema test suite
 # (tests/unit/test_jsonschema_suite) and the validator's second opinion.
 apt-get install -y -qq --no-install-recommends python3-jsonschema >/dev/null

@@ -8,7 +8,7 @@ FUZZ_TARGETS = tests/fuzz/fuzz_request tests/fuzz/fuzz_tokens \
 	tests/fuzz/fuzz_journal tests/fuzz/fuzz_workflow \
 	tests/fuzz/fuzz_engine_frames tests/fuzz/fuzz_http_route \
 	tests/fuzz/fuzz_config tests/fuzz/fuzz_jsonschema \
-	tests/fuzz/fuzz_agent_file
+	tests/fuzz/fuzz_kube_api tests/fuzz/fuzz_agent_file
 EXTRA_PROGRAMS = $(FUZZ_TARGETS)
 EXTRA_DIST += tests/fuzz/run-fuzz.sh tests/fuzz/lsan.supp tests/fuzz/corpus \
 	tests/fuzz/dict bench/fuzz-long
@@ -107,6 +107,19 @@ tests_unit_test_fuzz_found_CFLAGS = $(TEST_CFLAGS)
 tests_unit_test_fuzz_found_LDADD = $(TEST_LDADD)
 endif
 
+# The kubernetes backend's parsers of the API server's replies: WebSocket
+# frames of exec/attach, watch lines, bounded JSON, pod status, Status.
+tests_fuzz_fuzz_kube_api_SOURCES = tests/fuzz/fuzz_kube_api.c $(FUZZ_SUPPORT) \
+	plugins/backend/kubernetes/kube_api.c plugins/backend/kubernetes/kube_api.h \
+	plugins/backend/kubernetes/kube_wsframe.c plugins/backend/kubernetes/kube_wsframe.h
+tests_fuzz_fuzz_kube_api_CFLAGS = $(FUZZ_TARGET_CFLAGS) $(SSL_CFLAGS)
+tests_fuzz_fuzz_kube_api_LDADD = $(FUZZ_SUPPORT_LIBS) $(CRYPTO_LIBS)
+# The kubernetes backend's kubeconfig parser (YAML, libyaml).
+FUZZ_TARGETS += tests/fuzz/fuzz_kubeconfig
+tests_fuzz_fuzz_kubeconfig_SOURCES = tests/fuzz/fuzz_kubeconfig.c $(FUZZ_SUPPORT) \
+	plugins/backend/kubernetes/kube_kubeconfig.c plugins/backend/kubernetes/kube_kubeconfig.h
+tests_fuzz_fuzz_kubeconfig_CFLAGS = $(FUZZ_TARGET_CFLAGS) $(SSL_CFLAGS) $(YAML_CFLAGS)
+tests_fuzz_fuzz_kubeconfig_LDADD = $(FUZZ_SUPPORT_LIBS) $(CRYPTO_LIBS) $(YAML_LIBS)
 # The postgres storage's decoder of stored rows (a get's or a list's doc).
 FUZZ_TARGETS += tests/fuzz/fuzz_pg_row
 tests_fuzz_fuzz_pg_row_SOURCES = tests/fuzz/fuzz_pg_row.c \
