@@ -209,6 +209,7 @@ static void pg_stop(void *self) {
     return;
   logs_flush_all(st);
   st->stopping = true;
+  listen_stop(st);
   retention_stop(st);
   writes_stop(st);
   if (st->log_timer_open) {
@@ -233,7 +234,9 @@ static void pg_destroy(void *self) {
   }
   /* Without stop(), timers are still open: closed here, on a loop that
    * is not running, which sees the closes at once. */
-  bool closing = st->log_timer_open || st->retention_timer_open || st->park_timer_open;
+  bool closing = st->log_timer_open || st->retention_timer_open || st->park_timer_open ||
+                 st->listener;
+  listen_stop(st);
   retention_stop(st);
   writes_stop(st);
   if (st->log_timer_open) {
