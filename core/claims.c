@@ -47,6 +47,7 @@ typedef struct claims {
   unsigned asked;         /* what the claim in flight asked for */
   bool starved;           /* the last claim found less than it asked for */
   bool tick_inflight;
+  json_t *renewing;       /* {"id": token} sent by the renewal in flight */
   int64_t heartbeat_ms;   /* the last renewal or rescue storage answered */
   uint64_t claimed_total, rescued_total, lost_total;
   bool warned;            /* a failed claim was logged; quiet until one works */
@@ -59,12 +60,17 @@ bool pipeline_claims(const pipeline *p) { return p->claims != NULL; }
 static void claim_now(claims *c);
 
 /* Freed once its timers closed and no storage op will call back. */
+static void claims_free(claims *c) {
+  json_decref(c->renewing);
+  free(c);
+}
+
 static bool op_done(claims *c) {
   c->ops_inflight--;
   if (!c->closing)
     return false;
   if (c->open_handles == 0 && c->ops_inflight == 0)
-    free(c);
+    claims_free(c);
   return true;
 }
 
@@ -253,23 +259,24 @@ static void on_renewed(void *arg, int status, json_t *ids, const char *next) {
     return;
   }
   c->heartbeat_ms = ids_now_ms();
-  /* What this node holds and storage did not renew was taken over. */
-  execution *ex, *tmp;
-  RB_FOREACH_SAFE(ex, exec_tree, &p->active, tmp) {
-    if (ex->fenced || !json_object_get(ex->record, "lease"))
-      continue;
+  /* A lease the renewal named and storage did not renew was taken over;
+   * only those: what was claimed since was not in it. */
+  size_t i;
+  json_t *id;
+  json_array_foreach(ids, i, id) json_object_del(c->renewing, json_string_value(id));
+  const char *key;
+  json_t *token;
+  json_object_foreach(c->renewing, key, token) {
+    execution *ex = pipeline_find(p, key);
+    const json_t *now = ex ? json_object_get(json_object_get(ex->record, "lease"), "token")
+                           : NULL;
+    if (!ex || ex->fenced || !json_equal(now, token))
+      continue; /* gone, or under a newer lease since */
     if (ex->state != STATE_QUEUED && !attempt_in_flight(ex))
       continue; /* its last write is on its way: that write will tell */
-    bool held = false;
-    size_t i;
-    json_t *id;
-    json_array_foreach(ids, i, id) if (strcmp(json_string_value(id), ex->id) == 0) {
-      held = true;
-      break;
-    }
-    if (!held)
-      claims_lease_lost(ex, "storage did not renew its lease");
+    claims_lease_lost(ex, "storage did not renew its lease");
   }
+  json_object_clear(c->renewing);
   rescue_now(c);
 }
 
@@ -345,11 +352,14 @@ static void on_tick(uv_timer_t *t) {
   if (c->tick_inflight || c->closing)
     return;
   json_t *leases = json_array();
+  json_object_clear(c->renewing);
   execution *ex;
   RB_FOREACH(ex, exec_tree, &p->active) {
     json_t *token = json_object_get(json_object_get(ex->record, "lease"), "token");
-    if (!ex->fenced && json_is_integer(token))
+    if (!ex->fenced && json_is_integer(token)) {
       json_array_append_new(leases, json_pack("{s:s, s:O}", "id", ex->id, "token", token));
+      json_object_set_new(c->renewing, ex->id, json_copy(token));
+    }
   }
   c->tick_inflight = true;
   c->ops_inflight++;
@@ -370,6 +380,7 @@ void claims_start(pipeline *p) {
     return;
   claims *c = xcalloc(1, sizeof *c);
   c->pipeline = p;
+  c->renewing = json_object();
   p->claims = c;
   uv_timer_t *timers[] = {&c->poll, &c->tick, &c->due};
   for (size_t i = 0; i < 3; i++) {
@@ -391,7 +402,7 @@ void claims_start(pipeline *p) {
 static void on_timer_closed(uv_handle_t *h) {
   claims *c = h->data;
   if (--c->open_handles == 0 && c->ops_inflight == 0)
-    free(c);
+    claims_free(c);
 }
 
 void claims_close(pipeline *p) {

@@ -3,7 +3,10 @@ nodes"), each a real execd with the local backend, the HTTP transport and
 the postgres storage, against the private cluster run-multinode.sh started
 (EXECD_PG_CONNINFO, EXECD_PG_CLUSTER).  Every job leaves a marker file of
 its own named after its execution and attempt, so a run twice shows as two
-files.  Leases are short (2 s) so that takeovers happen within the test."""
+files.  Leases are short (3 s) where takeovers are the point, so that they
+happen within the test; 10 s elsewhere, above the stalls a loaded machine
+gives a healthy node (a lease shorter than a stall re-runs an attempt, as
+doc/storage-postgres.md says, though never writes its result twice)."""
 import json
 import os
 import re
@@ -38,7 +41,7 @@ transports: ( {{ plugin = "http"; listen = "127.0.0.1:{port}"; tokens_file = "{s
 
 
 class Node(Daemon):
-    def __init__(self, name, max_running=8, lease="2s", poll="1s"):
+    def __init__(self, name, max_running=8, lease="10s", poll="1s"):
         super().__init__()
         self.name = name
         self.max_running = max_running
@@ -154,23 +157,40 @@ class MultiNode(unittest.TestCase):
         nodes = self.start_nodes(3)
         started = time.time()
         total = 1000
-        acked, refused = self.submit_many(total, self.job(), nodes)
+        acked, refused = self.submit_many(total, self.job(attempts=3), nodes)
         st, pending = self.wait_terminal(acked, 150)
         runs = self.runs()
         succeeded = [i for i in acked if st[i] and st[i][0] == "SUCCEEDED"]
         once = [i for i in acked if runs.get((i, 1)) == 1 and len(
             [k for k in runs if k[0] == i]) == 1]
+        rerun = [i for i in acked if len([k for k in runs if k[0] == i]) > 1]
         duplicated = [i for i in acked if any(v > 1 for k, v in runs.items() if k[0] == i)]
-        lost = [i for i in acked if not st[i] or i in pending or (i, 1) not in runs]
+        lost = [i for i in acked if not st[i] or i in pending]
         by_node = {}
         for i in acked:
             if st[i]:
                 by_node[st[i][2]] = by_node.get(st[i][2], 0) + 1
+        failed = sql("SELECT state, doc::jsonb->'error'->>'code', count(*) FROM execd_executions "
+                     "WHERE state <> 'SUCCEEDED' GROUP BY 1, 2")
+        if failed:
+            print("\nnot succeeded: %s" % failed, flush=True)
+            print(sql("SELECT doc::jsonb->'error'->>'message' FROM execd_executions "
+                      "WHERE state <> 'SUCCEEDED' LIMIT 3"), flush=True)
+        logs = "".join(n.log_text() for n in nodes)
+        print("\nlogged: %d leases lost, %d takeovers" % (logs.count("lease lost"),
+                                                        logs.count("taking over from")))
         self.report("3 nodes, exactly once", submitted=total, acknowledged=len(acked),
-                    refused=refused, succeeded=len(succeeded), **{"run once": len(once)},
+                    refused=refused, succeeded=len(succeeded), **{"run once": len(once),
+                                                                  "re-run after a takeover":
+                                                                  len(rerun)},
                     lost=len(lost), duplicated=len(duplicated),
                     seconds="%.1f" % (time.time() - started),
                     by_node=json.dumps(by_node, sort_keys=True))
+        for i in duplicated[:2]:
+            print("duplicated %s: %s\n%s" % (i, sorted(k for k in runs if k[0] == i), sql(
+                "SELECT doc::jsonb->'history' FROM execd_executions WHERE id = '%s'" % i)))
+            for n in nodes:
+                print("\n".join(l for l in n.log_text().splitlines() if i in l))
         self.assertEqual(len(acked), total)
         self.assertEqual(lost, [])
         self.assertEqual(duplicated, [])
@@ -187,9 +207,9 @@ class MultiNode(unittest.TestCase):
 
     # (b) ------------------------------------------------------------------
     def test_kill9_takeover(self):
-        nodes = self.start_nodes(3, max_running=4)
+        nodes = self.start_nodes(3, max_running=4, lease="3s")
         total = 24
-        acked, _ = self.submit_many(total, self.job("sleep 3", attempts=3), nodes)
+        acked, _ = self.submit_many(total, self.job("sleep 3", attempts=5), nodes)
         victim = nodes[0]
         deadline = time.time() + 30
         while time.time() < deadline:
@@ -223,9 +243,9 @@ class MultiNode(unittest.TestCase):
 
     # (c) ------------------------------------------------------------------
     def test_zombie_node(self):
-        nodes = self.start_nodes(2, max_running=4)
+        nodes = self.start_nodes(2, max_running=4, lease="3s")
         zombie = nodes[0]
-        acked, _ = self.submit_many(8, self.job("sleep 1", attempts=3), nodes)
+        acked, _ = self.submit_many(8, self.job("sleep 1", attempts=5), nodes)
         deadline = time.time() + 30
         while time.time() < deadline:
             on_zombie = [i for i, s in self.states(acked).items()

@@ -741,7 +741,7 @@ static int leased_query(pg_store *st, const char *what, const char *stmt,
   uvpq_query_spec q = {.stmt = stmt, .nparams = backends ? 4 : 3,
                        .values = (const char *[]){query->node, lease, max, backends},
                        .lane = -1};
-  if (uvpq_query(st->pool, &q, on_leased, r) != 0) {
+  if (uvpq_query(st->lease_pool, &q, on_leased, r) != 0) {
     free(r);
     st->host->set_error(st->inst, "the storage is closing");
     return EXECD_EUNAVAIL;
@@ -814,7 +814,7 @@ static int pg_renew(void *self, const char *node, uint64_t lease_ms, const json_
   snprintf(lease, sizeof lease, "%llu", (unsigned long long)lease_ms);
   uvpq_query_spec q = {.stmt = "execd_renew", .nparams = 3,
                        .values = (const char *[]){node, lease, text}, .lane = -1};
-  rc = uvpq_query(st->pool, &q, on_renewed, r);
+  rc = uvpq_query(st->lease_pool, &q, on_renewed, r);
   free(text);
   if (rc != 0) {
     free(r);

@@ -71,6 +71,10 @@ typedef struct pg_store {
   unsigned retention_interval_ms;
 
   uvpq_pool *pool;
+  /* One connection of its own for claims, renewals and takeovers: a
+   * renewal must not wait behind the pool's queued writes, or leases of a
+   * busy node would run out while it is healthy. */
+  uvpq_pool *lease_pool;
   bool stopping;
 
   struct pg_writes writes; /* in call order */
