@@ -61,6 +61,7 @@ static void prepare_run(uv_work_t *req) {
 
 static void begin_running(execution *ex);
 static void adopt_running(execution *ex);
+static void drop_workspace(execution *ex, bool failed);
 
 static void prepare_done(uv_work_t *req, int status) {
   prepare_work *w = req->data;
@@ -114,7 +115,14 @@ void attempt_start(execution *ex) {
   ex->workspace_full = false;
   ex->stdout_len = 0;
   ex->log_skip = 0;
-  attempt_prepare(ex, false);
+  /* Several nodes: nothing runs before storage took this attempt under
+   * the lease (execution.c starts it then), so that an attempt whose
+   * lease was taken over meanwhile never starts, and a started attempt's
+   * number is never handed out again. */
+  if (pipeline_claims(p))
+    ex->await_start = true;
+  else
+    attempt_prepare(ex, false);
 }
 
 void attempt_prepare(execution *ex, bool adopt) {
@@ -330,6 +338,7 @@ void pipeline_job_exited(execd_job *job, const execd_job_exit *e) {
     ex->backend->running--;
     ex->pipeline->running--;
     if (ex->fenced) {
+      drop_workspace(ex, false);
       claims_drop(ex);
       pipeline_schedule(ex->pipeline);
     }

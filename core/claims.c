@@ -236,8 +236,15 @@ void claims_lease_lost(execution *ex, const char *why) {
                 (long long)json_integer_value(json_object_get(lease, "token")), why);
   if (ex->handle)
     ex->backend->ops->signal(ex->backend->inst->self, ex->handle, SIGKILL);
-  if (!attempt_in_flight(ex))
+  if (ex->await_start) { /* counted as running, but nothing started */
+    ex->await_start = false;
+    ex->backend->running--;
+    ex->pipeline->running--;
     claims_drop(ex);
+    pipeline_schedule(ex->pipeline);
+  } else if (!attempt_in_flight(ex)) {
+    claims_drop(ex);
+  }
 }
 
 /* --- renew, then rescue ------------------------------------------------------ */
@@ -272,8 +279,10 @@ static void on_renewed(void *arg, int status, json_t *ids, const char *next) {
                            : NULL;
     if (!ex || ex->fenced || !json_equal(now, token))
       continue; /* gone, or under a newer lease since */
-    if (ex->state != STATE_QUEUED && !attempt_in_flight(ex))
-      continue; /* its last write is on its way: that write will tell */
+    if ((ex->state != STATE_QUEUED && !attempt_in_flight(ex)) ||
+        (ex->state == STATE_RUNNING && !ex->handle))
+      continue; /* its job ended and its last write is on its way: that write
+                 * will tell (the fence refuses it) */
     claims_lease_lost(ex, "storage did not renew its lease");
   }
   json_object_clear(c->renewing);

@@ -271,6 +271,10 @@ static void on_persisted(void *arg, int status, json_t *stored) {
       return;
     }
   }
+  if (status == 0 && ex->await_start && ex->persisted == STATE_STARTING) {
+    ex->await_start = false;
+    attempt_prepare(ex, false);
+  }
   if (ex->write_again) {
     ex->write_again = false;
     execution_persist(ex);

@@ -63,6 +63,8 @@ struct execution {
   size_t stdout_len;
   json_t *exit;          /* what the backend reported */
   bool write_inflight, write_again, finished_notified, released;
+  bool await_start;      /* several nodes: the job starts once storage has
+                          * STARTING (the attempt's number under its lease) */
   bool fenced;           /* several nodes: its lease was taken over; nothing
                           * more of it is written here (claims.c) */
   int refs;              /* timers, thread-pool work, storage ops */
