@@ -293,11 +293,16 @@ class MultiNode(unittest.TestCase):
         # so only a notification gets it to claim what busy accepts.
         busy = Node("busy", max_running=1, poll="1h").start()
         self.nodes.append(busy)
-        idle = Node("idle", max_running=2, poll="1h").start()
-        self.nodes.append(idle)
         status, hog = busy.submit(self.job("sleep 20"))
         self.assertEqual(status, 201)
         busy.wait_state(hog["execution_id"], ["RUNNING"], timeout=20)
+        # Queued in storage, on no node: cancelled there.
+        status, queued = busy.submit(self.job())
+        self.assertEqual(queued["state"], "QUEUED")
+        status, doc = busy.request("POST", "/v1/executions/%s/cancel" % queued["execution_id"])
+        self.assertEqual((status, doc["state"]), (200, "CANCELLED"), doc)
+        idle = Node("idle", max_running=2, poll="1h").start()
+        self.nodes.append(idle)
 
         def woken_once():
             status, doc = busy.submit(self.job())
@@ -314,6 +319,12 @@ class MultiNode(unittest.TestCase):
         self.assertIn("listening again", idle.log_text())
         doc = woken_once()
         self.assertEqual(doc["node"], "idle")
+        # A running execution is cancelled through its node only.
+        status, doc = idle.request("POST", "/v1/executions/%s/cancel" % hog["execution_id"])
+        self.assertEqual(status, 409, doc)
+        self.assertEqual(doc["error"]["code"], "running_elsewhere", doc)
+        status, doc = busy.request("POST", "/v1/executions/%s/cancel" % hog["execution_id"])
+        self.assertEqual((status, doc["state"]), (200, "CANCELLED"), doc)
         self.report("LISTEN connection terminated", **{"listeners terminated": killed,
                     "woken after re-LISTEN": 1})
 
