@@ -262,11 +262,16 @@ static void on_persisted(void *arg, int status, json_t *stored) {
       if (s >= 0)
         ex->persisted = (exec_state)s;
     }
-    if (status == EXECD_ECONFLICT && pipeline_claims(ex->pipeline) &&
-        json_object_get(ex->record, "lease")) {
-      /* The fence refused it: the lease is another node's now. */
+    if (pipeline_claims(ex->pipeline) &&
+        ((status == EXECD_ECONFLICT && json_object_get(ex->record, "lease")) ||
+         ex->await_start)) {
+      /* The fence refused it: the lease is another node's now.  Or the
+       * attempt's start was not stored: it must not run unrecorded (its
+       * lease runs out and the attempt is retried). */
       ex->write_again = false;
-      claims_lease_lost(ex, "storage refused its write (the lease's token changed)");
+      claims_lease_lost(ex, status == EXECD_ECONFLICT
+                                ? "storage refused its write (the lease's token changed)"
+                                : "storage did not store the start of its attempt");
       execution_unref(ex);
       return;
     }
