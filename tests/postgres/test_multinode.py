@@ -305,8 +305,9 @@ class MultiNode(unittest.TestCase):
         self.nodes.append(idle)
 
         def woken_once():
-            status, doc = busy.submit(self.job())
-            self.assertEqual(status, 201)
+            # ?wait= on a node that does not run it: answered from storage.
+            status, doc = busy.submit(self.job(), wait=20)
+            self.assertEqual((status, doc["state"]), (201, "SUCCEEDED"), doc)
             return idle.wait_state(doc["execution_id"], ["SUCCEEDED"], timeout=20)
 
         doc = woken_once()
