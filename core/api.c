@@ -199,6 +199,72 @@ static void answer_when_ended(execution *ex, uint64_t timeout_ms, execd_reply_cb
 
 /* --- submit ------------------------------------------------------------------ */
 
+/* Several nodes: a waiting submit reads the stored record until it ended,
+ * every STORED_WAIT_POLL_MS, or answers with it when the wait runs out. */
+#define STORED_WAIT_POLL_MS 200
+
+typedef struct stored_wait_ctx {
+  uv_timer_t timer;
+  char id[40];
+  int64_t deadline_ms;
+  json_t *last; /* the newest record read (or the accepted one) */
+  unsigned failed_reads;
+  execd_reply_cb cb;
+  void *arg;
+} stored_wait_ctx;
+
+static void stored_wait_free(uv_handle_t *h) {
+  stored_wait_ctx *w = h->data;
+  json_decref(w->last);
+  free(w);
+}
+
+static void stored_wait_poll(uv_timer_t *t);
+
+static void stored_wait_read(void *arg, int status, json_t *record) {
+  stored_wait_ctx *w = arg;
+  if (status == 0 && records_usable(record)) {
+    json_decref(w->last);
+    w->last = json_incref(record);
+  } else if (status != 0) {
+    records_take_error(pipeline_records(api.pipeline), w, NULL);
+  }
+  int s = state_from_name(json_string_value(json_object_get(w->last, "state")));
+  /* FAILED may be followed by RETRY_WAIT at once: it is the end when a
+   * second read still finds it. */
+  bool ended = s >= 0 && state_is_terminal((exec_state)s) &&
+               (s != STATE_FAILED || w->failed_reads++ > 0);
+  if (s != STATE_FAILED)
+    w->failed_reads = 0;
+  if (ended || ids_now_ms() >= w->deadline_ms) {
+    json_t *view = execution_view(w->last);
+    execd_reply r = {sizeof r, 0, NULL, NULL, NULL, view};
+    w->cb(w->arg, &r);
+    json_decref(view);
+    uv_close((uv_handle_t *)&w->timer, stored_wait_free);
+    return;
+  }
+  uv_timer_start(&w->timer, stored_wait_poll, STORED_WAIT_POLL_MS, 0);
+}
+
+static void stored_wait_poll(uv_timer_t *t) {
+  stored_wait_ctx *w = t->data;
+  if (records_get(pipeline_records(api.pipeline), w->id, stored_wait_read, w) != 0)
+    stored_wait_read(w, EXECD_EUNAVAIL, NULL);
+}
+
+static void stored_wait(const json_t *record, unsigned wait_s, execd_reply_cb cb, void *arg) {
+  stored_wait_ctx *w = xcalloc(1, sizeof *w);
+  snprintf(w->id, sizeof w->id, "%s", json_string_value(json_object_get(record, "id")));
+  w->deadline_ms = ids_now_ms() + (int64_t)wait_s * 1000;
+  w->last = json_deep_copy(record);
+  w->cb = cb;
+  w->arg = arg;
+  uv_timer_init(pipeline_loop(api.pipeline), &w->timer);
+  w->timer.data = w;
+  uv_timer_start(&w->timer, stored_wait_poll, STORED_WAIT_POLL_MS, 0);
+}
+
 typedef struct submit_ctx {
   pipeline *pipeline;
   json_t *record;
@@ -227,6 +293,18 @@ static void on_inserted(void *arg, int status, json_t *stored) {
     log_err("submit: storage insert failed: %s (%s)", execd_strerror(status),
             records_take_error(pipeline_records(p), c, "no detail"));
     c->cb(c->arg, &r);
+  } else if (pipeline_claims(p)) {
+    /* Several nodes: stored is accepted; the node that claims it runs it
+     * (a wait answers with the stored document once it ended). */
+    pipeline_accept_claimable(p);
+    if (c->wait_s) {
+      stored_wait(c->record, c->wait_s, c->cb, c->arg);
+    } else {
+      json_t *view = execution_view(c->record);
+      execd_reply r = {sizeof r, 0, NULL, NULL, NULL, view};
+      c->cb(c->arg, &r);
+      json_decref(view);
+    }
   } else {
     execution *ex = pipeline_enqueue(p, c->record, c->agent);
     if (!ex) {
@@ -546,6 +624,49 @@ static void on_removed(void *arg, int status, json_t *record) {
   read_free(c);
 }
 
+/* Several nodes: a cancel of a queued or waiting execution that no node
+ * runs here is a compare-and-set in storage, without a fence (a node that
+ * claimed it meanwhile finds its own next write refused, and drops it). */
+static void on_cancel_stored(void *arg, int status, json_t *stored) {
+  read_ctx *c = arg;
+  if (status == 0) {
+    json_t *view = execution_view(stored);
+    execd_reply r = {sizeof r, 0, NULL, NULL, NULL, view};
+    c->cb(c->arg, &r);
+    json_decref(view);
+  } else {
+    storage_failed("cancel", status, c);
+    char msg[160];
+    snprintf(msg, sizeof msg, "execution %s changed state meanwhile (now %s); try again",
+             c->id, stored ? json_string_value(json_object_get(stored, "state")) : "unknown");
+    execd_reply r = {sizeof r, status == EXECD_ECONFLICT ? EXECD_ECONFLICT : EXECD_EUNAVAIL,
+                     status == EXECD_ECONFLICT ? "conflict" : "storage_error",
+                     status == EXECD_ECONFLICT ? msg : "storage refused the cancel", NULL,
+                     NULL};
+    c->cb(c->arg, &r);
+  }
+  read_free(c);
+}
+
+static int cancel_stored(read_ctx *c, const json_t *record, exec_state from) {
+  json_t *copy = json_deep_copy(record);
+  char now[32];
+  ids_format_time(ids_now_ms(), now);
+  json_object_del(copy, "lease");
+  json_object_set_new(copy, "state", json_string(state_name(STATE_CANCELLED)));
+  json_object_set_new(copy, "error", json_pack("{s:s, s:s, s:n}", "code", "cancelled",
+                                               "message", "cancelled by request", "details"));
+  json_object_set_new(json_object_get(copy, "timestamps"), "finished", json_string(now));
+  json_array_append_new(json_object_get(copy, "history"),
+                        json_pack("{s:s, s:s, s:s, s:s}", "from", state_name(from), "to",
+                                  state_name(STATE_CANCELLED), "at", now, "reason",
+                                  "cancelled by request"));
+  int rc = records_update(pipeline_records(api.pipeline), copy, state_name(from),
+                          on_cancel_stored, c);
+  json_decref(copy);
+  return rc;
+}
+
 static void on_stored_record(void *arg, int status, json_t *record) {
   read_ctx *c = arg;
   pipeline *p = api.pipeline;
@@ -571,8 +692,28 @@ static void on_stored_record(void *arg, int status, json_t *record) {
     r.body = view;
     break;
   case READ_CANCEL: {
+    if (pipeline_claims(p) && (s == STATE_QUEUED || s == STATE_RETRY_WAIT)) {
+      if (cancel_stored(c, record, (exec_state)s) == 0)
+        return;
+      r.status = EXECD_EUNAVAIL;
+      r.code = "storage_error";
+      r.message = "storage refused the cancel";
+      break;
+    }
+    char msg[200];
+    if (pipeline_claims(p) && s >= 0 && !state_is_terminal((exec_state)s)) {
+      snprintf(msg, sizeof msg, "execution %s runs on node %.63s: cancel it through that node",
+               c->id, json_string_value(json_object_get(record, "node"))
+                          ? json_string_value(json_object_get(record, "node"))
+                          : "(another)");
+      r.status = EXECD_ECONFLICT;
+      r.code = "running_elsewhere";
+      r.message = msg;
+      c->cb(c->arg, &r);
+      read_free(c);
+      return;
+    }
     /* Not active in this daemon: only a finished execution gets here. */
-    char msg[128];
     snprintf(msg, sizeof msg, "execution %s already ended (%s)", c->id, state_name(s));
     r.status = EXECD_ECONFLICT;
     r.code = "already_finished";
@@ -922,8 +1063,8 @@ int api_health(execd_instance *inst, execd_reply_cb cb, void *arg) {
   int ready = json_array_size(h.down) == 0 && !pipeline_draining(p);
   if (pipeline_draining(p))
     json_array_append_new(h.down, json_string("execd (shutting down)"));
-  reply_ok(cb, arg, json_pack("{s:b, s:o, s:o}", "ready", ready, "down", h.down, "components",
-                              h.components));
+  reply_ok(cb, arg, json_pack("{s:b, s:o, s:o, s:o}", "ready", ready, "down", h.down,
+                              "components", h.components, "node", pipeline_node_status(p)));
   return 0;
 }
 

@@ -61,12 +61,15 @@ static void prepare_run(uv_work_t *req) {
 
 static void begin_running(execution *ex);
 static void adopt_running(execution *ex);
+static void drop_workspace(execution *ex, bool failed);
 
 static void prepare_done(uv_work_t *req, int status) {
   prepare_work *w = req->data;
   execution *ex = w->ex;
   json_decref(w->checkpoint);
-  if (ex->stop == STOP_CANCEL) {
+  if (ex->fenced) {
+    attempt_finish(ex); /* its lease was taken over: it never starts here */
+  } else if (ex->stop == STOP_CANCEL) {
     ex->exit = json_pack("{s:i}", "exit_code", -1);
     attempt_finish(ex);
   } else if (status != 0 || w->rc != 0) {
@@ -92,6 +95,7 @@ void attempt_start(execution *ex) {
   json_object_set_new(ex->record, "attempts", json_integer(attempt));
   json_object_set_new(ex->record, "error", json_null());
   json_object_set_new(ex->record, "retry_at", json_null());
+  json_object_set_new(ex->record, "node", json_string(p->cfg->node));
   /* Where this attempt's output starts in the stored log: after a restart
    * an adopted attempt's replayed output is matched against it. */
   json_object_set_new(ex->record, "log_start", json_integer((json_int_t)ex->log_stored));
@@ -111,7 +115,14 @@ void attempt_start(execution *ex) {
   ex->workspace_full = false;
   ex->stdout_len = 0;
   ex->log_skip = 0;
-  attempt_prepare(ex, false);
+  /* Several nodes: nothing runs before storage took this attempt under
+   * the lease (execution.c starts it then), so that an attempt whose
+   * lease was taken over meanwhile never starts, and a started attempt's
+   * number is never handed out again. */
+  if (pipeline_claims(p))
+    ex->await_start = true;
+  else
+    attempt_prepare(ex, false);
 }
 
 void attempt_prepare(execution *ex, bool adopt) {
@@ -320,11 +331,17 @@ void pipeline_job_exited(execd_job *job, const execd_job_exit *e) {
   ex->handle = NULL;
   uv_timer_stop(&ex->timer);
   uv_timer_stop(&ex->kill_timer);
-  if (ex->pipeline->abandoning) {
+  if (ex->pipeline->abandoning || ex->fenced) {
     /* Stopped by the shutdown: its record stays as storage has it, and
-     * recovery concludes the attempt at the next start. */
+     * recovery concludes the attempt at the next start.  Or its lease was
+     * taken over: the node that holds it now concludes it. */
     ex->backend->running--;
     ex->pipeline->running--;
+    if (ex->fenced) {
+      drop_workspace(ex, false);
+      claims_drop(ex);
+      pipeline_schedule(ex->pipeline);
+    }
     execution_unref(ex); /* the backend's */
     return;
   }
@@ -428,7 +445,11 @@ static void schedule_retry(execution *ex, int64_t delay_ms) {
   json_object_set_new(ex->record, "retry_at", json_string(at));
   char reason[96];
   snprintf(reason, sizeof reason, "retrying in %lld ms", (long long)delay_ms);
-  if (execution_transition(ex, STATE_RETRY_WAIT, reason) == 0)
+  if (execution_transition(ex, STATE_RETRY_WAIT, reason) != 0)
+    return;
+  if (pipeline_claims(ex->pipeline))
+    claims_wake(ex->pipeline, delay_ms); /* the stored row is the timer */
+  else
     uv_timer_start(&ex->timer, attempt_retry_timer, (uint64_t)(delay_ms > 0 ? delay_ms : 1), 0);
 }
 
@@ -476,6 +497,12 @@ void attempt_finish(execution *ex) {
   pipeline *p = ex->pipeline;
   ex->backend->running--;
   p->running--;
+  if (ex->fenced) { /* the node holding its lease now concludes it */
+    drop_workspace(ex, false);
+    claims_drop(ex);
+    pipeline_schedule(p);
+    return;
+  }
   json_t *exit = ex->exit;
   json_t *result = json_object_get(ex->record, "result");
   if (!json_is_object(result)) {

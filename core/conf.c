@@ -2,6 +2,7 @@
  * against the keys it knows and converts plugin blocks to JSON. */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -251,6 +252,8 @@ static int parse_resources(cfg_ctx *c, const config_setting_t *g, const char *pa
   return 0;
 }
 
+static bool node_name_valid(const char *s);
+
 static int parse_daemon(cfg_ctx *c, execd_config *cfg, const config_setting_t *g) {
   char p[256];
   if (config_setting_type(g) != CONFIG_TYPE_GROUP)
@@ -290,6 +293,21 @@ static int parse_daemon(cfg_ctx *c, execd_config *cfg, const config_setting_t *g
       rc = get_bool(c, m, p, &cfg->keep_failed_workspaces);
     } else if (strcmp(name, "tokens_file") == 0) {
       rc = get_string(c, m, p, &cfg->tokens_file);
+    } else if (strcmp(name, "node") == 0) {
+      free(cfg->node);
+      cfg->node = NULL;
+      rc = get_string(c, m, p, &cfg->node);
+      if (!rc && !node_name_valid(cfg->node))
+        rc = fail(c, config_setting_source_line(m), p,
+                  "expected 1 to 63 letters, digits, '.', '_' or '-'");
+    } else if (strcmp(name, "lease") == 0) {
+      rc = get_duration(c, m, p, &cfg->lease_ms);
+      if (!rc && (cfg->lease_ms < 500 || cfg->lease_ms > 3600000))
+        rc = fail(c, config_setting_source_line(m), p, "expected from 500ms to 1h");
+    } else if (strcmp(name, "claim_poll") == 0) {
+      rc = get_duration(c, m, p, &cfg->claim_poll_ms);
+      if (!rc && (cfg->claim_poll_ms < 50 || cfg->claim_poll_ms > 3600000))
+        rc = fail(c, config_setting_source_line(m), p, "expected from 50ms to 1h");
     } else if (strcmp(name, "limits") == 0) {
       request_limits *l = &cfg->limits;
       if (config_setting_type(m) != CONFIG_TYPE_GROUP)
@@ -336,7 +354,7 @@ static int parse_daemon(cfg_ctx *c, execd_config *cfg, const config_setting_t *g
       rc = fail(c, config_setting_source_line(m), p,
                 "unknown setting (known: state_dir, plugin_dir, agents_dir, max_running, "
                 "max_queued, log_level, kill_grace, shutdown_grace, "
-                "keep_failed_workspaces, limits, tokens_file)");
+                "keep_failed_workspaces, limits, tokens_file, node, lease, claim_poll)");
     }
     if (rc)
       return rc;
@@ -642,7 +660,24 @@ static int parse_agents(cfg_ctx *c, execd_config *cfg, const config_setting_t *l
   return 0;
 }
 
+/* A node's name: short, and safe in logs, documents and SQL values. */
+static bool node_name_valid(const char *s) {
+  size_t n = strlen(s);
+  if (n == 0 || n > 63)
+    return false;
+  for (; *s; s++)
+    if (!isalnum((unsigned char)*s) && !strchr("._-", *s))
+      return false;
+  return true;
+}
+
 static void set_defaults(execd_config *cfg) {
+  char host[256] = "";
+  if (gethostname(host, sizeof host - 1) != 0 || !node_name_valid(host))
+    snprintf(host, sizeof host, "execd");
+  cfg->node = xstrdup(host);
+  cfg->lease_ms = 30000;
+  cfg->claim_poll_ms = 5000;
   cfg->state_dir = xstrdup(LOCALSTATEDIR "/lib/execd");
   cfg->plugin_dir = xstrdup(PLUGINDIR);
   cfg->max_running = 16;
@@ -941,6 +976,7 @@ void config_free(execd_config *cfg) {
   free(cfg->state_dir);
   free(cfg->plugin_dir);
   free(cfg->tokens_file);
+  free(cfg->node);
   free(cfg->default_backend);
   free(cfg->agents_dir);
   catalog_free(cfg->catalog);

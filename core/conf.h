@@ -63,6 +63,11 @@ typedef struct execd_config {
   bool keep_failed_workspaces;
   request_limits limits;
   char *tokens_file; /* bearer tokens and tenants (tenants.h), or NULL: anonymous */
+  /* several nodes on one store (claims.h): this node's name (default the
+   * host name), its leases' length and the fallback poll's interval */
+  char *node;
+  int64_t lease_ms;
+  int64_t claim_poll_ms;
   /* plugins */
   plugin_block storage;
   plugin_block *backends;

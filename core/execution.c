@@ -135,6 +135,9 @@ json_t *execution_view(const json_t *r) {
   json_t *h = json_object_get(r, "history");
   if (h)
     json_object_set(view, "history", h);
+  json_t *node = json_object_get(r, "node");
+  if (json_is_string(node))
+    json_object_set(view, "node", node);
   json_t *ra = json_object_get(r, "retry_at");
   if (ra && !json_is_null(ra))
     json_object_set(view, "retry_at", ra);
@@ -215,6 +218,8 @@ void execution_notify_done(execution *ex) {
 
 int execution_transition(execution *ex, exec_state to, const char *reason) {
   exec_state from = ex->state;
+  if (ex->fenced)
+    return EXECD_ECONFLICT; /* another node holds its lease */
   if (!state_transition_allowed(from, to)) {
     execution_log(EXECD_LOG_ERR, ex, "refused invalid transition %s -> %s (%s)",
                   state_name(from), state_name(to), reason);
@@ -257,10 +262,32 @@ static void on_persisted(void *arg, int status, json_t *stored) {
       if (s >= 0)
         ex->persisted = (exec_state)s;
     }
+    if (pipeline_claims(ex->pipeline) &&
+        ((status == EXECD_ECONFLICT && json_object_get(ex->record, "lease")) ||
+         ex->await_start)) {
+      /* The fence refused it: the lease is another node's now.  Or the
+       * attempt's start was not stored: it must not run unrecorded (its
+       * lease runs out and the attempt is retried). */
+      ex->write_again = false;
+      claims_lease_lost(ex, status == EXECD_ECONFLICT
+                                ? "storage refused its write (the lease's token changed)"
+                                : "storage did not store the start of its attempt");
+      execution_unref(ex);
+      return;
+    }
+  }
+  if (status == 0 && ex->await_start && ex->persisted == STATE_STARTING) {
+    ex->await_start = false;
+    attempt_prepare(ex, false);
   }
   if (ex->write_again) {
     ex->write_again = false;
     execution_persist(ex);
+  } else if (pipeline_claims(ex->pipeline) && ex->state == STATE_RETRY_WAIT &&
+             ex->persisted == STATE_RETRY_WAIT) {
+    /* Several nodes: the stored row waits for its retry_at, and whichever
+     * node claims it then runs the next attempt. */
+    claims_drop(ex);
   } else if (state_is_terminal(ex->state) && !ex->finished_notified &&
              ex->persisted == ex->state) {
     ex->finished_notified = true;
@@ -272,6 +299,8 @@ static void on_persisted(void *arg, int status, json_t *stored) {
 }
 
 void execution_persist(execution *ex) {
+  if (ex->fenced)
+    return;
   if (ex->write_inflight) {
     ex->write_again = true;
     return;

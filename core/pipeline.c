@@ -67,6 +67,7 @@ int pipeline_add_transport(pipeline *p, execd_instance *inst) {
 void pipeline_close(pipeline *p) {
   /* Whatever is left stays in storage as it is and is recovered at the
    * next start; only memory is released here. */
+  claims_close(p);
   execution *ex, *next;
   RB_FOREACH_SAFE(ex, exec_tree, &p->active, next) {
     scheduler_remove(&p->sched, &ex->queue);
@@ -163,6 +164,11 @@ execution *pipeline_enqueue(pipeline *p, json_t *record, struct agent *accepted_
   return ex;
 }
 
+void pipeline_accept_claimable(pipeline *p) {
+  p->accepted_total++;
+  claims_wake(p, 0);
+}
+
 execution *pipeline_find(pipeline *p, const char *id) {
   execution key;
   snprintf(key.id, sizeof key.id, "%s", id);
@@ -189,4 +195,5 @@ void pipeline_schedule(pipeline *p) {
       break;
     attempt_start(from_entry(e));
   }
+  claims_kick(p);
 }

@@ -50,6 +50,14 @@ uv_loop_t *pipeline_loop(const pipeline *p);
 const execd_config *pipeline_config(const pipeline *p);
 records *pipeline_records(pipeline *p);
 bool pipeline_draining(const pipeline *p);
+/* Several nodes (claims.c): executions are claimed from storage, not run
+ * where they were accepted. */
+bool pipeline_claims(const pipeline *p);
+/* An accepted execution stored for whichever node claims it. */
+void pipeline_accept_claimable(pipeline *p);
+/* This node for /readyz: {"name", "claims", and with claims "heartbeat",
+ * "lease_ms", "leases", "claimed", "taken_over", "lost"}; a new reference. */
+json_t *pipeline_node_status(const pipeline *p);
 size_t pipeline_queue_depth(const pipeline *p);
 /* A request refused before it was stored. */
 void pipeline_count_rejected(pipeline *p);

@@ -1,6 +1,6 @@
 /* The pipeline's structs and the functions its own files share
  * (pipeline.c, execution.c, attempt.c, job_output.c, recovery.c,
- * drain.c).  Every other core file includes pipeline.h only. */
+ * drain.c, claims.c).  Every other core file includes pipeline.h only. */
 #ifndef EXECD_CORE_PIPELINE_INTERNAL_H
 #define EXECD_CORE_PIPELINE_INTERNAL_H
 
@@ -63,6 +63,10 @@ struct execution {
   size_t stdout_len;
   json_t *exit;          /* what the backend reported */
   bool write_inflight, write_again, finished_notified, released;
+  bool await_start;      /* several nodes: the job starts once storage has
+                          * STARTING (the attempt's number under its lease) */
+  bool fenced;           /* several nodes: its lease was taken over; nothing
+                          * more of it is written here (claims.c) */
   int refs;              /* timers, thread-pool work, storage ops */
   waiter *waiters;
 };
@@ -93,6 +97,7 @@ struct pipeline {
   uint64_t attempts_total;
   int64_t started_ms;
   recover_ctx *recovery; /* while recovery runs at start */
+  struct claims *claims; /* several nodes: claims and leases (claims.c), or NULL */
 };
 
 /* pipeline.c */
@@ -144,6 +149,21 @@ void attempt_retry_timer(uv_timer_t *t);
 /* job_output.c: the job's output lines */
 /* Emits what is left in the line splitters (the last lines without newline). */
 void job_output_flush(execution *ex);
+
+/* claims.c: several nodes on one store (storage with claim, ABI 1.6) */
+/* Claiming starts: timers, the storage's wake-ups. */
+void claims_start(pipeline *p);
+/* Timers close; nothing is claimed any more. */
+void claims_close(pipeline *p);
+/* Slots may be free: claim what fits (unless storage said it has none). */
+void claims_kick(pipeline *p);
+/* Work may be claimable now (a submit here, a retry due after delay_ms). */
+void claims_wake(pipeline *p, int64_t delay_ms);
+/* The execution's lease was taken over: stop its job, write nothing more,
+ * leave memory once no attempt of it is in flight. */
+void claims_lease_lost(execution *ex, const char *why);
+/* A fenced execution's attempt is over: it leaves memory. */
+void claims_drop(execution *ex);
 
 /* recovery.c */
 /* One adopt or log count of recovery is done. */

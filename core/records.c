@@ -56,6 +56,37 @@ int records_log_marks(const records *r, const char *id, uint64_t from, uint64_t 
   return r->ops->log_marks(r->inst->self, id, from, to, cb, arg);
 }
 
+/* The claim ops come together: a storage with claim has all four but
+ * watch_work, which may be absent (the core polls). */
+bool records_has_claims(const records *r) {
+  return r->ops->claim && r->ops->rescue && r->ops->renew;
+}
+
+int records_claim(const records *r, const execd_claim_query *q, execd_list_cb cb, void *arg) {
+  if (!records_has_claims(r))
+    return EXECD_ENOTSUP;
+  return r->ops->claim(r->inst->self, q, cb, arg);
+}
+
+int records_rescue(const records *r, const execd_claim_query *q, execd_list_cb cb, void *arg) {
+  if (!records_has_claims(r))
+    return EXECD_ENOTSUP;
+  return r->ops->rescue(r->inst->self, q, cb, arg);
+}
+
+int records_renew(const records *r, const char *node, uint64_t lease_ms, const json_t *leases,
+                  execd_list_cb cb, void *arg) {
+  if (!records_has_claims(r))
+    return EXECD_ENOTSUP;
+  return r->ops->renew(r->inst->self, node, lease_ms, leases, cb, arg);
+}
+
+int records_watch_work(const records *r, void (*wake)(void *arg), void *arg) {
+  if (!r->ops->watch_work)
+    return EXECD_ENOTSUP;
+  return r->ops->watch_work(r->inst->self, wake, arg);
+}
+
 int records_health(const records *r) {
   instance_clear_error(r->inst);
   return r->ops->health ? r->ops->health(r->inst->self) : 0;

@@ -39,6 +39,14 @@ int records_log_read(const records *r, const char *id, uint64_t offset, size_t m
 int records_log_marks(const records *r, const char *id, uint64_t from, uint64_t to,
                       execd_log_marks_cb cb, void *arg);
 bool records_has_log_marks(const records *r);
+/* Several nodes (ABI 1.6): whether storage claims, and its claim ops
+ * (include/execd/storage.h); EXECD_ENOTSUP without them. */
+bool records_has_claims(const records *r);
+int records_claim(const records *r, const execd_claim_query *q, execd_list_cb cb, void *arg);
+int records_rescue(const records *r, const execd_claim_query *q, execd_list_cb cb, void *arg);
+int records_renew(const records *r, const char *node, uint64_t lease_ms, const json_t *leases,
+                  execd_list_cb cb, void *arg);
+int records_watch_work(const records *r, void (*wake)(void *arg), void *arg);
 /* 0 when the storage is usable now (or has no health op); clears the
  * error detail first so that what follows belongs to this check. */
 int records_health(const records *r);

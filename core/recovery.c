@@ -293,6 +293,11 @@ int pipeline_recover(pipeline *p, void (*cb)(void *arg, int status), void *arg) 
   c->cb = cb;
   c->arg = arg;
   p->recovery = c;
+  /* Several nodes: nothing is taken back by listing (another node may run
+   * it); this node claims, and takes over expired leases (claims.c). */
+  claims_start(p);
+  if (p->claims)
+    c->state_index = (int)(sizeof recover_states / sizeof recover_states[0]);
   recover_next(c);
   return 0;
 }

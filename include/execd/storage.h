@@ -71,6 +71,8 @@ typedef struct execd_list_query {
   const char *created_before; /* RFC 3339, exclusive, or NULL */
 } execd_list_query;
 
+struct execd_claim_query;
+
 typedef struct execd_storage_ops {
   uint32_t struct_size;
 
@@ -120,7 +122,57 @@ typedef struct execd_storage_ops {
    * May be NULL: then execd answers timestamp requests with 400. */
   int (*log_marks)(void *self, const char *id, uint64_t from, uint64_t to,
                    execd_log_marks_cb cb, void *arg);
+
+  /* ---- since ABI 1.6: several execd nodes on one store (the core reads
+   * these only when struct_size covers them; a storage without claim runs
+   * one node, which schedules from memory) -------------------------------
+   *
+   * A node claims executions from storage instead of running those it
+   * accepted.  A claimed record carries a lease, written into the record by
+   * storage as "lease": {"node", "token", "expires"} (expires in ms since
+   * the epoch): the node that holds it runs the execution.  The token is the
+   * fencing token: it changes with every claim and rescue, and every update
+   * of a record whose "lease" has a "token" is applied only if the stored
+   * lease has that token, in the same statement as the compare-and-set on
+   * state (else EXECD_ECONFLICT with the stored record).  An update to a
+   * state other than QUEUED, STARTING or RUNNING releases the lease; an
+   * update to RETRY_WAIT makes the record claimable again once its
+   * "retry_at" is due.  doc/storage-postgres.md, "Several nodes". */
+
+  /* Claims up to query->max executions for query->node: QUEUED and not
+   * leased (or their lease expired), or RETRY_WAIT with retry_at due;
+   * with a backend among query->backends; by priority (highest first),
+   * then age.  A lease of query->lease_ms each.  cb: the claimed records
+   * (with "lease"), possibly none. */
+  int (*claim)(void *self, const struct execd_claim_query *query, execd_list_cb cb,
+               void *arg);
+  /* Takes over up to query->max STARTING or RUNNING executions whose lease
+   * expired (their node stopped renewing it), with a new lease for
+   * query->node (backends is not used).  cb: the records taken (with their
+   * new "lease"); the caller ends their attempt as lost. */
+  int (*rescue)(void *self, const struct execd_claim_query *query, execd_list_cb cb,
+                void *arg);
+  /* Extends by lease_ms the leases node holds: leases is a JSON array of
+   * {"id", "token"}.  cb: records is an array of the ids whose lease was
+   * extended; a lease missing there was taken over (or released). */
+  int (*renew)(void *self, const char *node, uint64_t lease_ms, const json_t *leases,
+               execd_list_cb cb, void *arg);
+  /* Calls wake(arg), on the loop, whenever work may have become claimable
+   * (a record inserted or made QUEUED, by any node; a lost notification
+   * channel re-established).  One registration per instance; wake NULL
+   * ends it.  May be NULL: the core then polls. */
+  int (*watch_work)(void *self, void (*wake)(void *arg), void *arg);
 } execd_storage_ops;
+
+/* What claim and rescue take.  Since ABI 1.6. */
+typedef struct execd_claim_query {
+  uint32_t struct_size;
+  const char *node;              /* the claiming node's name */
+  unsigned max;                  /* at most this many records */
+  uint64_t lease_ms;             /* each lease runs this long unless renewed */
+  const char *const *backends;   /* claim: backend names with room */
+  size_t n_backends;
+} execd_claim_query;
 
 #ifdef __cplusplus
 }

@@ -16,12 +16,14 @@
  * 1.5  execd_host: authenticate() (a bearer token's tenant, from the
  *      daemon's tokens file, for every transport); usage() (what a
  *      tenant's executions used, by tenant or agent).
+ * 1.6  execd_storage_ops: claim(), rescue(), renew(), watch_work() (several
+ *      execd nodes on one store: leases with fencing tokens).
  */
 #ifndef EXECD_VERSION_H
 #define EXECD_VERSION_H
 
 #define EXECD_ABI_MAJOR 1
-#define EXECD_ABI_MINOR 5
+#define EXECD_ABI_MINOR 6
 
 /* Marks the one symbol a plugin exports (built with -fvisibility=hidden). */
 #if defined(__GNUC__)

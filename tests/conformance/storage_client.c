@@ -103,6 +103,36 @@ int sc_update_async(const json_t *rec, const char *expected_state,
   CALL(sc_ops()->update(plugin->self, rec, expected_state, on_store, r));
 }
 
+static bool has_claims(void) {
+  const execd_storage_ops *o = sc_ops();
+  return o->struct_size > offsetof(execd_storage_ops, renew) && o->claim && o->rescue &&
+         o->renew;
+}
+
+int sc_claim(const execd_claim_query *q, sc_result *r) {
+  if (!has_claims())
+    return SC_NO_OP;
+  CALL_AND_WAIT(sc_ops()->claim(plugin->self, q, on_list, r));
+}
+
+int sc_rescue(const execd_claim_query *q, sc_result *r) {
+  if (!has_claims())
+    return SC_NO_OP;
+  CALL_AND_WAIT(sc_ops()->rescue(plugin->self, q, on_list, r));
+}
+
+int sc_rescue_async(const execd_claim_query *q, sc_result *r) {
+  if (!has_claims())
+    return SC_NO_OP;
+  CALL(sc_ops()->rescue(plugin->self, q, on_list, r));
+}
+
+int sc_renew(const char *node, uint64_t lease_ms, const json_t *leases, sc_result *r) {
+  if (!has_claims())
+    return SC_NO_OP;
+  CALL_AND_WAIT(sc_ops()->renew(plugin->self, node, lease_ms, leases, on_list, r));
+}
+
 int sc_insert(const json_t *rec, sc_result *r) {
   CALL_AND_WAIT(sc_ops()->insert(plugin->self, rec, on_store, r));
 }

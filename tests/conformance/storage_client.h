@@ -46,6 +46,12 @@ int sc_log_read(const char *id, uint64_t offset, size_t max, sc_result *r);
 #define SC_NO_OP (-1001)
 int sc_log_marks(const char *id, uint64_t from, uint64_t to, sc_result *r);
 void sc_clear(sc_result *r);
+/* Several nodes (ABI 1.6): SC_NO_OP if the plugin has no claim ops.
+ * claim and rescue fill r->records; renew fills r->records with ids. */
+int sc_claim(const execd_claim_query *q, sc_result *r);
+int sc_rescue(const execd_claim_query *q, sc_result *r);
+int sc_rescue_async(const execd_claim_query *q, sc_result *r);
+int sc_renew(const char *node, uint64_t lease_ms, const json_t *leases, sc_result *r);
 
 /* Starts an op whose callback fills r, without waiting; sc_wait waits. */
 int sc_insert_async(const json_t *rec, sc_result *r);

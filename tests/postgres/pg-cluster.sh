@@ -6,6 +6,7 @@
 #   pg-cluster.sh start DIR PORT   prints the libpq conninfo of database "execd"
 #   pg-cluster.sh pause DIR        stops the server, keeping its data
 #   pg-cluster.sh resume DIR       starts it again
+#   pg-cluster.sh restart DIR      pg_ctl restart -m fast
 #   pg-cluster.sh psql DIR PORT SQL  prints the value of one query
 #   pg-cluster.sh stop DIR         stops the server and removes DIR
 # PORT only names the socket (.s.PGSQL.PORT); the tests use 15400-15499.
@@ -62,6 +63,10 @@ CONF
   ;;
 pause) # DIR: the server stops, its data stays (tests of an outage)
   as_owner "$bindir/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
+  ;;
+restart) # DIR: pg_ctl restart -m fast (connections are cut, data stays)
+  as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -m fast -w -t 60 \
+    restart >/dev/null
   ;;
 resume) # DIR
   as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null

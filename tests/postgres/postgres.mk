@@ -15,5 +15,7 @@ tests_unit_test_postgres_storage_CFLAGS = $(TEST_CFLAGS) $(PQ_CFLAGS) \
 tests_unit_test_postgres_storage_LDADD = tests/conformance/libharness.la \
 	$(CHECK_LIBS) $(PQ_LIBS) $(UV_LIBS) $(JANSSON_LIBS)
 TESTS += tests/postgres/run-postgres.sh
+TESTS += tests/postgres/run-multinode.sh
 endif
 EXTRA_DIST += tests/postgres/run-postgres.sh tests/postgres/pg-cluster.sh
+EXTRA_DIST += tests/postgres/run-multinode.sh tests/postgres/test_multinode.py

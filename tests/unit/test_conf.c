@@ -95,6 +95,37 @@ START_TEST(errors_name_file_line_setting) {
 }
 END_TEST
 
+/* Several nodes: the node's name (default the host name), its lease and
+ * poll, each bounded. */
+START_TEST(node_and_leases) {
+  char err[1024];
+  execd_config *cfg = NULL;
+  write_conf("backends = ({plugin=\"local\";});\n");
+  ck_assert_int_eq(config_load(path, &cfg, err, sizeof err), 0);
+  unlink(path);
+  ck_assert(cfg->node && cfg->node[0]);
+  ck_assert_int_eq(cfg->lease_ms, 30000);
+  ck_assert_int_eq(cfg->claim_poll_ms, 5000);
+  config_free(cfg);
+  write_conf("backends = ({plugin=\"local\";});\n"
+             "daemon: { node = \"worker-1.b_2\"; lease = \"2s\"; claim_poll = \"250ms\"; };\n");
+  ck_assert_int_eq(config_load(path, &cfg, err, sizeof err), 0);
+  unlink(path);
+  ck_assert_str_eq(cfg->node, "worker-1.b_2");
+  ck_assert_int_eq(cfg->lease_ms, 2000);
+  ck_assert_int_eq(cfg->claim_poll_ms, 250);
+  config_free(cfg);
+  expect_error("backends = ({plugin=\"local\";});\ndaemon: { node = \"a b\"; };", ":2:",
+               "daemon.node");
+  expect_error("backends = ({plugin=\"local\";});\ndaemon: { node = \"\"; };", ":2:",
+               "daemon.node");
+  expect_error("backends = ({plugin=\"local\";});\ndaemon: { lease = \"100ms\"; };", ":2:",
+               "daemon.lease");
+  expect_error("backends = ({plugin=\"local\";});\ndaemon: { claim_poll = \"2h\"; };",
+               ":2:", "daemon.claim_poll");
+}
+END_TEST
+
 /* The workspace quota is a size in defaults (and agents' resources), at
  * least 1M: the input must fit in the tmpfs. */
 START_TEST(workspace_max_is_a_size) {
@@ -330,6 +361,7 @@ int main(void) {
 Suite *s = suite_create("conf");
   TCase *tc = tcase_create("all");
   tcase_add_test(tc, loads_good_config);
+  tcase_add_test(tc, node_and_leases);
   tcase_add_test(tc, long_string_parses);
   tcase_add_test(tc, config_must_be_a_regular_file);
   tcase_add_test(tc, bounded_file_reads_only_small_regular_files);

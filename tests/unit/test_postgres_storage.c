@@ -212,17 +212,156 @@ static void private_schema(char *out, size_t size, const char *schema) {
 
 /* The harness runs one loop: a second instance is loaded alone (stopping
  * one runs the loop until no handle is left, the other's included). */
+/* --- several nodes: claims, leases, the fence ------------------------------ */
+
+static json_t *queued(const char *backend, int priority, char id[37]) {
+  sc_new_id(id);
+  json_t *rec = sc_record(id, tenant, "QUEUED", NULL, NULL, NULL, 0);
+  json_object_set_new(rec, "backend", json_string(backend));
+  json_object_set_new(rec, "priority", json_integer(priority));
+  sc_result r = {0};
+  ck_assert_int_eq(sc_insert(rec, &r), 0);
+  ck_assert_int_eq(r.status, 0);
+  sc_clear(&r);
+  return rec;
+}
+
+/* claim by node, one backend; the claimed records (a new reference). */
+static json_t *claim(const char *node, const char *backend, unsigned max, uint64_t lease_ms) {
+  const char *names[] = {backend};
+  execd_claim_query q = {sizeof q, node, max, lease_ms, names, 1};
+  sc_result r = {0};
+  ck_assert_int_eq(sc_claim(&q, &r), 0);
+  ck_assert_int_eq(r.status, 0);
+  json_t *out = json_incref(r.records);
+  sc_clear(&r);
+  return out;
+}
+
+/* rec's update carrying lease (borrowed): the status. */
+static int fenced_update(json_t *rec, const json_t *lease, const char *from, const char *to) {
+  json_object_set(rec, "lease", (json_t *)lease);
+  json_object_set_new(rec, "state", json_string(to));
+  sc_result r = {0};
+  ck_assert_int_eq(sc_update(rec, from, &r), 0);
+  int status = r.status;
+  sc_clear(&r);
+  return status;
+}
+
+static const json_t *find_record(const json_t *records, const char *id) {
+  size_t i;
+  json_t *r;
+  json_array_foreach(records, i, r) if (strcmp(id_of(r), id) == 0) return r;
+  return NULL;
+}
+
+START_TEST(test_claims_leases_and_the_fence) {
+  char backend[64], low[37], high[37], id[37];
+  sc_new_id(id);
+  snprintf(backend, sizeof backend, "b-%s", id);
+  json_t *a = queued(backend, 0, low);
+  json_t *b = queued(backend, 5, high);
+  /* Priority first, and never more than asked. */
+  json_t *got = claim("node-a", backend, 1, 300);
+  ck_assert_int_eq(json_array_size(got), 1);
+  ck_assert_str_eq(id_of(json_array_get(got, 0)), high);
+  json_t *lease_b = json_incref(json_object_get(json_array_get(got, 0), "lease"));
+  ck_assert_str_eq(json_string_value(json_object_get(lease_b, "node")), "node-a");
+  json_decref(got);
+  got = claim("node-b", backend, 5, 300);
+  ck_assert_int_eq(json_array_size(got), 1);
+  ck_assert_str_eq(id_of(json_array_get(got, 0)), low);
+  json_decref(got);
+  got = claim("node-b", backend, 5, 300); /* both are leased */
+  ck_assert_int_eq(json_array_size(got), 0);
+  json_decref(got);
+
+  /* node-a starts it under its lease; the lease runs out unrenewed. */
+  ck_assert_int_eq(fenced_update(b, lease_b, "QUEUED", "STARTING"), 0);
+  ck_assert_int_eq(fenced_update(b, lease_b, "STARTING", "RUNNING"), 0);
+  usleep(400 * 1000);
+  execd_claim_query rq = {sizeof rq, "node-b", 100, 5000, NULL, 0};
+  sc_result r = {0};
+  ck_assert_int_eq(sc_rescue(&rq, &r), 0);
+  const json_t *taken = find_record(r.records, high);
+  ck_assert_msg(taken != NULL, "the expired lease was not taken over");
+  json_t *lease_new = json_incref(json_object_get(taken, "lease"));
+  sc_clear(&r);
+  ck_assert_int_gt(json_integer_value(json_object_get(lease_new, "token")),
+                   json_integer_value(json_object_get(lease_b, "token")));
+  /* node-a's late write (its result) is refused by the fence... */
+  ck_assert_int_eq(fenced_update(b, lease_b, "RUNNING", "SUCCEEDED"), EXECD_ECONFLICT);
+  ck_assert_int_eq(sc_get(high, &r), 0);
+  ck_assert_str_eq(json_string_value(json_object_get(r.record, "state")), "RUNNING");
+  sc_clear(&r);
+  /* ... node-b's is applied; a renewal of node-a's old lease finds nothing. */
+  ck_assert_int_eq(fenced_update(b, lease_new, "RUNNING", "FAILED"), 0);
+  json_t *leases = json_pack("[{s:s, s:O}]", "id", high, "token",
+                             json_object_get(lease_b, "token"));
+  ck_assert_int_eq(sc_renew("node-a", 5000, leases, &r), 0);
+  ck_assert_int_eq(json_array_size(r.records), 0);
+  sc_clear(&r);
+  json_decref(leases);
+  json_decref(lease_b);
+  json_decref(lease_new);
+  json_decref(a);
+  json_decref(b);
+}
+END_TEST
+
+/* A rescuer racing a completion: the completion and the takeover are sent
+ * together on two connections; exactly one of them wins, every time. */
+START_TEST(test_rescuer_races_a_completion) {
+  char backend[64], id[37];
+  sc_new_id(id);
+  snprintf(backend, sizeof backend, "race-%s", id);
+  int completed = 0, rescued = 0;
+  for (int round = 0; round < 20; round++) {
+    json_t *rec = queued(backend, 0, id);
+    json_t *got = claim("node-a", backend, 1, 100);
+    ck_assert_int_eq(json_array_size(got), 1);
+    json_t *lease = json_incref(json_object_get(json_array_get(got, 0), "lease"));
+    json_decref(got);
+    ck_assert_int_eq(fenced_update(rec, lease, "QUEUED", "RUNNING"), 0);
+    usleep(150 * 1000);
+    json_object_set_new(rec, "state", json_string("SUCCEEDED"));
+    sc_result done = {0}, take = {0};
+    execd_claim_query rq = {sizeof rq, "node-b", 100, 5000, NULL, 0};
+    ck_assert_int_eq(sc_update_async(rec, "RUNNING", &done), 0);
+    ck_assert_int_eq(sc_rescue_async(&rq, &take), 0);
+    ck_assert_int_eq(sc_wait(&done), 0);
+    ck_assert_int_eq(sc_wait(&take), 0);
+    bool won_completion = done.status == 0;
+    bool won_rescue = find_record(take.records, id) != NULL;
+    ck_assert_msg(won_completion != won_rescue,
+                  "round %d: completion %d, rescue %d: exactly one must win", round,
+                  done.status, won_rescue);
+    if (won_rescue)
+      ck_assert_int_eq(done.status, EXECD_ECONFLICT);
+    completed += won_completion;
+    rescued += won_rescue;
+    sc_clear(&done);
+    sc_clear(&take);
+    json_decref(lease);
+    json_decref(rec);
+  }
+  printf("rescuer racing a completion: 20 rounds, %d completions won, %d takeovers won, "
+         "0 both\n", completed, rescued);
+}
+END_TEST
+
 START_TEST(test_newer_schema_refused) {
   harness_unload(&P);
   char ci[1024];
   private_schema(ci, sizeof ci, "execd_test_newer");
   harness_plugin p;
-  ck_assert_int_eq(load_with(ci, NULL, &p), 0); /* creates version 1 */
+  ck_assert_int_eq(load_with(ci, NULL, &p), 0); /* creates version 2 */
   harness_unload(&p);
-  PQclear(admin(ci, "INSERT INTO execd_schema (version) VALUES (2)", 0, NULL));
+  PQclear(admin(ci, "INSERT INTO execd_schema (version) VALUES (3)", 0, NULL));
   int rc = load_with(ci, NULL, &p);
   ck_assert_int_ne(rc, 0);
-  ck_assert_msg(strstr(harness_last_error(), "schema version 2, newer than the version 1"),
+  ck_assert_msg(strstr(harness_last_error(), "schema version 3, newer than the version 2"),
                 "%s", harness_last_error());
   PQclear(admin(conninfo, "DROP SCHEMA execd_test_newer CASCADE", 0, NULL));
 }
@@ -497,6 +636,8 @@ int main(void) {
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, test_hostile_values_round_trip_and_match);
   tcase_add_test(tc, test_newer_schema_refused);
+  tcase_add_test(tc, test_claims_leases_and_the_fence);
+  tcase_add_test(tc, test_rescuer_races_a_completion);
   tcase_add_test(tc, test_undecodable_row_set_aside);
   tcase_add_test(tc, test_check_config);
   tcase_add_test(tc, test_unreachable_at_start);

@@ -281,6 +281,13 @@ static char *doc_of(pg_store *st, const json_t *record, int *rc) {
   return doc;
 }
 
+/* An update's fence (the lease token the record carries) and the due time
+ * of a retry, as text parameters. */
+static void fence_params(const row_fields *f, char token[24], char due[24]) {
+  snprintf(token, 24, "%lld", (long long)f->lease_token);
+  snprintf(due, 24, "%lld", (long long)f->retry_at_ms);
+}
+
 static int put(pg_store *st, const char *what, const json_t *record,
                const char *expected_state, execd_store_cb cb, void *arg) {
   row_fields f;
@@ -311,10 +318,12 @@ static int put(pg_store *st, const char *what, const json_t *record,
     char created[32];
     snprintf(created, sizeof created, "%lld",
              (long long)(f.has_created ? f.created_ms : now_ms()));
+    char priority[16];
+    snprintf(priority, sizeof priority, "%d", f.priority);
     q.stmt = "execd_insert";
-    q.nparams = 8;
+    q.nparams = 10;
     q.values = (const char *[]){f.id, f.tenant, f.state, f.agent, f.idem_key,
-                                labels, created, doc};
+                                labels, created, doc, f.backend, priority};
     rc = uvpq_query(st->pool, &q, on_put, w);
   } else {
     /* Log bytes are durable no later than the next update completes. */
@@ -322,9 +331,13 @@ static int put(pg_store *st, const char *what, const json_t *record,
     if (expected_state && !(w->expected = strdup(expected_state))) {
       rc = -1;
     } else {
+      char token[24], due[24];
+      fence_params(&f, token, due);
       q.stmt = "execd_update";
-      q.nparams = 6;
-      q.values = (const char *[]){f.id, expected_state, f.state, f.agent, labels, doc};
+      q.nparams = 8;
+      q.values = (const char *[]){f.id, expected_state, f.state, f.agent, labels, doc,
+                                  f.has_token ? token : NULL,
+                                  f.has_retry_at ? due : NULL};
       rc = uvpq_query(st->pool, &q, on_put, w);
     }
   }
@@ -350,9 +363,13 @@ static int send_update(pg_store *st, pg_write *w) {
   rc = -1;
   if (doc && labels) {
     logs_flush_id(st, f.id); /* bytes sent back during the outage go first */
-    uvpq_query_spec q = {.stmt = "execd_update", .nparams = 6, .lane = pg_lane(f.id),
+    char token[24], due[24];
+    fence_params(&f, token, due);
+    uvpq_query_spec q = {.stmt = "execd_update", .nparams = 8, .lane = pg_lane(f.id),
                          .values = (const char *[]){f.id, w->expected, f.state, f.agent,
-                                                    labels, doc}};
+                                                    labels, doc,
+                                                    f.has_token ? token : NULL,
+                                                    f.has_retry_at ? due : NULL}};
     rc = uvpq_query(st->pool, &q, on_put, w);
   }
   free(doc);
@@ -660,6 +677,157 @@ static int pg_health(void *self) {
   return EXECD_EUNAVAIL;
 }
 
+/* --- several nodes: claim, rescue, renew (claims.c) ------------------------- */
+
+static bool node_ok(pg_store *st, const char *node) {
+  if (node && node[0] && strlen(node) <= ROW_KEY_MAX)
+    return true;
+  st->host->set_error(st->inst, "a node name of 1 to %d bytes is needed", ROW_KEY_MAX);
+  return false;
+}
+
+/* The rows of execd_claim or execd_rescue: each record with its lease. */
+static void on_leased(void *arg, PGresult *res, const char *error) {
+  pg_read *r = arg;
+  pg_store *st = r->st;
+  if (error) {
+    pg_op_error(st, r->arg, "%s: PostgreSQL: %s", r->id, error);
+    r->list_cb(r->arg, query_status(res), NULL, NULL);
+    free(r);
+    return;
+  }
+  json_t *out = json_array();
+  for (int i = 0; out && i < PQntuples(res); i++) {
+    json_t *rec = decode_or_quarantine(st, PQgetvalue(res, i, 0), res, i, 1);
+    if (!rec)
+      continue;
+    json_object_set_new(rec, "lease",
+                        json_pack("{s:s, s:I, s:I}", "node", PQgetvalue(res, i, 3),
+                                  "token", (json_int_t)strtoll(PQgetvalue(res, i, 2), NULL, 10),
+                                  "expires",
+                                  (json_int_t)strtoll(PQgetvalue(res, i, 4), NULL, 10)));
+    json_array_append_new(out, rec);
+  }
+  if (!out) {
+    pg_op_error(st, r->arg, "out of memory");
+    r->list_cb(r->arg, EXECD_ENOMEM, NULL, NULL);
+  } else {
+    r->list_cb(r->arg, 0, out, NULL);
+  }
+  json_decref(out);
+  free(r);
+}
+
+static int leased_query(pg_store *st, const char *what, const char *stmt,
+                        const execd_claim_query *query, const char *backends,
+                        execd_list_cb cb, void *arg) {
+  int rc;
+  if ((rc = refuse_if_stopping(st)))
+    return rc;
+  if (!node_ok(st, query->node))
+    return EXECD_EINVAL;
+  pg_read *r = calloc(1, sizeof *r);
+  if (!r) {
+    st->host->set_error(st->inst, "out of memory");
+    return EXECD_ENOMEM;
+  }
+  r->st = st;
+  snprintf(r->id, sizeof r->id, "%s", what);
+  r->list_cb = cb;
+  r->arg = arg;
+  char lease[24], max[16];
+  snprintf(lease, sizeof lease, "%llu", (unsigned long long)query->lease_ms);
+  snprintf(max, sizeof max, "%u", query->max > 10000 ? 10000 : query->max);
+  uvpq_query_spec q = {.stmt = stmt, .nparams = backends ? 4 : 3,
+                       .values = (const char *[]){query->node, lease, max, backends},
+                       .lane = -1};
+  if (uvpq_query(st->lease_pool, &q, on_leased, r) != 0) {
+    free(r);
+    st->host->set_error(st->inst, "the storage is closing");
+    return EXECD_EUNAVAIL;
+  }
+  return 0;
+}
+
+static int pg_claim(void *self, const execd_claim_query *query, execd_list_cb cb,
+                    void *arg) {
+  pg_store *st = self;
+  json_t *names = json_array();
+  for (size_t i = 0; names && i < query->n_backends; i++)
+    json_array_append_new(names, json_string(query->backends[i]));
+  char *backends = names ? json_dumps(names, JSON_COMPACT) : NULL;
+  json_decref(names);
+  if (!backends) {
+    st->host->set_error(st->inst, "out of memory");
+    return EXECD_ENOMEM;
+  }
+  int rc = leased_query(st, "claim", "execd_claim", query, backends, cb, arg);
+  free(backends);
+  return rc;
+}
+
+static int pg_rescue(void *self, const execd_claim_query *query, execd_list_cb cb,
+                     void *arg) {
+  return leased_query(self, "rescue", "execd_rescue", query, NULL, cb, arg);
+}
+
+static void on_renewed(void *arg, PGresult *res, const char *error) {
+  pg_read *r = arg;
+  pg_store *st = r->st;
+  if (error) {
+    pg_op_error(st, r->arg, "renew: PostgreSQL: %s", error);
+    r->list_cb(r->arg, query_status(res), NULL, NULL);
+    free(r);
+    return;
+  }
+  json_t *ids = json_array();
+  for (int i = 0; ids && i < PQntuples(res); i++)
+    json_array_append_new(ids, json_string(PQgetvalue(res, i, 0)));
+  r->list_cb(r->arg, ids ? 0 : EXECD_ENOMEM, ids, NULL);
+  json_decref(ids);
+  free(r);
+}
+
+static int pg_renew(void *self, const char *node, uint64_t lease_ms, const json_t *leases,
+                    execd_list_cb cb, void *arg) {
+  pg_store *st = self;
+  int rc;
+  if ((rc = refuse_if_stopping(st)))
+    return rc;
+  if (!node_ok(st, node))
+    return EXECD_EINVAL;
+  if (!json_is_array(leases)) {
+    st->host->set_error(st->inst, "renew: leases must be an array");
+    return EXECD_EINVAL;
+  }
+  char *text = json_dumps(leases, JSON_COMPACT);
+  pg_read *r = text ? calloc(1, sizeof *r) : NULL;
+  if (!r) {
+    free(text);
+    st->host->set_error(st->inst, "out of memory");
+    return EXECD_ENOMEM;
+  }
+  r->st = st;
+  r->list_cb = cb;
+  r->arg = arg;
+  char lease[24];
+  snprintf(lease, sizeof lease, "%llu", (unsigned long long)lease_ms);
+  uvpq_query_spec q = {.stmt = "execd_renew", .nparams = 3,
+                       .values = (const char *[]){node, lease, text}, .lane = -1};
+  rc = uvpq_query(st->lease_pool, &q, on_renewed, r);
+  free(text);
+  if (rc != 0) {
+    free(r);
+    st->host->set_error(st->inst, "the storage is closing");
+    return EXECD_EUNAVAIL;
+  }
+  return 0;
+}
+
+static int pg_watch_work(void *self, void (*wake)(void *arg), void *arg) {
+  return listen_watch(self, wake, arg);
+}
+
 const execd_storage_ops pg_storage_ops = {
     .struct_size = sizeof(execd_storage_ops),
     .insert = pg_insert,
@@ -671,4 +839,8 @@ const execd_storage_ops pg_storage_ops = {
     .log_read = pg_log_read,
     .health = pg_health,
     .log_marks = pg_log_marks,
+    .claim = pg_claim,
+    .rescue = pg_rescue,
+    .renew = pg_renew,
+    .watch_work = pg_watch_work,
 };

@@ -159,7 +159,10 @@ static int pg_create(const execd_host *host, execd_instance *inst,
                        .log = pg_log_cb, .log_arg = st};
     char err[512];
     st->pool = uvpq_pool_new(st->loop, &cfg, err, sizeof err);
-    if (!st->pool) {
+    cfg.pool_size = 1;
+    if (st->pool)
+      st->lease_pool = uvpq_pool_new(st->loop, &cfg, err, sizeof err);
+    if (!st->pool || !st->lease_pool) {
       host->set_error(inst, "%s", err);
       rc = EXECD_ECONFIG;
     }
@@ -191,6 +194,7 @@ static int pg_start(void *self) {
     return rc;
   }
   uvpq_pool_start(st->pool);
+  uvpq_pool_start(st->lease_pool);
   retention_start(st);
   st->host->log(st->inst, EXECD_LOG_INFO,
                 "PostgreSQL storage: schema version %d, %u connections",
@@ -199,6 +203,7 @@ static int pg_start(void *self) {
 }
 
 static void on_pool_closed(void *arg) { ((pg_store *)arg)->pool = NULL; }
+static void on_lease_pool_closed(void *arg) { ((pg_store *)arg)->lease_pool = NULL; }
 static void on_timer_closed(uv_handle_t *h) { (void)h; }
 
 /* Buffered log bytes are sent and queued writes finish; then the pool
@@ -209,6 +214,7 @@ static void pg_stop(void *self) {
     return;
   logs_flush_all(st);
   st->stopping = true;
+  listen_stop(st);
   retention_stop(st);
   writes_stop(st);
   if (st->log_timer_open) {
@@ -218,6 +224,8 @@ static void pg_stop(void *self) {
   }
   if (st->pool)
     uvpq_pool_close(st->pool, on_pool_closed, st);
+  if (st->lease_pool)
+    uvpq_pool_close(st->lease_pool, on_lease_pool_closed, st);
 }
 
 static void pg_destroy(void *self) {
@@ -226,6 +234,11 @@ static void pg_destroy(void *self) {
     return;
   /* A pool never closed (no stop) has no handle running: close it on a
    * loop that is not running, which frees it once its closes are seen. */
+  if (st->lease_pool && st->loop) {
+    uvpq_pool_close_now(st->lease_pool, on_lease_pool_closed, st);
+    while (st->lease_pool)
+      uv_run(st->loop, UV_RUN_NOWAIT);
+  }
   if (st->pool && st->loop) {
     uvpq_pool_close_now(st->pool, on_pool_closed, st);
     while (st->pool)
@@ -233,7 +246,9 @@ static void pg_destroy(void *self) {
   }
   /* Without stop(), timers are still open: closed here, on a loop that
    * is not running, which sees the closes at once. */
-  bool closing = st->log_timer_open || st->retention_timer_open || st->park_timer_open;
+  bool closing = st->log_timer_open || st->retention_timer_open || st->park_timer_open ||
+                 st->listener;
+  listen_stop(st);
   retention_stop(st);
   writes_stop(st);
   if (st->log_timer_open) {

@@ -2,7 +2,8 @@
  * descriptor, configuration and lifecycle; schema.c the schema, its
  * migration and the prepared statements; row.c the checks of records
  * written and the decoder of stored rows; ops.c the storage ops and the
- * order of write callbacks; logs.c log buffering, reads and time marks.
+ * order of write callbacks, and the claims of several nodes; logs.c log
+ * buffering, reads and time marks; listen.c wake-ups (LISTEN/NOTIFY).
  * Everything runs on the loop thread; all SQL goes through lib/uvpq with
  * values as parameters.  doc/storage-postgres.md describes the schema. */
 #ifndef EXECD_PG_INTERNAL_H
@@ -19,7 +20,7 @@
 #include "uvpq/uvpq.h"
 
 /* The schema version this build creates and understands. */
-#define PG_SCHEMA_VERSION 1
+#define PG_SCHEMA_VERSION 2
 
 /* Log bytes of one execution accepted but not yet sent. */
 typedef struct log_buffer {
@@ -70,6 +71,10 @@ typedef struct pg_store {
   unsigned retention_interval_ms;
 
   uvpq_pool *pool;
+  /* One connection of its own for claims, renewals and takeovers: a
+   * renewal must not wait behind the pool's queued writes, or leases of a
+   * busy node would run out while it is healthy. */
+  uvpq_pool *lease_pool;
   bool stopping;
 
   struct pg_writes writes; /* in call order */
@@ -86,6 +91,8 @@ typedef struct pg_store {
   size_t logs_capped; /* buffers that only remember a capped log */
   uv_timer_t log_timer;
   bool log_timer_open;
+
+  struct pg_listener *listener; /* wake-ups (listen.c), or NULL */
 
   uv_timer_t retention_timer;
   bool retention_timer_open;
@@ -115,6 +122,10 @@ void pg_op_error(pg_store *st, void *cb_arg, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Sets aside the stored row of id that cannot be read back (why). */
 void pg_quarantine(pg_store *st, const char *id, const char *why);
+
+/* --- listen.c: wake-ups on LISTEN/NOTIFY for the core's claims ----------- */
+int listen_watch(pg_store *st, void (*wake)(void *arg), void *arg);
+void listen_stop(pg_store *st);
 
 /* --- retention.c ---------------------------------------------------------- */
 /* Starts the passes (when retention is set); stop closes the timer. */

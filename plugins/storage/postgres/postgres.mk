@@ -9,6 +9,7 @@ plugins_storage_postgres_storage_postgres_la_SOURCES = \
 	plugins/storage/postgres/ops.c \
 	plugins/storage/postgres/logs.c \
 	plugins/storage/postgres/retention.c \
+	plugins/storage/postgres/listen.c \
 	plugins/storage/postgres/row.c plugins/storage/postgres/row.h
 plugins_storage_postgres_storage_postgres_la_CFLAGS = $(PLUGIN_CFLAGS) \
 	$(LIBBSD_CFLAGS) $(PQ_CFLAGS)

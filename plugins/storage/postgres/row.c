@@ -156,6 +156,28 @@ int row_fields_get(const json_t *rec, row_fields *f, char *err, size_t errlen) {
     }
     f->has_created = true;
   }
+  if ((rc = column_string(rec, "backend", false, &f->backend, err, errlen)))
+    return rc;
+  const json_t *prio = json_object_get(rec, "priority");
+  if (json_is_integer(prio))
+    f->priority = json_integer_value(prio) > 1000000   ? 1000000
+                  : json_integer_value(prio) < -1000000 ? -1000000
+                                                        : (int)json_integer_value(prio);
+  const json_t *lease = json_object_get(rec, "lease");
+  const json_t *token = json_is_object(lease) ? json_object_get(lease, "token") : NULL;
+  if (lease && !json_is_null(lease) && !json_is_integer(token)) {
+    snprintf(err, errlen, "record member \"lease\" must be an object with an integer "
+             "\"token\"");
+    return EXECD_EINVAL;
+  }
+  if (token) {
+    f->has_token = true;
+    f->lease_token = json_integer_value(token);
+  }
+  const json_t *retry_at = json_object_get(rec, "retry_at");
+  if (json_is_string(retry_at) &&
+      row_parse_time(json_string_value(retry_at), &f->retry_at_ms) == 0)
+    f->has_retry_at = true;
   return 0;
 }
 

@@ -29,6 +29,13 @@ typedef struct row_fields {
   bool has_created;
   int64_t created_ms;   /* timestamps.created */
   const json_t *labels; /* object or NULL; only string values are indexed */
+  /* several nodes (doc/storage-postgres.md, "Several nodes") */
+  const char *backend;  /* NULL if absent or null */
+  int priority;         /* "priority", 0 if absent */
+  bool has_token;
+  int64_t lease_token;  /* "lease": {"token"}: the fence of an update */
+  bool has_retry_at;
+  int64_t retry_at_ms;  /* "retry_at": when a RETRY_WAIT row is due */
 } row_fields;
 
 bool row_id_valid(const char *id);

@@ -169,12 +169,139 @@ static const char schema_v1[] =
     "  DELETE FROM execd_executions e WHERE e.id = p_id;\n"
     "END $f$;";
 
+/* Version 2: several nodes.  Claims (FOR UPDATE SKIP LOCKED, by priority
+ * then age), leases with a fencing token that every update compares in the
+ * same statement, retries as rows with a due time, and a notification on
+ * the channel execd_work in the transaction of every insert. */
+static const char schema_v2[] =
+    "ALTER TABLE execd_executions"
+    "  ADD COLUMN backend text COLLATE \"C\","
+    "  ADD COLUMN priority integer NOT NULL DEFAULT 0,"
+    "  ADD COLUMN due_ms bigint,"
+    "  ADD COLUMN lease_node text COLLATE \"C\","
+    "  ADD COLUMN lease_until timestamptz,"
+    "  ADD COLUMN lease_token bigint NOT NULL DEFAULT 0;"
+    "UPDATE execd_executions SET backend = doc::jsonb->>'backend',"
+    "  priority = coalesce((doc::jsonb->>'priority')::int, 0),"
+    "  due_ms = CASE WHEN state = 'RETRY_WAIT' THEN"
+    "    (extract(epoch FROM (doc::jsonb->>'retry_at')::timestamptz) * 1000)::bigint END"
+    "  WHERE state IN ('QUEUED', 'RETRY_WAIT', 'STARTING', 'RUNNING');"
+    "CREATE INDEX execd_executions_claim ON execd_executions (priority DESC, id)"
+    "  WHERE state = 'QUEUED';"
+    "CREATE INDEX execd_executions_due ON execd_executions (due_ms)"
+    "  WHERE state = 'RETRY_WAIT';"
+    "CREATE INDEX execd_executions_leased ON execd_executions (lease_until)"
+    "  WHERE state IN ('STARTING', 'RUNNING');"
+    "DROP FUNCTION execd_insert(text, text, text, text, text, jsonb, bigint, text);"
+    "CREATE FUNCTION execd_insert(p_id text, p_tenant text, p_state text,"
+    "    p_agent text, p_idem text, p_labels jsonb, p_created bigint, p_doc text,"
+    "    p_backend text, p_priority int)"
+    "  RETURNS TABLE (status int, doc text) LANGUAGE plpgsql AS $f$\n"
+    "#variable_conflict use_column\n"
+    "DECLARE v_doc text;\n"
+    "BEGIN\n"
+    "  IF p_idem IS NOT NULL THEN\n"
+    "    PERFORM pg_advisory_xact_lock(hashtext(p_tenant), hashtext(p_idem));\n"
+    "    SELECT e.doc INTO v_doc FROM execd_idempotency i\n"
+    "      JOIN execd_executions e ON e.id = i.id\n"
+    "      WHERE i.tenant = p_tenant AND i.key = p_idem\n"
+    "        AND i.created_ms > (extract(epoch FROM now()) * 1000)::bigint - 86400000;\n"
+    "    IF FOUND THEN RETURN QUERY SELECT 1, v_doc; RETURN; END IF;\n"
+    "  END IF;\n"
+    "  INSERT INTO execd_executions (id, tenant, state, agent, idempotency_key,"
+    "      labels, created_ms, doc, backend, priority)\n"
+    "    VALUES (p_id, p_tenant, p_state, p_agent, p_idem, p_labels, p_created, p_doc,"
+    "      p_backend, p_priority)\n"
+    "    ON CONFLICT (id) DO NOTHING;\n"
+    "  IF NOT FOUND THEN\n"
+    "    RETURN QUERY SELECT 2, e.doc FROM execd_executions e WHERE e.id = p_id;\n"
+    "    RETURN;\n"
+    "  END IF;\n"
+    "  IF p_idem IS NOT NULL THEN\n"
+    "    INSERT INTO execd_idempotency AS i (tenant, key, id, created_ms)\n"
+    "      VALUES (p_tenant, p_idem, p_id, p_created)\n"
+    "      ON CONFLICT (tenant, key) DO UPDATE SET id = excluded.id,"
+    "        created_ms = excluded.created_ms\n"
+    "        WHERE i.created_ms <= excluded.created_ms;\n"
+    "  END IF;\n"
+    "  IF p_state = 'QUEUED' THEN PERFORM pg_notify('execd_work', ''); END IF;\n"
+    "  RETURN QUERY SELECT 0, NULL::text;\n"
+    "END $f$;"
+    /* update: the compare-and-set on state and, with p_token, on the
+     * lease's token, in one statement; a state that is not QUEUED,
+     * STARTING or RUNNING releases the lease; RETRY_WAIT is due at p_due. */
+    "DROP FUNCTION execd_update(text, text, text, text, jsonb, text);"
+    "CREATE FUNCTION execd_update(p_id text, p_expected text, p_state text,"
+    "    p_agent text, p_labels jsonb, p_doc text, p_token bigint, p_due bigint)"
+    "  RETURNS TABLE (status int, doc text) LANGUAGE plpgsql AS $f$\n"
+    "#variable_conflict use_column\n"
+    "DECLARE v_doc text; v_held boolean;\n"
+    "BEGIN\n"
+    "  v_held := p_state IN ('QUEUED', 'STARTING', 'RUNNING');\n"
+    "  UPDATE execd_executions e SET state = p_state, agent = p_agent,"
+    "      labels = p_labels, doc = p_doc, updated_at = now(),"
+    "      due_ms = CASE WHEN p_state = 'RETRY_WAIT' THEN p_due END,"
+    "      lease_node = CASE WHEN v_held THEN e.lease_node END,"
+    "      lease_until = CASE WHEN v_held THEN e.lease_until END\n"
+    "    WHERE e.id = p_id AND (p_expected IS NULL OR e.state = p_expected)"
+    "      AND (p_token IS NULL OR e.lease_token = p_token);\n"
+    "  IF FOUND THEN RETURN QUERY SELECT 0, NULL::text; RETURN; END IF;\n"
+    "  SELECT e.doc INTO v_doc FROM execd_executions e WHERE e.id = p_id;\n"
+    "  IF FOUND THEN RETURN QUERY SELECT 1, v_doc;\n"
+    "  ELSE RETURN QUERY SELECT 2, NULL::text; END IF;\n"
+    "END $f$;";
+
+/* What claim, rescue and renew hand back of a leased row: its id, doc and
+ * lease (token, expiry in ms). */
+#define LEASE_RETURNING                                                      \
+  " RETURNING e.id, e.doc, e.lease_token, e.lease_node,"                     \
+  " (extract(epoch FROM e.lease_until) * 1000)::bigint"
+#define LEASE_SET                                                            \
+  " SET lease_node = $1, lease_token = e.lease_token + 1,"                   \
+  " lease_until = now() + make_interval(secs => $2::double precision / 1000)"
+
 const uvpq_statement pg_statements[] = {
     {"execd_insert",
      "SELECT status, doc FROM execd_insert($1, $2, $3, $4, $5, $6::jsonb, "
-     "$7::bigint, $8)"},
+     "$7::bigint, $8, $9, $10::int)"},
     {"execd_update",
-     "SELECT status, doc FROM execd_update($1, $2, $3, $4, $5::jsonb, $6)"},
+     "SELECT status, doc FROM execd_update($1, $2, $3, $4, $5::jsonb, $6, "
+     "$7::bigint, $8::bigint)"},
+    /* $1 node, $2 lease ms, $3 at most, $4 backends (a JSON array).  The
+     * CTE is MATERIALIZED so that its LIMIT runs once: it cannot claim
+     * more than asked.  Queued first by priority then age, then retries
+     * due, oldest due first. */
+    {"execd_claim",
+     "WITH picked AS MATERIALIZED ("
+     "  (SELECT id FROM execd_executions"
+     "    WHERE state = 'QUEUED' AND (lease_until IS NULL OR lease_until < now())"
+     "      AND backend IN (SELECT jsonb_array_elements_text($4::jsonb))"
+     "    ORDER BY priority DESC, id LIMIT $3::int FOR UPDATE SKIP LOCKED)),"
+     " due AS MATERIALIZED ("
+     "  (SELECT id FROM execd_executions"
+     "    WHERE state = 'RETRY_WAIT'"
+     "      AND due_ms <= (extract(epoch FROM now()) * 1000)::bigint"
+     "      AND backend IN (SELECT jsonb_array_elements_text($4::jsonb))"
+     "    ORDER BY due_ms LIMIT greatest($3::int - (SELECT count(*) FROM picked), 0)"
+     "    FOR UPDATE SKIP LOCKED)) "
+     "UPDATE execd_executions e" LEASE_SET
+     " WHERE e.id IN (SELECT id FROM picked UNION ALL SELECT id FROM due)"
+     LEASE_RETURNING},
+    /* $1 node, $2 lease ms, $3 at most: attempts whose lease expired. */
+    {"execd_rescue",
+     "WITH lost AS MATERIALIZED ("
+     "  SELECT id FROM execd_executions"
+     "    WHERE state IN ('STARTING', 'RUNNING') AND lease_until < now()"
+     "    ORDER BY lease_until LIMIT $3::int FOR UPDATE SKIP LOCKED) "
+     "UPDATE execd_executions e" LEASE_SET
+     " WHERE e.id IN (SELECT id FROM lost)" LEASE_RETURNING},
+    /* $1 node, $2 lease ms, $3 [{"id", "token"}]: the leases still held. */
+    {"execd_renew",
+     "UPDATE execd_executions e"
+     " SET lease_until = now() + make_interval(secs => $2::double precision / 1000)"
+     " FROM jsonb_to_recordset($3::jsonb) AS l(id text, token bigint)"
+     " WHERE e.id = l.id AND e.lease_token = l.token AND e.lease_node = $1"
+     "   AND e.state IN ('QUEUED', 'STARTING', 'RUNNING') RETURNING e.id"},
     {"execd_get", "SELECT doc FROM execd_executions WHERE id = $1"},
     {"execd_remove",
      "WITH gone AS (DELETE FROM execd_executions WHERE id = $1 RETURNING 1) "
@@ -236,9 +363,11 @@ static void on_migrate(void *arg, PGresult *res, const char *error) {
       migrate_query(m, "ROLLBACK", false);
       return;
     }
-    if (m->version == 0) {
+    if (m->version == 0)
       migrate_query(m, schema_v1, true);
-      migrate_query(m, "INSERT INTO execd_schema (version) VALUES (1)", false);
+    if (m->version < 2) {
+      migrate_query(m, schema_v2, true);
+      migrate_query(m, "INSERT INTO execd_schema (version) VALUES (2)", false);
     }
     migrate_query(m, "COMMIT", false);
   } else if (m->step >= 3 && res && strcmp(PQcmdStatus(res), "COMMIT") == 0) {
