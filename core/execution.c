@@ -145,6 +145,7 @@ json_t *execution_view_of(execution *ex) {
   json_decref(record);
   return view;
 }
+
 exec_state execution_state(const execution *ex) { return ex->state; }
 bool execution_ended(const execution *ex) { return ex->finished_notified; }
 
