@@ -141,9 +141,12 @@ void api_close(void) {
   api.ready = 0;
 }
 
-static int owned_by(const json_t *record, const char *tenant) {
-  const char *t = json_string_value(json_object_get(record, "tenant"));
+static int tenant_is(const char *t, const char *tenant) {
   return t && tenant && strcmp(t, tenant) == 0;
+}
+
+static int owned_by(const json_t *record, const char *tenant) {
+  return tenant_is(json_string_value(json_object_get(record, "tenant")), tenant);
 }
 
 #define NOT_FOUND(cb, arg, id) \
@@ -324,6 +327,7 @@ static void on_inserted(void *arg, int status, json_t *stored) {
       execution_publish(ex, EXECD_EVENT_STATE_CHANGED, ev);
       json_decref(ev);
       pipeline_schedule(p);
+      execution_rest(ex); /* if it stays queued */
     }
   }
   quota_settle(json_string_value(json_object_get(c->record, "tenant")), accepted);
@@ -770,12 +774,12 @@ static int start_read(const char *tenant, const char *id, int op, uint64_t offse
     return 0;
   }
   execution *ex = pipeline_find(p, id);
-  if (ex && !owned_by(execution_record(ex), tenant)) {
+  if (ex && !tenant_is(execution_tenant(ex), tenant)) {
     NOT_FOUND(cb, arg, id);
     return 0;
   }
   if (ex && op == READ_GET) {
-    reply_ok(cb, arg, execution_view(execution_record(ex)));
+    reply_ok(cb, arg, execution_view_of(ex));
     return 0;
   }
   if (ex && op == READ_CANCEL) {
@@ -871,7 +875,7 @@ static void on_listed(void *arg, int status, json_t *page, const char *next) {
       }
       /* Active executions: memory is fresher than storage. */
       execution *ex = pipeline_find(api.pipeline, json_string_value(json_object_get(rec, "id")));
-      json_array_append_new(list, execution_view(ex ? execution_record(ex) : rec));
+      json_array_append_new(list, ex ? execution_view_of(ex) : execution_view(rec));
     }
     json_t *body = json_pack("{s:o, s:s?}", "executions", list, "next_cursor", next);
     if (body && !next)
@@ -998,13 +1002,13 @@ int api_watch(execd_instance *inst, const char *tenant, const char *id, execd_wa
   w->tenant = xstrdup(tenant ? tenant : "anonymous");
   snprintf(w->id, sizeof w->id, "%s", id);
   execution *ex = pipeline_find(p, id);
-  if (ex && owned_by(execution_record(ex), tenant) && !execution_ended(ex)) {
+  if (ex && tenant_is(execution_tenant(ex), tenant) && !execution_ended(ex)) {
     w->ex = ex;
     w->w = execution_add_waiter(ex, watch_done, watch_event, w);
   } else if (ex) {
     deferred *d = xcalloc(1, sizeof *d);
     d->watch = w;
-    d->body = owned_by(execution_record(ex), tenant) ? execution_view(execution_record(ex)) : NULL;
+    d->body = tenant_is(execution_tenant(ex), tenant) ? execution_view_of(ex) : NULL;
     w->pending = 1;
     defer(d);
   } else {

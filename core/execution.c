@@ -34,6 +34,8 @@ static void execution_free(execution *ex) {
   for (int i = 0; i < 3; i++)
     line_splitter_free(&ex->lines[i]);
   json_decref(ex->record);
+  free(ex->resting);
+  free(ex->tenant);
   agent_unref(ex->agent);
   json_decref(ex->exit);
   free(ex->workspace);
@@ -51,7 +53,7 @@ const struct agent *execution_agent(const execution *ex) {
   if (ex->agent)
     return ex->agent;
   return catalog_find(ex->pipeline->cfg->catalog,
-                      json_string_value(json_object_get(ex->record, "agent")));
+                      json_string_value(json_object_get(execution_wake((execution *)ex), "agent")));
 }
 
 static void on_handle_closed(uv_handle_t *h) { execution_unref(h->data); }
@@ -65,6 +67,8 @@ execution *execution_new(pipeline *p, json_t *record) {
   ex->pipeline = p;
   snprintf(ex->id, sizeof ex->id, "%s", json_string_value(json_object_get(record, "id")));
   ex->record = json_incref(record);
+  const char *tenant = json_string_value(json_object_get(record, "tenant"));
+  ex->tenant = xstrdup(tenant ? tenant : "");
   int s = state_from_name(json_string_value(json_object_get(record, "state")));
   ex->state = ex->persisted = s < 0 ? STATE_QUEUED : (exec_state)s;
   ex->backend = b;
@@ -76,7 +80,7 @@ execution *execution_new(pipeline *p, json_t *record) {
   ex->refs = 1; /* the active tree's */
   RB_INSERT(exec_tree, &p->active, ex);
   p->n_active++;
-  quota_active_add(json_string_value(json_object_get(record, "tenant")), +1);
+  quota_active_add(ex->tenant, +1);
   return ex;
 }
 
@@ -86,7 +90,7 @@ void execution_release(execution *ex) {
   ex->released = true;
   RB_REMOVE(exec_tree, &ex->pipeline->active, ex);
   ex->pipeline->n_active--;
-  quota_active_add(json_string_value(json_object_get(ex->record, "tenant")), -1);
+  quota_active_add(ex->tenant, -1);
   execution_ref(ex);
   execution_ref(ex);
   uv_close((uv_handle_t *)&ex->timer, on_handle_closed);
@@ -94,7 +98,54 @@ void execution_release(execution *ex) {
   execution_unref(ex); /* the active tree's */
 }
 
-const json_t *execution_record(const execution *ex) { return ex->record; }
+const json_t *execution_record(execution *ex) { return execution_wake(ex); }
+const char *execution_tenant(const execution *ex) { return ex->tenant; }
+
+/* --- a queued execution's record at rest --------------------------------- */
+
+/* What a queued execution needs until it starts is in struct execution
+ * (id, tenant, backend, priority, agent); its record, as storage holds it,
+ * is kept as compact text rather than a tree of jansson objects (several
+ * KiB each: a hash table per object, an allocation per key and value). */
+void execution_rest(execution *ex) {
+  if (!ex->record || ex->state != STATE_QUEUED || ex->persisted != STATE_QUEUED ||
+      ex->write_inflight || ex->released)
+    return;
+  char *text = json_dumps(ex->record, JSON_COMPACT);
+  if (!text)
+    return; /* stays awake: nothing is lost */
+  ex->resting = text;
+  json_decref(ex->record);
+  ex->record = NULL;
+}
+
+static json_t *parse_resting(const execution *ex) {
+  json_error_t je;
+  json_t *record = json_loads(ex->resting, 0, &je);
+  /* The text is jansson's own output: only memory can be missing. */
+  if (!record)
+    xalloc_failed("a queued execution's record");
+  return record;
+}
+
+json_t *execution_wake(execution *ex) {
+  if (!ex->record && ex->resting) {
+    ex->record = parse_resting(ex);
+    free(ex->resting);
+    ex->resting = NULL;
+  }
+  return ex->record;
+}
+
+json_t *execution_view_of(execution *ex) {
+  if (ex->record)
+    return execution_view(ex->record);
+  json_t *record = parse_resting(ex);
+  json_t *view = execution_view(record);
+  json_decref(record);
+  return view;
+}
+
 exec_state execution_state(const execution *ex) { return ex->state; }
 bool execution_ended(const execution *ex) { return ex->finished_notified; }
 
@@ -103,6 +154,7 @@ bool execution_ended(const execution *ex) { return ex->finished_notified; }
 static void now_text(char *buf) { ids_format_time(ids_now_ms(), buf); }
 
 void execution_set_timestamp(execution *ex, const char *which) {
+  execution_wake(ex);
   char now[32];
   now_text(now);
   json_t *ts = json_object_get(ex->record, "timestamps");
@@ -111,6 +163,7 @@ void execution_set_timestamp(execution *ex, const char *which) {
 
 void execution_set_error(execution *ex, const char *code, const char *message,
                          json_t *details) {
+  execution_wake(ex);
   json_object_set_new(ex->record, "error",
                       json_pack("{s:s, s:s, s:o}", "code", code, "message", message,
                                 "details", details ? details : json_null()));
@@ -157,6 +210,7 @@ json_t *execution_view(const json_t *r) {
 
 void execution_publish(execution *ex, const char *type, json_t *data) {
   pipeline *p = ex->pipeline;
+  execution_wake(ex);
   char now[32];
   now_text(now);
   json_t *event = json_pack("{s:s, s:s, s:O, s:O, s:s, s:O}", "type", type,
@@ -204,6 +258,8 @@ void execution_remove_waiter(execution *ex, waiter *w) {
 }
 
 void execution_notify_done(execution *ex) {
+  if (ex->waiters)
+    execution_wake(ex);
   waiter *list = ex->waiters;
   ex->waiters = NULL;
   while (list) {
@@ -220,6 +276,7 @@ int execution_transition(execution *ex, exec_state to, const char *reason) {
   exec_state from = ex->state;
   if (ex->fenced)
     return EXECD_ECONFLICT; /* another node holds its lease */
+  execution_wake(ex);
   if (!state_transition_allowed(from, to)) {
     execution_log(EXECD_LOG_ERR, ex, "refused invalid transition %s -> %s (%s)",
                   state_name(from), state_name(to), reason);
@@ -305,6 +362,7 @@ void execution_persist(execution *ex) {
     ex->write_again = true;
     return;
   }
+  execution_wake(ex);
   ex->write_inflight = true;
   execution_ref(ex);
   int rc = records_update(&ex->pipeline->records, ex->record, state_name(ex->persisted),
@@ -320,6 +378,7 @@ void execution_persist(execution *ex) {
 /* --- cancel ----------------------------------------------------------------- */
 
 int execution_cancel(execution *ex, const char *reason) {
+  execution_wake(ex);
   switch (ex->state) {
   case STATE_QUEUED:
     scheduler_remove(&ex->pipeline->sched, &ex->queue);

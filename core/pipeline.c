@@ -193,6 +193,7 @@ void pipeline_schedule(pipeline *p) {
     sched_entry *e = scheduler_pop(&p->sched, backend_has_room, NULL);
     if (!e)
       break;
+    execution_wake(from_entry(e));
     attempt_start(from_entry(e));
   }
   claims_kick(p);

@@ -101,7 +101,17 @@ void pipeline_schedule(pipeline *p);
 /* The active execution of that id, or NULL. */
 execution *pipeline_find(pipeline *p, const char *id);
 
-const json_t *execution_record(const execution *ex);
+/* The record (parsed again if it rested: execution_rest). */
+const json_t *execution_record(execution *ex);
+/* The tenant the execution belongs to. */
+const char *execution_tenant(const execution *ex);
+/* The API view of the execution, without keeping a resting record awake;
+ * new reference. */
+json_t *execution_view_of(execution *ex);
+/* A queued execution whose record storage holds as it is keeps only its
+ * compact text until it starts (or anything else needs the record): 10 000
+ * queued executions then cost a fraction of their jansson objects. */
+void execution_rest(execution *ex);
 exec_state execution_state(const execution *ex);
 /* Terminal, persisted, and its waiters have heard the end. */
 bool execution_ended(const execution *ex);

@@ -40,7 +40,11 @@ struct execution {
   sched_entry queue;
   pipeline *pipeline;
   char id[40];
-  json_t *record;        /* the stored document; owned */
+  json_t *record;        /* the stored document; owned; NULL while it rests */
+  char *resting;         /* while queued and persisted: the record as compact
+                          * JSON text, a fraction of its jansson objects'
+                          * memory (execution_rest); NULL otherwise */
+  char *tenant;          /* == record.tenant, also while the record rests */
   struct agent *agent;   /* the agent it was accepted with (a reference); NULL
                           * without one, or when recovered after a restart */
   exec_state state;      /* == record.state */
@@ -110,6 +114,10 @@ static inline const json_t *execution_spec(const execution *ex) {
 /* A new active execution for a record (its backend must be configured;
  * else NULL); the active tree holds the first reference. */
 execution *execution_new(pipeline *p, json_t *record);
+/* The record in memory again if it rests (parsed from its text); every
+ * use of ex->record outside execution.c comes after one of these or on a
+ * path that already made one (attempt_start, transitions). */
+json_t *execution_wake(execution *ex);
 /* The agent ex was accepted with; for an execution recovered after a
  * restart, the catalog's agent of the record's name (borrowed; NULL). */
 const struct agent *execution_agent(const execution *ex);
@@ -173,7 +181,6 @@ void recovery_step_done(pipeline *p);
  * "execution ID: " and gives the id and tenant as structured fields (the
  * journal's EXECD_EXECUTION_ID and EXECD_TENANT). */
 #define execution_log(level, ex, fmt, ...)                                                 \
-  log_execution(level, (ex)->id, json_string_value(json_object_get((ex)->record, "tenant")), \
-                fmt, ##__VA_ARGS__)
+  log_execution(level, (ex)->id, (ex)->tenant, fmt, ##__VA_ARGS__)
 
 #endif

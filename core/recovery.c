@@ -157,6 +157,7 @@ static void recover_dispatch(recover_ctx *c, execution *ex) {
   }
   default:
     scheduler_push(&p->sched, &ex->queue);
+    execution_rest(ex);
     c->resumed++;
   }
 }

@@ -64,3 +64,6 @@ EXTRA_DIST += tests/integration/run-container-workspace-quota.sh \
 # Tenants: entitlements, quotas and usage (core/tenants.c, core/quota.c).
 TESTS += tests/integration/run-tenants.sh
 EXTRA_DIST += tests/integration/run-tenants.sh tests/integration/test_tenants.py
+# Queued executions at rest (core/execution.c, execution_rest).
+TESTS += tests/integration/run-queued-rest.sh
+EXTRA_DIST += tests/integration/run-queued-rest.sh tests/integration/test_queued_rest.py

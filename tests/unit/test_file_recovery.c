@@ -875,6 +875,36 @@ START_TEST(test_failed_write_stops_writes) {
 }
 END_TEST
 
+/* Reads run on the store's reader threads: every read issued before stop()
+ * is answered, with its record, while the loop runs on after stop(); a
+ * read issued after stop() is answered too (on libuv's pool). */
+typedef struct read_count {
+  int answered, found;
+} read_count;
+
+static void count_read(void *arg, int status, json_t *record) {
+  read_count *c = arg;
+  c->answered++;
+  if (status == 0 && record)
+    c->found++;
+}
+
+START_TEST(test_reads_in_flight_at_stop) {
+  write_records();
+  load();
+  const execd_storage_ops *ops = sc_ops();
+  read_count c = {0, 0};
+  for (int round = 0; round < 20; round++)
+    for (int i = 0; i < N; i++)
+      ck_assert_int_eq(ops->get(P.self, ids[i], count_read, &c), 0);
+  P.plugin->stop(P.self);
+  ck_assert_int_eq(ops->get(P.self, ids[0], count_read, &c), 0);
+  uv_run(harness_loop(), UV_RUN_DEFAULT);
+  ck_assert_int_eq(c.answered, 20 * N + 1);
+  ck_assert_int_eq(c.found, 20 * N + 1);
+}
+END_TEST
+
 static Suite *recovery_suite(void) {
   Suite *s = suite_create("file storage recovery");
   TCase *tc = tcase_create("recovery");
@@ -882,6 +912,7 @@ static Suite *recovery_suite(void) {
   tcase_add_unchecked_fixture(tc, harness_scratch_begin, harness_scratch_end);
   tcase_set_timeout(tc, 600);
   tcase_add_test(tc, test_torn_last_record_at_every_cut);
+  tcase_add_test(tc, test_reads_in_flight_at_stop);
   tcase_add_test(tc, test_garbage_after_the_end);
   tcase_add_test(tc, test_flipped_byte_in_last_record);
   tcase_add_test(tc, test_damage_in_the_middle);

@@ -411,12 +411,14 @@ static int file_start(void *self) {
 static void file_stop(void *self) {
   file_store *st = self;
   st->stopping = true;
+  reader_stop(st);
 }
 
 static void file_destroy(void *self) {
   file_store *st = self;
   if (!st)
     return;
+  reader_destroy(st);
   pending_write *w;
   while ((w = STAILQ_FIRST(&st->queued)) != NULL) {
     STAILQ_REMOVE_HEAD(&st->queued, link);

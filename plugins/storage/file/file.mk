@@ -13,6 +13,7 @@ plugins_storage_file_storage_file_la_SOURCES = \
 	plugins/storage/file/compact.c \
 	plugins/storage/file/logs.c \
 	plugins/storage/file/reads.c \
+	plugins/storage/file/reader.c \
 	plugins/storage/file/quarantine.c
 plugins_storage_file_storage_file_la_CFLAGS = $(PLUGIN_CFLAGS) \
 	$(LIBBSD_CFLAGS) $(ZLIB_CFLAGS)

@@ -74,6 +74,14 @@ typedef struct log_wait {
 
 STAILQ_HEAD(log_waits, log_wait);
 
+/* Work for the reader threads (reader.c). */
+typedef struct reader_task {
+  STAILQ_ENTRY(reader_task) link;
+  void (*run)(struct reader_task *t);  /* on a reader thread */
+  void (*done)(struct reader_task *t); /* then on the loop */
+} reader_task;
+typedef struct reader reader;
+
 typedef struct file_store {
   const execd_host *host;
   execd_instance *inst;
@@ -107,6 +115,9 @@ typedef struct file_store {
   struct log_buffers logs;
   size_t logs_dirty; /* buffers with bytes not yet handed to a batch */
   struct log_waits log_waits;
+
+  reader *reader;      /* the reader threads, from the first read on */
+  bool reader_failed;  /* they could not start: reads use libuv's pool */
 
   /* Why writes stopped (a failed write or fsync), or NULL. */
   const char *broken;
@@ -192,6 +203,16 @@ void reads_log_marks(file_store *st, const char *id, uint64_t from, uint64_t to,
 /* Calls cb later with EXECD_ENOENT: no such execution. */
 void reads_log_missing(file_store *st, uint64_t offset, execd_log_cb cb,
                        void *arg);
+
+/* --- reader.c ------------------------------------------------------------ */
+/* Queues t for a reader thread: t->run there, then t->done on the loop.
+ * Returns -1 when there are no reader threads (stopping, or they could
+ * not start): the caller uses libuv's thread pool instead. */
+int reader_submit(file_store *st, reader_task *t);
+/* file_stop: the eventfd's handle closes once every read is answered. */
+void reader_stop(file_store *st);
+/* file_destroy: joins the threads. */
+void reader_destroy(file_store *st);
 
 /* --- quarantine.c --------------------------------------------------------- */
 /* Thread pool: saves the bytes of the unreadable journal record of id at

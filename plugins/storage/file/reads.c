@@ -30,7 +30,8 @@ typedef struct read_item {
 } read_item;
 
 typedef struct read_job {
-  uv_work_t req;
+  uv_work_t req;     /* on libuv's pool, without reader threads */
+  reader_task task;  /* on a reader thread */
   file_store *st;
   enum read_kind kind;
   int status;
@@ -317,7 +318,21 @@ static void job_done(uv_work_t *req, int status) {
   free(j);
 }
 
+static void task_run(reader_task *t) {
+  read_job *j = (read_job *)((char *)t - offsetof(read_job, task));
+  job_run(&j->req);
+}
+
+static void task_done(reader_task *t) {
+  read_job *j = (read_job *)((char *)t - offsetof(read_job, task));
+  job_done(&j->req, 0);
+}
+
 static void job_queue(read_job *j) {
+  j->task.run = task_run;
+  j->task.done = task_done;
+  if (reader_submit(j->st, &j->task) == 0)
+    return;
   int rc = uv_queue_work(j->st->loop, &j->req, job_run, job_done);
   if (rc != 0) {
     /* Only with a broken loop; the callback still runs exactly once. */

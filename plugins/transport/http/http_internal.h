@@ -89,6 +89,7 @@ typedef struct http_server {
   int handles_open;    /* uv handles not yet closed */
   uv_idle_t kick_idle; /* runs MHD on the next loop iteration */
   int in_run;          /* inside MHD_run */
+  int runs_now;        /* MHD_runs in a row for which MHD asked for no wait */
   int stopping;
   http_request *requests; /* live request contexts */
 
