@@ -173,6 +173,43 @@ class ShippedConfigTest(unittest.TestCase):
         self.assertEqual(a["state"], "SUCCEEDED", a)
         self.assertEqual(a["result"]["output"], {"tenant": "a"}, a)
 
+    def test_jobs_running_at_once_have_network_namespaces_of_their_own(self):
+        # Per job (network "none", the shipped default), whether made ahead
+        # or by the job's start: not the host's, not another job's, only
+        # loopback.  Each job holds on until the others wrote theirs, so all
+        # are alive at once (bounded, so that a broken test cannot hang).
+        flags = os.path.join(self.d.state, "netns-flags")
+        os.mkdir(flags)
+        os.chmod(flags, 0o1777)
+        names = ["j%d" % i for i in range(4)]
+        ids = []
+        for name in names:
+            others = " ".join("$FLAGS/%s" % n for n in names if n != name)
+            status, doc = self.d.submit({
+                "container": {"command": ["/bin/sh", "-c",
+                                          'readlink /proc/self/ns/net > $FLAGS/%s.tmp; '
+                                          'mv $FLAGS/%s.tmp $FLAGS/%s; '
+                                          'sed -n "3,\\$p" /proc/net/dev | cut -d: -f1; i=0; '
+                                          'for f in %s; do while [ ! -e $f ] && [ $i -lt 1200 ]; '
+                                          'do sleep 0.05; i=$((i+1)); done; done'
+                                          % (name, name, name, others)]},
+                "environment": {"FLAGS": flags},
+                "output": {"logs": True}})
+            self.assertEqual(status, 201, doc)
+            ids.append(doc["execution_id"])
+        seen = {}
+        host = os.readlink("/proc/self/ns/net")
+        for name, eid in zip(names, ids):
+            doc = self.d.wait_state(eid, ["SUCCEEDED", "FAILED"], timeout=90)
+            self.assertEqual(doc["state"], "SUCCEEDED", doc)
+            self.assertEqual(doc["result"]["logs"].split(), ["lo"], doc)
+            with open(os.path.join(flags, name)) as f:
+                ns = f.read().strip()
+            self.assertRegex(ns, r"^net:\[\d+\]$")
+            self.assertNotEqual(ns, host, "job %s ran in the host's namespace" % name)
+            self.assertNotIn(ns, seen, "jobs %s and %s shared a namespace" % (seen.get(ns), name))
+            seen[ns] = name
+
 
 class RunnerWarningTest(unittest.TestCase):
     def test_allow_list_with_env_is_warned_about(self):

@@ -83,8 +83,9 @@ class WorkspaceQuotaTest(unittest.TestCase):
         self.assertLessEqual(size, QUOTA, logs)
         self.assertEqual(doc["error"]["code"], "workspace_full", doc)
         self.assertIn("8388608", doc["error"]["message"], doc)
+        # Unmounted, then removed (on the thread pool, after the answer).
         wait_until(lambda: not mounts_under(self.work), "the workspace to be unmounted")
-        self.assertEqual(os.listdir(self.work), [])
+        wait_until(lambda: os.listdir(self.work) == [], "the workspace to be removed")
         self.assertIn("workspace", self.d.log_text())
 
         status, doc = self.d.submit(sh('echo \'{"n": 1}\' > "$WORKSPACE_OUTPUT/result.json"'),

@@ -26,6 +26,7 @@
 
 #include "cgroup.h"
 #include "local_internal.h"
+#include "netns_pool.h"
 #include "procs.h"
 #include "spawn.h"
 
@@ -444,7 +445,7 @@ int local_job_start(local_backend *lb, const execd_job_spec *spec, execd_job *to
 
   bool network_none = !lim->network || strcmp(lim->network, "none") == 0;
   if (network_none && lb->netns_mode == NETNS_PER_JOB)
-    plan.new_netns = true;
+    plan.new_netns = true; /* or one made ahead: below */
   else if (network_none && lb->netns_mode == NETNS_SHARED)
     plan.netns_fd = lb->shared_netns_fd;
 
@@ -505,8 +506,19 @@ int local_job_start(local_backend *lb, const execd_job_spec *spec, execd_job *to
   plan.stdout_fd = out_pipe[1];
   plan.stderr_fd = err_pipe[1];
 
+  /* The job's own namespace: one made ahead, closed once the job has
+   * joined it (the job then holds the only reference: it is never handed
+   * to another), else made by the job's child as it starts. */
+  int pooled_netns_fd = -1;
+  if (plan.new_netns && lb->netns_pool &&
+      (pooled_netns_fd = netns_pool_take(lb->netns_pool)) >= 0) {
+    plan.new_netns = false;
+    plan.netns_fd = pooled_netns_fd;
+  }
   spawn_child child;
   e = spawn_start(&plan, &child, &step);
+  if (pooled_netns_fd >= 0)
+    close(pooled_netns_fd);
   if (e) {
     rc = (e == ENOENT || e == EACCES || e == ENOEXEC) ? EXECD_EINVAL : EXECD_EIO;
     goto failed;

@@ -15,6 +15,7 @@
 #include "cgroup.h"
 #include "configcheck/config_check.h"
 #include "local_internal.h"
+#include "netns_pool.h"
 #include "runners.h"
 #include "procs.h"
 
@@ -257,10 +258,16 @@ static void setup_network_isolation(local_backend *lb) {
     lb->netns_mode = NETNS_OFF;
     return;
   }
-  if (lb->netns_mode == NETNS_SHARED)
+  if (lb->netns_mode == NETNS_SHARED) {
     lb->shared_netns_fd = fd;
-  else
-    close(fd);
+    return;
+  }
+  close(fd);
+  lb->netns_pool = netns_pool_start(&err);
+  if (!lb->netns_pool)
+    lb->host->log(lb->inst, EXECD_LOG_WARNING,
+                  "cannot start making network namespaces ahead (%s): each job makes its own",
+                  strerror(err));
 }
 
 /* ---- lifecycle ------------------------------------------------------------------ */
@@ -295,6 +302,8 @@ static void local_stop(void *self) {
   local_backend *lb = self;
   local_job_stop_all(lb);
   local_reaper_close();
+  netns_pool_stop(lb->netns_pool);
+  lb->netns_pool = NULL;
 }
 
 static void local_destroy(void *self) {
@@ -307,6 +316,7 @@ static void local_destroy(void *self) {
   free(lb->default_user);
   if (lb->shared_netns_fd >= 0)
     close(lb->shared_netns_fd);
+  netns_pool_stop(lb->netns_pool);
   cgroups_close(lb->cgroups);
   free(lb);
 }

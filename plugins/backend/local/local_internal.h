@@ -11,6 +11,7 @@
  *   reaper.c  execd as the child subreaper; SIGCHLD reaps leaders and
  *             orphans
  *   netns.c   the network namespace a job with network "none" gets
+ *   netns_pool.c  namespaces made ahead for "per-job", on a thread of its own
  *   identity.c  the per-attempt uid each job runs under
  *   runners.c the programs that run their arguments (warned about at start)
  */
@@ -39,6 +40,7 @@ enum local_identity_mode {
 };
 
 typedef struct local_cgroups local_cgroups; /* cgroup.h */
+typedef struct netns_pool netns_pool;       /* netns_pool.h */
 
 typedef struct local_backend {
   const execd_host *host;
@@ -51,6 +53,7 @@ typedef struct local_backend {
   identity_range uids;     /* IDENTITY_PER_ATTEMPT: where uids come from */
   enum local_netns_mode netns_mode;
   int shared_netns_fd;     /* NETNS_SHARED: the namespace to join, or -1 */
+  netns_pool *netns_pool;  /* NETNS_PER_JOB: namespaces made ahead, or NULL */
   bool use_cgroups;
   local_cgroups *cgroups;  /* NULL when cgroups are off or unusable */
   int64_t output_drain_ms; /* wait for stdout/stderr EOF after the exit */
