@@ -23,6 +23,7 @@ typedef struct container_engine_flavor {
   bool ulimits_required;      /* nofile and nproc must be set (else runc fails) */
   bool oom_flag_reported;     /* sets State.OOMKilled (exit 137 is read as OOM either way) */
   bool exit_seen_at_stream_end; /* the wait answers late: inspect when the output ends */
+  bool output_checked_against_log; /* the attach stream can miss output: compare the log */
 } container_engine_flavor;
 
 /* The configuration keys of a container backend whose socket defaults to
