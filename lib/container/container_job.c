@@ -880,7 +880,12 @@ static void on_created(void *arg, const httpc_response *r) {
     return;
   }
   if (r->transport_err || r->status != 201) {
-    fail_and_clean(j, "creating the container", r, EXECD_ERR_SPAWN_FAILED, false);
+    char what[400];
+    if (j->b->runtime)
+      snprintf(what, sizeof what, "creating the container with runtime \"%s\" (the backend's "
+               "runtime key)", j->b->runtime);
+    fail_and_clean(j, j->b->runtime ? what : "creating the container", r,
+                   EXECD_ERR_SPAWN_FAILED, false);
     return;
   }
   json_t *doc = json_loadb(r->body, r->body_len, 0, NULL);
@@ -1109,6 +1114,8 @@ static json_t *create_body(container_job *j, const execd_job_spec *spec) {
     json_object_set_new(host, "CapDrop", json_pack("[s]", "ALL"));
   if (b->no_new_privileges)
     json_object_set_new(host, "SecurityOpt", json_pack("[s]", "no-new-privileges"));
+  if (b->runtime)
+    json_object_set_new(host, "Runtime", json_string(b->runtime));
   if (j->memory_bytes > 0) {
     json_object_set_new(host, "Memory", json_integer(j->memory_bytes));
     json_object_set_new(host, "MemorySwap", json_integer(j->memory_bytes));

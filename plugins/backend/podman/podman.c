@@ -24,6 +24,10 @@ static const container_engine_flavor podman_engine = {
      * the stream only to attach connections it has accepted, and closes
      * them at the exit), so the log is read once the container exited. */
     .output_checked_against_log = true,
+    /* Its Docker-compatible create ignores HostConfig.Runtime: every
+     * container runs the service's runtime (--runtime), which a runtime
+     * key must then name. */
+    .runtime_per_container = false,
 };
 
 static const execd_config_key podman_config_keys[] = {
