@@ -124,6 +124,7 @@ static void do_wait(container_job *j);
 static void do_remove(container_job *j);
 static void maybe_collect(container_job *j);
 static void on_frame(void *arg, int stream, const char *data, size_t len);
+static void after_exit_checks(container_job *j);
 static void download_outputs(container_job *j);
 
 /* ---- lifetime ----------------------------------------------------------------------- */
@@ -578,8 +579,19 @@ static void maybe_collect(container_job *j) {
   }
   j->collecting = true;
   end_io(j); /* the wait answered, or the probe made it moot */
-  j->step = inspect(j, on_inspect);
   check_output_against_log(j);
+  if (j->b->flavor->oom_flag_reported && j->wait_status >= 0 && j->wait_status <= 128 &&
+      !j->was_lost) {
+    /* The wait's StatusCode is the exit code, and below 129 no signal (so
+     * no OOM kill, no engine going down) ended the job: the inspect,
+     * there for OOMKilled, would add a round trip and nothing else. */
+    trace(j, "exit code from the wait");
+    j->exit_code = j->wait_status;
+    j->inspected = true;
+    after_exit_checks(j);
+    return;
+  }
+  j->step = inspect(j, on_inspect);
 }
 
 /* ---- output ------------------------------------------------------------------------ */
