@@ -9,7 +9,9 @@
  *   → POST wait?condition=next-exit; once its headers arrive: start
  *     (so the exit cannot be missed) → stdin written, then half-closed
  *   → wait answers and the output stream ends → inspect (exit code,
- *     OOMKilled)
+ *     OOMKilled; docker: skipped for an exit below 129, the wait's code
+ *     standing), and on podman the container's log read beside it, to
+ *     forward what the attach stream missed
  *   → volume only: GET archive of /workspace/output → unpack into the
  *     host's <workspace>/output (thread pool)
  *   → DELETE ?v=1&force=1 → job_exited.
