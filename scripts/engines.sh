@@ -194,6 +194,67 @@ check_docker_tls() {
   return 1
 }
 
+# --- crun, the second OCI runtime -------------------------------------------------
+
+# crun (Debian package crun) is registered as the runtime "crun" with the
+# dockerd (daemon.json "runtimes", applied by a reload: SIGHUP, no
+# restart), and its name for podman, which picks a runtime per container
+# by name or absolute path, is written to $run_dir/podman-crun
+# ($run_dir/docker-crun for dockerd); the tests of the runtime key read
+# them.  crun refuses a hybrid cgroup host whose v2 hierarchy holds a
+# controller ("cgroups in hybrid mode not supported"); there it runs
+# through a wrapper that hides /sys/fs/cgroup/unified in a mount namespace
+# of its own, so it uses the v1 controllers as runc does.
+crun_wrapper=$run_dir/crun-hybrid
+
+crun_path() {
+  crun=$(command -v crun) || return 1
+  if [ "$(stat -fc %T /sys/fs/cgroup 2>/dev/null)" = tmpfs ] &&
+     [ -n "$(cat /sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null)" ]; then
+    cat >"$crun_wrapper" <<EOF2
+#!/bin/sh
+# Written by execd's scripts/engines.sh: crun on a hybrid cgroup host.
+exec unshare --mount --propagation private sh -c 'umount -l /sys/fs/cgroup/unified 2>/dev/null; exec $crun "\$@"' crun "\$@"
+EOF2
+    chmod 755 "$crun_wrapper"
+    echo "$crun_wrapper"
+  else
+    echo "$crun"
+  fi
+}
+
+docker_daemon_json() { # the private dockerd's configuration
+  if path=$(crun_path); then
+    printf '{"runtimes": {"crun": {"path": "%s"}}}\n' "$path"
+  else
+    echo '{}'
+  fi
+}
+
+register_crun() {
+  rm -f "$run_dir/docker-crun" "$run_dir/podman-crun"
+  path=$(crun_path) || {
+    say "crun is not installed: the runtime = \"crun\" tests do not run (apt-get install crun)"
+    return 0
+  }
+  echo "$path" >"$run_dir/podman-crun"
+  if pings "$docker_sock"; then
+    conf=$(docker_daemon_json)
+    if [ "$conf" != "$(cat "$run_dir/docker-daemon.json" 2>/dev/null)" ]; then
+      echo "$conf" >"$run_dir/docker-daemon.json"
+      pid=$(live_pid "$run_dir/docker.pid" "$docker_sock") && kill -HUP "$pid"
+      sleep 1
+    fi
+    if curl -fsS --max-time 10 --unix-socket "$docker_sock" http://engine/info 2>/dev/null |
+         grep -q '"crun"'; then
+      echo crun >"$run_dir/docker-crun"
+    else
+      loud "docker: crun is not among dockerd's runtimes after a reload"
+    fi
+  fi
+  say "crun: $path (podman: $(cat "$run_dir/podman-crun"); docker: $(cat "$run_dir/docker-crun" 2>/dev/null || echo none))"
+}
+
 # --- start ----------------------------------------------------------------------
 
 start_docker() {
@@ -213,7 +274,7 @@ start_docker() {
     # own dockerd.  No bridge, NAT or iptables: test containers run with
     # NetworkMode none.  The containerd namespace keeps this dockerd's
     # containers apart should it share a system containerd.
-    echo '{}' >"$run_dir/docker-daemon.json"
+    docker_daemon_json >"$run_dir/docker-daemon.json"
     # From the run directory, like podman below.  TLS applies to the TCP
     # listener only; the unix socket stays as it is.
     tls_args=
@@ -429,6 +490,7 @@ case $action in
       failed=$((failed | docker_bit | docker_tls_bit))
     fi
     { start_podman && build_image podman "$podman_sock"; } || failed=$((failed | podman_bit))
+    register_crun
     [ $((failed & docker_bit)) -eq 0 ] || loud "docker engine NOT available: tests that need it will skip"
     [ $((failed & docker_tls_bit)) -eq 0 ] || loud "docker TLS endpoint NOT available: the TLS tests will skip"
     [ $((failed & podman_bit)) -eq 0 ] || loud "podman engine NOT available: tests that need it will skip"

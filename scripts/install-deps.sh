@@ -33,7 +33,7 @@ apt-get install -y -qq --no-install-recommends \
 # docker-registry and apache2-utils (htpasswd -B: the registry's htpasswd
 # auth needs bcrypt) for the image pull tests against a local registry.
 apt-get install -y -qq --no-install-recommends \
-  docker.io podman runc busybox-static catatonit docker-registry apache2-utils openssl >/dev/null
+  docker.io podman runc crun busybox-static catatonit docker-registry apache2-utils openssl >/dev/null
 # The redis transport (plugins/transport/redis, lib/uvredis): hiredis, and
 # redis-server for its tests (each test starts a private one).
 apt-get install -y -qq --no-install-recommends libhiredis-dev redis-server >/dev/null

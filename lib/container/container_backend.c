@@ -4,6 +4,7 @@
  * and plugins/backend/podman/podman.c. */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fnmatch.h>
 #include <poll.h>
@@ -235,6 +236,22 @@ static int configure(container_backend *b, const json_t *config) {
       return rc;
   }
 
+  const char *runtime = json_string_value(json_object_get(config, "runtime"));
+  if (runtime) {
+    /* A name the engine knows ("crun"), or for podman a runtime's absolute path. */
+    size_t len = strlen(runtime);
+    bool ok = len > 0 && len < 256;
+    for (size_t i = 0; ok && i < len; i++)
+      ok = isalnum((unsigned char)runtime[i]) || strchr("._-/+", runtime[i]);
+    if (!ok)
+      return config_error(b, "runtime must be an OCI runtime's name as the engine knows it "
+                             "(letters, digits, \".\", \"_\", \"-\", \"+\", or a path), not "
+                             "\"%.100s\"", runtime);
+    b->runtime = strdup(runtime);
+    if (!b->runtime)
+      return EXECD_ENOMEM;
+  }
+
   const char *auth = json_string_value(json_object_get(config, "registry_auth_file"));
   if (auth)
     return load_registry_auth(b, auth);
@@ -242,6 +259,56 @@ static int configure(container_backend *b, const json_t *config) {
 }
 
 /* ---- health ------------------------------------------------------------------ */
+
+/* podman's /info takes seconds under load (it counts images and containers). */
+#define INFO_TIMEOUT_MS 30000
+
+/* The engine's list of runtimes (GET /info): a configured runtime it does
+ * not have makes the backend unhealthy, with the names it has. */
+static void on_info(void *arg, const httpc_response *r) {
+  container_backend *b = arg;
+  b->info = NULL;
+  if (r->transport_err || r->status != 200)
+    return; /* asked again at the next answer to a ping */
+  b->runtime_checked = true;
+  json_t *doc = json_loadb(r->body, r->body_len, 0, NULL);
+  json_t *runtimes = json_object_get(doc, "Runtimes");
+  const char *dflt = json_string_value(json_object_get(doc, "DefaultRuntime"));
+  if (!b->flavor->runtime_per_container) {
+    /* Every container runs the service's own runtime. */
+    const char *base = strrchr(b->runtime, '/');
+    base = base ? base + 1 : b->runtime;
+    if (!dflt || (strcmp(dflt, b->runtime) != 0 && strcmp(dflt, base) != 0))
+      snprintf(b->runtime_error, sizeof b->runtime_error,
+               "%s engine at %s runs every container with its own runtime \"%s\": its "
+               "Docker-compatible API does not choose one per container, so the backend's "
+               "runtime = \"%s\" needs the service started with --runtime %s",
+               b->flavor->name, b->endpoint.name, dflt ? dflt : "?", b->runtime, b->runtime);
+  } else if (json_is_object(runtimes) && !json_object_get(runtimes, b->runtime)) {
+    char names[256] = "";
+    const char *name;
+    json_t *v;
+    size_t used = 0;
+    json_object_foreach(runtimes, name, v) {
+      int n = snprintf(names + used, sizeof names - used, "%s%s", used ? ", " : "", name);
+      if (n < 0 || (size_t)n >= sizeof names - used)
+        break;
+      used += (size_t)n;
+    }
+    snprintf(b->runtime_error, sizeof b->runtime_error,
+             "%s engine at %s has no runtime \"%s\" (the backend's runtime key); it has: %s",
+             b->flavor->name, b->endpoint.name, b->runtime, names);
+  }
+  if (b->runtime_error[0])
+    b->host->log(b->inst, EXECD_LOG_ERR, "%s", b->runtime_error);
+  json_decref(doc);
+}
+
+static void check_runtime(container_backend *b) {
+  if (!b->runtime || b->runtime_checked || b->info || !b->client)
+    return;
+  b->info = httpc_request_json(b->client, "GET", "/info", NULL, INFO_TIMEOUT_MS, on_info, b);
+}
 
 static void on_ping(void *arg, const httpc_response *r) {
   container_backend *b = arg;
@@ -251,6 +318,7 @@ static void on_ping(void *arg, const httpc_response *r) {
   b->healthy = !r->transport_err && r->status == 200;
   if (b->healthy && was_down) {
     container_sweep(b); /* at start, and after the engine was down */
+    check_runtime(b);
     container_jobs_engine_back(b);
   }
   if (!b->healthy) {
@@ -317,6 +385,16 @@ static int container_health(void *self) {
   }
   if (uv_now(b->loop) - b->health_at > HEALTH_TTL_MS)
     refresh_health(b);
+  if (b->runtime_error[0]) {
+    b->host->set_error(b->inst, "%s", b->runtime_error);
+    return EXECD_EUNAVAIL;
+  }
+  if (b->runtime && !b->runtime_checked && !b->flavor->runtime_per_container) {
+    check_runtime(b);
+    b->host->set_error(b->inst, "%s engine at %s: not yet known whether it runs runtime \"%s\"",
+                       b->flavor->name, b->endpoint.name, b->runtime);
+    return EXECD_EUNAVAIL;
+  }
   if (b->health_at == 0 || b->healthy)
     return 0; /* not asked yet: assume up, the first answer will tell */
   b->host->set_error(b->inst, "%s", b->health_error);
@@ -334,6 +412,7 @@ void container_backend_destroy(void *self) {
   free(b->user);
   free(b->network);
   free(b->registry_auth);
+  free(b->runtime);
   free(b->daemon_label);
   free(b);
 }
@@ -434,6 +513,7 @@ void container_backend_stop(void *self) {
   httpc_client_close(b->client);
   b->client = NULL;
   b->ping = NULL;
+  b->info = NULL;
   b->sweep = NULL;
 }
 
@@ -492,6 +572,19 @@ static int container_start(void *self, const execd_job_spec *spec, execd_job *jo
   if (path && stat(path, &st) != 0) {
     b->host->set_error(b->inst, "%s: %s engine socket %s: %s",
                        EXECD_ERR_BACKEND_UNAVAILABLE, b->flavor->name, path, strerror(errno));
+    return EXECD_EUNAVAIL;
+  }
+  if (b->runtime_error[0]) {
+    b->host->set_error(b->inst, "%s: %s", EXECD_ERR_BACKEND_UNAVAILABLE, b->runtime_error);
+    return EXECD_EUNAVAIL;
+  }
+  if (b->runtime && !b->runtime_checked && !b->flavor->runtime_per_container) {
+    /* The engine would run it with whatever runtime it has: not before
+     * that is known to be the one configured. */
+    check_runtime(b);
+    b->host->set_error(b->inst, "%s: %s engine at %s: not yet known whether it runs runtime "
+                       "\"%s\"", EXECD_ERR_BACKEND_UNAVAILABLE, b->flavor->name,
+                       b->endpoint.name, b->runtime);
     return EXECD_EUNAVAIL;
   }
   return container_job_start(b, spec, job, handle);

@@ -23,6 +23,8 @@ typedef struct container_engine_flavor {
   bool ulimits_required;      /* nofile and nproc must be set (else runc fails) */
   bool oom_flag_reported;     /* sets State.OOMKilled (exit 137 is read as OOM either way) */
   bool exit_seen_at_stream_end; /* the wait answers late: inspect when the output ends */
+  bool output_checked_against_log; /* the attach stream can miss output: compare the log */
+  bool runtime_per_container; /* honours HostConfig.Runtime (podman 4.3's compat API ignores it) */
 } container_engine_flavor;
 
 /* The configuration keys of a container backend whose socket defaults to
@@ -73,6 +75,10 @@ typedef struct container_engine_flavor {
       {"engine_grace", EXECD_CFG_DURATION, "30s",                                               \
        "how long an attempt whose engine stopped answering while the container ran waits for "   \
        "it, then re-attaches; 0: it fails at once"},                                             \
+      {"runtime", EXECD_CFG_STRING, NULL,                                                      \
+       "OCI runtime of job containers (HostConfig.Runtime), e.g. \"crun\": a name the engine "  \
+       "knows (dockerd: daemon.json \"runtimes\"; podman: containers.conf, or an absolute "     \
+       "path); unset: the engine's default"},                                                    \
       {"output_drain", EXECD_CFG_DURATION, "2s",                                                 \
        "how long to wait for the log stream to end after the container exited"},                 \
   {                                                                                              \

@@ -60,6 +60,10 @@ typedef struct container_backend {
   int64_t engine_grace_ms; /* engine_grace: waiting for a lost engine mid-run */
   bool bind_workspace;    /* workspace_mount = "bind": no copy in or out */
   char *registry_auth;    /* X-Registry-Auth header value, or NULL */
+  char *runtime;          /* HostConfig.Runtime ("crun"), or NULL: the engine's default */
+  httpc_request *info;    /* GET /info: does the engine have that runtime? */
+  bool runtime_checked;
+  char runtime_error[512]; /* set when the engine lacks it */
 
   /* health: the last /_ping answer, refreshed in the background */
   bool healthy;

@@ -9,7 +9,9 @@
  *   → POST wait?condition=next-exit; once its headers arrive: start
  *     (so the exit cannot be missed) → stdin written, then half-closed
  *   → wait answers and the output stream ends → inspect (exit code,
- *     OOMKilled)
+ *     OOMKilled; docker: skipped for an exit below 129, the wait's code
+ *     standing), and on podman the container's log read beside it, to
+ *     forward what the attach stream missed
  *   → volume only: GET archive of /workspace/output → unpack into the
  *     host's <workspace>/output (thread pool)
  *   → DELETE ?v=1&force=1 → job_exited.
@@ -82,6 +84,18 @@ struct container_job {
   int wait_status;     /* StatusCode from wait */
   int signal_sent;     /* the last signal execd asked for */
   uint64_t forwarded;  /* stdout+stderr bytes passed to the host */
+  uint64_t forwarded_hash; /* FNV-1a of those bytes, in order */
+  /* The output checked against the engine's log after the exit
+   * (flavor->output_checked_against_log): */
+  httpc_request *log_check;
+  bool log_checked;    /* the check answered (or was not needed) */
+  bool inspected;      /* the inspect after the exit answered */
+  engine_frames log_frames;
+  uint64_t log_seen;   /* log bytes read so far */
+  uint64_t log_hash;   /* FNV-1a of the first `forwarded` of them */
+  char *missed;        /* log bytes past `forwarded`: [stream u8][len u32][data]... */
+  size_t missed_len;
+  bool missed_over;    /* more than log_max: the check gives up */
   bool output_capped;
   bool output_bad;
   char *pull_status;   /* last progress line logged */
@@ -111,6 +125,9 @@ static void do_pull(container_job *j);
 static void do_wait(container_job *j);
 static void do_remove(container_job *j);
 static void maybe_collect(container_job *j);
+static void on_frame(void *arg, int stream, const char *data, size_t len);
+static void after_exit_checks(container_job *j);
+static void download_outputs(container_job *j);
 
 /* ---- lifetime ----------------------------------------------------------------------- */
 
@@ -124,6 +141,7 @@ static void on_drain_closed(uv_handle_t *h) {
   free(j->tar);
   free(j->pull_status);
   free(j->pull_partial);
+  free(j->missed);
   free(j);
 }
 
@@ -133,7 +151,8 @@ static void end_io(container_job *j) {
   httpc_request_cancel(j->wait);
   httpc_request_cancel(j->logs);
   httpc_request_cancel(j->probe);
-  j->wait = j->logs = j->probe = NULL;
+  httpc_request_cancel(j->log_check);
+  j->wait = j->logs = j->probe = j->log_check = NULL;
   engine_attach_close(j->attach);
   j->attach = NULL;
   uv_timer_stop(&j->drain);
@@ -379,6 +398,123 @@ static void download_outputs(container_job *j) {
 
 /* ---- exit status ----------------------------------------------------------------- */
 
+/* ---- the output checked against the engine's log ---------------------------------- */
+
+#define FNV_OFFSET 1469598103934665603ull
+#define FNV_PRIME 1099511628211ull
+
+static uint64_t fnv1a(uint64_t h, const char *data, size_t len) {
+  for (size_t i = 0; i < len; i++) {
+    h ^= (unsigned char)data[i];
+    h *= FNV_PRIME;
+  }
+  return h;
+}
+
+/* Both the inspect and the log check answered: the outputs, then the
+ * removal. */
+static void after_exit_checks(container_job *j) {
+  if (!j->inspected || !j->log_checked)
+    return;
+  if (j->bind)
+    do_remove(j); /* the outputs are in the host workspace already */
+  else
+    download_outputs(j);
+}
+
+/* A frame of the log: its bytes up to what the attach stream forwarded
+ * are hashed, to compare; those past it are kept, to forward. */
+static void on_log_check_frame(void *arg, int stream, const char *data, size_t len) {
+  container_job *j = arg;
+  if (stream != ENGINE_FRAME_STDOUT && stream != ENGINE_FRAME_STDERR)
+    return;
+  if (j->log_seen < j->forwarded) {
+    size_t n = j->forwarded - j->log_seen < len ? (size_t)(j->forwarded - j->log_seen) : len;
+    j->log_hash = fnv1a(j->log_hash, data, n);
+    j->log_seen += n;
+    data += n;
+    len -= n;
+  }
+  if (len == 0 || j->missed_over)
+    return;
+  if (j->log_seen + len > (uint64_t)j->b->log_max) {
+    j->missed_over = true;
+    return;
+  }
+  char *grown = realloc(j->missed, j->missed_len + 5 + len);
+  if (!grown) {
+    j->missed_over = true;
+    return;
+  }
+  j->missed = grown;
+  grown += j->missed_len;
+  grown[0] = (char)stream;
+  uint32_t n32 = (uint32_t)len;
+  memcpy(grown + 1, &n32, 4);
+  memcpy(grown + 5, data, len);
+  j->missed_len += 5 + len;
+  j->log_seen += len;
+}
+
+static int on_log_check_data(void *arg, const char *data, size_t len) {
+  container_job *j = arg;
+  engine_frames_feed(&j->log_frames, data, len);
+  return 0;
+}
+
+static void on_log_check_done(void *arg, const httpc_response *r) {
+  container_job *j = arg;
+  j->log_check = NULL;
+  j->log_checked = true;
+  trace(j, "output checked against the log");
+  bool prefix = j->log_seen >= j->forwarded && j->log_hash == j->forwarded_hash;
+  if (!r->transport_err && r->status == 200 && j->missed_len > 0 && !j->missed_over) {
+    if (prefix) {
+      j->b->host->log(j->b->inst, EXECD_LOG_WARNING,
+                      "execution %s: the attach stream ended %llu bytes short of the %s "
+                      "engine's log of the container; the rest is taken from the log",
+                      j->exec_id, (unsigned long long)(j->log_seen - j->forwarded),
+                      j->b->flavor->name);
+      for (size_t off = 0; off + 5 <= j->missed_len;) {
+        uint32_t n32;
+        memcpy(&n32, j->missed + off + 1, 4);
+        on_frame(j, (unsigned char)j->missed[off], j->missed + off + 5, n32);
+        off += 5 + n32;
+      }
+    } else {
+      j->b->host->log(j->b->inst, EXECD_LOG_WARNING,
+                      "execution %s: the output differs from the %s engine's log of the "
+                      "container; it is kept as the attach stream gave it",
+                      j->exec_id, j->b->flavor->name);
+    }
+  }
+  free(j->missed);
+  j->missed = NULL;
+  j->missed_len = 0;
+  after_exit_checks(j);
+}
+
+/* On engines whose attach stream can end without the container's last
+ * (or only) output, the log, complete once the container exited, is read
+ * beside the inspect: what the stream missed is forwarded from it. */
+static void check_output_against_log(container_job *j) {
+  if (!j->b->flavor->output_checked_against_log || j->output_capped ||
+      j->forwarded >= (uint64_t)j->b->log_max) {
+    j->log_checked = true;
+    return;
+  }
+  char path[200];
+  snprintf(path, sizeof path, "/containers/%s/logs?stdout=1&stderr=1", j->id);
+  engine_frames_init(&j->log_frames, on_log_check_frame, j);
+  j->log_seen = 0;
+  j->log_hash = FNV_OFFSET;
+  httpc_request_opts o = {.method = "GET", .path = path, .timeout_ms = STEP_TIMEOUT_MS,
+                          .on_data = on_log_check_data, .on_done = on_log_check_done, .arg = j};
+  j->log_check = httpc_request_start(j->b->client, &o);
+  if (!j->log_check)
+    j->log_checked = true; /* out of memory: the output stays as it came */
+}
+
 static void on_inspect(void *arg, const httpc_response *r) {
   container_job *j = arg;
   j->step = NULL;
@@ -419,10 +555,8 @@ static void on_inspect(void *arg, const httpc_response *r) {
                 j->b->flavor->oom_flag_reported ? "had not reported OOMKilled yet"
                                                 : "does not report OOMKilled");
   json_decref(doc);
-  if (j->bind)
-    do_remove(j); /* the outputs are in the host workspace already */
-  else
-    download_outputs(j);
+  j->inspected = true;
+  after_exit_checks(j);
 }
 
 static void on_drain_timeout(uv_timer_t *t) {
@@ -447,6 +581,18 @@ static void maybe_collect(container_job *j) {
   }
   j->collecting = true;
   end_io(j); /* the wait answered, or the probe made it moot */
+  check_output_against_log(j);
+  if (j->b->flavor->oom_flag_reported && j->wait_status >= 0 && j->wait_status <= 128 &&
+      !j->was_lost) {
+    /* The wait's StatusCode is the exit code, and below 129 no signal (so
+     * no OOM kill, no engine going down) ended the job: the inspect,
+     * there for OOMKilled, would add a round trip and nothing else. */
+    trace(j, "exit code from the wait");
+    j->exit_code = j->wait_status;
+    j->inspected = true;
+    after_exit_checks(j);
+    return;
+  }
   j->step = inspect(j, on_inspect);
 }
 
@@ -477,6 +623,7 @@ static void on_frame(void *arg, int stream, const char *data, size_t len) {
   if (len == 0)
     return;
   j->forwarded += len;
+  j->forwarded_hash = fnv1a(j->forwarded_hash, data, len);
   j->b->host->job_output(j->job,
                          stream == ENGINE_FRAME_STDOUT ? EXECD_STREAM_STDOUT : EXECD_STREAM_STDERR,
                          data, len);
@@ -527,7 +674,9 @@ static void probe_exit(container_job *j) {
 
 static void on_output_end(void *arg, int status) {
   container_job *j = arg;
-  trace(j, "output stream ended");
+  char what[80];
+  snprintf(what, sizeof what, "output stream ended (%llu bytes)", (unsigned long long)j->forwarded);
+  trace(j, what);
   j->output_done = true;
   if (status < 0 && !j->wait_done)
     j->b->host->log(j->b->inst, EXECD_LOG_WARNING, "execution %s: the output stream broke",
@@ -745,7 +894,12 @@ static void on_created(void *arg, const httpc_response *r) {
     return;
   }
   if (r->transport_err || r->status != 201) {
-    fail_and_clean(j, "creating the container", r, EXECD_ERR_SPAWN_FAILED, false);
+    char what[400];
+    if (j->b->runtime)
+      snprintf(what, sizeof what, "creating the container with runtime \"%s\" (the backend's "
+               "runtime key)", j->b->runtime);
+    fail_and_clean(j, j->b->runtime ? what : "creating the container", r,
+                   EXECD_ERR_SPAWN_FAILED, false);
     return;
   }
   json_t *doc = json_loadb(r->body, r->body_len, 0, NULL);
@@ -974,6 +1128,8 @@ static json_t *create_body(container_job *j, const execd_job_spec *spec) {
     json_object_set_new(host, "CapDrop", json_pack("[s]", "ALL"));
   if (b->no_new_privileges)
     json_object_set_new(host, "SecurityOpt", json_pack("[s]", "no-new-privileges"));
+  if (b->runtime)
+    json_object_set_new(host, "Runtime", json_string(b->runtime));
   if (j->memory_bytes > 0) {
     json_object_set_new(host, "Memory", json_integer(j->memory_bytes));
     json_object_set_new(host, "MemorySwap", json_integer(j->memory_bytes));
@@ -1021,6 +1177,7 @@ static container_job *job_new(container_backend *b, const execd_job_spec *spec, 
   j->job = job;
   j->attempt = spec->attempt;
   j->exit_code = -1;
+  j->forwarded_hash = FNV_OFFSET;
   snprintf(j->exec_id, sizeof j->exec_id, "%s", spec->execution_id);
   j->uid = b->uid;
   j->gid = b->gid;

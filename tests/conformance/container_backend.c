@@ -411,6 +411,147 @@ START_TEST(stdin_ends_with_eof) {
 }
 END_TEST
 
+/* ---- the runtime key ------------------------------------------------------ */
+
+/* The name of crun for this engine: $EXECD_<PLUGIN>_CRUN, else the file
+ * /run/execd-test/<plugin>-crun that scripts/engines.sh writes when it
+ * registers crun ("crun" for dockerd; for podman a name or a path, as
+ * the host needs); NULL if neither. */
+static const char *crun_name(void) {
+  static char name[256];
+  char var[64], file[128];
+  snprintf(var, sizeof var, "EXECD_%s_CRUN", is_podman() ? "PODMAN" : "DOCKER");
+  const char *env = getenv(var);
+  if (env && *env)
+    return env;
+  snprintf(file, sizeof file, "/run/execd-test/%s-crun", engine->plugin);
+  FILE *f = fopen(file, "r");
+  if (!f)
+    return NULL;
+  char *got = fgets(name, sizeof name, f);
+  fclose(f);
+  if (!got)
+    return NULL;
+  name[strcspn(name, "\n")] = '\0';
+  return name[0] ? name : NULL;
+}
+
+typedef struct runtime_seen {
+  const char *id;
+  char runtime[256];
+} runtime_seen;
+
+/* The running container's HostConfig.Runtime, once it exists. */
+static int container_runtime_known(void *arg) {
+  runtime_seen *r = arg;
+  char path[256];
+  snprintf(path, sizeof path, "/containers/execd-%s-1/json", r->id);
+  body b;
+  if (engine_get(path, &b) != 200)
+    return 0;
+  json_t *doc = json_loads(b.data, 0, NULL);
+  const char *rt = json_string_value(json_object_get(json_object_get(doc, "HostConfig"), "Runtime"));
+  snprintf(r->runtime, sizeof r->runtime, "%s", rt ? rt : "");
+  json_decref(doc);
+  return 1;
+}
+
+static int health_up(void *arg) {
+  (void)arg;
+  return ops->health(backend.self) == 0;
+}
+
+/* Health down for good: the engine's /info answered against the runtime. */
+static int health_down(void *arg) {
+  (void)arg;
+  return ops->health(backend.self) != 0 && !strstr(harness_last_error(), "not yet known");
+}
+
+/* Starts a job printing "ran-under-<runtime>" and checks, while it runs,
+ * that its container has want as HostConfig.Runtime (docker), then its
+ * output and exit. */
+static void runs_with_runtime(const char *runtime, const char *want) {
+  char extra[400];
+  snprintf(extra, sizeof extra, "\"runtime\": \"%s\"", runtime);
+  load(extra);
+  /* health is up once the engine's /info answered (podman: the runtime
+   * is confirmed as the service's) */
+  ck_assert_msg(harness_run_until(health_up, NULL, WAIT_MS), "health: %s", harness_last_error());
+  const char *argv[] = {"/bin/sh", "-c", "sleep 2; echo ran", NULL};
+  execd_job_spec spec;
+  char id[64];
+  spec_for(&spec, NULL, image, argv, id, sizeof id);
+  harness_job *job = harness_job_new();
+  void *handle = NULL;
+  ck_assert_msg(ops->start(backend.self, &spec, (execd_job *)job, &handle) == 0, "start: %s",
+                harness_last_error());
+  if (want) {
+    runtime_seen seen = {.id = id};
+    ck_assert_msg(harness_run_until(container_runtime_known, &seen, WAIT_MS),
+                  "the container never appeared");
+    ck_assert_str_eq(seen.runtime, want);
+  }
+  ck_assert_msg(harness_wait_job(job, WAIT_MS), "the job did not exit");
+  ck_assert_msg(job->exit.exit_code == 0 && !job->exit.error_code, "exit %d, %s: %s",
+                job->exit.exit_code, job->exit.error_code ? job->exit.error_code : "-",
+                job->exit.error_message ? job->exit.error_message : "-");
+  ck_assert_str_eq(job->out ? job->out : "", "ran\n");
+  harness_job_free(job);
+}
+
+START_TEST(runtime_crun_runs_the_job) {
+  const char *crun = crun_name();
+  if (!crun) {
+    fprintf(stderr, "\n!!! %s: no crun registered with the engine (scripts/engines.sh start "
+                    "registers it when crun is installed): runtime_crun_runs_the_job not run\n\n",
+            engine->plugin);
+    return;
+  }
+  if (!is_podman()) {
+    runs_with_runtime(crun, crun);
+    return;
+  }
+  /* podman's compat API runs the service's runtime: crun is refused with
+   * a message saying so (the service here runs runc), runc runs. */
+  char extra[400];
+  snprintf(extra, sizeof extra, "\"runtime\": \"%s\"", crun);
+  load(extra);
+  ck_assert_msg(harness_run_until(health_down, NULL, WAIT_MS), "health stays up with runtime %s",
+                crun);
+  ck_assert_msg(strstr(harness_last_error(), "--runtime"), "health: %s", harness_last_error());
+  execd_job_spec spec;
+  char id[64];
+  const char *argv[] = {"/bin/true", NULL};
+  spec_for(&spec, NULL, image, argv, id, sizeof id);
+  harness_job *job = harness_job_new();
+  void *handle = NULL;
+  ck_assert_int_eq(ops->start(backend.self, &spec, (execd_job *)job, &handle), EXECD_EUNAVAIL);
+  harness_job_free(job);
+  harness_unload(&backend);
+  backend.plugin = NULL;
+  runs_with_runtime("runc", NULL);
+}
+END_TEST
+
+START_TEST(runtime_the_engine_lacks_is_a_clear_error) {
+  load("\"runtime\": \"execd-no-such-runtime\"");
+  ck_assert_msg(harness_run_until(health_down, NULL, WAIT_MS), "health stays up");
+  ck_assert_msg(strstr(harness_last_error(), "\"execd-no-such-runtime\""), "health: %s",
+                harness_last_error());
+  char id[64];
+  execd_job_spec spec;
+  const char *argv[] = {"/bin/true", NULL};
+  spec_for(&spec, NULL, image, argv, id, sizeof id);
+  harness_job *job = harness_job_new();
+  void *handle = NULL;
+  ck_assert_int_eq(ops->start(backend.self, &spec, (execd_job *)job, &handle), EXECD_EUNAVAIL);
+  ck_assert_msg(strstr(harness_last_error(), "\"execd-no-such-runtime\""), "start: %s",
+                harness_last_error());
+  harness_job_free(job);
+  ck_assert_uint_eq(containers_of(id), 0);
+}
+END_TEST
+
 /* ---- TLS refusals (with engine->tls) ------------------------------------ */
 
 static int health_known(void *arg) {
@@ -724,6 +865,10 @@ int container_backend_main(const container_engine *e, Suite *s) {
     tcase_add_test(tc, outputs_come_back_and_stdin_is_closed_through_a_volume);
     tcase_add_test(tc, containers_left_by_an_earlier_run_are_removed_at_start);
     tcase_add_test(tc, stdin_ends_with_eof);
+    if (!engine->tls) {
+      tcase_add_test(tc, runtime_crun_runs_the_job);
+      tcase_add_test(tc, runtime_the_engine_lacks_is_a_clear_error);
+    }
     if (e->tls) {
       tcase_add_test(tc, engine_certificate_from_another_ca_is_refused);
       tcase_add_test(tc, engine_certificate_unknown_to_the_system_cas_is_refused);

@@ -12,6 +12,8 @@ static const container_engine_flavor docker_engine = {
     .ulimits_required = false,
     .oom_flag_reported = true,
     .exit_seen_at_stream_end = false, /* its wait answers within ms of the exit */
+    .output_checked_against_log = false, /* its attach stream holds every byte */
+    .runtime_per_container = true,
 };
 
 static const execd_config_key docker_config_keys[] = {

@@ -20,6 +20,14 @@ static const container_engine_flavor podman_engine = {
      * exit (100-300 ms here); an inspect once the attach stream ends
      * already shows the exit. */
     .exit_seen_at_stream_end = true,
+    /* Its attach stream can end without output the log has (conmon hands
+     * the stream only to attach connections it has accepted, and closes
+     * them at the exit), so the log is read once the container exited. */
+    .output_checked_against_log = true,
+    /* Its Docker-compatible create ignores HostConfig.Runtime: every
+     * container runs the service's runtime (--runtime), which a runtime
+     * key must then name. */
+    .runtime_per_container = false,
 };
 
 static const execd_config_key podman_config_keys[] = {
