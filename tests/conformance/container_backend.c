@@ -831,6 +831,9 @@ int container_backend_main(const container_engine *e, Suite *s) {
     TCase *alone = tcase_create(alone_name);
     tcase_add_checked_fixture(alone, setup, teardown);
     tcase_add_unchecked_fixture(alone, harness_scratch_begin, harness_scratch_end);
+    /* check's default of 4 s: two dozen plugin loads, some reading the
+     * system's CAs, outlast it under a sanitizer on a busy machine. */
+    tcase_set_timeout(alone, 60);
     tcase_add_test(alone, engine_gone_is_backend_unavailable);
     tcase_add_test(alone, tcp_engine_gone_is_backend_unavailable);
     tcase_add_test(alone, bad_configuration_is_refused_naming_the_key);

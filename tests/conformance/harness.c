@@ -137,7 +137,8 @@ static void unmount_under(const char *root) {
   }
   free(line);
   fclose(f);
-  qsort(points, n, sizeof *points, deeper_first);
+  if (n > 1) /* qsort's array may not be NULL, even for 0 elements */
+    qsort(points, n, sizeof *points, deeper_first);
   for (size_t i = 0; i < n; i++) {
     /* Busy (a leftover process works in it): detached, gone once idle. */
     if (umount2(points[i], 0) != 0 && umount2(points[i], MNT_DETACH) != 0)
