@@ -33,5 +33,9 @@ include tests/sdk/sdk.mk
 print-sanitizer-tests:
 	@echo $(filter-out tests/sdk/%,$(TESTS))
 .PHONY: print-sanitizer-tests
+# Every test, for CI's choice of what distcheck runs again.
+print-tests:
+	@echo $(TESTS)
+.PHONY: print-tests
 
 include tests/fuzz/fuzz.mk
