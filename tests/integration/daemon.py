@@ -64,7 +64,9 @@ class Daemon:
         with a comma (", { name = ...; }"); extra_config: more top-level
         settings (agents = ( ... );); daemon_extra: more settings of the
         daemon group (agents_dir = "...";)."""
+        self.owns_state = state is None
         self.state = state or tempfile.mkdtemp(prefix="execd-it-")
+        self.started = False
         # Searchable by others, as the packaged state directory is: jobs run
         # under uids of their own and reach their workspaces below it.
         os.chmod(self.state, 0o711)
@@ -94,6 +96,21 @@ class Daemon:
         self.log = open(self.log_path, "a")
         self.proc = subprocess.Popen([EXECD, "-c", conf], stderr=self.log, stdout=self.log,
                                      env=env, start_new_session=True)
+        try:
+            self.wait_until_ready()
+        except Exception:
+            # Callers write Daemon(...).start() and keep no object to clean
+            # up with when it raises: a daemon that never came up is stopped
+            # here, and the directory made for it removed (its log is in the
+            # exception).
+            self.stop()
+            if self.owns_state and not self.started:
+                remove_tree(self.state)
+            raise
+        self.started = True
+        return self
+
+    def wait_until_ready(self):
         deadline = time.time() + 15
         while time.time() < deadline:
             with open(self.log_path) as f:
@@ -102,7 +119,7 @@ class Daemon:
             if ports:
                 self.port = int(ports[-1])
                 if self.ready():
-                    return self
+                    return
             if self.proc.poll() is not None:
                 raise RuntimeError("execd exited with %s:\n%s" % (self.proc.returncode, text))
             time.sleep(0.05)

@@ -389,5 +389,15 @@ class RestartTest(unittest.TestCase):
             d.cleanup()
 
 
+class HarnessTest(unittest.TestCase):
+    def test_a_daemon_that_does_not_start_leaves_nothing(self):
+        d = Daemon(extra_config="no_such_section = 1;")
+        with self.assertRaises(RuntimeError) as raised:
+            d.start()
+        self.assertIn("exited", str(raised.exception))
+        self.assertIsNone(d.proc)
+        self.assertFalse(os.path.exists(d.state), d.state)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
