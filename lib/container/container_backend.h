@@ -8,6 +8,7 @@
 #define EXECD_CONTAINER_BACKEND_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include <execd/plugin.h>
 
@@ -97,5 +98,9 @@ void container_backend_destroy(void *self);
 int container_backend_check_config(const container_engine_flavor *flavor, const json_t *config,
                                    char *err, size_t errlen);
 extern const execd_backend_ops container_backend_ops;
+
+/* "uid[:gid]" with numbers; returns 0 or -1.  Also the kubernetes
+ * backend's reading of a request's and its own user. */
+int container_parse_user(const char *s, uid_t *uid, gid_t *gid);
 
 #endif

@@ -114,7 +114,4 @@ bool container_engine_refuses(const container_backend *b);
  * (container_endpoint.c).  Returns 0 or EXECD_E* with the message set, naming the key. */
 int container_configure_endpoint(container_backend *b, const json_t *config);
 
-/* "uid[:gid]" with numbers; returns 0 or -1. */
-int container_parse_user(const char *s, uid_t *uid, gid_t *gid);
-
 #endif

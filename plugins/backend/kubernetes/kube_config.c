@@ -31,27 +31,6 @@ static int refuse(kube_backend *b, const char *fmt, ...) {
   return EXECD_ECONFIG;
 }
 
-int kube_parse_user(const char *s, uid_t *uid, gid_t *gid) {
-  unsigned long u, g;
-  char *end;
-  errno = 0;
-  u = strtoul(s, &end, 10);
-  if (end == s || errno || u > 0x7fffffffUL)
-    return -1;
-  g = u;
-  if (*end == ':') {
-    const char *gs = end + 1;
-    g = strtoul(gs, &end, 10);
-    if (end == gs || errno || g > 0x7fffffffUL)
-      return -1;
-  }
-  if (*end)
-    return -1;
-  *uid = (uid_t)u;
-  *gid = (gid_t)g;
-  return 0;
-}
-
 /* A bearer token: printable ASCII, surrounding blanks dropped.  FROM
  * names where it came from, for messages. */
 static int set_token(kube_backend *b, const char *from, char *buf, size_t n) {
@@ -318,7 +297,7 @@ int kube_configure(kube_backend *b, const json_t *config) {
     return refuse(b, "pull must be \"never\", \"if-not-present\" or \"always\", not \"%s\"", pull);
 
   const char *user = json_string_value(json_object_get(config, "user"));
-  if (kube_parse_user(user ? user : "65534:65534", &b->uid, &b->gid) < 0)
+  if (container_parse_user(user ? user : "65534:65534", &b->uid, &b->gid) < 0)
     return refuse(b, "user \"%s\" is not \"uid[:gid]\" (numbers)", user);
   if (b->uid == 0)
     return refuse(b, "user is root: pods run with runAsNonRoot, give a uid other than 0");

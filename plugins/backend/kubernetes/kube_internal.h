@@ -12,6 +12,7 @@
 #include <execd/backend.h>
 #include <execd/plugin.h>
 
+#include "container/container_backend.h" /* container_parse_user */
 #include "httpc/httpc.h"
 
 /* Names of the pod's containers. */
@@ -73,7 +74,6 @@ typedef struct kube_backend {
 /* kube_config.c: reads config into b (create() and check_config). */
 int kube_configure(kube_backend *b, const json_t *config);
 void kube_config_free(kube_backend *b);
-int kube_parse_user(const char *s, uid_t *uid, gid_t *gid);
 
 /* kube_manifest.c: the Job for an attempt (a new reference), or NULL. */
 json_t *kube_manifest_job(const kube_backend *b, const execd_job_spec *spec, const char *name);

@@ -1224,7 +1224,7 @@ int kube_job_start(kube_backend *b, const execd_job_spec *spec, execd_job *job, 
   j->uid = b->uid;
   j->gid = b->gid;
   if (spec->user)
-    kube_parse_user(spec->user, &j->uid, &j->gid);
+    container_parse_user(spec->user, &j->uid, &j->gid);
   kube_job_name(spec->execution_id, spec->attempt, j->name, sizeof j->name);
   j->workspace = spec->workspace ? strdup(spec->workspace) : NULL;
   j->timer = malloc(2 * sizeof *j->timer);

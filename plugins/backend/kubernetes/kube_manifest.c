@@ -114,7 +114,7 @@ json_t *kube_manifest_job(const kube_backend *b, const execd_job_spec *spec, con
   uid_t uid = b->uid;
   gid_t gid = b->gid;
   if (spec->user)
-    kube_parse_user(spec->user, &uid, &gid); /* checked by check() */
+    container_parse_user(spec->user, &uid, &gid); /* checked by check() */
 
   int64_t timeout_s = lim && lim->timeout_ms > 0 ? (lim->timeout_ms + 999) / 1000 : 86400;
   int64_t deadline = timeout_s + b->deadline_slack_s;

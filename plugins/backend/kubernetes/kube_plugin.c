@@ -258,7 +258,7 @@ static int kube_check(void *self, const execd_job_spec *spec) {
   if (spec->user) {
     uid_t u;
     gid_t g;
-    if (kube_parse_user(spec->user, &u, &g) < 0) {
+    if (container_parse_user(spec->user, &u, &g) < 0) {
       b->host->set_error(b->inst, "user \"%s\" is not \"uid[:gid]\" (numbers)", spec->user);
       return EXECD_EINVAL;
     }
