@@ -279,8 +279,13 @@ class MultiNode(unittest.TestCase):
                        unrenewed, "records unchanged after resume":
                        sum(1 for i in on_zombie if before[i] == after[i])},
                     duplicated=len([k for k, v in runs.items() if v > 1]))
+        # Each of its attempts ends one of two ways, by which event the
+        # resumed loop handles first: its late result write refused by the
+        # fence, or the renewal answering that the lease was not renewed
+        # (then nothing is written).  Which one is a race; the fence itself
+        # is checked deterministically in test_postgres_storage
+        # (test_claims_leases_and_the_fence).
         self.assertGreaterEqual(refused + unrenewed, len(on_zombie), text[-3000:])
-        self.assertGreaterEqual(refused, 1, text[-3000:])  # a late result was refused
         self.assertEqual(before, after)
         for i in on_zombie:
             self.assertEqual(after[i][0], "SUCCEEDED")
