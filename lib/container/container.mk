@@ -17,12 +17,23 @@ lib_container_libcontainer_la_SOURCES = \
 	lib/container/container_endpoint.c \
 	lib/container/container_job.c \
 	lib/container/container_sweep.c \
+	lib/container/container_removal.c \
+	lib/container/container_warm.c \
+	lib/container/launch_file.c lib/container/launch_file.h \
 	lib/container/engine_frames.c lib/container/engine_frames.h \
 	lib/container/engine_tar.c lib/container/engine_tar.h \
 	lib/container/engine_attach.c lib/container/engine_attach.h \
 	lib/container/engine_fs.c lib/container/engine_fs.h \
 	lib/container/engine_pull.c lib/container/engine_pull.h
-lib_container_libcontainer_la_CPPFLAGS = $(LIB_CPPFLAGS)
+lib_container_libcontainer_la_CPPFLAGS = $(LIB_CPPFLAGS) \
+	-DEXECD_WARM_LAUNCHER='"$(pkglibexecdir)/execd-warm-launch"'
+# The launcher warm containers wait in (container_warm.c): static, as it is
+# bind-mounted into images that may have no C library.
+pkglibexec_PROGRAMS = lib/container/execd-warm-launch
+lib_container_execd_warm_launch_SOURCES = lib/container/warm_launch.c \
+	lib/container/launch_file.c lib/container/launch_file.h
+lib_container_execd_warm_launch_CPPFLAGS = $(LIB_CPPFLAGS)
+lib_container_execd_warm_launch_LDFLAGS = -all-static
 lib_container_libcontainer_la_CFLAGS = $(LIB_CFLAGS) $(CURL_CFLAGS) $(LIBARCHIVE_CFLAGS) \
 	$(SSL_CFLAGS)
 lib_container_libcontainer_la_LIBADD = $(CURL_LIBS) $(LIBARCHIVE_LIBS) $(UV_LIBS) \

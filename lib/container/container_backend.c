@@ -252,6 +252,9 @@ static int configure(container_backend *b, const json_t *config) {
       return EXECD_ENOMEM;
   }
 
+  rc = container_warm_configure(b, config);
+  if (rc)
+    return rc;
   const char *auth = json_string_value(json_object_get(config, "registry_auth_file"));
   if (auth)
     return load_registry_auth(b, auth);
@@ -414,6 +417,8 @@ void container_backend_destroy(void *self) {
   free(b->registry_auth);
   free(b->runtime);
   free(b->daemon_label);
+  container_removals_forget(b);
+  container_warm_free(b);
   free(b);
 }
 
@@ -427,6 +432,7 @@ int container_backend_create(const container_engine_flavor *flavor, const execd_
   b->inst = inst;
   b->loop = host->loop(inst);
   LIST_INIT(&b->jobs);
+  LIST_INIT(&b->removals);
   const char *state_dir = host->state_dir(inst);
   b->daemon_label = strdup(state_dir ? state_dir : "");
   if (!b->daemon_label) {
@@ -454,6 +460,7 @@ int container_backend_check_config(const container_engine_flavor *flavor, const 
   b->host = config_check_host();
   b->inst = config_check_begin(&ck, err, errlen);
   LIST_INIT(&b->jobs);
+  LIST_INIT(&b->removals);
   int rc = configure(b, config);
   container_backend_destroy(b);
   return config_check_end(&ck, rc);
@@ -509,12 +516,17 @@ void container_backend_stop(void *self) {
     uv_close((uv_handle_t *)b->health_timer, on_health_timer_closed);
     b->health_timer = NULL;
   }
-  container_jobs_abandon(b);
-  httpc_client_close(b->client);
-  b->client = NULL;
+  container_jobs_abandon(b); /* removes the warm slots no execution took */
+  container_warm_stop(b);
+  httpc_request_cancel(b->ping);
+  httpc_request_cancel(b->info);
+  httpc_request_cancel(b->sweep);
   b->ping = NULL;
   b->info = NULL;
   b->sweep = NULL;
+  /* The removals in flight finish first (bounded by their timeout): a
+   * clean stop leaves no finished attempt's container behind. */
+  container_client_release_if_idle(b);
 }
 
 /* ---- ops ------------------------------------------------------------------------- */
@@ -610,6 +622,7 @@ static void container_adopt_done(void *self) {
   container_backend *b = self;
   b->adoption_over = true;
   container_sweep(b);
+  container_warm_begin(b);
 }
 
 const execd_backend_ops container_backend_ops = {

@@ -82,6 +82,13 @@ typedef struct container_engine_flavor {
        "path); unset: the engine's default"},                                                    \
       {"output_drain", EXECD_CFG_DURATION, "2s",                                                 \
        "how long to wait for the log stream to end after the container exited"},                 \
+      {"warm", EXECD_CFG_INT, "0",                                                               \
+       "containers created and started ahead per image of warm_images (0 to 16): an execution " \
+       "whose settings are the backend's takes one, and the pool is refilled"},                \
+      {"warm_images", EXECD_CFG_LIST, "[]",                                                      \
+       "the images (each in images_allowed) warm containers are kept for"},                      \
+      {"warm_launcher", EXECD_CFG_STRING, NULL,                                                  \
+       "the launcher warm containers wait in (default: execd's execd-warm-launch)"},             \
   {                                                                                              \
     NULL, 0, NULL, NULL                                                                          \
   }

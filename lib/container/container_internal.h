@@ -27,6 +27,7 @@
 enum container_pull { PULL_NEVER, PULL_IF_NOT_PRESENT, PULL_ALWAYS };
 
 typedef struct container_job container_job;
+typedef struct container_removal container_removal;
 
 typedef struct container_backend {
   const container_engine_flavor *flavor;
@@ -77,7 +78,20 @@ typedef struct container_backend {
   unsigned sweep_removals; /* removals of leftovers in flight: no new listing meanwhile */
   bool adoption_over;     /* execd re-attached what it will (adopt_done) */
 
+  /* the warm pool (container_warm.c) */
+  int64_t warm;           /* slots kept per warm image; 0: none */
+  char **warm_images;
+  char *warm_launcher;    /* execd-warm-launch, bind-mounted into each slot */
+  char *warm_dir;         /* <state_dir>/warm/<instance>: the slots' directories */
+  char warm_token[24];    /* this run's: labels and names its slots */
+  unsigned warm_seq;
+  bool warm_ready;        /* warm_dir cleared of an earlier run's and made */
+  bool warm_clearing;
+  unsigned warm_failures; /* slots in a row that ended before use: refills back off */
+  uv_timer_t *warm_timer;
+
   LIST_HEAD(, container_job) jobs;
+  LIST_HEAD(, container_removal) removals; /* finished attempts' containers (container_removal.c) */
 } container_backend;
 
 int container_job_start(container_backend *b, const execd_job_spec *spec, execd_job *job,
@@ -102,6 +116,53 @@ void container_jobs_engine_back(container_backend *b);
 /* Fails the attempts that lost the engine longer than engine_grace ago;
  * true while some still wait for it. */
 bool container_jobs_check_lost(container_backend *b);
+
+/* Removes container ID in the background (WHAT names it in the log);
+ * the caller has reported what it needed of it (container_removal.c). */
+void container_remove_later(container_backend *b, const char *id, const char *what);
+/* True while container ID is being removed: the sweep leaves it. */
+bool container_removal_pending(const container_backend *b, const char *id);
+/* After stop(): closes the engine client once no removal is in flight. */
+void container_client_release_if_idle(container_backend *b);
+/* destroy(): frees what is left of the removals' bookkeeping. */
+void container_removals_forget(container_backend *b);
+
+/* ---- the warm pool (container_warm.c) ---- */
+/* The keys warm, warm_images and warm_launcher.  0 or EXECD_ECONFIG. */
+int container_warm_configure(container_backend *b, const json_t *config);
+/* adopt_done: the directory of an earlier run removed, then the pool filled. */
+void container_warm_begin(container_backend *b);
+/* A slot ended, used (failed false) or not: the pool is refilled, later
+ * when slots keep failing. */
+void container_warm_slot_gone(container_backend *b, bool failed);
+void container_warm_stop(container_backend *b);
+void container_warm_free(container_backend *b);
+/* A started slot whose create body is the same as create_body but for
+ * what each execution sets, or NULL. */
+container_job *container_warm_find(container_backend *b, const char *image,
+                                   const json_t *create_body);
+/* The canonical text of what a create body fixes for the container's life. */
+char *container_warm_key(const json_t *create_body);
+/* True if container ID (with its execd.warm label TOKEN) is a slot of
+ * this run: the sweep leaves it. */
+bool container_warm_owns(const container_backend *b, const char *token);
+/* The slot's directory removed on the thread pool. */
+void container_warm_remove_dir_later(container_backend *b, const char *dir);
+/* Loop, cheap: a rename from workspace into slot_dir can work. */
+bool container_warm_same_device(const char *slot_dir, const char *workspace);
+/* Thread pool (0, or -1 with err): */
+int container_warm_prepare_dir(const char *slot_dir, char *err, size_t errlen);
+int container_warm_hand_over(const char *workspace, const char *slot_dir, const char *launch,
+                             size_t launch_len, char *err, size_t errlen);
+int container_warm_take_back(const char *slot_dir, const char *workspace, char *err,
+                             size_t errlen);
+/* container_job.c: a slot being made for image (number n), NULL on ENOMEM;
+ * whether a slot is ready for a create body's key, or spare for image. */
+container_job *container_slot_new(container_backend *b, const char *image, unsigned n);
+/* The oldest started slot of image for key, or NULL; the slots of image
+ * not given an execution (started or being made). */
+container_job *container_slot_find(container_backend *b, const char *image, const char *key);
+size_t container_slots_spare(container_backend *b, const char *image);
 
 /* Removes containers an earlier run of this daemon left
  * (container_sweep.c). */

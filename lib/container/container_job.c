@@ -33,6 +33,7 @@
 #include "engine_fs.h"
 #include "engine_pull.h"
 #include "engine_tar.h"
+#include "launch_file.h"
 
 #define STEP_TIMEOUT_MS 60000L  /* create, upload, inspect, download, remove */
 #define PULL_TIMEOUT_MS 0L      /* pulls stream progress: no overall cap */
@@ -53,6 +54,20 @@ struct container_job {
   gid_t gid;
   int64_t memory_bytes;
   bool bind;           /* the host workspace is mounted, not copied */
+  char *name;          /* the container's name */
+  /* A warm slot (container_warm.c): made and started ahead, its launcher
+   * waiting for the go, then given one execution. */
+  bool slot;
+  bool parked;         /* started; no execution yet */
+  bool taken;          /* given an execution */
+  char *slot_dir;      /* <warm dir>/<n>: workspace/ (at /workspace) and control/ */
+  char *key;           /* what is fixed at create (container_warm_key) */
+  json_t *entrypoint;  /* the image's Entrypoint: an array, or NULL */
+  char *image_workdir; /* the image's WorkingDir, or NULL */
+  char *launch;        /* the launch file's bytes, for the execution given */
+  size_t launch_len;
+  unsigned go_tries;   /* opening the go FIFO before the launcher waits on it */
+  bool launched;       /* the go was given */
 
   httpc_request *step;   /* the one sequential request in flight */
   httpc_request *wait;
@@ -128,6 +143,9 @@ static void maybe_collect(container_job *j);
 static void on_frame(void *arg, int stream, const char *data, size_t len);
 static void after_exit_checks(container_job *j);
 static void download_outputs(container_job *j);
+static void inspect_image(container_job *j);
+static void return_workspace(container_job *j);
+static int slot_take(container_job *j, const execd_job_spec *spec, execd_job *job);
 
 /* ---- lifetime ----------------------------------------------------------------------- */
 
@@ -142,6 +160,12 @@ static void on_drain_closed(uv_handle_t *h) {
   free(j->pull_status);
   free(j->pull_partial);
   free(j->missed);
+  free(j->name);
+  free(j->slot_dir);
+  free(j->key);
+  json_decref(j->entrypoint);
+  free(j->image_workdir);
+  free(j->launch);
   free(j);
 }
 
@@ -177,6 +201,13 @@ void container_jobs_abandon(container_backend *b) {
   for (j = LIST_FIRST(&b->jobs); j; j = next) {
     next = LIST_NEXT(j, link);
     j->abandoned = true;
+    if (j->slot && !j->taken) {
+      /* Made ahead for nobody yet: removed with the daemon. */
+      if (j->id)
+        container_remove_later(b, j->id, j->exec_id);
+      job_release(j);
+      continue;
+    }
     if (j->id)
       b->host->log(b->inst, EXECD_LOG_WARNING,
                    "execution %s: execd stops while its container %.12s runs; the next "
@@ -246,6 +277,17 @@ static void report_exit(container_job *j) {
     j->start_failed = true;
     return;
   }
+  if (j->slot)
+    container_warm_remove_dir_later(j->b, j->slot_dir);
+  if (j->slot && !j->taken) { /* a warm slot that ended before any execution */
+    container_backend *b = j->b;
+    bool failed = j->failed;
+    job_release(j);
+    container_warm_slot_gone(b, failed);
+    return;
+  }
+  if (j->slot)
+    container_warm_slot_gone(j->b, false); /* the execution is over: refill */
   execd_job_exit ex = {
       .struct_size = sizeof ex,
       .exit_code = j->exit_code,
@@ -261,32 +303,21 @@ static void report_exit(container_job *j) {
   b->host->job_exited(job, &ex);
 }
 
-static void on_removed(void *arg, const httpc_response *r) {
-  container_job *j = arg;
-  j->step = NULL;
-  trace(j, "removed");
-  if (r->transport_err || (r->status != 200 && r->status != 204 && r->status != 404))
-    j->b->host->log(j->b->inst, EXECD_LOG_WARNING, "execution %s: removing container %.12s: %s",
-                    j->exec_id, j->id, httpc_error_message(r, (char[200]){0}, 200));
-  report_exit(j);
-}
-
+/* The container is removed after the exit is reported, in the background
+ * (container_removal.c): its removal is not part of the attempt's time. */
 static void do_remove(container_job *j) {
   httpc_request_cancel(j->step); /* e.g. a start still in flight */
   j->step = NULL;
   end_io(j);
   if (!j->failed && j->exit_code < 0)
     j->exit_code = -1;
-  if (!j->id) {
-    report_exit(j);
-    return;
+  if (j->id) {
+    char what[120];
+    snprintf(what, sizeof what, "execution %s", j->exec_id);
+    container_remove_later(j->b, j->id, j->slot ? j->name : what);
   }
-  char path[200];
-  snprintf(path, sizeof path, "/containers/%s?v=1&force=1", j->id);
-  j->step = httpc_request_json(j->b->client, "DELETE", path, NULL, STEP_TIMEOUT_MS, on_removed,
-                               j);
-  if (!j->step)
-    report_exit(j);
+  trace(j, "exit reported, removal in the background");
+  report_exit(j);
 }
 
 /* ---- outputs ------------------------------------------------------------------------ */
@@ -416,6 +447,10 @@ static uint64_t fnv1a(uint64_t h, const char *data, size_t len) {
 static void after_exit_checks(container_job *j) {
   if (!j->inspected || !j->log_checked)
     return;
+  if (j->slot && j->taken) {
+    return_workspace(j);
+    return;
+  }
   if (j->bind)
     do_remove(j); /* the outputs are in the host workspace already */
   else
@@ -602,6 +637,11 @@ static void on_frame(void *arg, int stream, const char *data, size_t len) {
   container_job *j = arg;
   if (stream != ENGINE_FRAME_STDOUT && stream != ENGINE_FRAME_STDERR)
     return;
+  if (!j->job) { /* a warm slot's launcher, with no execution yet: it failed */
+    j->b->host->log(j->b->inst, EXECD_LOG_WARNING, "%s: %.*s", j->exec_id,
+                    (int)(len > 300 ? 300 : len), data);
+    return;
+  }
   if (j->replay_skip) { /* re-attached: the log from its start, less what execd has */
     size_t n = len < j->replay_skip ? len : (size_t)j->replay_skip;
     j->replay_skip -= n;
@@ -699,6 +739,10 @@ static void on_started(void *arg, const httpc_response *r) {
   }
   j->started = true;
   trace(j, "started");
+  if (j->slot && !j->taken) {
+    j->parked = true; /* its launcher waits for an execution */
+    return;
+  }
   if (j->stdin_data && engine_attach_send_eof(j->attach, j->stdin_data, j->stdin_len) != 0)
     j->b->host->log(j->b->inst, EXECD_LOG_WARNING, "execution %s: writing stdin failed",
                     j->exec_id);
@@ -728,6 +772,10 @@ static void lose_engine(container_job *j, const char *why);
 static void on_wait_done(void *arg, const httpc_response *r) {
   container_job *j = arg;
   j->wait = NULL;
+  if (j->slot && !j->taken && (r->transport_err || r->status != 200)) {
+    fail_and_clean(j, "waiting for the warm container", r, EXECD_ERR_BACKEND_UNAVAILABLE, true);
+    return;
+  }
   if (r->transport_err && j->started && !j->collecting && j->b->engine_grace_ms > 0) {
     lose_engine(j, r->error ? r->error : "the connection broke");
     return;
@@ -773,7 +821,7 @@ static void on_attached(void *arg, int status, const char *error) {
 static void after_upload(container_job *j) {
   char path[200];
   snprintf(path, sizeof path, "%s/containers/%s/attach?stream=1&stdout=1&stderr=1%s",
-           j->b->flavor->api_prefix, j->id, j->stdin_data ? "&stdin=1" : "");
+           j->b->flavor->api_prefix, j->id, j->stdin_data || j->slot ? "&stdin=1" : "");
   engine_frames_init(&j->frames, on_frame, j);
   j->attach = engine_attach_open(j->b->client, path, on_attached, on_output, on_output_end, j);
   if (!j->attach) {
@@ -889,7 +937,7 @@ static void on_created(void *arg, const httpc_response *r) {
     do_remove(j);
     return;
   }
-  if (r->status == 409 && !r->transport_err && !j->replaced_stale) {
+  if (r->status == 409 && !r->transport_err && !j->replaced_stale && !j->slot) {
     remove_stale(j);
     return;
   }
@@ -927,6 +975,10 @@ static void on_created(void *arg, const httpc_response *r) {
     do_remove(j);
     return;
   }
+  if (j->slot) {
+    inspect_image(j);
+    return;
+  }
   if (j->bind) {
     after_upload(j);
     return;
@@ -938,7 +990,7 @@ static void on_created(void *arg, const httpc_response *r) {
 
 static void do_create(container_job *j) {
   char path[200];
-  snprintf(path, sizeof path, "/containers/create?name=execd-%s-%u", j->exec_id, j->attempt);
+  snprintf(path, sizeof path, "/containers/create?name=%s", j->name);
   j->step = httpc_request_json(j->b->client, "POST", path, j->create_body, STEP_TIMEOUT_MS,
                                on_created, j);
   if (!j->step) {
@@ -1186,6 +1238,8 @@ static container_job *job_new(container_backend *b, const execd_job_spec *spec, 
   j->image = strdup(spec->image);
   j->workspace = strdup(spec->workspace ? spec->workspace : "");
   j->bind = b->bind_workspace;
+  if (asprintf(&j->name, "execd-%s-%u", spec->execution_id, spec->attempt) < 0)
+    j->name = NULL;
   if (spec->stdin_data) {
     j->stdin_data = malloc(spec->stdin_len + 1);
     if (j->stdin_data)
@@ -1193,7 +1247,9 @@ static container_job *job_new(container_backend *b, const execd_job_spec *spec, 
     j->stdin_len = spec->stdin_len;
   }
   j->create_body = create_body(j, spec);
-  if (!j->image || !j->workspace || !j->create_body || (spec->stdin_data && !j->stdin_data)) {
+  if (!j->image || !j->workspace || !j->create_body || !j->name ||
+      (spec->stdin_data && !j->stdin_data)) {
+    free(j->name);
     free(j->image);
     free(j->workspace);
     free(j->stdin_data);
@@ -1233,6 +1289,12 @@ int container_job_start(container_backend *b, const execd_job_spec *spec, execd_
   container_job *j = job_new(b, spec, job);
   if (!j)
     return EXECD_ENOMEM;
+  container_job *slot = container_warm_find(b, spec->image, j->create_body);
+  if (slot && slot_take(slot, spec, job) == 0) {
+    job_release(j); /* the cold job that was not needed */
+    *handle = slot;
+    return 0;
+  }
   j->in_start = true;
   if (j->bind) {
     /* The job's uid must own its inputs and output directory before the
@@ -1489,7 +1551,7 @@ static void on_killed(void *arg, const httpc_response *r) {
 int container_job_signal(container_backend *b, void *handle, int signum) {
   container_job *j = handle;
   j->signal_sent = signum;
-  if (!j->started || j->collecting || j->engine_lost)
+  if (!j->started || j->collecting || j->engine_lost || (j->taken && !j->launched))
     return 0; /* applied when the container starts or is re-attached, or it has exited */
   if (!b->client)
     return EXECD_EUNAVAIL; /* the backend is stopping */
@@ -1500,4 +1562,278 @@ int container_job_signal(container_backend *b, void *handle, int signum) {
   if (!httpc_request_json(b->client, "POST", path, NULL, STEP_TIMEOUT_MS, on_killed, b))
     return EXECD_ENOMEM;
   return 0;
+}
+
+/* ---- warm slots (container_warm.c keeps the pool) --------------------------------- */
+
+/* The launcher and the slot's control directory, read-only, beside the
+ * workspace bind mount create_body() made. */
+#define SLOT_LAUNCHER "/.execd-launch"
+#define SLOT_CONTROL "/.execd"
+
+static void on_image_inspected(void *arg, const httpc_response *r) {
+  container_job *j = arg;
+  j->step = NULL;
+  if (r->transport_err || r->status != 200) {
+    fail_and_clean(j, "inspecting the warm container's image", r, EXECD_ERR_SPAWN_FAILED, true);
+    return;
+  }
+  json_t *doc = json_loadb(r->body, r->body_len, 0, NULL);
+  json_t *config = json_object_get(doc, "Config");
+  json_t *ep = json_object_get(config, "Entrypoint");
+  const char *wd = json_string_value(json_object_get(config, "WorkingDir"));
+  bool ok = true;
+  size_t i;
+  json_t *v;
+  if (json_is_array(ep)) {
+    json_array_foreach(ep, i, v) ok = ok && json_is_string(v);
+    if (ok && json_array_size(ep) > 0)
+      j->entrypoint = json_incref(ep);
+  }
+  if (wd && *wd)
+    j->image_workdir = strdup(wd);
+  json_decref(doc);
+  trace(j, "image inspected");
+  if (!ok) {
+    set_failure(j, EXECD_ERR_SPAWN_FAILED, false, "the image's Entrypoint is not strings");
+    do_remove(j);
+    return;
+  }
+  after_upload(j); /* attach, wait, start */
+}
+
+/* The image's Entrypoint goes in front of each execution's argv, as the
+ * engine would put it: the slot's own entrypoint is the launcher. */
+static void inspect_image(container_job *j) {
+  char *esc = httpc_url_escape(j->image);
+  char path[1200];
+  snprintf(path, sizeof path, "/images/%s/json", esc ? esc : "");
+  free(esc);
+  j->step = httpc_request_json(j->b->client, "GET", path, NULL, STEP_TIMEOUT_MS,
+                               on_image_inspected, j);
+  if (!j->step) {
+    set_failure(j, EXECD_ERR_SPAWN_FAILED, true, "out of memory");
+    do_remove(j);
+  }
+}
+
+static void prepare_slot_work(uv_work_t *w) {
+  container_job *j = w->data;
+  j->work_rc = container_warm_prepare_dir(j->slot_dir, j->work_err, sizeof j->work_err);
+}
+
+static void prepare_slot_done(uv_work_t *w, int status) {
+  container_job *j = w->data;
+  if (workspace_work_done(j, status, "preparing the warm slot's directories", true))
+    begin_create(j);
+}
+
+container_job *container_slot_new(container_backend *b, const char *image, unsigned n) {
+  char exec_id[40], dir[4096];
+  snprintf(exec_id, sizeof exec_id, "warm-slot-%u", n);
+  snprintf(dir, sizeof dir, "%s/%u", b->warm_dir, n);
+  char workspace[4200];
+  snprintf(workspace, sizeof workspace, "%s/workspace", dir);
+  const char *argv[] = {"true", NULL};
+  execd_job_spec spec = {.struct_size = sizeof spec, .execution_id = exec_id, .attempt = 0,
+                         .argv = argv, .image = image, .workspace = workspace};
+  container_job *j = job_new(b, &spec, NULL);
+  if (!j)
+    return NULL;
+  j->slot = true;
+  free(j->name);
+  j->slot_dir = strdup(dir);
+  j->name = NULL;
+  if (asprintf(&j->name, "execd-warm-%s-%u", b->warm_token, n) < 0)
+    j->name = NULL;
+  /* What the launcher needs: the control directory and itself, read-only;
+   * stdin attached (a job without stdin input gets EOF at once); no
+   * per-execution environment, argv or directory (the launch file's). */
+  char control[4200];
+  snprintf(control, sizeof control, "%s/control", dir);
+  json_t *body = j->create_body;
+  json_t *host = json_object_get(body, "HostConfig");
+  json_t *mounts = json_object_get(host, "Mounts");
+  json_array_append_new(mounts, json_pack("{s:s, s:s, s:s, s:b}", "Type", "bind", "Source",
+                                          control, "Target", SLOT_CONTROL, "ReadOnly", 1));
+  json_array_append_new(mounts, json_pack("{s:s, s:s, s:s, s:b}", "Type", "bind", "Source",
+                                          b->warm_launcher, "Target", SLOT_LAUNCHER, "ReadOnly",
+                                          1));
+  json_object_set_new(body, "Labels",
+                      json_pack("{s:s, s:s, s:s}", "execd.warm", b->warm_token, "execd.instance",
+                                b->host->instance_name(b->inst), "execd.daemon",
+                                b->daemon_label));
+  json_object_set_new(body, "Entrypoint", json_pack("[s]", SLOT_LAUNCHER));
+  json_object_set_new(body, "Cmd", json_pack("[s]", SLOT_CONTROL));
+  json_object_set_new(body, "Env", json_array());
+  json_object_del(body, "WorkingDir");
+  json_object_set_new(body, "AttachStdin", json_true());
+  json_object_set_new(body, "OpenStdin", json_true());
+  json_object_set_new(body, "StdinOnce", json_true());
+  j->key = container_warm_key(body);
+  if (!j->slot_dir || !j->name || !j->key) {
+    job_release(j);
+    return NULL;
+  }
+  j->work.data = j;
+  j->work_pending = true;
+  uv_queue_work(b->loop, &j->work, prepare_slot_work, prepare_slot_done);
+  return j;
+}
+
+container_job *container_slot_find(container_backend *b, const char *image, const char *key) {
+  container_job *j, *found = NULL;
+  LIST_FOREACH(j, &b->jobs, link) {
+    if (j->slot && j->parked && !j->taken && !j->collecting && !j->failed && j->attach &&
+        strcmp(j->image, image) == 0 && strcmp(j->key, key) == 0)
+      found = j; /* the last listed: the oldest */
+  }
+  return found;
+}
+
+size_t container_slots_spare(container_backend *b, const char *image) {
+  size_t n = 0;
+  container_job *j;
+  LIST_FOREACH(j, &b->jobs, link) n += j->slot && !j->taken && strcmp(j->image, image) == 0;
+  return n;
+}
+
+/* Thread pool: the attempt's workspace given to the job's uid and its
+ * entries moved into the slot's (a rename: both are under the state
+ * directory), then the launch file written, whole, under its name. */
+static void take_work(uv_work_t *w) {
+  container_job *j = w->data;
+  j->work_rc = engine_chown_tree(j->workspace, j->uid, j->gid, j->work_err, sizeof j->work_err);
+  if (j->work_rc == 0)
+    j->work_rc = container_warm_hand_over(j->workspace, j->slot_dir, j->launch, j->launch_len,
+                                          j->work_err, sizeof j->work_err);
+}
+
+static void go_retry(uv_timer_t *t);
+
+/* Opening the FIFO for writing is the go: the launcher, blocked opening it
+ * for reading, reads the launch file and execs the job.  Non-blocking: a
+ * launcher that is not (yet) waiting is asked again shortly, then given up. */
+static void give_go(container_job *j) {
+  char go[4200];
+  snprintf(go, sizeof go, "%s/control/go", j->slot_dir);
+  int fd = open(go, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0 && errno == ENXIO && ++j->go_tries < 400) {
+    uv_timer_start(&j->drain, go_retry, 5, 0);
+    return;
+  }
+  if (fd < 0) {
+    set_failure(j, EXECD_ERR_SPAWN_FAILED, true, "warm container %s: its launcher does not "
+                "wait for the go (%s)", j->name, strerror(errno));
+    do_remove(j);
+    return;
+  }
+  close(fd);
+  j->launched = true;
+  trace(j, "launched");
+  if (engine_attach_send_eof(j->attach, j->stdin_data, j->stdin_data ? j->stdin_len : 0) != 0)
+    j->b->host->log(j->b->inst, EXECD_LOG_WARNING, "execution %s: writing stdin failed",
+                    j->exec_id);
+  if (j->signal_sent)
+    container_job_signal(j->b, j, j->signal_sent);
+  probe_exit(j);
+}
+
+static void go_retry(uv_timer_t *t) {
+  give_go(t->data);
+}
+
+static void take_done(uv_work_t *w, int status) {
+  container_job *j = w->data;
+  if (!workspace_work_done(j, status, "handing the workspace to the warm container", false))
+    return;
+  give_go(j);
+}
+
+/* The cwd, argv and environment of the execution, as the launch file. */
+static char *launch_bytes(container_job *j, const execd_job_spec *spec, size_t *len) {
+  size_t nep = json_array_size(j->entrypoint), nargs = 0;
+  while (spec->argv[nargs])
+    nargs++;
+  const char **argv = calloc(nep + nargs + 1, sizeof *argv);
+  if (!argv)
+    return NULL;
+  for (size_t i = 0; i < nep; i++)
+    argv[i] = json_string_value(json_array_get(j->entrypoint, i));
+  for (size_t i = 0; i < nargs; i++)
+    argv[nep + i] = spec->argv[i];
+  const char *cwd = spec->working_dir ? spec->working_dir
+                                      : j->image_workdir ? j->image_workdir : "/";
+  char *bytes = launch_format(cwd, argv, (const char *const *)spec->env, len);
+  free(argv);
+  return bytes;
+}
+
+/* A parked slot given the attempt of spec: 0, or -1 (it stays parked and
+ * the attempt goes the cold way). */
+static int slot_take(container_job *j, const execd_job_spec *spec, execd_job *job) {
+  size_t len = 0;
+  char *launch = launch_bytes(j, spec, &len);
+  char *workspace = spec->workspace ? strdup(spec->workspace) : NULL;
+  char *stdin_data = NULL;
+  if (spec->stdin_data) {
+    stdin_data = malloc(spec->stdin_len + 1);
+    if (stdin_data)
+      memcpy(stdin_data, spec->stdin_data, spec->stdin_len);
+  }
+  if (!launch || !workspace || (spec->stdin_data && !stdin_data) ||
+      !container_warm_same_device(j->slot_dir, workspace)) {
+    free(launch);
+    free(workspace);
+    free(stdin_data);
+    return -1;
+  }
+  j->taken = true;
+  j->parked = false;
+  j->job = job;
+  snprintf(j->exec_id, sizeof j->exec_id, "%s", spec->execution_id);
+  j->attempt = spec->attempt;
+  j->t0 = uv_hrtime();
+  free(j->workspace);
+  j->workspace = workspace;
+  j->stdin_data = stdin_data;
+  j->stdin_len = spec->stdin_len;
+  j->launch = launch;
+  j->launch_len = len;
+  j->b->host->log(j->b->inst, EXECD_LOG_INFO, "execution %s: runs in warm container %s",
+                  j->exec_id, j->name);
+  j->work.data = j;
+  j->work_pending = true;
+  uv_queue_work(j->b->loop, &j->work, take_work, take_done);
+  return 0;
+}
+
+/* Thread pool: the output directory back into the attempt's workspace,
+ * where execd collects it, and the slot's directories removed. */
+static void return_work(uv_work_t *w) {
+  container_job *j = w->data;
+  j->work_rc = container_warm_take_back(j->slot_dir, j->workspace, j->work_err,
+                                        sizeof j->work_err);
+}
+
+static void return_done(uv_work_t *w, int status) {
+  container_job *j = w->data;
+  j->work_pending = false;
+  trace(j, "outputs moved back");
+  if (j->release_wanted || j->abandoned) {
+    j->release_wanted = false;
+    job_release(j);
+    return;
+  }
+  if (status != 0 || j->work_rc != 0)
+    set_failure(j, "output_error", false, "collecting outputs from the warm container: %s",
+                status ? "cancelled" : j->work_err);
+  do_remove(j);
+}
+
+static void return_workspace(container_job *j) {
+  j->work.data = j;
+  j->work_err[0] = '\0';
+  j->work_pending = true;
+  uv_queue_work(j->b->loop, &j->work, return_work, return_done);
 }

@@ -39,11 +39,13 @@ static void on_listed(void *arg, const httpc_response *r) {
     json_t *labels = json_object_get(c, "Labels");
     const char *exec_id = json_string_value(json_object_get(labels, "execd.execution"));
     const char *attempt = json_string_value(json_object_get(labels, "execd.attempt"));
-    if (!id || (exec_id && attempt && container_job_owns(b, exec_id, attempt)))
+    const char *warm = json_string_value(json_object_get(labels, "execd.warm"));
+    if (!id || (exec_id && attempt && container_job_owns(b, exec_id, attempt)) ||
+        container_removal_pending(b, id) || container_warm_owns(b, warm))
       continue;
     b->host->log(b->inst, EXECD_LOG_WARNING,
-                 "removing container %.12s of execution %s, left by an earlier run", id,
-                 exec_id ? exec_id : "?");
+                 "removing container %.12s of %s %s, left by an earlier run", id,
+                 warm ? "warm slot" : "execution", warm ? warm : exec_id ? exec_id : "?");
     char path[200];
     snprintf(path, sizeof path, "/containers/%s?v=1&force=1", id);
     if (httpc_request_json(b->client, "DELETE", path, NULL, SWEEP_TIMEOUT_MS, on_orphan_removed,

@@ -122,6 +122,17 @@ static size_t containers_of(const char *execution_id) {
   return n;
 }
 
+static int gone(void *arg) {
+  return containers_of(arg) == 0;
+}
+
+/* A finished attempt's container is removed after its exit is reported,
+ * in the background: the loop runs until it is gone. */
+static void assert_removed(const char *execution_id) {
+  ck_assert_msg(harness_run_until(gone, (void *)execution_id, WAIT_MS),
+                "the container of %s is still there", execution_id);
+}
+
 /* ---- fixture ----------------------------------------------------------- */
 
 /* Loads the plugin with where the engine is (its socket, or its TLS
@@ -273,7 +284,7 @@ START_TEST(hardening_is_seen_from_inside) {
     ck_assert_msg(strstr(out, "tmpowner=0:1777\n"), "/tmp not root's with mode 1777: %s", out);
   else
     ck_assert_msg(strstr(out, "tmpowner=65534:"), "/tmp not the job user's: %s", out);
-  ck_assert_uint_eq(containers_of(id), 0);
+  assert_removed(id);
   harness_job_free(job);
 }
 END_TEST
@@ -306,7 +317,7 @@ START_TEST(image_outside_images_allowed_is_refused_before_anything_exists) {
   ck_assert_int_eq(ops->start(backend.self, &spec, (execd_job *)job, &handle), EXECD_EPERM);
   harness_run_until(never, NULL, 200); /* let a wrongly started job show up */
   ck_assert_int_eq(job->exited, 0);
-  ck_assert_uint_eq(containers_of(id), 0);
+  assert_removed(id);
   harness_job_free(job);
 }
 END_TEST
@@ -326,7 +337,7 @@ START_TEST(missing_image_with_pull_never_is_image_not_found) {
   ck_assert_int_eq(job->exit.retryable, 0);
   ck_assert_msg(strstr(job->exit.error_message, "no-such-tag-execd"), "message: %s",
                 job->exit.error_message);
-  ck_assert_uint_eq(containers_of(id), 0);
+  assert_removed(id);
   harness_job_free(job);
 }
 END_TEST
@@ -375,7 +386,7 @@ static void outputs_and_stdin(const char *workspace_mount) {
     snprintf(path, sizeof path, "%s/output/link", workspace);
     ck_assert_msg(lstat(path, &st) != 0, "a symlink from the container was unpacked");
   }
-  ck_assert_uint_eq(containers_of(id), 0);
+  assert_removed(id);
   harness_job_free(job);
 }
 
@@ -548,7 +559,7 @@ START_TEST(runtime_the_engine_lacks_is_a_clear_error) {
   ck_assert_msg(strstr(harness_last_error(), "\"execd-no-such-runtime\""), "start: %s",
                 harness_last_error());
   harness_job_free(job);
-  ck_assert_uint_eq(containers_of(id), 0);
+  assert_removed(id);
 }
 END_TEST
 
@@ -577,7 +588,7 @@ static void refused_over_tls(const char *material, const char *named) {
   ck_assert_msg(strstr(job->exit.error_message, "TLS") &&
                     strstr(job->exit.error_message, named),
                 "job message: %s", job->exit.error_message);
-  ck_assert_uint_eq(containers_of(id), 0);
+  assert_removed(id);
   harness_job_free(job);
 }
 
@@ -609,10 +620,6 @@ START_TEST(no_client_certificate_is_refused) {
   refused_over_tls(material, "certificate");
 }
 END_TEST
-
-static int gone(void *arg) {
-  return containers_of(arg) == 0;
-}
 
 /* Creates a stopped container with these labels; returns its id (static). */
 static const char *leftover(const char *daemon, const char *instance, const char *exec_id) {

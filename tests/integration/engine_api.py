@@ -3,6 +3,7 @@ unix socket, the engines the environment names, and one test class per
 engine (and workspace mount) made from an abstract one."""
 import http.client
 import json
+import time
 import os
 import socket
 import unittest
@@ -50,6 +51,16 @@ class Engine:
         status, doc = self.call("GET", "/containers/json?all=1&filters=" + flt)
         assert status == 200, doc
         return doc
+
+    def containers_left(self, execution_id, within=30):
+        """The execution's containers once its removal, made after the
+        result is reported, had time to answer: [] unless one is left."""
+        deadline = time.time() + within
+        left = self.containers_of(execution_id)
+        while left and time.time() < deadline:
+            time.sleep(0.05)
+            left = self.containers_of(execution_id)
+        return left
 
     def inspect(self, name):
         return self.call("GET", "/containers/%s/json" % name)

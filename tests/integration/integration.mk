@@ -67,3 +67,7 @@ EXTRA_DIST += tests/integration/run-tenants.sh tests/integration/test_tenants.py
 # Queued executions at rest (core/execution.c, execution_rest).
 TESTS += tests/integration/run-queued-rest.sh
 EXTRA_DIST += tests/integration/run-queued-rest.sh tests/integration/test_queued_rest.py
+# Warm containers: made and started ahead with the cold hardening, one
+# execution each, the pool refilled, removed at stop and after a kill -9.
+TESTS += tests/integration/run-container-warm.sh
+EXTRA_DIST += tests/integration/run-container-warm.sh tests/integration/test_container_warm.py

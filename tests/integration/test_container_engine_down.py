@@ -308,6 +308,10 @@ class ContainerEngineDownTest(PrivateDockerdTest):
                            "output": {"logs": True}}, wait=60)
         self.assertEqual(doc["state"], "SUCCEEDED", doc)
         self.assertEqual(doc["result"]["logs"], "back\n")
+        # Removed after the result is reported, in the background.
+        deadline = time.time() + 30
+        while self.engine.containers_of(doc["execution_id"]) and time.time() < deadline:
+            time.sleep(0.05)
         self.assertEqual(self.engine.containers_of(doc["execution_id"]), [])
         t_end = time.time()
         swept = self.d.log_text().count("left by an earlier run")

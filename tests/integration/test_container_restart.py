@@ -56,7 +56,7 @@ class ContainerRestartTest(unittest.TestCase):
         self.fail("the container of %s did not start" % eid)
 
     def assert_nothing_left(self, eid, volume):
-        self.assertEqual(self.engine.containers_of(eid), [])
+        self.assertEqual(self.engine.containers_left(eid), [])
         if self.mount == "bind":
             # The workspace is removed on the thread pool once the
             # execution has ended.

@@ -69,7 +69,7 @@ class ContainerWorkspaceTest(unittest.TestCase):
         status, doc = self.d.submit(req, wait=90)
         self.assertEqual(status, 201, doc)
         self.assertIn(doc["state"], ("SUCCEEDED", "FAILED"), doc)
-        self.assertEqual(self.engine.containers_of(doc["execution_id"]), [])
+        self.assertEqual(self.engine.containers_left(doc["execution_id"]), [])
         return doc
 
     def assert_workspaces_gone(self):
