@@ -134,3 +134,9 @@ tests_fuzz_fuzz_redis_message_SOURCES = tests/fuzz/fuzz_redis_message.c $(FUZZ_S
 tests_fuzz_fuzz_redis_message_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/transport/redis
 tests_fuzz_fuzz_redis_message_CFLAGS = $(FUZZ_TARGET_CFLAGS)
 tests_fuzz_fuzz_redis_message_LDADD = $(FUZZ_SUPPORT_LIBS)
+
+# The launch file of a warm container, parsed by execd-warm-launch inside it.
+FUZZ_TARGETS += tests/fuzz/fuzz_launch_file
+tests_fuzz_fuzz_launch_file_SOURCES = tests/fuzz/fuzz_launch_file.c \
+	lib/container/launch_file.c lib/container/launch_file.h
+tests_fuzz_fuzz_launch_file_CFLAGS = $(FUZZ_TARGET_CFLAGS)
