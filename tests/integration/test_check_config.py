@@ -68,6 +68,35 @@ class CheckConfigTest(unittest.TestCase):
         # No side effects: the state directory and the store were not made.
         self.assertFalse(os.path.exists(self.state), out)
 
+    def test_warm_containers_are_checked(self):
+        if not os.path.exists(os.path.join(BUILDDIR, "plugins/backend/docker/backend_docker.la")):
+            self.skipTest("the docker backend is not built")
+        launcher = os.path.join(BUILDDIR, "lib/container/execd-warm-launch")
+        head = ('daemon: {{ state_dir = "{state}"; }};\n'
+                'storage: {{ plugin = "file"; path = "{state}/store"; }};\n'
+                'transports: ( {{ plugin = "http"; listen = "127.0.0.1:0"; }} );\n'
+                'backends: ( {{ name = "docker"; plugin = "docker"; '
+                'images_allowed = [ "busybox:*" ];\n')
+        cases = [
+            ('warm = 2; }} );', "warm = 2 needs warm_images"),
+            ('warm_images = [ "busybox:local" ]; }} );', "warm_images is set but warm is 0"),
+            ('warm = 17; warm_images = [ "busybox:local" ]; }} );', "warm must be between 0 and 16"),
+            ('warm = 1; warm_images = [ "alpine:3" ]; }} );',
+             'warm_images[0] "alpine:3" is not in images_allowed'),
+            ('warm = 1; warm_images = [ "busybox:local" ]; workspace_mount = "volume"; }} );',
+             'warm containers need workspace_mount = "bind"'),
+            ('warm = 1; warm_images = [ "busybox:local" ]; warm_launcher = "/nonexistent"; }} );',
+             "warm_launcher /nonexistent: No such file or directory"),
+        ]
+        for tail, message in cases:
+            path, rc, out = self.check(head + tail + "\n")
+            self.assertEqual(rc, 1, (tail, out))
+            self.assertIn(message, out, tail)
+            self.assertIn("%s:5: backend 'docker'" % path, out, tail)
+        path, rc, out = self.check(head + 'warm = 2; warm_images = [ "busybox:local" ]; '
+                                   'warm_launcher = "%s"; }} );\n' % launcher)
+        self.assertEqual(rc, 0, out)
+
     def test_a_good_config_is_ok_and_creates_nothing(self):
         path, rc, out = self.check(GOOD)
         self.assertEqual(rc, 0, out)
