@@ -21,6 +21,7 @@ lib_container_libcontainer_la_SOURCES = \
 	lib/container/container_warm.c \
 	lib/container/launch_file.c lib/container/launch_file.h \
 	lib/container/engine_frames.c lib/container/engine_frames.h \
+	lib/container/engine_events.c lib/container/engine_events.h \
 	lib/container/engine_tar.c lib/container/engine_tar.h \
 	lib/container/engine_attach.c lib/container/engine_attach.h \
 	lib/container/engine_fs.c lib/container/engine_fs.h \

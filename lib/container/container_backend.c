@@ -313,12 +313,57 @@ static void check_runtime(container_backend *b) {
   b->info = httpc_request_json(b->client, "GET", "/info", NULL, INFO_TIMEOUT_MS, on_info, b);
 }
 
+/* ---- the engine's die events ------------------------------------------------------ */
+
+static void on_event_data_die(void *arg, const char *id, int exit_code) {
+  container_job_died(arg, id, exit_code);
+}
+
+static int on_event_data(void *arg, const char *data, size_t len) {
+  container_backend *b = arg;
+  engine_events_feed(&b->event_reader, data, len);
+  return 0;
+}
+
+static void on_events_end(void *arg, const httpc_response *r) {
+  (void)r;
+  container_backend *b = arg;
+  b->events = NULL; /* followed again at the next answer to a ping */
+}
+
+/* The die events of this daemon's containers on this backend, followed
+ * while the engine answers (a hint: attempts still wait for the wait). */
+static void follow_events(container_backend *b) {
+  if (!b->flavor->exit_in_events || b->events || b->stopped || !b->client ||
+      !b->event_reader.line)
+    return;
+  json_t *filter = json_pack("{s:[s], s:[s], s:[s+, s+]}", "type", "container", "event", "die",
+                             "label", "execd.daemon=", b->daemon_label, "execd.instance=",
+                             b->host->instance_name(b->inst));
+  char *text = filter ? json_dumps(filter, JSON_COMPACT) : NULL;
+  char *esc = text ? httpc_url_escape(text) : NULL;
+  json_decref(filter);
+  free(text);
+  char *path = NULL;
+  if (esc && asprintf(&path, "/events?filters=%s", esc) >= 0) {
+    b->event_reader.len = 0;
+    b->event_reader.skipping = false;
+    httpc_request_opts o = {.method = "GET", .path = path, .on_data = on_event_data,
+                            .on_done = on_events_end, .arg = b};
+    b->events = httpc_request_start(b->client, &o);
+    free(path);
+  }
+  free(esc);
+}
+
 static void on_ping(void *arg, const httpc_response *r) {
   container_backend *b = arg;
   b->ping = NULL;
   b->health_at = uv_now(b->loop);
   bool was_down = !b->healthy;
   b->healthy = !r->transport_err && r->status == 200;
+  if (b->healthy)
+    follow_events(b);
   if (b->healthy && was_down) {
     container_sweep(b); /* at start, and after the engine was down */
     check_runtime(b);
@@ -417,6 +462,7 @@ void container_backend_destroy(void *self) {
   free(b->registry_auth);
   free(b->runtime);
   free(b->daemon_label);
+  engine_events_clear(&b->event_reader);
   container_removals_forget(b);
   container_warm_free(b);
   free(b);
@@ -504,6 +550,11 @@ int container_backend_start(void *self) {
   b->health_timer->data = b;
   uv_timer_start(b->health_timer, on_health_timer, HEALTH_TICK_MS, HEALTH_TICK_MS);
   uv_unref((uv_handle_t *)b->health_timer);
+  if (b->flavor->exit_in_events &&
+      engine_events_init(&b->event_reader, on_event_data_die, b) != 0) {
+    b->host->set_error(b->inst, "cannot create the engine client (out of memory)");
+    return EXECD_ENOMEM;
+  }
   refresh_health(b);
   return 0;
 }
@@ -521,6 +572,8 @@ void container_backend_stop(void *self) {
   httpc_request_cancel(b->ping);
   httpc_request_cancel(b->info);
   httpc_request_cancel(b->sweep);
+  httpc_request_cancel(b->events);
+  b->events = NULL;
   b->ping = NULL;
   b->info = NULL;
   b->sweep = NULL;

@@ -26,6 +26,7 @@ typedef struct container_engine_flavor {
   bool exit_seen_at_stream_end; /* the wait answers late: inspect when the output ends */
   bool output_checked_against_log; /* the attach stream can miss output: compare the log */
   bool runtime_per_container; /* honours HostConfig.Runtime (podman 4.3's compat API ignores it) */
+  bool exit_in_events;        /* its "die" event comes before the wait's answer (engine_events.h) */
 } container_engine_flavor;
 
 /* The configuration keys of a container backend whose socket defaults to

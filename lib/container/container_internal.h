@@ -19,6 +19,7 @@
 #include <execd/plugin.h>
 
 #include "container_backend.h"
+#include "engine_events.h"
 #include "httpc/httpc.h"
 #include "httpc/httpc_endpoint.h"
 
@@ -74,6 +75,8 @@ typedef struct container_backend {
   char health_error[256];
 
   char *daemon_label;     /* execd.daemon: this daemon's state directory */
+  httpc_request *events;  /* the engine's die events (flavor->exit_in_events) */
+  engine_events event_reader;
   httpc_request *sweep;   /* listing of leftover containers in flight */
   unsigned sweep_removals; /* removals of leftovers in flight: no new listing meanwhile */
   bool adoption_over;     /* execd re-attached what it will (adopt_done) */
@@ -113,6 +116,9 @@ void container_engine_suspect(container_backend *b);
 /* The engine answers again: attempts that lost it re-attach
  * (container_job.c). */
 void container_jobs_engine_back(container_backend *b);
+/* The engine's die event for container id: an attempt whose output has
+ * ended takes it as its exit (container_job.c). */
+void container_job_died(container_backend *b, const char *id, int exit_code);
 /* Fails the attempts that lost the engine longer than engine_grace ago;
  * true while some still wait for it. */
 bool container_jobs_check_lost(container_backend *b);

@@ -38,6 +38,11 @@
 #define STEP_TIMEOUT_MS 60000L  /* create, upload, inspect, download, remove */
 #define PULL_TIMEOUT_MS 0L      /* pulls stream progress: no overall cap */
 #define OUTPUT_STALL_MS 60000L  /* the output download ends after this long without a byte */
+/* The inspect at the end of the output stream, asked again while the
+ * engine still shows the container running: after 5, 10, 20, 40 and 80 ms
+ * (podman records the exit once conmon has written it), then the wait. */
+#define PROBE_TRIES 6
+#define PROBE_FIRST_DELAY_MS 5
 
 struct container_job {
   container_backend *b;
@@ -68,11 +73,14 @@ struct container_job {
   size_t launch_len;
   unsigned go_tries;   /* opening the go FIFO before the launcher waits on it */
   bool launched;       /* the go was given */
+  bool die_seen;       /* the engine's die event came (flavor->exit_in_events) */
+  int die_code;
 
   httpc_request *step;   /* the one sequential request in flight */
   httpc_request *wait;
   httpc_request *logs;   /* re-attached: the container's log, followed */
   httpc_request *probe;  /* inspect at the end of the output, before the wait answers */
+  unsigned probes;       /* ...made so far (PROBE_TRIES at most) */
   engine_attach *attach;
   engine_frames frames;
   uv_timer_t drain;
@@ -617,11 +625,11 @@ static void maybe_collect(container_job *j) {
   j->collecting = true;
   end_io(j); /* the wait answered, or the probe made it moot */
   check_output_against_log(j);
-  if (j->b->flavor->oom_flag_reported && j->wait_status >= 0 && j->wait_status <= 128 &&
-      !j->was_lost) {
-    /* The wait's StatusCode is the exit code, and below 129 no signal (so
-     * no OOM kill, no engine going down) ended the job: the inspect,
-     * there for OOMKilled, would add a round trip and nothing else. */
+  if (j->wait_status >= 0 && j->wait_status <= 128 && !j->was_lost) {
+    /* The wait's StatusCode (or the exit code an inspect or the die event
+     * gave) is the exit code, and below 129 no signal (so no OOM kill, no
+     * engine going down) ended the job: the inspect, there for OOMKilled
+     * and exit 137, would add a round trip and nothing else. */
     trace(j, "exit code from the wait");
     j->exit_code = j->wait_status;
     j->inspected = true;
@@ -682,6 +690,12 @@ static void on_output(void *arg, const char *data, size_t len) {
 /* The answer to the inspect made when the output ended: an exited
  * container stands for the wait's answer.  One still running (it closed
  * its output, or the engine is slow to notice) leaves it to the wait. */
+static void probe_exit(container_job *j);
+
+static void probe_again(uv_timer_t *t) {
+  probe_exit(t->data);
+}
+
 static void on_probe(void *arg, const httpc_response *r) {
   container_job *j = arg;
   j->probe = NULL;
@@ -696,8 +710,11 @@ static void on_probe(void *arg, const httpc_response *r) {
   if (ended)
     j->wait_status = (int)json_integer_value(code);
   json_decref(doc);
-  if (!ended)
+  if (!ended) {
+    if (j->probes < PROBE_TRIES)
+      uv_timer_start(&j->drain, probe_again, (uint64_t)PROBE_FIRST_DELAY_MS << (j->probes - 1), 0);
     return;
+  }
   j->wait_done = true;
   trace(j, "exited (seen by inspect)");
   maybe_collect(j);
@@ -707,9 +724,35 @@ static void on_probe(void *arg, const httpc_response *r) {
  * after the start is the first sign of the exit. */
 static void probe_exit(container_job *j) {
   if (!j->b->flavor->exit_seen_at_stream_end || !j->output_done || !j->output_clean ||
-      !j->started || j->wait_done || j->collecting || j->probe)
+      !j->started || j->wait_done || j->collecting || j->probe || j->probes >= PROBE_TRIES)
     return;
+  j->probes++;
   j->probe = inspect(j, on_probe);
+}
+
+/* The die event and the end of the output stream (every byte forwarded)
+ * together stand for the wait's answer, which dockerd gives only after
+ * unmounting the container. */
+static void exit_from_event(container_job *j) {
+  if (!j->die_seen || !j->output_done || !j->output_clean || !j->started || j->wait_done ||
+      j->collecting || j->engine_lost)
+    return;
+  j->wait_status = j->die_code;
+  j->wait_done = true;
+  trace(j, "exited (seen in the die event)");
+  maybe_collect(j);
+}
+
+void container_job_died(container_backend *b, const char *id, int exit_code) {
+  container_job *j;
+  LIST_FOREACH(j, &b->jobs, link) {
+    if (j->id && strcmp(j->id, id) == 0) {
+      j->die_seen = true;
+      j->die_code = exit_code;
+      exit_from_event(j);
+      return;
+    }
+  }
 }
 
 static void on_output_end(void *arg, int status) {
@@ -723,6 +766,7 @@ static void on_output_end(void *arg, int status) {
                     j->exec_id);
   j->output_clean = status == 0;
   probe_exit(j);
+  exit_from_event(j);
   maybe_collect(j);
 }
 

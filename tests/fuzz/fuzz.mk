@@ -140,3 +140,10 @@ FUZZ_TARGETS += tests/fuzz/fuzz_launch_file
 tests_fuzz_fuzz_launch_file_SOURCES = tests/fuzz/fuzz_launch_file.c \
 	lib/container/launch_file.c lib/container/launch_file.h
 tests_fuzz_fuzz_launch_file_CFLAGS = $(FUZZ_TARGET_CFLAGS)
+
+# The engine's event stream, as the docker backend reads die events from it.
+FUZZ_TARGETS += tests/fuzz/fuzz_engine_events
+tests_fuzz_fuzz_engine_events_SOURCES = tests/fuzz/fuzz_engine_events.c \
+	lib/container/engine_events.c lib/container/engine_events.h
+tests_fuzz_fuzz_engine_events_CFLAGS = $(FUZZ_TARGET_CFLAGS) $(JANSSON_CFLAGS)
+tests_fuzz_fuzz_engine_events_LDADD = $(JANSSON_LIBS)

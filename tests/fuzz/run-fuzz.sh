@@ -34,7 +34,7 @@ if ! ./config.status --config 2>/dev/null | grep -q -e '--enable-fuzzing'; then
   echo "$0: $builddir is not configured with --enable-fuzzing CC=clang" >&2
   exit 2
 fi
-all="request tokens journal workflow engine_frames http_route config jsonschema agent_file pg_row redis_message kube_api kubeconfig launch_file"
+all="request tokens journal workflow engine_frames http_route config jsonschema agent_file pg_row redis_message kube_api kubeconfig launch_file engine_events"
 targets=${*:-$all}
 bins=""
 for t in $targets; do bins="$bins tests/fuzz/fuzz_${t#fuzz_}"; done

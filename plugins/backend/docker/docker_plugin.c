@@ -14,6 +14,9 @@ static const container_engine_flavor docker_engine = {
     .exit_seen_at_stream_end = false, /* its wait answers within ms of the exit */
     .output_checked_against_log = false, /* its attach stream holds every byte */
     .runtime_per_container = true,
+    /* dockerd sends "die" once the output streams are closed, and answers
+     * the wait only after unmounting the container. */
+    .exit_in_events = true,
 };
 
 static const execd_config_key docker_config_keys[] = {
