@@ -785,6 +785,8 @@ static void on_started(void *arg, const httpc_response *r) {
   trace(j, "started");
   if (j->slot && !j->taken) {
     j->parked = true; /* its launcher waits for an execution */
+    j->b->host->log(j->b->inst, EXECD_LOG_INFO, "warm container %s ready for %s", j->name,
+                    j->image);
     return;
   }
   if (j->stdin_data && engine_attach_send_eof(j->attach, j->stdin_data, j->stdin_len) != 0)

@@ -5,6 +5,7 @@
  * string of the input's and an exit code from 0 to 255. */
 #include "config.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,6 +40,8 @@ static seen feed(const char *in, size_t len, size_t slice) {
   engine_events_clear(&e);
   return s;
 }
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 1)

@@ -5,10 +5,13 @@
  * NAME=value entries, and formatting it again gives the same bytes. */
 #include "config.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "container/launch_file.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   /* A copy of exactly size bytes: a read past them is ASan's to see. */
