@@ -169,6 +169,10 @@ container_job *container_slot_new(container_backend *b, const char *image, unsig
  * not given an execution (started or being made). */
 container_job *container_slot_find(container_backend *b, const char *image, const char *key);
 size_t container_slots_spare(container_backend *b, const char *image);
+/* True if container id is a slot's, or a slot's create has not answered
+ * yet (it may be that one): the sweep leaves this run's warm containers
+ * alone unless their slot is gone. */
+bool container_slot_owns(container_backend *b, const char *id);
 
 /* Removes containers an earlier run of this daemon left
  * (container_sweep.c). */

@@ -1737,6 +1737,15 @@ container_job *container_slot_find(container_backend *b, const char *image, cons
   return found;
 }
 
+bool container_slot_owns(container_backend *b, const char *id) {
+  container_job *j;
+  LIST_FOREACH(j, &b->jobs, link) {
+    if (j->slot && (!j->id || strcmp(j->id, id) == 0))
+      return true;
+  }
+  return false;
+}
+
 size_t container_slots_spare(container_backend *b, const char *image) {
   size_t n = 0;
   container_job *j;

@@ -41,7 +41,8 @@ static void on_listed(void *arg, const httpc_response *r) {
     const char *attempt = json_string_value(json_object_get(labels, "execd.attempt"));
     const char *warm = json_string_value(json_object_get(labels, "execd.warm"));
     if (!id || (exec_id && attempt && container_job_owns(b, exec_id, attempt)) ||
-        container_removal_pending(b, id) || container_warm_owns(b, warm))
+        container_removal_pending(b, id) ||
+        (container_warm_owns(b, warm) && container_slot_owns(b, id)))
       continue;
     b->host->log(b->inst, EXECD_LOG_WARNING,
                  "removing container %.12s of %s %s, left by an earlier run", id,
