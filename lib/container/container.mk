@@ -1,7 +1,9 @@
 # libcontainer: what the container backends (docker, podman) share: the
 # per-attempt flow through the Docker Engine API (container_backend.c the
 # configuration and the ops, container_job.c one attempt, container_sweep.c
-# leftovers, container_endpoint.c where the engine listens), and the
+# leftovers, container_endpoint.c where the engine listens,
+# container_removal.c removals after the exit is reported, container_warm.c
+# warm containers, engine_events.c the engine's die events), and the
 # engine's formats: the stream demuxer, tar in and out (libarchive), stdin
 # through a hijacked attach, handing a bind-mounted workspace to the job's
 # user.  A backend plugin links it with lib/httpc/libhttpc.la and adds its
