@@ -14,7 +14,14 @@
  *     forward what the attach stream missed
  *   → volume only: GET archive of /workspace/output → unpack into the
  *     host's <workspace>/output (thread pool)
- *   → DELETE ?v=1&force=1 → job_exited.
+ *   → job_exited → DELETE ?v=1&force=1 in the background
+ *     (container_removal.c).
+ * On docker the engine's die event, once the output stream has ended,
+ * stands for the wait's answer (container_backend.c follows the events).
+ * A warm slot (container_warm.c) runs the same steps up to the start
+ * ahead, with execd-warm-launch as its command; an attempt that takes it
+ * moves its workspace in, writes the launch file and gives the go
+ * (slot_take), and goes on from the wait.
  * A failure anywhere records the first error and jumps to the removal. */
 #include "config.h"
 
