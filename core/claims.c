@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api.h"
 #include "ids.h"
 #include "log.h"
 #include "pipeline_internal.h"
@@ -112,6 +113,7 @@ static void on_claimed(void *arg, int status, json_t *claimed, const char *next)
       continue;
     }
     c->claimed_total++;
+    api_stored_wait_attach(ex, ex->id);
     if (ex->state == STATE_RETRY_WAIT)
       execution_transition(ex, STATE_QUEUED, "retry backoff elapsed");
     if (ex->state == STATE_QUEUED)
