@@ -356,6 +356,7 @@ static void stored_wait(const json_t *record, unsigned wait_s, execd_reply_cb cb
 
 typedef struct submit_ctx {
   pipeline *pipeline;
+  bool claiming; /* inserted with insert_claim */
   json_t *record;
   agent *agent; /* the request's agent as it was when accepted (a reference), or NULL */
   unsigned wait_s;
@@ -367,6 +368,8 @@ static void on_inserted(void *arg, int status, json_t *stored) {
   submit_ctx *c = arg;
   pipeline *p = c->pipeline;
   api.inserts_in_flight--; /* enqueued below, or not accepted */
+  execution *claimed = c->claiming ? claims_inserted(p, status == 0 ? stored : NULL, c->agent)
+                                   : NULL;
   /* After pipeline_enqueue() counted the execution as active, below. */
   bool accepted = status == 0;
   if (status == EXECD_EEXIST && stored) {
@@ -384,8 +387,10 @@ static void on_inserted(void *arg, int status, json_t *stored) {
     c->cb(c->arg, &r);
   } else if (pipeline_claims(p)) {
     /* Several nodes: stored is accepted; the node that claims it runs it
-     * (a wait answers with the stored document once it ended). */
-    pipeline_accept_claimable(p);
+     * (a wait answers with the stored document once it ended).  Claimed
+     * here in the insert's transaction: it is active here already. */
+    if (!claimed)
+      pipeline_accept_claimable(p);
     if (c->wait_s) {
       stored_wait(c->record, c->wait_s, c->cb, c->arg);
     } else {
@@ -582,8 +587,13 @@ int api_submit(execd_instance *inst, const char *tenant, const char *body, size_
   c->arg = arg;
   records *store = pipeline_records(p);
   api.inserts_in_flight++;
-  rc = records_insert(store, record, on_inserted, c);
+  execd_claim_query claim;
+  c->claiming = pipeline_claims(p) && claims_insert_query(p, backend_name, &claim);
+  rc = c->claiming ? records_insert_claim(store, record, &claim, on_inserted, c)
+                   : records_insert(store, record, on_inserted, c);
   if (rc) {
+    if (c->claiming)
+      claims_inserted(p, NULL, NULL);
     api.inserts_in_flight--;
     quota_settle(who, false);
     reply_err(cb, arg, EXECD_EUNAVAIL, "storage_unavailable", NULL,

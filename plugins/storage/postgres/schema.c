@@ -267,6 +267,22 @@ const uvpq_statement pg_statements[] = {
     {"execd_update",
      "SELECT status, doc FROM execd_update($1, $2, $3, $4, $5::jsonb, $6, "
      "$7::bigint, $8::bigint)"},
+    /* An execution without idempotency key inserted QUEUED and claimed in
+     * one statement: $9 node, $10 lease ms; the first lease's token is 1.
+     * No notification: no other node may claim it while the lease lasts.
+     * (status, doc, token, expires): 0 stored, or 2 with the doc of the
+     * execution that has the id. */
+    {"execd_insert_claim",
+     "WITH ins AS (INSERT INTO execd_executions (id, tenant, state, agent,"
+     "    labels, created_ms, doc, backend, priority, lease_node, lease_until,"
+     "    lease_token)"
+     "  VALUES ($1, $2, 'QUEUED', $3, $4::jsonb, $5::bigint, $6, $7, $8::int, $9,"
+     "    now() + make_interval(secs => $10::double precision / 1000), 1)"
+     "  ON CONFLICT (id) DO NOTHING"
+     "  RETURNING lease_token, (extract(epoch FROM lease_until) * 1000)::bigint AS until) "
+     "SELECT 0 AS status, NULL::text AS doc, lease_token, until FROM ins "
+     "UNION ALL SELECT 2, e.doc, NULL, NULL FROM execd_executions e"
+     "  WHERE e.id = $1 AND NOT EXISTS (SELECT 1 FROM ins)"},
     /* $1 node, $2 lease ms, $3 at most, $4 backends (a JSON array).  The
      * CTE is MATERIALIZED so that its LIMIT runs once: it cannot claim
      * more than asked.  Queued first by priority then age, then retries
