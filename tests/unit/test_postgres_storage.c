@@ -313,8 +313,8 @@ END_TEST
 /* insert_claim (ABI 1.7): the accepting node holds the lease from the
  * insert on; nobody else claims it while the lease lasts; unrenewed, it
  * expires and another node claims the row with a newer token, which fences
- * the first node's writes.  A record with an idempotency key is inserted
- * unclaimed. */
+ * the first node's writes.  A record with an idempotency key, or one that
+ * an older claimable execution would go before, is inserted unclaimed. */
 START_TEST(test_insert_claim_then_taken_over) {
   char backend[64], id[37], keyed[37];
   sc_new_id(id);
@@ -360,6 +360,27 @@ START_TEST(test_insert_claim_then_taken_over) {
   ck_assert_int_eq(json_array_size(got), 1);
   ck_assert_str_eq(id_of(json_array_get(got, 0)), keyed);
   json_decref(got);
+  /* An older claimable execution of the backend waits: the new one does
+   * not pass it; it is stored unclaimed and a claim takes the older first. */
+  char older[37], newer[37];
+  json_t *orec = queued(backend, 0, older);
+  sc_new_id(newer);
+  json_t *nrec = sc_record(newer, tenant, "QUEUED", NULL, NULL, NULL, 0);
+  json_object_set_new(nrec, "backend", json_string(backend));
+  ck_assert_int_eq(sc_insert_claim(nrec, &q, &r), 0);
+  ck_assert_int_eq(r.status, 0);
+  ck_assert_ptr_null(json_object_get(r.record, "lease"));
+  sc_clear(&r);
+  got = claim("node-b", backend, 1, 5000);
+  ck_assert_int_eq(json_array_size(got), 1);
+  ck_assert_str_eq(id_of(json_array_get(got, 0)), older);
+  json_decref(got);
+  got = claim("node-b", backend, 1, 5000);
+  ck_assert_int_eq(json_array_size(got), 1);
+  ck_assert_str_eq(id_of(json_array_get(got, 0)), newer);
+  json_decref(got);
+  json_decref(orec);
+  json_decref(nrec);
   json_decref(krec);
   json_decref(lease_a);
   json_decref(lease_b);

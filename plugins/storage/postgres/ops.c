@@ -231,7 +231,7 @@ static void on_put(void *arg, PGresult *res, const char *error) {
     json_decref(probe);
     stored = decode_or_quarantine(st, row_id, res, 0, 1);
   }
-  if (code == 0 && w->lease_node && PQnfields(res) == 4 && !PQgetisnull(res, 0, 2)) {
+  if (code == 0 && w->lease_node && PQnfields(res) >= 4 && !PQgetisnull(res, 0, 2)) {
     /* Inserted and claimed in one transaction: the record with its lease. */
     json_t *copy = w->copy;
     w->copy = NULL;
