@@ -204,8 +204,8 @@ static void answer_when_ended(execution *ex, uint64_t timeout_ms, execd_reply_cb
 
 /* Several nodes: a waiting submit reads the stored record until it ended,
  * every STORED_WAIT_POLL_MS, or answers with it when the wait runs out.
- * When this node claims the execution, the wait also listens to it here
- * (stored_wait_attach): its durable end answers at once, and anything else
+ * When this node claims the execution, the wait listens to it here instead
+ * (api_stored_wait_attach): its durable end answers at once, and anything else
  * that takes it out of this node's memory (a retry's backoff, a lost lease)
  * reads storage again at once. */
 #define STORED_WAIT_POLL_MS 200
@@ -213,13 +213,13 @@ static void answer_when_ended(execution *ex, uint64_t timeout_ms, execd_reply_cb
 
 typedef struct stored_wait_ctx {
   uv_timer_t timer;
-  struct stored_wait_ctx *next, **prev; /* its bucket of api.stored_waits */
+  struct stored_wait_ctx *next, **prev; /* its bucket of stored_waits */
   char id[40];
   int64_t deadline_ms;
   json_t *last; /* the newest record read (or the accepted one) */
   unsigned failed_reads;
   bool reading; /* a read of storage is in flight */
-  bool answered;
+  bool answered; /* freed once no read is in flight */
   execution *ex; /* claimed here: listened to through w */
   waiter *w;
   execd_reply_cb cb;
@@ -257,12 +257,19 @@ static void stored_wait_answer(stored_wait_ctx *w, const json_t *record) {
   w->cb(w->arg, &r);
   json_decref(view);
   uv_timer_stop(&w->timer);
-  uv_close((uv_handle_t *)&w->timer, stored_wait_free);
+  if (!w->reading)
+    uv_close((uv_handle_t *)&w->timer, stored_wait_free);
 }
 
 static void stored_wait_read(void *arg, int status, json_t *record) {
   stored_wait_ctx *w = arg;
   w->reading = false;
+  if (w->answered) { /* at the deadline, while this read was in flight */
+    if (status != 0)
+      records_take_error(pipeline_records(api.pipeline), w, NULL);
+    uv_close((uv_handle_t *)&w->timer, stored_wait_free);
+    return;
+  }
   if (status == 0 && records_usable(record)) {
     json_decref(w->last);
     w->last = json_incref(record);
@@ -294,12 +301,10 @@ static void stored_wait_poll(uv_timer_t *t) {
     stored_wait_read(w, EXECD_EUNAVAIL, NULL);
 }
 
+/* Listening here, the wait ran out: the execution as it is now. */
 static void stored_wait_deadline(uv_timer_t *t) {
   stored_wait_ctx *w = t->data;
-  if (ids_now_ms() >= w->deadline_ms && !w->reading)
-    stored_wait_answer(w, w->ex ? execution_record(w->ex) : w->last);
-  else
-    stored_wait_poll(t);
+  stored_wait_answer(w, w->ex ? execution_record(w->ex) : w->last);
 }
 
 /* The execution left this node's memory: at its durable end (answered
