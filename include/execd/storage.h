@@ -172,7 +172,8 @@ typedef struct execd_storage_ops {
    * runs it without a claim's round trip.  On success cb's record carries
    * "lease" as claim() gives it, and no other node is woken for it; a
    * storage that does not claim this record (e.g. one with an idempotency
-   * key) may store it as insert() does and hand it back without "lease":
+   * key, or one an older claimable record would go before in a claim) may
+   * store it as insert() does and hand it back without "lease":
    * it is then claimable by any node.  Everything else (statuses, the
    * stored record of a duplicate, durability, order) as insert().  The
    * lease is a claim's in every respect: unrenewed, it expires and the
