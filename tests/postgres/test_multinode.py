@@ -342,8 +342,10 @@ class MultiNode(unittest.TestCase):
         first = Node("accepting", max_running=4, lease="3s").start()
         self.nodes.append(first)
         ids = []
+        # The first attempt lasts long enough to be seen running on a
+        # loaded machine; the one after the takeover ends at once.
         for _ in range(2):
-            status, doc = first.submit(self.job("sleep 3", attempts=5))
+            status, doc = first.submit(self.job('[ "$ATTEMPT" != 1 ] || sleep 8', attempts=5))
             self.assertEqual(status, 201, doc)
             ids.append(doc["execution_id"])
         for i in ids:
