@@ -203,18 +203,37 @@ static void answer_when_ended(execution *ex, uint64_t timeout_ms, execd_reply_cb
 /* --- submit ------------------------------------------------------------------ */
 
 /* Several nodes: a waiting submit reads the stored record until it ended,
- * every STORED_WAIT_POLL_MS, or answers with it when the wait runs out. */
+ * every STORED_WAIT_POLL_MS, or answers with it when the wait runs out.
+ * When this node claims the execution, the wait listens to it here instead
+ * (api_stored_wait_attach): its durable end answers at once, and anything else
+ * that takes it out of this node's memory (a retry's backoff, a lost lease)
+ * reads storage again at once. */
 #define STORED_WAIT_POLL_MS 200
+#define STORED_WAIT_BUCKETS 256
 
 typedef struct stored_wait_ctx {
   uv_timer_t timer;
+  struct stored_wait_ctx *next, **prev; /* its bucket of stored_waits */
   char id[40];
   int64_t deadline_ms;
   json_t *last; /* the newest record read (or the accepted one) */
   unsigned failed_reads;
+  bool reading; /* a read of storage is in flight */
+  bool answered; /* freed once no read is in flight */
+  execution *ex; /* claimed here: listened to through w */
+  waiter *w;
   execd_reply_cb cb;
   void *arg;
 } stored_wait_ctx;
+
+static stored_wait_ctx *stored_waits[STORED_WAIT_BUCKETS];
+
+static stored_wait_ctx **stored_wait_bucket(const char *id) {
+  uint32_t h = 2166136261u; /* FNV-1a */
+  for (const unsigned char *c = (const unsigned char *)id; *c; c++)
+    h = (h ^ *c) * 16777619u;
+  return &stored_waits[h % STORED_WAIT_BUCKETS];
+}
 
 static void stored_wait_free(uv_handle_t *h) {
   stored_wait_ctx *w = h->data;
@@ -224,8 +243,33 @@ static void stored_wait_free(uv_handle_t *h) {
 
 static void stored_wait_poll(uv_timer_t *t);
 
+static void stored_wait_answer(stored_wait_ctx *w, const json_t *record) {
+  w->answered = true;
+  if (w->w)
+    execution_remove_waiter(w->ex, w->w);
+  w->w = NULL;
+  w->ex = NULL;
+  *w->prev = w->next;
+  if (w->next)
+    w->next->prev = w->prev;
+  json_t *view = execution_view(record);
+  execd_reply r = {sizeof r, 0, NULL, NULL, NULL, view};
+  w->cb(w->arg, &r);
+  json_decref(view);
+  uv_timer_stop(&w->timer);
+  if (!w->reading)
+    uv_close((uv_handle_t *)&w->timer, stored_wait_free);
+}
+
 static void stored_wait_read(void *arg, int status, json_t *record) {
   stored_wait_ctx *w = arg;
+  w->reading = false;
+  if (w->answered) { /* at the deadline, while this read was in flight */
+    if (status != 0)
+      records_take_error(pipeline_records(api.pipeline), w, NULL);
+    uv_close((uv_handle_t *)&w->timer, stored_wait_free);
+    return;
+  }
   if (status == 0 && records_usable(record)) {
     json_decref(w->last);
     w->last = json_incref(record);
@@ -240,20 +284,57 @@ static void stored_wait_read(void *arg, int status, json_t *record) {
   if (s != STATE_FAILED)
     w->failed_reads = 0;
   if (ended || ids_now_ms() >= w->deadline_ms) {
-    json_t *view = execution_view(w->last);
-    execd_reply r = {sizeof r, 0, NULL, NULL, NULL, view};
-    w->cb(w->arg, &r);
-    json_decref(view);
-    uv_close((uv_handle_t *)&w->timer, stored_wait_free);
+    stored_wait_answer(w, w->last);
     return;
   }
-  uv_timer_start(&w->timer, stored_wait_poll, STORED_WAIT_POLL_MS, 0);
+  /* Listening to it here: its end or its departure says when to look. */
+  if (!w->w)
+    uv_timer_start(&w->timer, stored_wait_poll, STORED_WAIT_POLL_MS, 0);
 }
 
 static void stored_wait_poll(uv_timer_t *t) {
   stored_wait_ctx *w = t->data;
+  if (w->reading)
+    return;
+  w->reading = true;
   if (records_get(pipeline_records(api.pipeline), w->id, stored_wait_read, w) != 0)
     stored_wait_read(w, EXECD_EUNAVAIL, NULL);
+}
+
+/* Listening here, the wait ran out: the execution as it is now. */
+static void stored_wait_deadline(uv_timer_t *t) {
+  stored_wait_ctx *w = t->data;
+  stored_wait_answer(w, w->ex ? execution_record(w->ex) : w->last);
+}
+
+/* The execution left this node's memory: at its durable end (answered
+ * with it), or otherwise (storage is read again now). */
+static void stored_wait_heard(void *arg, const json_t *record) {
+  stored_wait_ctx *w = arg;
+  execution *ex = w->ex;
+  w->w = NULL;
+  w->ex = NULL;
+  if (execution_ended(ex)) {
+    stored_wait_answer(w, record);
+    return;
+  }
+  uv_timer_start(&w->timer, stored_wait_poll, 0, 0);
+}
+
+static void stored_wait_listen(stored_wait_ctx *w, execution *ex) {
+  if (w->w || w->answered)
+    return;
+  w->ex = ex;
+  w->w = execution_add_waiter(ex, stored_wait_heard, NULL, w);
+  /* Storage is no longer polled: the waiter or the deadline answers. */
+  int64_t left = w->deadline_ms - ids_now_ms();
+  uv_timer_start(&w->timer, stored_wait_deadline, (uint64_t)(left > 0 ? left : 0), 0);
+}
+
+void api_stored_wait_attach(execution *ex, const char *id) {
+  for (stored_wait_ctx *w = *stored_wait_bucket(id); w; w = w->next)
+    if (strcmp(w->id, id) == 0)
+      stored_wait_listen(w, ex);
 }
 
 static void stored_wait(const json_t *record, unsigned wait_s, execd_reply_cb cb, void *arg) {
@@ -263,13 +344,24 @@ static void stored_wait(const json_t *record, unsigned wait_s, execd_reply_cb cb
   w->last = json_deep_copy(record);
   w->cb = cb;
   w->arg = arg;
+  stored_wait_ctx **b = stored_wait_bucket(w->id);
+  w->next = *b;
+  w->prev = b;
+  if (*b)
+    (*b)->prev = &w->next;
+  *b = w;
   uv_timer_init(pipeline_loop(api.pipeline), &w->timer);
   w->timer.data = w;
-  uv_timer_start(&w->timer, stored_wait_poll, STORED_WAIT_POLL_MS, 0);
+  execution *ex = pipeline_find(api.pipeline, w->id);
+  if (ex)
+    stored_wait_listen(w, ex);
+  else
+    uv_timer_start(&w->timer, stored_wait_poll, STORED_WAIT_POLL_MS, 0);
 }
 
 typedef struct submit_ctx {
   pipeline *pipeline;
+  bool claiming; /* inserted with insert_claim */
   json_t *record;
   agent *agent; /* the request's agent as it was when accepted (a reference), or NULL */
   unsigned wait_s;
@@ -281,6 +373,8 @@ static void on_inserted(void *arg, int status, json_t *stored) {
   submit_ctx *c = arg;
   pipeline *p = c->pipeline;
   api.inserts_in_flight--; /* enqueued below, or not accepted */
+  execution *claimed = c->claiming ? claims_inserted(p, status == 0 ? stored : NULL, c->agent)
+                                   : NULL;
   /* After pipeline_enqueue() counted the execution as active, below. */
   bool accepted = status == 0;
   if (status == EXECD_EEXIST && stored) {
@@ -298,8 +392,10 @@ static void on_inserted(void *arg, int status, json_t *stored) {
     c->cb(c->arg, &r);
   } else if (pipeline_claims(p)) {
     /* Several nodes: stored is accepted; the node that claims it runs it
-     * (a wait answers with the stored document once it ended). */
-    pipeline_accept_claimable(p);
+     * (a wait answers with the stored document once it ended).  Claimed
+     * here in the insert's transaction: it is active here already. */
+    if (!claimed)
+      pipeline_accept_claimable(p);
     if (c->wait_s) {
       stored_wait(c->record, c->wait_s, c->cb, c->arg);
     } else {
@@ -496,8 +592,13 @@ int api_submit(execd_instance *inst, const char *tenant, const char *body, size_
   c->arg = arg;
   records *store = pipeline_records(p);
   api.inserts_in_flight++;
-  rc = records_insert(store, record, on_inserted, c);
+  execd_claim_query claim;
+  c->claiming = pipeline_claims(p) && claims_insert_query(p, backend_name, &claim);
+  rc = c->claiming ? records_insert_claim(store, record, &claim, on_inserted, c)
+                   : records_insert(store, record, on_inserted, c);
   if (rc) {
+    if (c->claiming)
+      claims_inserted(p, NULL, NULL);
     api.inserts_in_flight--;
     quota_settle(who, false);
     reply_err(cb, arg, EXECD_EUNAVAIL, "storage_unavailable", NULL,

@@ -30,6 +30,9 @@ int api_logs_timed(execd_instance *inst, const char *tenant, const char *id, uin
 int api_watch(execd_instance *inst, const char *tenant, const char *id, execd_watch_cb cb,
               void *arg, execd_watch **out);
 void api_unwatch(execd_watch *w);
+/* Several nodes: this node claimed execution id; waiting submits of it
+ * answer from here when it ends (claims.c). */
+void api_stored_wait_attach(execution *ex, const char *id);
 int api_agents(execd_instance *inst, execd_reply_cb cb, void *arg);
 int api_health(execd_instance *inst, execd_reply_cb cb, void *arg);
 int api_metrics(execd_instance *inst, execd_reply_cb cb, void *arg);

@@ -25,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent.h"
+#include "api.h"
 #include "ids.h"
 #include "log.h"
 #include "pipeline_internal.h"
@@ -43,6 +45,7 @@ typedef struct claims {
   int ops_inflight;       /* storage callbacks to come: c lives until then */
   bool closing;
   bool claim_inflight;    /* one claim at a time */
+  unsigned inserting;     /* inserts that claim (insert_claim) in flight */
   bool claim_again;       /* a wake-up came while one was in flight */
   unsigned asked;         /* what the claim in flight asked for */
   bool starved;           /* the last claim found less than it asked for */
@@ -112,6 +115,7 @@ static void on_claimed(void *arg, int status, json_t *claimed, const char *next)
       continue;
     }
     c->claimed_total++;
+    api_stored_wait_attach(ex, ex->id);
     if (ex->state == STATE_RETRY_WAIT)
       execution_transition(ex, STATE_QUEUED, "retry backoff elapsed");
     if (ex->state == STATE_QUEUED)
@@ -136,7 +140,7 @@ static void claim_now(claims *c) {
     c->claim_again = true;
     return;
   }
-  int room = p->cfg->max_running - p->running - (int)p->sched.depth;
+  int room = p->cfg->max_running - p->running - (int)p->sched.depth - (int)c->inserting;
   if (room <= 0)
     return;
   const char *names[64];
@@ -167,6 +171,57 @@ static void claim_now(claims *c) {
                records_error(&p->records, "no detail"));
     c->warned = true;
   }
+}
+
+/* --- a submit claimed by its own node, in the insert (ABI 1.7) ------------- */
+
+bool claims_insert_query(pipeline *p, const char *backend, execd_claim_query *q) {
+  claims *c = p->claims;
+  if (!c || c->closing || p->draining || p->recovery || !backend ||
+      !records_has_insert_claim(&p->records))
+    return false;
+  if (p->cfg->max_running - p->running - (int)p->sched.depth - (int)c->inserting <= 0)
+    return false;
+  bool room = false;
+  for (size_t i = 0; i < p->n_backends && !room; i++) {
+    backend_rt *b = &p->backends[i];
+    int limit = b->block->max_running;
+    room = strcmp(b->inst->name, backend) == 0 && (limit <= 0 || b->running < limit);
+  }
+  if (!room)
+    return false;
+  *q = (execd_claim_query){.struct_size = sizeof *q, .node = p->cfg->node, .max = 1,
+                           .lease_ms = (uint64_t)p->cfg->lease_ms};
+  c->inserting++;
+  return true;
+}
+
+execution *claims_inserted(pipeline *p, json_t *stored, struct agent *accepted_with) {
+  claims *c = p->claims;
+  if (c && c->inserting)
+    c->inserting--;
+  if (!c || !stored || !json_is_object(json_object_get(stored, "lease")))
+    return NULL;
+  const char *id = json_string_value(json_object_get(stored, "id"));
+  if (!records_usable(stored) || pipeline_find(p, id)) {
+    log_warn("claims: storage claimed %.64s at its insert, which is not claimable here; "
+             "its lease will expire", id ? id : "a record without id");
+    return NULL;
+  }
+  json_t *copy = json_deep_copy(stored);
+  execution *ex = execution_new(p, copy);
+  json_decref(copy);
+  if (!ex) {
+    log_warn("claims: execution %s names backend %s, which is not configured here; its "
+             "lease will expire", id, json_string_value(json_object_get(stored, "backend")));
+    return NULL;
+  }
+  p->accepted_total++;
+  c->claimed_total++;
+  ex->agent = agent_ref(accepted_with);
+  scheduler_push(&p->sched, &ex->queue);
+  pipeline_schedule(p);
+  return ex;
 }
 
 void claims_kick(pipeline *p) {

@@ -55,6 +55,15 @@ bool pipeline_draining(const pipeline *p);
 bool pipeline_claims(const pipeline *p);
 /* An accepted execution stored for whichever node claims it. */
 void pipeline_accept_claimable(pipeline *p);
+/* Several nodes, a storage with insert_claim (ABI 1.7): whether a submit
+ * for backend should be inserted and claimed here in one transaction (this
+ * node has a free slot for it); if so, fills q and counts the insert until
+ * claims_inserted. */
+bool claims_insert_query(pipeline *p, const char *backend, execd_claim_query *q);
+/* That insert's answer: stored is the record storage handed back, with
+ * "lease" if it claimed it here (NULL if it failed); then the execution is
+ * active here (returned), queued to start.  NULL: not claimed here. */
+struct execution *claims_inserted(pipeline *p, json_t *stored, struct agent *accepted_with);
 /* This node for /readyz: {"name", "claims", and with claims "heartbeat",
  * "lease_ms", "leases", "claimed", "taken_over", "lost"}; a new reference. */
 json_t *pipeline_node_status(const pipeline *p);

@@ -81,6 +81,17 @@ int records_renew(const records *r, const char *node, uint64_t lease_ms, const j
   return r->ops->renew(r->inst->self, node, lease_ms, leases, cb, arg);
 }
 
+bool records_has_insert_claim(const records *r) {
+  return records_has_claims(r) && r->ops->insert_claim;
+}
+
+int records_insert_claim(const records *r, const json_t *record, const execd_claim_query *q,
+                         execd_store_cb cb, void *arg) {
+  if (!records_has_insert_claim(r))
+    return EXECD_ENOTSUP;
+  return r->ops->insert_claim(r->inst->self, record, q, cb, arg);
+}
+
 int records_watch_work(const records *r, void (*wake)(void *arg), void *arg) {
   if (!r->ops->watch_work)
     return EXECD_ENOTSUP;

@@ -47,6 +47,10 @@ int records_rescue(const records *r, const execd_claim_query *q, execd_list_cb c
 int records_renew(const records *r, const char *node, uint64_t lease_ms, const json_t *leases,
                   execd_list_cb cb, void *arg);
 int records_watch_work(const records *r, void (*wake)(void *arg), void *arg);
+/* ABI 1.7: insert and claim in one transaction; EXECD_ENOTSUP without it. */
+bool records_has_insert_claim(const records *r);
+int records_insert_claim(const records *r, const json_t *record, const execd_claim_query *q,
+                         execd_store_cb cb, void *arg);
 /* 0 when the storage is usable now (or has no health op); clears the
  * error detail first so that what follows belongs to this check. */
 int records_health(const records *r);

@@ -162,9 +162,27 @@ typedef struct execd_storage_ops {
    * channel re-established).  One registration per instance; wake NULL
    * ends it.  May be NULL: the core then polls. */
   int (*watch_work)(void *self, void (*wake)(void *arg), void *arg);
+
+  /* ---- since ABI 1.7 (the core reads it only when struct_size covers it;
+   * without it a node inserts, then claims) ------------------------------ */
+
+  /* insert(), and in the same transaction a claim of that record for
+   * query->node with a lease of query->lease_ms (backends and max are not
+   * used), so that the node that accepted an execution and has room for it
+   * runs it without a claim's round trip.  On success cb's record carries
+   * "lease" as claim() gives it, and no other node is woken for it; a
+   * storage that does not claim this record (e.g. one with an idempotency
+   * key, or one an older claimable record would go before in a claim) may
+   * store it as insert() does and hand it back without "lease":
+   * it is then claimable by any node.  Everything else (statuses, the
+   * stored record of a duplicate, durability, order) as insert().  The
+   * lease is a claim's in every respect: unrenewed, it expires and the
+   * record is claimable again by any node. */
+  int (*insert_claim)(void *self, const json_t *record,
+                      const struct execd_claim_query *query, execd_store_cb cb, void *arg);
 } execd_storage_ops;
 
-/* What claim and rescue take.  Since ABI 1.6. */
+/* What claim, rescue and insert_claim take.  Since ABI 1.6. */
 typedef struct execd_claim_query {
   uint32_t struct_size;
   const char *node;              /* the claiming node's name */

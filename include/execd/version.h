@@ -18,12 +18,14 @@
  *      tenant's executions used, by tenant or agent).
  * 1.6  execd_storage_ops: claim(), rescue(), renew(), watch_work() (several
  *      execd nodes on one store: leases with fencing tokens).
+ * 1.7  execd_storage_ops: insert_claim() (a node claims what it accepted in
+ *      the insert's own transaction).
  */
 #ifndef EXECD_VERSION_H
 #define EXECD_VERSION_H
 
 #define EXECD_ABI_MAJOR 1
-#define EXECD_ABI_MINOR 6
+#define EXECD_ABI_MINOR 7
 
 /* Marks the one symbol a plugin exports (built with -fvisibility=hidden). */
 #if defined(__GNUC__)

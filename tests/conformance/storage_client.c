@@ -115,6 +115,13 @@ int sc_claim(const execd_claim_query *q, sc_result *r) {
   CALL_AND_WAIT(sc_ops()->claim(plugin->self, q, on_list, r));
 }
 
+int sc_insert_claim(const json_t *rec, const execd_claim_query *q, sc_result *r) {
+  const execd_storage_ops *o = sc_ops();
+  if (o->struct_size <= offsetof(execd_storage_ops, insert_claim) || !o->insert_claim)
+    return SC_NO_OP;
+  CALL_AND_WAIT(o->insert_claim(plugin->self, rec, q, on_store, r));
+}
+
 int sc_rescue(const execd_claim_query *q, sc_result *r) {
   if (!has_claims())
     return SC_NO_OP;

@@ -49,6 +49,8 @@ void sc_clear(sc_result *r);
 /* Several nodes (ABI 1.6): SC_NO_OP if the plugin has no claim ops.
  * claim and rescue fill r->records; renew fills r->records with ids. */
 int sc_claim(const execd_claim_query *q, sc_result *r);
+/* ABI 1.7: SC_NO_OP for a storage without insert_claim. */
+int sc_insert_claim(const json_t *rec, const execd_claim_query *q, sc_result *r);
 int sc_rescue(const execd_claim_query *q, sc_result *r);
 int sc_rescue_async(const execd_claim_query *q, sc_result *r);
 int sc_renew(const char *node, uint64_t lease_ms, const json_t *leases, sc_result *r);

@@ -334,6 +334,42 @@ class MultiNode(unittest.TestCase):
         self.report("LISTEN connection terminated", **{"listeners terminated": killed,
                     "woken after re-LISTEN": 1})
 
+    # (f) ------------------------------------------------------------------
+    def test_claimed_at_insert_taken_over(self):
+        # The only node accepts with free slots: it claims each submission
+        # in the insert's transaction (storage ABI 1.7) and runs it. Killed,
+        # a node started afterwards takes those attempts over.
+        first = Node("accepting", max_running=4, lease="3s").start()
+        self.nodes.append(first)
+        ids = []
+        # The first attempt lasts long enough to be seen running on a
+        # loaded machine; the one after the takeover ends at once.
+        for _ in range(2):
+            status, doc = first.submit(self.job('[ "$ATTEMPT" != 1 ] || sleep 8', attempts=5))
+            self.assertEqual(status, 201, doc)
+            ids.append(doc["execution_id"])
+        for i in ids:
+            first.wait_state(i, ["RUNNING"], timeout=30)
+        leases = sql("SELECT lease_node, lease_token FROM execd_executions ORDER BY id")
+        self.assertEqual(leases, [["accepting", "1"]] * 2)
+        first.kill9()
+        second = Node("second", max_running=4, lease="3s").start()
+        self.nodes.append(second)
+        st, pending = self.wait_terminal(ids, 60)
+        runs = self.runs()
+        self.report("claimed at its insert, node killed",
+                    **{"taken over": len([i for i in ids if st[i] and st[i][1] >= 2])},
+                    succeeded=len([i for i in ids if st[i] and st[i][0] == "SUCCEEDED"]),
+                    lost=len(pending), duplicated=len([k for k, v in runs.items() if v > 1]))
+        self.assertEqual(pending, [])
+        self.assertEqual([k for k, v in runs.items() if v > 1], [])
+        for i in ids:
+            self.assertEqual(st[i][0], "SUCCEEDED")
+            self.assertEqual(st[i][2], "second")
+            self.assertEqual(runs.get((i, 1)), 1)  # its first attempt ran on the killed node
+            status, doc = second.get(i)
+            self.assertIn("node_lost", [h.get("reason") for h in doc["history"]])
+
     # (e) ------------------------------------------------------------------
     def test_postgres_restart_under_load(self):
         nodes = self.start_nodes(2)

@@ -310,6 +310,84 @@ START_TEST(test_claims_leases_and_the_fence) {
 }
 END_TEST
 
+/* insert_claim (ABI 1.7): the accepting node holds the lease from the
+ * insert on; nobody else claims it while the lease lasts; unrenewed, it
+ * expires and another node claims the row with a newer token, which fences
+ * the first node's writes.  A record with an idempotency key, or one that
+ * an older claimable execution would go before, is inserted unclaimed. */
+START_TEST(test_insert_claim_then_taken_over) {
+  char backend[64], id[37], keyed[37];
+  sc_new_id(id);
+  snprintf(backend, sizeof backend, "ic-%s", id);
+  json_t *rec = sc_record(id, tenant, "QUEUED", NULL, NULL, NULL, 0);
+  json_object_set_new(rec, "backend", json_string(backend));
+  execd_claim_query q = {sizeof q, "node-a", 1, 300, NULL, 0};
+  sc_result r = {0};
+  ck_assert_int_eq(sc_insert_claim(rec, &q, &r), 0);
+  ck_assert_int_eq(r.status, 0);
+  json_t *lease_a = json_incref(json_object_get(r.record, "lease"));
+  ck_assert_msg(json_is_object(lease_a), "the inserted record carries no lease");
+  ck_assert_str_eq(json_string_value(json_object_get(lease_a, "node")), "node-a");
+  sc_clear(&r);
+  /* The same id again: refused with the stored record, no second row. */
+  ck_assert_int_eq(sc_insert_claim(rec, &q, &r), 0);
+  ck_assert_int_eq(r.status, EXECD_ECONFLICT);
+  sc_clear(&r);
+  json_t *got = claim("node-b", backend, 5, 300); /* leased by node-a */
+  ck_assert_int_eq(json_array_size(got), 0);
+  json_decref(got);
+  /* node-a dies before it starts anything: the lease runs out. */
+  usleep(400 * 1000);
+  got = claim("node-b", backend, 5, 5000);
+  ck_assert_int_eq(json_array_size(got), 1);
+  ck_assert_str_eq(id_of(json_array_get(got, 0)), id);
+  json_t *lease_b = json_incref(json_object_get(json_array_get(got, 0), "lease"));
+  json_decref(got);
+  ck_assert_int_gt(json_integer_value(json_object_get(lease_b, "token")),
+                   json_integer_value(json_object_get(lease_a, "token")));
+  /* node-a's late start is refused; node-b's is applied. */
+  ck_assert_int_eq(fenced_update(rec, lease_a, "QUEUED", "STARTING"), EXECD_ECONFLICT);
+  ck_assert_int_eq(fenced_update(rec, lease_b, "QUEUED", "STARTING"), 0);
+  /* With an idempotency key: stored without a lease, claimable at once. */
+  sc_new_id(keyed);
+  json_t *krec = sc_record(keyed, tenant, "QUEUED", NULL, "key-ic", NULL, 0);
+  json_object_set_new(krec, "backend", json_string(backend));
+  ck_assert_int_eq(sc_insert_claim(krec, &q, &r), 0);
+  ck_assert_int_eq(r.status, 0);
+  ck_assert_ptr_null(json_object_get(r.record, "lease"));
+  sc_clear(&r);
+  got = claim("node-b", backend, 5, 5000);
+  ck_assert_int_eq(json_array_size(got), 1);
+  ck_assert_str_eq(id_of(json_array_get(got, 0)), keyed);
+  json_decref(got);
+  /* An older claimable execution of the backend waits: the new one does
+   * not pass it; it is stored unclaimed and a claim takes the older first. */
+  char older[37], newer[37];
+  json_t *orec = queued(backend, 0, older);
+  sc_new_id(newer);
+  json_t *nrec = sc_record(newer, tenant, "QUEUED", NULL, NULL, NULL, 0);
+  json_object_set_new(nrec, "backend", json_string(backend));
+  ck_assert_int_eq(sc_insert_claim(nrec, &q, &r), 0);
+  ck_assert_int_eq(r.status, 0);
+  ck_assert_ptr_null(json_object_get(r.record, "lease"));
+  sc_clear(&r);
+  got = claim("node-b", backend, 1, 5000);
+  ck_assert_int_eq(json_array_size(got), 1);
+  ck_assert_str_eq(id_of(json_array_get(got, 0)), older);
+  json_decref(got);
+  got = claim("node-b", backend, 1, 5000);
+  ck_assert_int_eq(json_array_size(got), 1);
+  ck_assert_str_eq(id_of(json_array_get(got, 0)), newer);
+  json_decref(got);
+  json_decref(orec);
+  json_decref(nrec);
+  json_decref(krec);
+  json_decref(lease_a);
+  json_decref(lease_b);
+  json_decref(rec);
+}
+END_TEST
+
 /* A rescuer racing a completion: the completion and the takeover are sent
  * together on two connections; exactly one of them wins, every time. */
 START_TEST(test_rescuer_races_a_completion) {
@@ -638,6 +716,7 @@ int main(void) {
   tcase_add_test(tc, test_newer_schema_refused);
   tcase_add_test(tc, test_claims_leases_and_the_fence);
   tcase_add_test(tc, test_rescuer_races_a_completion);
+  tcase_add_test(tc, test_insert_claim_then_taken_over);
   tcase_add_test(tc, test_undecodable_row_set_aside);
   tcase_add_test(tc, test_check_config);
   tcase_add_test(tc, test_unreachable_at_start);

@@ -107,6 +107,7 @@ static void write_free(pg_write *w) {
   json_decref(w->copy);
   json_decref(w->record);
   free(w->expected);
+  free(w->lease_node);
   free(w);
 }
 
@@ -230,7 +231,17 @@ static void on_put(void *arg, PGresult *res, const char *error) {
     json_decref(probe);
     stored = decode_or_quarantine(st, row_id, res, 0, 1);
   }
-  if (code == 0) {
+  if (code == 0 && w->lease_node && PQnfields(res) >= 4 && !PQgetisnull(res, 0, 2)) {
+    /* Inserted and claimed in one transaction: the record with its lease. */
+    json_t *copy = w->copy;
+    w->copy = NULL;
+    json_object_set_new(copy, "lease",
+                        json_pack("{s:s, s:I, s:I}", "node", w->lease_node, "token",
+                                  (json_int_t)strtoll(PQgetvalue(res, 0, 2), NULL, 10),
+                                  "expires",
+                                  (json_int_t)strtoll(PQgetvalue(res, 0, 3), NULL, 10)));
+    write_done(w, 0, copy, NULL);
+  } else if (code == 0) {
     json_t *copy = w->copy;
     w->copy = NULL;
     write_done(w, 0, copy, NULL);
@@ -288,13 +299,24 @@ static void fence_params(const row_fields *f, char token[24], char due[24]) {
   snprintf(due, 24, "%lld", (long long)f->retry_at_ms);
 }
 
+static bool node_ok(pg_store *st, const char *node);
+
+/* insert, update, or (claim not NULL) an insert that claims the record for
+ * claim->node in the same statement. */
 static int put(pg_store *st, const char *what, const json_t *record,
-               const char *expected_state, execd_store_cb cb, void *arg) {
+               const char *expected_state, const execd_claim_query *claim,
+               execd_store_cb cb, void *arg) {
   row_fields f;
   int rc;
   if ((rc = refuse_if_stopping(st)) || (rc = fields_of(st, record, &f)))
     return rc;
   bool insert = strcmp(what, "insert") == 0;
+  if (claim && !node_ok(st, claim->node))
+    return EXECD_EINVAL;
+  /* An idempotency key needs the insert function's lock and lookup: such
+   * a record is inserted as by insert() and claimed by whichever node. */
+  if (claim && (f.idem_key || strcmp(f.state, "QUEUED") != 0))
+    claim = NULL;
   if (!insert && expected_state && (strlen(expected_state) > ROW_KEY_MAX)) {
     st->host->set_error(st->inst, "expected_state is over %d bytes", ROW_KEY_MAX);
     return EXECD_EINVAL;
@@ -314,7 +336,19 @@ static int put(pg_store *st, const char *what, const json_t *record,
   }
   w->copy = copy;
   uvpq_query_spec q = {.lane = pg_lane(f.id)};
-  if (insert) {
+  if (claim) {
+    char created[32], priority[16], lease[24];
+    snprintf(created, sizeof created, "%lld",
+             (long long)(f.has_created ? f.created_ms : now_ms()));
+    snprintf(priority, sizeof priority, "%d", f.priority);
+    snprintf(lease, sizeof lease, "%llu", (unsigned long long)claim->lease_ms);
+    w->lease_node = strdup(claim->node);
+    q.stmt = "execd_insert_claim";
+    q.nparams = 10;
+    q.values = (const char *[]){f.id, f.tenant, f.agent, labels, created, doc, f.backend,
+                                priority, claim->node, lease};
+    rc = w->lease_node ? uvpq_query(st->pool, &q, on_put, w) : -1;
+  } else if (insert) {
     char created[32];
     snprintf(created, sizeof created, "%lld",
              (long long)(f.has_created ? f.created_ms : now_ms()));
@@ -416,12 +450,17 @@ void writes_free(pg_store *st) {
 }
 
 static int pg_insert(void *self, const json_t *record, execd_store_cb cb, void *arg) {
-  return put(self, "insert", record, NULL, cb, arg);
+  return put(self, "insert", record, NULL, NULL, cb, arg);
+}
+
+static int pg_insert_claim(void *self, const json_t *record, const execd_claim_query *query,
+                           execd_store_cb cb, void *arg) {
+  return put(self, "insert", record, NULL, query, cb, arg);
 }
 
 static int pg_update(void *self, const json_t *record, const char *expected_state,
                      execd_store_cb cb, void *arg) {
-  return put(self, "update", record, expected_state, cb, arg);
+  return put(self, "update", record, expected_state, NULL, cb, arg);
 }
 
 static int id_check(pg_store *st, const char *id) {
@@ -843,4 +882,5 @@ const execd_storage_ops pg_storage_ops = {
     .rescue = pg_rescue,
     .renew = pg_renew,
     .watch_work = pg_watch_work,
+    .insert_claim = pg_insert_claim,
 };

@@ -50,6 +50,7 @@ typedef struct pg_write {
   struct pg_store *st;
   json_t *copy; /* insert/update: the record as stored */
   char *expected; /* update: the expected state (owned), or NULL */
+  char *lease_node; /* insert_claim: the node the lease is for (owned), or NULL */
   bool parked;    /* update: held for PostgreSQL to come back */
 } pg_write;
 

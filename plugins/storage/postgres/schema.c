@@ -267,6 +267,36 @@ const uvpq_statement pg_statements[] = {
     {"execd_update",
      "SELECT status, doc FROM execd_update($1, $2, $3, $4, $5::jsonb, $6, "
      "$7::bigint, $8::bigint)"},
+    /* An execution without idempotency key inserted QUEUED and claimed in
+     * one statement: $9 node, $10 lease ms; the first lease's token is 1.
+     * Claimed only if no older claimable execution of its backend and at
+     * least its priority waits (it would go first in a claim): otherwise
+     * it is stored unleased with the insert's notification, and claimed in
+     * order.  No notification when claimed: no other node may claim it
+     * while the lease lasts.  (status, doc, token, expires, notified): 0
+     * stored (token NULL if not claimed), or 2 with the doc of the
+     * execution that has the id. */
+    {"execd_insert_claim",
+     "WITH waiting AS MATERIALIZED (SELECT EXISTS (SELECT 1 FROM execd_executions"
+     "    WHERE state = 'QUEUED' AND backend = $7 AND priority >= $8::int"
+     "      AND (lease_until IS NULL OR lease_until < now())) AS older),"
+     " ins AS (INSERT INTO execd_executions (id, tenant, state, agent,"
+     "    labels, created_ms, doc, backend, priority, lease_node, lease_until,"
+     "    lease_token)"
+     "  SELECT $1, $2, 'QUEUED', $3, $4::jsonb, $5::bigint, $6, $7, $8::int,"
+     "    CASE WHEN w.older THEN NULL ELSE $9 END,"
+     "    CASE WHEN w.older THEN NULL"
+     "      ELSE now() + make_interval(secs => $10::double precision / 1000) END,"
+     "    CASE WHEN w.older THEN 0 ELSE 1 END FROM waiting w"
+     "  ON CONFLICT (id) DO NOTHING"
+     "  RETURNING lease_node, lease_token,"
+     "    (extract(epoch FROM lease_until) * 1000)::bigint AS until),"
+     " woken AS (SELECT pg_notify('execd_work', '') FROM ins WHERE ins.lease_node IS NULL) "
+     "SELECT 0 AS status, NULL::text AS doc,"
+     "  CASE WHEN i.lease_node IS NULL THEN NULL ELSE i.lease_token END, i.until,"
+     "  (SELECT count(*) FROM woken) FROM ins i "
+     "UNION ALL SELECT 2, e.doc, NULL, NULL, 0 FROM execd_executions e"
+     "  WHERE e.id = $1 AND NOT EXISTS (SELECT 1 FROM ins)"},
     /* $1 node, $2 lease ms, $3 at most, $4 backends (a JSON array).  The
      * CTE is MATERIALIZED so that its LIMIT runs once: it cannot claim
      * more than asked.  Queued first by priority then age, then retries
