@@ -93,12 +93,16 @@ static void cleanup_run(uv_work_t *req) {
     procs_kill_attempt(&j->procs);
   if (j->has_procs && j->records_dir)
     procs_record_remove(j->records_dir, &j->procs);
-  /* Before the uid can go to another attempt; the sweep at the leader's
-   * exit may have found it empty already. */
-  if (j->identity.lock_fd >= 0 && !j->uid_empty)
+  /* Held by its cgroup, the attempt cannot have a process outside it (all
+   * of them descend from the job, which joined the group as root before
+   * its user switch, and only root moves a process to another group): the
+   * group gone, nothing runs under the uid.  Else, and if the group could
+   * not be removed, the uid's helper kills what is left before the uid
+   * can go to another attempt (the sweep at the leader's exit may have
+   * found it empty already). */
+  bool emptied = j->has_cg && cgroup_job_remove(&j->cg);
+  if (j->identity.lock_fd >= 0 && !j->uid_empty && !(j->held_by_cgroup && emptied))
     identity_kill_all(j->identity.uid);
-  if (j->has_cg)
-    cgroup_job_remove(&j->cg);
 }
 
 static void free_strings(char **v) {
@@ -336,8 +340,9 @@ static void reap_leader(local_job *j) {
   /* Descendants that left the group (setsid, double fork) may hold the
    * output pipes: kill them now rather than after output_drain, on the
    * thread pool (a /proc scan, helper processes).  (Not for a job stopped
-   * at shutdown: its cleanup does that.) */
-  if ((j->has_procs || j->identity.lock_fd >= 0) && !j->reported) {
+   * at shutdown: its cleanup does that.)  An attempt held by its cgroup
+   * has just had all of them killed through it. */
+  if ((j->has_procs || (j->identity.lock_fd >= 0 && !j->held_by_cgroup)) && !j->reported) {
     j->open_handles++;
     j->sweep_work.data = j;
     uv_queue_work(j->lb->loop, &j->sweep_work, sweep_run, work_done);
