@@ -1,4 +1,6 @@
-/* See spawner.h.  One thread per backend; requests in order.  A failed
+/* See spawner.h.  SPAWNER_THREADS threads per backend take requests in
+ * order; the uid claims, which move the range's round robin, are made one
+ * at a time (claim_lock), the spawns side by side.  A failed
  * request leaves nothing behind: a uid it claimed is given back only after
  * every process of it is killed (nothing ran under it, unless the spawn
  * failed after the user switch). */
@@ -12,26 +14,34 @@
 
 #include "spawner.h"
 
+/* Two: a spawn keeps its thread suspended while the child sets up and
+ * execs, which is CPU work another core can do meanwhile. */
+#define SPAWNER_THREADS 2
+
 struct spawner {
-  pthread_t thread;
+  pthread_t threads[SPAWNER_THREADS];
+  int started;               /* threads running */
+  pthread_mutex_t claim_lock; /* identity_claim_next() moves the range */
   pthread_mutex_t lock;
   pthread_cond_t wake;       /* a request was queued, or stop */
   spawn_request *todo, **todo_tail;
   spawn_request *finished, **finished_tail;
   bool stopping;
-  bool busy;                 /* a request is being run */
+  int busy;                  /* requests being run */
   uv_async_t async;          /* finished requests are waiting for the loop */
   spawner *next_spawner;     /* every spawner (spawners_may_own); loop thread */
 };
 
 static spawner *all_spawners;
 
-static void run(spawn_request *r) {
+static void run(spawner *s, spawn_request *r) {
   r->claim.lock_fd = -1;
   r->err = 0;
   r->step = NULL;
   if (r->claim_from) {
+    pthread_mutex_lock(&s->claim_lock);
     int e = identity_claim_next(r->claim_from, &r->claim);
+    pthread_mutex_unlock(&s->claim_lock);
     if (e) {
       r->err = e;
       r->step = "uid claim";
@@ -47,7 +57,7 @@ static void run(spawn_request *r) {
   }
 }
 
-static void *loop_thread(void *arg) {
+static void *worker(void *arg) {
   spawner *s = arg;
   pthread_mutex_lock(&s->lock);
   for (;;) {
@@ -59,11 +69,11 @@ static void *loop_thread(void *arg) {
     s->todo = r->next;
     if (!s->todo)
       s->todo_tail = &s->todo;
-    s->busy = true;
+    s->busy++;
     pthread_mutex_unlock(&s->lock);
-    run(r);
+    run(s, r);
     pthread_mutex_lock(&s->lock);
-    s->busy = false;
+    s->busy--;
     r->next = NULL;
     *s->finished_tail = r;
     s->finished_tail = &r->next;
@@ -92,7 +102,19 @@ static void free_spawner(uv_handle_t *h) {
   spawner *s = h->data;
   pthread_cond_destroy(&s->wake);
   pthread_mutex_destroy(&s->lock);
+  pthread_mutex_destroy(&s->claim_lock);
   free(s);
+}
+
+/* Wakes every thread to stop and waits for them. */
+static void join_all(spawner *s) {
+  pthread_mutex_lock(&s->lock);
+  s->stopping = true;
+  pthread_cond_broadcast(&s->wake);
+  pthread_mutex_unlock(&s->lock);
+  for (int i = 0; i < s->started; i++)
+    pthread_join(s->threads[i], NULL);
+  s->started = 0;
 }
 
 spawner *spawner_start(uv_loop_t *loop, int *err) {
@@ -104,6 +126,7 @@ spawner *spawner_start(uv_loop_t *loop, int *err) {
   s->todo_tail = &s->todo;
   s->finished_tail = &s->finished;
   pthread_mutex_init(&s->lock, NULL);
+  pthread_mutex_init(&s->claim_lock, NULL);
   pthread_cond_init(&s->wake, NULL);
   int rc = uv_async_init(loop, &s->async, deliver);
   if (rc) {
@@ -115,10 +138,14 @@ spawner *spawner_start(uv_loop_t *loop, int *err) {
   sigset_t all, saved;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &saved);
-  rc = pthread_create(&s->thread, NULL, loop_thread, s);
+  for (rc = 0; rc == 0 && s->started < SPAWNER_THREADS; s->started++)
+    rc = pthread_create(&s->threads[s->started], NULL, worker, s);
+  if (rc)
+    s->started--;
   pthread_sigmask(SIG_SETMASK, &saved, NULL);
   if (rc) {
     *err = rc;
+    join_all(s);
     uv_close((uv_handle_t *)&s->async, free_spawner);
     return NULL;
   }
@@ -128,6 +155,7 @@ spawner *spawner_start(uv_loop_t *loop, int *err) {
 failed:
   pthread_cond_destroy(&s->wake);
   pthread_mutex_destroy(&s->lock);
+  pthread_mutex_destroy(&s->claim_lock);
   free(s);
   return NULL;
 }
@@ -138,7 +166,7 @@ bool spawners_may_own(pid_t pid) {
     pthread_mutex_lock(&s->lock);
     /* While a request runs its child may have exec'd (its exit signal is
      * SIGCHLD from then on) and exited before the thread knows its pid. */
-    owns = s->busy;
+    owns = s->busy > 0;
     for (spawn_request *r = s->finished; r && !owns; r = r->next)
       owns = r->err == 0 && r->child.pid == pid;
     pthread_mutex_unlock(&s->lock);
@@ -158,11 +186,7 @@ void spawner_submit(spawner *s, spawn_request *req) {
 void spawner_stop(spawner *s) {
   if (!s)
     return;
-  pthread_mutex_lock(&s->lock);
-  s->stopping = true;
-  pthread_cond_signal(&s->wake);
-  pthread_mutex_unlock(&s->lock);
-  pthread_join(s->thread, NULL);
+  join_all(s);
   for (spawner **p = &all_spawners; *p; p = &(*p)->next_spawner)
     if (*p == s) {
       *p = s->next_spawner;

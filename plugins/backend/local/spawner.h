@@ -4,8 +4,8 @@
  * exec'd (spawn.h), and a uid of its own is claimed only after a helper
  * process has probed it (identity.h).  Done on the loop, both kept every
  * other execution waiting meanwhile: the loop was suspended for about as
- * long as the jobs ran.  A thread of the backend does both instead, one
- * request after the other, and hands each result back to the loop.
+ * long as the jobs ran.  Threads of the backend do both instead (two, the
+ * claims one at a time) and hand each result back to the loop.
  *
  * A request and everything its plan points at belong to the caller and
  * must stay untouched from spawner_submit() until its done callback, which
