@@ -322,8 +322,10 @@ static void maybe_report(local_job *j) {
 static void reap_leader(local_job *j) {
   if (j->reaped)
     return;
-  if (!uv_is_closing((uv_handle_t *)&j->exit_watch))
-    uv_poll_stop(&j->exit_watch);
+  /* Closed (not just stopped) before the pidfd: libuv takes a closing
+   * poll handle's descriptor number out of epoll, which by then could be
+   * a new pipe's of another job, never to be seen readable again. */
+  close_handle(j, (uv_handle_t *)&j->exit_watch);
   /* The leader is a zombie until reaped, so its pid cannot be reused as a
    * process group id yet: kill the rest of the group first. */
   kill(-j->pid, SIGKILL);
