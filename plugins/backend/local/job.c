@@ -68,6 +68,7 @@ typedef struct local_job {
   /* The start, on the spawner thread (spawner.h) until on_spawned(). */
   spawn_request spawn;
   bool spawning;
+  bool watching;          /* exit_watch initialised (the process runs) */
   int pending_signal;     /* signal() while spawning: sent once it runs */
   int child_fds[3];       /* the job's ends of its pipes, closed once it runs */
   int pooled_netns_fd;    /* a namespace made ahead, closed once joined */
@@ -301,7 +302,8 @@ static void report(local_job *j) {
   j->token = NULL;
   uv_timer_stop(&j->drain_timer);
   close_handle(j, (uv_handle_t *)&j->drain_timer);
-  close_handle(j, (uv_handle_t *)&j->exit_watch);
+  if (j->watching)
+    close_handle(j, (uv_handle_t *)&j->exit_watch);
   close_pipe(j, &j->in_open, &j->in);
 }
 
@@ -325,7 +327,8 @@ static void reap_leader(local_job *j) {
   /* Closed (not just stopped) before the pidfd: libuv takes a closing
    * poll handle's descriptor number out of epoll, which by then could be
    * a new pipe's of another job, never to be seen readable again. */
-  close_handle(j, (uv_handle_t *)&j->exit_watch);
+  if (j->watching)
+    close_handle(j, (uv_handle_t *)&j->exit_watch);
   /* The leader is a zombie until reaped, so its pid cannot be reused as a
    * process group id yet: kill the rest of the group first. */
   kill(-j->pid, SIGKILL);
@@ -382,7 +385,7 @@ void local_job_stop_all(local_backend *lb) {
       cgroup_job_kill_all(&j->cg);
     uv_timer_stop(&j->drain_timer);
     close_handle(j, (uv_handle_t *)&j->drain_timer);
-    if (!j->spawning)
+    if (j->watching)
       close_handle(j, (uv_handle_t *)&j->exit_watch);
     close_pipe(j, &j->out_open, &j->out);
     close_pipe(j, &j->err_open, &j->err);
@@ -743,6 +746,7 @@ static void on_spawned(spawn_request *r) {
   }
   uv_poll_init(lb->loop, &j->exit_watch, j->pidfd);
   j->exit_watch.data = j;
+  j->watching = true;
   uv_poll_start(&j->exit_watch, UV_READABLE, on_leader_exit);
   j->has_procs = !j->held_by_cgroup &&
                  procs_attempt_init(&j->procs, j->execution_id[0] ? j->execution_id : NULL,
