@@ -77,7 +77,7 @@ enum as_uid_task { KILL_ALL, PROBE };
 #define PROBE_WITH_VFORK 1
 #endif
 
-static int probe_as_uid(void) {
+SPAWN_CHILD_CODE static int probe_as_uid(void) {
   struct rlimit two = {2, 2};
   if (setrlimit(RLIMIT_NPROC, &two) < 0)
     return 2;
@@ -111,7 +111,7 @@ typedef struct as_uid_args {
   enum as_uid_task task;
 } as_uid_args;
 
-static int as_uid_child(void *arg) {
+SPAWN_CHILD_CODE static int as_uid_child(void *arg) {
   const as_uid_args *a = arg;
   if (syscall(SYS_setgroups, 0, NULL) < 0 || syscall(SYS_setresgid, a->uid, a->uid, a->uid) < 0 ||
       syscall(SYS_setresuid, a->uid, a->uid, a->uid) < 0)

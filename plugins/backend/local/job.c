@@ -334,10 +334,11 @@ static void reap_leader(local_job *j) {
   kill(-j->pid, SIGKILL);
   if (j->has_cg)
     cgroup_job_kill_all(&j->cg);
-  pid_t got = wait4(j->pid, &j->status, WNOHANG, &j->usage);
+  /* __WALL: a child that died before its exec still has exit signal 0. */
+  pid_t got = wait4(j->pid, &j->status, WNOHANG | __WALL, &j->usage);
   if (got != j->pid) {
     /* Readable pidfd means exited; this cannot block for long. */
-    got = wait4(j->pid, &j->status, 0, &j->usage);
+    got = wait4(j->pid, &j->status, __WALL, &j->usage);
   }
   j->reaped = true;
   close(j->pidfd);

@@ -46,20 +46,22 @@ int spawn_loopback_up(void) {
   return rc;
 }
 
-__attribute__((noreturn)) static void child_fail(spawn_failure *f, const char *step) {
+SPAWN_CHILD_CODE __attribute__((noreturn)) static void child_fail(spawn_failure *f,
+                                                                  const char *step) {
   f->err = errno ? errno : EINVAL;
   f->step = step;
   _exit(127);
 }
 
-static int move_fd(int from, int to) {
+SPAWN_CHILD_CODE static int move_fd(int from, int to) {
   if (from == to)
     return fcntl(to, F_SETFD, 0); /* keep it across exec */
   return dup2(from, to) < 0 ? -1 : 0;
 }
 
-__attribute__((noreturn)) static void child_run(const spawn_plan *p, pid_t parent,
-                                                spawn_failure *f) {
+SPAWN_CHILD_CODE __attribute__((noreturn)) static void child_run(const spawn_plan *p,
+                                                                 pid_t parent,
+                                                                 spawn_failure *f) {
   /* Handlers are the daemon's and would run on its memory: default them
    * all (the table is the child's own copy), then unblock below. */
   struct sigaction dfl;
@@ -140,7 +142,7 @@ typedef struct child_args {
   spawn_failure *failure;
 } child_args;
 
-static int child_main(void *arg) {
+SPAWN_CHILD_CODE static int child_main(void *arg) {
   child_args *a = arg;
   child_run(a->plan, a->parent, a->failure);
 }

@@ -65,6 +65,11 @@ int spawn_start(const spawn_plan *plan, spawn_child *out, const char **step);
  * -1. */
 int spawn_clone(int (*fn)(void *), void *arg);
 
+/* For the functions a spawn_clone() child runs: AddressSanitizer does not
+ * know the child's stack and aborts at its first call that does not
+ * return (_exit, execve). */
+#define SPAWN_CHILD_CODE __attribute__((no_sanitize_address))
+
 /* Brings the loopback interface of the current network namespace up. */
 int spawn_loopback_up(void);
 

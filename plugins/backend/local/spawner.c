@@ -83,18 +83,23 @@ static void *worker(void *arg) {
   return NULL;
 }
 
-/* Hands finished requests to their callbacks (loop). */
+/* Hands finished requests to their callbacks (loop), one at a time: the
+ * others stay in the list, where spawners_may_own() finds them while a
+ * callback runs (it may scan for exited children). */
 static void deliver(uv_async_t *a) {
   spawner *s = a->data;
-  pthread_mutex_lock(&s->lock);
-  spawn_request *list = s->finished;
-  s->finished = NULL;
-  s->finished_tail = &s->finished;
-  pthread_mutex_unlock(&s->lock);
-  while (list) {
-    spawn_request *next = list->next;
-    list->done(list);
-    list = next;
+  for (;;) {
+    pthread_mutex_lock(&s->lock);
+    spawn_request *r = s->finished;
+    if (r) {
+      s->finished = r->next;
+      if (!s->finished)
+        s->finished_tail = &s->finished;
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (!r)
+      return;
+    r->done(r);
   }
 }
 
