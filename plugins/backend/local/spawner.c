@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "spawner.h"
 
@@ -28,6 +29,7 @@ struct spawner {
   spawn_request *finished, **finished_tail;
   bool stopping;
   int busy;                  /* requests being run */
+  spawn_request *current[SPAWNER_THREADS]; /* the requests being run */
   uv_async_t async;          /* finished requests are waiting for the loop */
   spawner *next_spawner;     /* every spawner (spawners_may_own); loop thread */
 };
@@ -57,11 +59,24 @@ static void run(spawner *s, spawn_request *r) {
   }
 }
 
+/* Is R's directory given to a uid by a spawn under way?  Two children
+ * giving one directory to their own uids at once would each find it the
+ * other's at their chdir; one after the other, as on a single thread.
+ * (Attempts have workspaces of their own; callers that share one do.) */
+static bool dir_in_use(const spawner *s, const spawn_request *r) {
+  const char *dir = r->plan.private_dir;
+  for (int i = 0; dir && i < SPAWNER_THREADS; i++)
+    if (s->current[i] && s->current[i]->plan.private_dir &&
+        strcmp(s->current[i]->plan.private_dir, dir) == 0)
+      return true;
+  return false;
+}
+
 static void *worker(void *arg) {
   spawner *s = arg;
   pthread_mutex_lock(&s->lock);
   for (;;) {
-    while (!s->todo && !s->stopping)
+    while (!s->stopping && (!s->todo || dir_in_use(s, s->todo)))
       pthread_cond_wait(&s->wake, &s->lock);
     if (s->stopping)
       break;
@@ -69,15 +84,21 @@ static void *worker(void *arg) {
     s->todo = r->next;
     if (!s->todo)
       s->todo_tail = &s->todo;
+    int slot = 0;
+    while (s->current[slot])
+      slot++;
+    s->current[slot] = r;
     s->busy++;
     pthread_mutex_unlock(&s->lock);
     run(s, r);
     pthread_mutex_lock(&s->lock);
+    s->current[slot] = NULL;
     s->busy--;
     r->next = NULL;
     *s->finished_tail = r;
     s->finished_tail = &r->next;
     uv_async_send(&s->async);
+    pthread_cond_broadcast(&s->wake); /* a request may wait for its directory */
   }
   pthread_mutex_unlock(&s->lock);
   return NULL;
