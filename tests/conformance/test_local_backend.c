@@ -165,6 +165,58 @@ START_TEST(missing_program_fails_start_cleanly) {
 }
 END_TEST
 
+/* What fails only when the job's process tries (here: execve of a file
+ * that is no program) is reported through job_exited, once, as
+ * start_failed naming the step; nothing of it runs. */
+START_TEST(exec_failure_after_start_is_reported) {
+  char config[512], prog[300];
+  snprintf(config, sizeof config,
+           "{\"commands_allowed\": [\"/bin/*\", \"/usr/bin/*\", \"%s/*\"]}", harness_tmpdir());
+  harness_unload(&backend);
+  load(config);
+  snprintf(prog, sizeof prog, "%s/not-a-program", harness_tmpdir());
+  FILE *f = fopen(prog, "w");
+  ck_assert_ptr_nonnull(f);
+  fputs("not a program\n", f);
+  fclose(f);
+  ck_assert_int_eq(chmod(prog, 0755), 0);
+  const char *argv[] = {prog, NULL};
+  execd_limits lim = {.network = "none"};
+  execd_job_spec spec = spec_for(argv, &lim);
+  harness_job *job = harness_job_new();
+  void *h = NULL;
+  ck_assert_int_eq(ops->start(backend.self, &spec, (execd_job *)job, &h), 0);
+  ck_assert_int_eq(job->exited, 0); /* never from inside start() */
+  ck_assert(harness_wait_job(job, WAIT_MS));
+  ck_assert_int_eq(job->exited, 1);
+  ck_assert_int_eq(job->exit.exit_code, -1);
+  ck_assert_str_eq(job->error_code, "start_failed");
+  ck_assert_msg(strstr(job->error_message, "execve") && strstr(job->error_message, prog),
+                "message: %s", job->error_message);
+  ck_assert_int_eq(job->exit.retryable, 0);
+  harness_job_free(job);
+  unlink(prog);
+}
+END_TEST
+
+/* A signal sent right after start(), before the job's process exists
+ * (it is made off the loop), reaches it once it runs. */
+START_TEST(signal_before_the_job_runs_is_delivered) {
+  const char *argv[] = {"/bin/sleep", "300", NULL};
+  execd_limits lim = {.network = "none"};
+  execd_job_spec spec = spec_for(argv, &lim);
+  harness_job *job = harness_job_new();
+  void *h = NULL;
+  ck_assert_int_eq(ops->start(backend.self, &spec, (execd_job *)job, &h), 0);
+  ck_assert_int_eq(ops->signal(backend.self, h, SIGKILL), 0);
+  ck_assert(harness_wait_job(job, WAIT_MS));
+  ck_assert_int_eq(job->exited, 1);
+  ck_assert_int_eq(job->exit.term_signal, SIGKILL);
+  ck_assert_int_eq(job->exit.exit_code, 128 + SIGKILL);
+  harness_job_free(job);
+}
+END_TEST
+
 START_TEST(signal_kills_the_whole_process_group) {
   void *handle;
   harness_job *job = run_sh("sleep 300 & echo $!; wait", NULL, &handle);
@@ -442,6 +494,8 @@ static Suite *local_suite(void) {
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, allow_list_and_paths);
   tcase_add_test(tc, missing_program_fails_start_cleanly);
+  tcase_add_test(tc, exec_failure_after_start_is_reported);
+  tcase_add_test(tc, signal_before_the_job_runs_is_delivered);
   tcase_add_test(tc, signal_kills_the_whole_process_group);
   tcase_add_test(tc, leftovers_die_with_the_leader);
   tcase_add_test(tc, rlimits_apply);

@@ -129,17 +129,19 @@ static void kill_procs_in(const char *dir) {
   }
 }
 
-/* Removes a group, waiting up to ~2 s for its last processes to go. */
-static void remove_group(const char *dir) {
+/* Removes a group, waiting up to ~2 s for its last processes to go.
+ * True once it is gone: then no process was left in it. */
+static bool remove_group(const char *dir) {
   for (int i = 0; i < 200; i++) {
     if (rmdir(dir) == 0 || errno == ENOENT)
-      return;
+      return true;
     if (errno != EBUSY)
-      return;
+      return false;
     kill_procs_in(dir);
     struct timespec ts = {0, 10 * 1000 * 1000};
     nanosleep(&ts, NULL);
   }
+  return false;
 }
 
 /* Groups of attempts that outlived a crashed daemon: kill and remove. */
@@ -288,10 +290,12 @@ void cgroup_job_kill_all(const cgroup_job *job) {
     kill_procs_in(job->memory_dir);
 }
 
-void cgroup_job_remove(cgroup_job *job) {
+bool cgroup_job_remove(cgroup_job *job) {
+  bool gone = true;
   if (job->memory_dir[0])
-    remove_group(job->memory_dir);
+    gone &= remove_group(job->memory_dir);
   if (job->pids_dir[0])
-    remove_group(job->pids_dir);
+    gone &= remove_group(job->pids_dir);
   job->memory_dir[0] = job->pids_dir[0] = '\0';
+  return gone;
 }

@@ -46,8 +46,9 @@ bool cgroup_job_oom_killed(const cgroup_job *job);
 int64_t cgroup_job_peak_memory(const cgroup_job *job);
 /* SIGKILLs every process still in the attempt's groups. */
 void cgroup_job_kill_all(const cgroup_job *job);
-/* Removes the groups; blocks briefly while the last processes go away, so
- * call it from the thread pool. */
-void cgroup_job_remove(cgroup_job *job);
+/* Removes the groups, killing what is left in them; blocks briefly while
+ * the last processes go away, so call it from the thread pool.  True if
+ * every group is gone: then no process of the attempt is left. */
+bool cgroup_job_remove(cgroup_job *job);
 
 #endif

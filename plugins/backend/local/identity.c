@@ -1,4 +1,5 @@
-/* See identity.h.  The helpers are vfork children that change only their
+/* See identity.h.  The helpers are children sharing the daemon's memory
+ * (spawn_clone: CLONE_VM | CLONE_VFORK, exit signal 0) that change only their
  * own credentials with raw system calls (glibc's setuid() would try to
  * change every thread of the daemon whose memory they share), then kill or
  * probe as that uid: kill(-1, SIGKILL) reaches exactly the processes a
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "identity.h"
+#include "spawn.h"
 
 #define CLAIM_TRIES 4096 /* candidates looked at per claim */
 
@@ -75,7 +77,7 @@ enum as_uid_task { KILL_ALL, PROBE };
 #define PROBE_WITH_VFORK 1
 #endif
 
-static int probe_as_uid(void) {
+SPAWN_CHILD_CODE static int probe_as_uid(void) {
   struct rlimit two = {2, 2};
   if (setrlimit(RLIMIT_NPROC, &two) < 0)
     return 2;
@@ -86,7 +88,7 @@ static int probe_as_uid(void) {
 #else
   /* AddressSanitizer's vfork keeps the caller's return address in the
    * thread's storage, which this child shares with the daemon's thread
-   * (it runs in as_uid()'s vfork child): a vfork here would overwrite the
+   * (it runs in as_uid()'s child): a vfork here would overwrite the
    * daemon's.  A raw clone copies the memory instead. */
   long c = syscall(SYS_clone, (long)SIGCHLD, 0L, 0L, 0L, 0L);
   if (c == 0)
@@ -99,30 +101,40 @@ static int probe_as_uid(void) {
   return 0;
 }
 
-/* Runs TASK as uid in a vfork child.  KILL_ALL: kill(-1, SIGKILL) reaches
+/* Runs TASK as uid in a helper child (spawn_clone).  KILL_ALL: kill(-1, SIGKILL) reaches
  * exactly the processes of uid, then the probe tells whether any is left
  * (killed ones count until they are gone).  Returns the probe's result
  * (0 nothing else runs as uid, 1 something does), or -1 if the helper
  * failed. */
+typedef struct as_uid_args {
+  uid_t uid;
+  enum as_uid_task task;
+} as_uid_args;
+
+SPAWN_CHILD_CODE static int as_uid_child(void *arg) {
+  const as_uid_args *a = arg;
+  if (syscall(SYS_setgroups, 0, NULL) < 0 || syscall(SYS_setresgid, a->uid, a->uid, a->uid) < 0 ||
+      syscall(SYS_setresuid, a->uid, a->uid, a->uid) < 0)
+    _exit(2);
+  if (a->task == KILL_ALL)
+    kill(-1, SIGKILL);
+  _exit(probe_as_uid());
+}
+
 static int as_uid(uid_t uid, enum as_uid_task task) {
+  as_uid_args args = {uid, task};
   sigset_t all, saved;
   sigfillset(&all);
   /* No handler of the daemon may run in the child while it shares our memory. */
   pthread_sigmask(SIG_SETMASK, &all, &saved);
-  pid_t pid = vfork();
-  if (pid == 0) {
-    if (syscall(SYS_setgroups, 0, NULL) < 0 || syscall(SYS_setresgid, uid, uid, uid) < 0 ||
-        syscall(SYS_setresuid, uid, uid, uid) < 0)
-      _exit(2);
-    if (task == KILL_ALL)
-      kill(-1, SIGKILL);
-    _exit(probe_as_uid());
-  }
+  /* Exit signal 0: the subreaper's SIGCHLD handler on the loop never
+   * reaps it before this thread does. */
+  pid_t pid = spawn_clone(as_uid_child, &args);
   pthread_sigmask(SIG_SETMASK, &saved, NULL);
   if (pid < 0)
     return -1;
   int status;
-  while (waitpid(pid, &status, 0) < 0)
+  while (waitpid(pid, &status, __WALL) < 0)
     if (errno != EINTR)
       return -1;
   if (!WIFEXITED(status) || WEXITSTATUS(status) > 1)

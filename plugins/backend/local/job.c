@@ -1,9 +1,11 @@
 /* One running attempt of the local backend.
  *
- * Life of a job: spawn (spawn.c), the attempt's record written for the
- * next start (thread pool) -> stdout/stderr read on the loop, stdin
- * written from a copy of the spec's data -> the pidfd turns readable (or
- * the reaper sees SIGCHLD) when the leader exits -> the rest of its
+ * Life of a job: start() checks it, makes its cgroups and pipes and hands
+ * its spawn to the spawner thread (spawner.h: the uid claim, spawn.c) ->
+ * on_spawned() on the loop: the pidfd watched, the attempt's record
+ * written for the next start (thread pool) -> stdout/stderr read on the
+ * loop, stdin written from a copy of the spec's data -> the pidfd turns
+ * readable when the leader exits -> the rest of its
  * process group (and cgroups) is killed, the leader reaped with its
  * rusage, what else is left of the attempt killed (procs.h, thread pool)
  * -> once both output pipes hit EOF (or output_drain passed) the exit is
@@ -21,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,6 +32,7 @@
 #include "netns_pool.h"
 #include "procs.h"
 #include "spawn.h"
+#include "spawner.h"
 
 #define STDERR_TAIL 2048
 
@@ -61,6 +65,19 @@ typedef struct local_job {
   size_t stderr_tail_len;
   uv_work_t record_work, sweep_work, cleanup;
   char *records_dir; /* copy of lb->records_dir, for the thread pool */
+  /* The start, on the spawner thread (spawner.h) until on_spawned(). */
+  spawn_request spawn;
+  bool spawning;
+  bool watching;          /* exit_watch initialised (the process runs) */
+  int pending_signal;     /* signal() while spawning: sent once it runs */
+  int child_fds[3];       /* the job's ends of its pipes, closed once it runs */
+  int pooled_netns_fd;    /* a namespace made ahead, closed once joined */
+  bool held_by_cgroup;    /* its processes cannot leave its cgroup */
+  char **argv, **env;     /* copies: the spec is the caller's only during start() */
+  char *cwd, *workspace;
+  char out_path[PATH_MAX];
+  char execution_id[64];
+  unsigned attempt;
 } local_job;
 
 /* Jobs not yet freed, of every instance (the reaper looks leaders up). */
@@ -77,12 +94,22 @@ static void cleanup_run(uv_work_t *req) {
     procs_kill_attempt(&j->procs);
   if (j->has_procs && j->records_dir)
     procs_record_remove(j->records_dir, &j->procs);
-  /* Before the uid can go to another attempt; the sweep at the leader's
-   * exit may have found it empty already. */
-  if (j->identity.lock_fd >= 0 && !j->uid_empty)
+  /* Held by its cgroup, the attempt cannot have a process outside it (all
+   * of them descend from the job, which joined the group as root before
+   * its user switch, and only root moves a process to another group): the
+   * group gone, nothing runs under the uid.  Else, and if the group could
+   * not be removed, the uid's helper kills what is left before the uid
+   * can go to another attempt (the sweep at the leader's exit may have
+   * found it empty already). */
+  bool emptied = j->has_cg && cgroup_job_remove(&j->cg);
+  if (j->identity.lock_fd >= 0 && !j->uid_empty && !(j->held_by_cgroup && emptied))
     identity_kill_all(j->identity.uid);
-  if (j->has_cg)
-    cgroup_job_remove(&j->cg);
+}
+
+static void free_strings(char **v) {
+  for (char **p = v; p && *p; p++)
+    free(*p);
+  free(v);
 }
 
 static void cleanup_done(uv_work_t *req, int status) {
@@ -96,6 +123,10 @@ static void cleanup_done(uv_work_t *req, int status) {
   *j->prevp = j->next;
   free(j->records_dir);
   free(j->stdin_copy);
+  free_strings(j->argv);
+  free_strings(j->env);
+  free(j->cwd);
+  free(j->workspace);
   free(j);
 }
 
@@ -271,7 +302,8 @@ static void report(local_job *j) {
   j->token = NULL;
   uv_timer_stop(&j->drain_timer);
   close_handle(j, (uv_handle_t *)&j->drain_timer);
-  close_handle(j, (uv_handle_t *)&j->exit_watch);
+  if (j->watching)
+    close_handle(j, (uv_handle_t *)&j->exit_watch);
   close_pipe(j, &j->in_open, &j->in);
 }
 
@@ -292,17 +324,21 @@ static void maybe_report(local_job *j) {
 static void reap_leader(local_job *j) {
   if (j->reaped)
     return;
-  if (!uv_is_closing((uv_handle_t *)&j->exit_watch))
-    uv_poll_stop(&j->exit_watch);
+  /* Closed (not just stopped) before the pidfd: libuv takes a closing
+   * poll handle's descriptor number out of epoll, which by then could be
+   * a new pipe's of another job, never to be seen readable again. */
+  if (j->watching)
+    close_handle(j, (uv_handle_t *)&j->exit_watch);
   /* The leader is a zombie until reaped, so its pid cannot be reused as a
    * process group id yet: kill the rest of the group first. */
   kill(-j->pid, SIGKILL);
   if (j->has_cg)
     cgroup_job_kill_all(&j->cg);
-  pid_t got = wait4(j->pid, &j->status, WNOHANG, &j->usage);
+  /* __WALL: a child that died before its exec still has exit signal 0. */
+  pid_t got = wait4(j->pid, &j->status, WNOHANG | __WALL, &j->usage);
   if (got != j->pid) {
     /* Readable pidfd means exited; this cannot block for long. */
-    got = wait4(j->pid, &j->status, 0, &j->usage);
+    got = wait4(j->pid, &j->status, __WALL, &j->usage);
   }
   j->reaped = true;
   close(j->pidfd);
@@ -310,8 +346,9 @@ static void reap_leader(local_job *j) {
   /* Descendants that left the group (setsid, double fork) may hold the
    * output pipes: kill them now rather than after output_drain, on the
    * thread pool (a /proc scan, helper processes).  (Not for a job stopped
-   * at shutdown: its cleanup does that.) */
-  if ((j->has_procs || j->identity.lock_fd >= 0) && !j->reported) {
+   * at shutdown: its cleanup does that.)  An attempt held by its cgroup
+   * has just had all of them killed through it. */
+  if ((j->has_procs || (j->identity.lock_fd >= 0 && !j->held_by_cgroup)) && !j->reported) {
     j->open_handles++;
     j->sweep_work.data = j;
     uv_queue_work(j->lb->loop, &j->sweep_work, sweep_run, work_done);
@@ -327,7 +364,7 @@ static void on_leader_exit(uv_poll_t *w, int status, int events) {
 
 bool local_job_reap_leader(pid_t pid) {
   for (local_job *j = live_jobs; j; j = j->next)
-    if (j->pid == pid && !j->reaped) {
+    if (!j->spawning && j->pid == pid && !j->reaped) {
       reap_leader(j);
       return true;
     }
@@ -342,12 +379,15 @@ void local_job_stop_all(local_backend *lb) {
     j->reported = true;
     j->token = NULL;
     lb->running--;
-    kill(-j->pid, SIGKILL);
+    /* Still starting: on_spawned() kills it once it runs. */
+    if (!j->spawning)
+      kill(-j->pid, SIGKILL);
     if (j->has_cg)
       cgroup_job_kill_all(&j->cg);
     uv_timer_stop(&j->drain_timer);
     close_handle(j, (uv_handle_t *)&j->drain_timer);
-    close_handle(j, (uv_handle_t *)&j->exit_watch);
+    if (j->watching)
+      close_handle(j, (uv_handle_t *)&j->exit_watch);
     close_pipe(j, &j->out_open, &j->out);
     close_pipe(j, &j->err_open, &j->err);
     close_pipe(j, &j->in_open, &j->in);
@@ -389,58 +429,108 @@ static int fail(local_backend *lb, int rc, const char *fmt, const char *arg, int
   return rc;
 }
 
+/* A copy of a NULL-terminated list of strings, or NULL. */
+static char **copy_strings(const char *const *v) {
+  size_t n = 0;
+  while (v && v[n])
+    n++;
+  char **c = calloc(n + 1, sizeof *c);
+  if (!c)
+    return NULL;
+  for (size_t i = 0; i < n; i++)
+    if (!(c[i] = strdup(v[i]))) {
+      free_strings(c);
+      return NULL;
+    }
+  return c;
+}
+
+/* What would fail the exec or the chdir for certain, told now so that
+ * start() refuses it as before (the rest is reported through job_exited
+ * once the spawner has tried). */
+static int check_runnable(local_backend *lb, const char *path, const char *cwd) {
+  struct stat st;
+  if (stat(path, &st) < 0)
+    return fail(lb, EXECD_EINVAL, "execve %s: %s", path, errno);
+  if (!S_ISREG(st.st_mode) || !(st.st_mode & 0111))
+    return fail(lb, EXECD_EINVAL, "execve %s: %s", path, EACCES);
+  if (stat(cwd, &st) < 0)
+    return fail(lb, EXECD_EINVAL, "chdir %s: %s", cwd, errno);
+  if (!S_ISDIR(st.st_mode))
+    return fail(lb, EXECD_EINVAL, "chdir %s: %s", cwd, ENOTDIR);
+  return 0;
+}
+
+static void on_spawned(spawn_request *req);
+
 int local_job_start(local_backend *lb, const execd_job_spec *spec, execd_job *token,
                     void **handle) {
   const execd_limits *lim = spec->limits;
   const execd_limits none = {0};
   if (!lim)
     lim = &none;
+  const char *cwd = spec->working_dir ? spec->working_dir : spec->workspace;
+  int rc = check_runnable(lb, spec->argv[0], cwd);
+  if (rc)
+    return rc;
   local_job *j = calloc(1, sizeof *j);
   if (!j)
     return EXECD_ENOMEM;
   j->lb = lb;
   j->token = token;
   j->pidfd = -1;
+  j->pooled_netns_fd = -1;
+  j->child_fds[0] = j->child_fds[1] = j->child_fds[2] = -1;
   j->identity.lock_fd = -1;
   j->memory_limit = lim->memory_bytes;
+  j->attempt = spec->attempt;
+  snprintf(j->execution_id, sizeof j->execution_id, "%s",
+           spec->execution_id ? spec->execution_id : "");
+  j->argv = copy_strings(spec->argv);
+  j->env = copy_strings(spec->env);
+  j->cwd = strdup(cwd);
+  j->workspace = strdup(spec->workspace);
+  if (!j->argv || !j->env || !j->cwd || !j->workspace) {
+    free_strings(j->argv);
+    free_strings(j->env);
+    free(j->cwd);
+    free(j->workspace);
+    free(j);
+    return EXECD_ENOMEM;
+  }
 
-  spawn_plan plan = {.path = spec->argv[0],
-                     .argv = (char *const *)spec->argv,
-                     .envp = (char *const *)spec->env,
-                     .cwd = spec->working_dir ? spec->working_dir : spec->workspace,
+  spawn_plan plan = {.path = j->argv[0],
+                     .argv = j->argv,
+                     .envp = j->env,
+                     .cwd = j->cwd,
                      .netns_fd = -1};
-  char out_path[PATH_MAX];
+  identity_range *claim_from = NULL;
   const char *user = spec->user ? spec->user : lb->default_user;
+  const char *step = NULL;
+  int e = 0;
   if (user) {
     bool has_gid;
     if (local_parse_user(user, &plan.uid, &plan.gid, &has_gid) < 0) {
       lb->host->set_error(lb->inst, "user \"%s\" is not \"uid[:gid]\"", user);
-      free(j);
-      return EXECD_EINVAL;
+      rc = EXECD_EINVAL;
+      goto failed;
     }
     if (!has_gid)
       plan.gid = (gid_t)plan.uid;
     plan.switch_user = true;
   } else if (lb->identity_mode == IDENTITY_PER_ATTEMPT) {
-    int e = identity_claim_next(&lb->uids, &j->identity);
-    if (e) {
-      free(j);
-      lb->host->set_error(lb->inst, "no uid of uid_range is free for this attempt: %s",
-                          e == EAGAIN ? "all in use" : strerror(e));
-      return e == EAGAIN ? EXECD_EUNAVAIL : EXECD_EIO;
-    }
-    plan.uid = j->identity.uid;
-    plan.gid = (gid_t)j->identity.uid;
+    /* Claimed on the spawner thread (the probe is a helper process). */
+    claim_from = &lb->uids;
     plan.switch_user = true;
   }
   if (plan.switch_user) {
     /* The workspace (created 0700 by execd) becomes the job's, so that no
      * other uid can enter it; what execd wrote below input/ and config/
      * stays root's, read-only to the job, and it writes its outputs. */
-    plan.chown_paths[plan.n_chown++] = spec->workspace;
-    plan.private_dir = spec->workspace;
-    snprintf(out_path, sizeof out_path, "%s/output", spec->workspace);
-    plan.chown_paths[plan.n_chown++] = out_path;
+    plan.chown_paths[plan.n_chown++] = j->workspace;
+    plan.private_dir = j->workspace;
+    snprintf(j->out_path, sizeof j->out_path, "%s/output", j->workspace);
+    plan.chown_paths[plan.n_chown++] = j->out_path;
   }
 
   bool network_none = !lim->network || strcmp(lim->network, "none") == 0;
@@ -457,12 +547,11 @@ int local_job_start(local_backend *lb, const execd_job_spec *spec, execd_job *to
     char name[128];
     snprintf(name, sizeof name, "%s-%u", spec->execution_id ? spec->execution_id : "job",
              spec->attempt);
-    int e = cgroup_job_create(lb->cgroups, name, cg_memory, lim->memory_bytes,
-                              cg_pids ? lim->pids : 0, &j->cg);
+    e = cgroup_job_create(lb->cgroups, name, cg_memory, lim->memory_bytes,
+                          cg_pids ? lim->pids : 0, &j->cg);
     if (e) {
-      identity_release(&j->identity); /* nothing ran under it */
-      free(j);
-      return fail(lb, EXECD_EIO, "cannot create the cgroups of %s: %s", name, e);
+      rc = fail(lb, EXECD_EIO, "cannot create the cgroups of %s: %s", name, e);
+      goto failed;
     }
     j->has_cg = true;
     if (j->cg.memory_procs_fd >= 0)
@@ -483,64 +572,49 @@ int local_job_start(local_backend *lb, const execd_job_spec *spec, execd_job *to
   add_rlimit(&plan, RLIMIT_FSIZE, lim->fsize_bytes);
 
   int out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1}, in_pipe[2] = {-1, -1};
-  int rc = EXECD_EIO;
-  const char *step = NULL;
-  int e = 0;
+  rc = EXECD_EIO;
   if (pipe2(out_pipe, O_CLOEXEC) < 0 || pipe2(err_pipe, O_CLOEXEC) < 0) {
     e = errno;
     step = "pipe";
-    goto failed;
+    goto failed_pipes;
   }
   if (spec->stdin_data) {
     if (pipe2(in_pipe, O_CLOEXEC) < 0) {
       e = errno;
       step = "pipe";
-      goto failed;
+      goto failed_pipes;
     }
   } else if ((in_pipe[0] = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
     e = errno;
     step = "open /dev/null";
-    goto failed;
+    goto failed_pipes;
   }
-  plan.stdin_fd = in_pipe[0];
-  plan.stdout_fd = out_pipe[1];
-  plan.stderr_fd = err_pipe[1];
+  plan.stdin_fd = j->child_fds[0] = in_pipe[0];
+  plan.stdout_fd = j->child_fds[1] = out_pipe[1];
+  plan.stderr_fd = j->child_fds[2] = err_pipe[1];
 
   /* The job's own namespace: one made ahead, closed once the job has
    * joined it (the job then holds the only reference: it is never handed
    * to another), else made by the job's child as it starts. */
-  int pooled_netns_fd = -1;
   if (plan.new_netns && lb->netns_pool &&
-      (pooled_netns_fd = netns_pool_take(lb->netns_pool)) >= 0) {
+      (j->pooled_netns_fd = netns_pool_take(lb->netns_pool)) >= 0) {
     plan.new_netns = false;
-    plan.netns_fd = pooled_netns_fd;
+    plan.netns_fd = j->pooled_netns_fd;
   }
-  spawn_child child;
-  e = spawn_start(&plan, &child, &step);
-  if (pooled_netns_fd >= 0)
-    close(pooled_netns_fd);
-  if (e) {
-    rc = (e == ENOENT || e == EACCES || e == ENOEXEC) ? EXECD_EINVAL : EXECD_EIO;
-    goto failed;
-  }
-  if (j->has_cg)
-    cgroup_job_started(&j->cg);
-  struct rusage self_usage;
-  getrusage(RUSAGE_SELF, &self_usage);
-  j->daemon_peak_kb = self_usage.ru_maxrss;
-  close(out_pipe[1]);
-  close(err_pipe[1]);
-  close(in_pipe[0]);
-  j->pid = child.pid;
-  j->pidfd = child.pidfd;
+  /* What finds the attempt's processes now and, after a crash of execd,
+   * at the next start: its cgroup when it has one and runs under a uid
+   * other than root's (it cannot leave the group: the other groups'
+   * cgroup.procs are root's, and its groups are emptied at the next
+   * start), else /proc (procs.h). */
+  j->held_by_cgroup = j->has_cg && plan.switch_user && (claim_from || plan.uid != 0);
 
+  /* Handles on the loop now; the process comes from the spawner. */
   uv_loop_t *loop = lb->loop;
   uv_pipe_init(loop, &j->out, 0);
   uv_pipe_init(loop, &j->err, 0);
   uv_timer_init(loop, &j->drain_timer);
-  uv_poll_init(loop, &j->exit_watch, j->pidfd);
   j->out.data = j->err.data = j->drain_timer.data = j->exit_watch.data = j;
-  j->open_handles = 4;
+  j->open_handles = 4; /* out, err, drain timer, the spawn */
   uv_pipe_open(&j->out, out_pipe[0]);
   uv_pipe_open(&j->err, err_pipe[0]);
   j->out_open = j->err_open = true;
@@ -560,30 +634,22 @@ int local_job_start(local_backend *lb, const execd_job_spec *spec, execd_job *to
       close_pipe(j, &j->in_open, &j->in);
     }
   }
-  uv_poll_start(&j->exit_watch, UV_READABLE, on_leader_exit);
   j->next = live_jobs;
   if (live_jobs)
     live_jobs->prevp = &j->next;
   j->prevp = &live_jobs;
   live_jobs = j;
-  /* What finds the attempt's processes now and, after a crash of execd,
-   * at the next start: its cgroup when it has one and runs under a uid
-   * other than root's (it cannot leave the group: the other groups'
-   * cgroup.procs are root's, and its groups are emptied at the next
-   * start), else /proc (procs.h). */
-  bool held_by_cgroup = j->has_cg && plan.switch_user && plan.uid != 0;
-  j->has_procs = !held_by_cgroup &&
-                 procs_attempt_init(&j->procs, spec->execution_id, spec->attempt, j->pid) == 0;
-  if (j->has_procs && lb->records_dir && (j->records_dir = strdup(lb->records_dir))) {
-    j->open_handles++;
-    j->record_work.data = j;
-    uv_queue_work(loop, &j->record_work, record_run, work_done);
-  }
+  j->spawning = true;
+  j->spawn.plan = plan;
+  j->spawn.claim_from = claim_from;
+  j->spawn.done = on_spawned;
+  j->spawn.data = j;
+  spawner_submit(lb->spawner, &j->spawn);
   lb->running++;
   *handle = j;
   return 0;
 
-failed:
+failed_pipes:
   for (int i = 0; i < 2; i++) {
     if (out_pipe[i] >= 0)
       close(out_pipe[i]);
@@ -596,22 +662,120 @@ failed:
     cgroup_job_started(&j->cg);
     cgroup_job_remove(&j->cg);
   }
-  if (j->identity.lock_fd >= 0)
-    identity_kill_all(j->identity.uid);
-  identity_release(&j->identity);
+  rc = fail(lb, rc, "%s: %s", step, e);
+failed:
+  free_strings(j->argv);
+  free_strings(j->env);
+  free(j->cwd);
+  free(j->workspace);
   free(j);
-  char what[PATH_MAX + 64];
-  const char *subject = !step                         ? ""
-                        : strcmp(step, "execve") == 0 ? spec->argv[0]
-                        : strcmp(step, "chdir") == 0  ? plan.cwd
-                                                      : "";
-  snprintf(what, sizeof what, "%s%s%s", step ? step : "spawn", *subject ? " " : "", subject);
-  return fail(lb, rc, "%s: %s", what, e);
+  return rc;
+}
+
+/* The start failed on the spawner: nothing runs (spawner.h), and the exit
+ * report says why. */
+static void report_start_failure(local_job *j, const spawn_request *r) {
+  local_backend *lb = j->lb;
+  char message[PATH_MAX + 128];
+  const char *step = r->step ? r->step : "spawn";
+  const char *subject = strcmp(step, "execve") == 0  ? j->argv[0]
+                        : strcmp(step, "chdir") == 0 ? j->cwd
+                                                     : "";
+  bool no_uid = strcmp(step, "uid claim") == 0;
+  if (no_uid)
+    snprintf(message, sizeof message, "no uid of uid_range is free for this attempt: %s",
+             r->err == EAGAIN ? "all in use" : strerror(r->err));
+  else
+    snprintf(message, sizeof message, "%s%s%s: %s", step, *subject ? " " : "", subject,
+             strerror(r->err));
+  lb->host->log(lb->inst, EXECD_LOG_WARNING, "attempt %u of %s could not start: %s",
+                j->attempt, j->execution_id, message);
+  execd_job_exit e = {.struct_size = sizeof e,
+                      .exit_code = -1,
+                      .error_code = no_uid && r->err == EAGAIN ? EXECD_ERR_BACKEND_UNAVAILABLE
+                                                               : "start_failed",
+                      .error_message = message,
+                      .retryable = no_uid && r->err == EAGAIN};
+  j->reported = true;
+  lb->running--;
+  lb->host->job_exited(j->token, &e);
+  j->token = NULL;
+}
+
+/* The spawner is done with the job's start (loop). */
+static void on_spawned(spawn_request *r) {
+  local_job *j = r->data;
+  local_backend *lb = j->lb;
+  j->spawning = false;
+  if (j->pooled_netns_fd >= 0)
+    close(j->pooled_netns_fd);
+  j->pooled_netns_fd = -1;
+  for (int i = 0; i < 3; i++)
+    if (j->child_fds[i] >= 0)
+      close(j->child_fds[i]);
+  if (j->has_cg)
+    cgroup_job_started(&j->cg);
+  j->identity = r->claim;
+  if (r->err) {
+    /* Nothing to reap; the pipes see EOF now that their other ends are
+     * closed. */
+    j->reaped = true;
+    if (!j->reported)
+      report_start_failure(j, r);
+    uv_timer_stop(&j->drain_timer);
+    close_handle(j, (uv_handle_t *)&j->drain_timer);
+    close_pipe(j, &j->out_open, &j->out);
+    close_pipe(j, &j->err_open, &j->err);
+    close_pipe(j, &j->in_open, &j->in);
+    release_one(j); /* the spawn */
+    local_reaper_rescan();
+    return;
+  }
+  j->pid = r->child.pid;
+  j->pidfd = r->child.pidfd;
+  struct rusage self_usage;
+  getrusage(RUSAGE_SELF, &self_usage);
+  j->daemon_peak_kb = self_usage.ru_maxrss;
+  if (j->reported) {
+    /* Stopped at shutdown while it was starting. */
+    kill(-j->pid, SIGKILL);
+    if (j->has_cg)
+      cgroup_job_kill_all(&j->cg);
+    release_one(j);
+    local_reaper_rescan();
+    return;
+  }
+  uv_poll_init(lb->loop, &j->exit_watch, j->pidfd);
+  j->exit_watch.data = j;
+  j->watching = true;
+  uv_poll_start(&j->exit_watch, UV_READABLE, on_leader_exit);
+  j->has_procs = !j->held_by_cgroup &&
+                 procs_attempt_init(&j->procs, j->execution_id[0] ? j->execution_id : NULL,
+                                    j->attempt, j->pid) == 0;
+  if (j->has_procs && lb->records_dir && (j->records_dir = strdup(lb->records_dir))) {
+    j->open_handles++;
+    j->record_work.data = j;
+    uv_queue_work(lb->loop, &j->record_work, record_run, work_done);
+  }
+  if (j->pending_signal) {
+    kill(-j->pid, j->pending_signal);
+    if (j->pending_signal == SIGKILL && j->has_cg)
+      cgroup_job_kill_all(&j->cg);
+  }
+  /* The spawn's count becomes the exit watch's.  A scan of exited
+   * children may have stopped at this job: it is known now. */
+  local_reaper_rescan();
 }
 
 int local_job_signal(local_backend *lb, void *handle, int signum) {
   local_job *j = handle;
   (void)lb;
+  if (j && j->spawning) {
+    /* Sent once it runs; SIGKILL wins over SIGTERM. */
+    if (j->pending_signal != SIGKILL)
+      j->pending_signal = signum;
+    return 0;
+  }
   if (!j || j->reaped)
     return 0; /* already gone; its exit is on its way */
   if (kill(-j->pid, signum) < 0 && errno != ESRCH)

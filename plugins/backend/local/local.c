@@ -18,6 +18,7 @@
 #include "netns_pool.h"
 #include "runners.h"
 #include "procs.h"
+#include "spawner.h"
 
 static const execd_config_key local_config_keys[] = {
     {"commands_allowed", EXECD_CFG_LIST, "[]",
@@ -301,6 +302,8 @@ unusable:
 static void local_stop(void *self) {
   local_backend *lb = self;
   local_job_stop_all(lb);
+  spawner_stop(lb->spawner);
+  lb->spawner = NULL;
   local_reaper_close();
   netns_pool_stop(lb->netns_pool);
   lb->netns_pool = NULL;
@@ -310,6 +313,7 @@ static void local_destroy(void *self) {
   local_backend *lb = self;
   if (!lb)
     return;
+  spawner_stop(lb->spawner); /* not stopped: a start that failed later on */
   free(lb->records_dir);
   free_strv(lb->commands_allowed);
   free_strv(lb->users_allowed);
@@ -339,6 +343,13 @@ static int local_create(const execd_host *host, execd_instance *inst, const json
   if (lb->use_cgroups)
     lb->cgroups = cgroups_open(host, inst);
   open_records(lb);
+  int err = 0;
+  lb->spawner = spawner_start(lb->loop, &err);
+  if (!lb->spawner) {
+    host->set_error(inst, "cannot start the thread that starts jobs: %s", strerror(err));
+    local_destroy(lb);
+    return EXECD_EIO;
+  }
   local_reaper_open(lb);
   *self = lb;
   return 0;

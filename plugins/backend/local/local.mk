@@ -6,6 +6,7 @@ plugins_backend_local_backend_local_la_SOURCES = \
 	plugins/backend/local/local.c \
 	plugins/backend/local/job.c \
 	plugins/backend/local/spawn.c plugins/backend/local/spawn.h \
+	plugins/backend/local/spawner.c plugins/backend/local/spawner.h \
 	plugins/backend/local/cgroup.c plugins/backend/local/cgroup.h \
 	plugins/backend/local/procs.c plugins/backend/local/procs.h \
 	plugins/backend/local/reaper.c \

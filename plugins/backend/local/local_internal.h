@@ -13,6 +13,7 @@
  *   netns.c   the network namespace a job with network "none" gets
  *   netns_pool.c  namespaces made ahead for "per-job", on a thread of its own
  *   identity.c  the per-attempt uid each job runs under
+ *   spawner.c the thread that claims uids and starts jobs off the loop
  *   runners.c the programs that run their arguments (warned about at start)
  */
 #ifndef EXECD_LOCAL_INTERNAL_H
@@ -41,6 +42,7 @@ enum local_identity_mode {
 
 typedef struct local_cgroups local_cgroups; /* cgroup.h */
 typedef struct netns_pool netns_pool;       /* netns_pool.h */
+typedef struct spawner spawner;             /* spawner.h */
 
 typedef struct local_backend {
   const execd_host *host;
@@ -50,10 +52,11 @@ typedef struct local_backend {
   char **users_allowed;    /* NULL-terminated "uid[:gid]" a request may ask for */
   char *default_user;      /* "uid[:gid]" or NULL: see identity_mode */
   enum local_identity_mode identity_mode;
-  identity_range uids;     /* IDENTITY_PER_ATTEMPT: where uids come from */
+  identity_range uids;     /* IDENTITY_PER_ATTEMPT: where uids come from (the spawner's) */
   enum local_netns_mode netns_mode;
   int shared_netns_fd;     /* NETNS_SHARED: the namespace to join, or -1 */
   netns_pool *netns_pool;  /* NETNS_PER_JOB: namespaces made ahead, or NULL */
+  spawner *spawner;        /* starts every job, off the loop */
   bool use_cgroups;
   local_cgroups *cgroups;  /* NULL when cgroups are off or unusable */
   int64_t output_drain_ms; /* wait for stdout/stderr EOF after the exit */
@@ -82,5 +85,8 @@ void local_job_stop_all(local_backend *lb);
 /* reaper.c */
 void local_reaper_open(local_backend *lb);
 void local_reaper_close(void);
+/* Scans again for exited children if a scan stopped at a job the spawner
+ * had not yet handed to the loop. */
+void local_reaper_rescan(void);
 
 #endif

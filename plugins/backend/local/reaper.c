@@ -3,9 +3,12 @@
  * while execd runs they stay where the attempt's end can find and kill
  * them (procs.h), and execd reaps them.  The SIGCHLD handler reaps every
  * exited child: a job's leader through job.c (its status and rusage are
- * the attempt's), anything else as an orphan.  execd starts processes
- * only through this backend, so every child is one of those.  Shared by
- * every local instance: the plugin is loaded once. */
+ * the attempt's), anything else as an orphan -- except a job the spawner
+ * thread has started and not yet handed to the loop (spawner.h): that
+ * zombie waits for its job, and the scan runs again once the loop has it.
+ * The uid helpers, and a job's child until it execs, have exit signal 0
+ * (spawn.h) and are not seen here.  Shared by every local instance: the
+ * plugin is loaded once. */
 #include "config.h"
 
 #include <errno.h>
@@ -15,13 +18,14 @@
 #include <sys/wait.h>
 
 #include "local_internal.h"
+#include "spawner.h"
 
 static unsigned reaper_users;
 static uv_signal_t reaper_signal;
+static bool deferred; /* a scan stopped at a zombie a spawner may own */
 
-static void on_sigchld(uv_signal_t *h, int signum) {
-  (void)h;
-  (void)signum;
+static void scan(void) {
+  deferred = false;
   /* One SIGCHLD may stand for several exits; the bound keeps one call
    * short whatever happens. */
   for (int i = 0; i < 4096; i++) {
@@ -31,9 +35,24 @@ static void on_sigchld(uv_signal_t *h, int signum) {
       return;
     if (local_job_reap_leader(si.si_pid))
       continue;
+    if (spawners_may_own(si.si_pid)) {
+      deferred = true; /* waitid would return it first again */
+      return;
+    }
     if (waitpid(si.si_pid, NULL, WNOHANG) < 0 && errno != EINTR)
       return;
   }
+}
+
+static void on_sigchld(uv_signal_t *h, int signum) {
+  (void)h;
+  (void)signum;
+  scan();
+}
+
+void local_reaper_rescan(void) {
+  if (deferred && reaper_users > 0)
+    scan();
 }
 
 void local_reaper_open(local_backend *lb) {

@@ -1,6 +1,7 @@
-/* See spawn.h.  The child runs on the parent's memory until it execs, so
- * it only makes system calls, writes its failure into the shared
- * spawn_failure and never returns from child_run(). */
+/* See spawn.h.  The child runs on the parent's memory (CLONE_VM, on a
+ * stack of its own) until it execs, so it only makes system calls, writes
+ * its failure into the shared spawn_failure and never returns from
+ * child_run(). */
 #include "config.h"
 
 #include <errno.h>
@@ -11,6 +12,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -22,7 +24,7 @@
 
 #include "spawn.h"
 
-/* Written by the child, read by the parent once vfork returns. */
+/* Written by the child, read by the parent once clone returns. */
 typedef struct spawn_failure {
   volatile int err;
   const char *volatile step;
@@ -44,20 +46,22 @@ int spawn_loopback_up(void) {
   return rc;
 }
 
-__attribute__((noreturn)) static void child_fail(spawn_failure *f, const char *step) {
+SPAWN_CHILD_CODE __attribute__((noreturn)) static void child_fail(spawn_failure *f,
+                                                                  const char *step) {
   f->err = errno ? errno : EINVAL;
   f->step = step;
   _exit(127);
 }
 
-static int move_fd(int from, int to) {
+SPAWN_CHILD_CODE static int move_fd(int from, int to) {
   if (from == to)
     return fcntl(to, F_SETFD, 0); /* keep it across exec */
   return dup2(from, to) < 0 ? -1 : 0;
 }
 
-__attribute__((noreturn)) static void child_run(const spawn_plan *p, pid_t parent,
-                                                spawn_failure *f) {
+SPAWN_CHILD_CODE __attribute__((noreturn)) static void child_run(const spawn_plan *p,
+                                                                 pid_t parent,
+                                                                 spawn_failure *f) {
   /* Handlers are the daemon's and would run on its memory: default them
    * all (the table is the child's own copy), then unblock below. */
   struct sigaction dfl;
@@ -131,32 +135,64 @@ __attribute__((noreturn)) static void child_run(const spawn_plan *p, pid_t paren
   child_fail(f, "execve");
 }
 
+/* What the clone child needs: it runs child_run() on a stack of its own. */
+typedef struct child_args {
+  const spawn_plan *plan;
+  pid_t parent;
+  spawn_failure *failure;
+} child_args;
+
+SPAWN_CHILD_CODE static int child_main(void *arg) {
+  child_args *a = arg;
+  child_run(a->plan, a->parent, a->failure);
+}
+
+/* The child's stack, one per calling thread: the caller is suspended
+ * until the child has exec'd or exited (CLONE_VFORK), so one is enough. */
+#define CHILD_STACK_SIZE (256 * 1024)
+static __thread char *child_stack;
+
+int spawn_clone(int (*fn)(void *), void *arg) {
+  if (!child_stack) {
+    void *m = mmap(NULL, CHILD_STACK_SIZE, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (m == MAP_FAILED)
+      return -1;
+    child_stack = m;
+  }
+  /* Exit signal 0: no SIGCHLD, so the subreaper's reaping on the loop
+   * (reaper.c, waitid without __WALL) never takes this child before its
+   * creator, on another thread, has seen it fail; an exec makes it
+   * SIGCHLD (then reaper.c leaves it to its job, spawner.h). */
+  return clone(fn, child_stack + CHILD_STACK_SIZE, CLONE_VM | CLONE_VFORK, arg);
+}
+
 int spawn_start(const spawn_plan *plan, spawn_child *out, const char **step) {
   spawn_failure failure = {0, NULL};
-  pid_t parent = getpid();
+  child_args args = {plan, getpid(), &failure};
   sigset_t all, saved;
   sigfillset(&all);
   /* No handler may run in the child while it shares our memory. */
   pthread_sigmask(SIG_SETMASK, &all, &saved);
-  pid_t pid = vfork();
-  if (pid == 0)
-    child_run(plan, parent, &failure);
+  pid_t pid = spawn_clone(child_main, &args);
   int fork_errno = errno;
   pthread_sigmask(SIG_SETMASK, &saved, NULL);
   if (pid < 0) {
-    *step = "vfork";
+    *step = "clone";
     return fork_errno;
   }
   if (failure.step) {
-    waitpid(pid, NULL, 0); /* it has already called _exit */
+    waitpid(pid, NULL, __WALL); /* it has already called _exit */
     *step = failure.step;
     return failure.err;
   }
+  /* The reaper leaves it alone while the spawner runs (spawners_may_own),
+   * so the pid is still its. */
   int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
   if (pidfd < 0) {
     int e = errno;
     kill(-pid, SIGKILL);
-    waitpid(pid, NULL, 0);
+    waitpid(pid, NULL, __WALL);
     *step = "pidfd_open";
     return e;
   }

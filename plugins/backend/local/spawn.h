@@ -2,10 +2,14 @@
  *
  * uv_spawn forks and offers no hook for rlimits, a parent-death signal or
  * namespaces; posix_spawn offers no hook either.  spawn_start() therefore
- * does what posix_spawn does inside glibc -- vfork(), a short child setup of
- * raw system calls, execve() -- with the setup execd needs.  The parent is
- * suspended only until the exec, and gets a pidfd to watch the exit on the
- * loop. */
+ * does what posix_spawn does inside glibc -- clone(CLONE_VM | CLONE_VFORK)
+ * onto a stack of its own, a short child setup of raw system calls,
+ * execve() -- with the setup execd needs.  The calling thread (the
+ * backend's spawner thread, not the loop: spawner.h) is suspended only
+ * until the exec, and gets a pidfd to watch the exit on the loop.  The
+ * child's exit signal is 0 until it execs (exec makes it SIGCHLD), so a
+ * child that fails before its exec is reaped by its creator (__WALL),
+ * never by the subreaper's SIGCHLD handler on the loop (reaper.c). */
 #ifndef EXECD_LOCAL_SPAWN_H
 #define EXECD_LOCAL_SPAWN_H
 
@@ -53,6 +57,18 @@ typedef struct spawn_child {
  * setup step that failed ("execve", "setrlimit", ...); nothing is left
  * running then. */
 int spawn_start(const spawn_plan *plan, spawn_child *out, const char **step);
+
+/* Runs fn(arg) in a child sharing the caller's memory, on a stack of the
+ * calling thread's, with exit signal 0 (until an exec); the caller is
+ * suspended until the child execs or exits (the block of every signal is
+ * the caller's to set).  Returns the child's pid (reap it with __WALL), or
+ * -1. */
+int spawn_clone(int (*fn)(void *), void *arg);
+
+/* For the functions a spawn_clone() child runs: AddressSanitizer does not
+ * know the child's stack and aborts at its first call that does not
+ * return (_exit, execve). */
+#define SPAWN_CHILD_CODE __attribute__((no_sanitize_address))
 
 /* Brings the loopback interface of the current network namespace up. */
 int spawn_loopback_up(void);
