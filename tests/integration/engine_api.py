@@ -46,21 +46,28 @@ class Engine:
         status, body = self.raw(method, path)
         return status, (json.loads(body) if body.strip().startswith(("{", "[")) else body)
 
-    def containers_of(self, execution_id):
-        flt = urllib.parse.quote(json.dumps({"label": ["execd.execution=" + execution_id]}))
+    def containers_labelled(self, label):
+        flt = urllib.parse.quote(json.dumps({"label": [label]}))
         status, doc = self.call("GET", "/containers/json?all=1&filters=" + flt)
         assert status == 200, doc
         return doc
 
-    def containers_left(self, execution_id, within=30):
-        """The execution's containers once its removal, made after the
-        result is reported, had time to answer: [] unless one is left."""
+    def containers_of(self, execution_id):
+        return self.containers_labelled("execd.execution=" + execution_id)
+
+    def containers_left_labelled(self, label, within=30):
+        """The containers of label once the removals execd makes after
+        reporting a result had time to answer: [] unless one is left."""
         deadline = time.time() + within
-        left = self.containers_of(execution_id)
+        left = self.containers_labelled(label)
         while left and time.time() < deadline:
             time.sleep(0.05)
-            left = self.containers_of(execution_id)
+            left = self.containers_labelled(label)
         return left
+
+    def containers_left(self, execution_id, within=30):
+        """The execution's containers once its removal had time to answer."""
+        return self.containers_left_labelled("execd.execution=" + execution_id, within)
 
     def inspect(self, name):
         return self.call("GET", "/containers/%s/json" % name)

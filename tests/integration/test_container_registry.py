@@ -71,22 +71,6 @@ class RegistryEngine(Engine):
         q = urllib.parse.urlencode({"fromImage": name, "tag": tag})
         return self.stream_errors("POST", "/images/create?" + q, {"X-Registry-Auth": auth})
 
-    def containers(self, label):
-        flt = urllib.parse.quote(json.dumps({"label": [label]}))
-        status, body = self.raw("GET", "/containers/json?all=1&filters=" + flt)
-        assert status == 200, body
-        return json.loads(body)
-
-    def containers_left(self, label, within=30):
-        """The containers of label once the removals execd makes after
-        reporting a result had time to answer: [] unless one is left."""
-        deadline = time.time() + within
-        left = self.containers(label)
-        while left and time.time() < deadline:
-            time.sleep(0.05)
-            left = self.containers(label)
-        return left
-
 
 def free_port():
     with socket.socket() as s:
@@ -330,7 +314,7 @@ class RegistryPullTest(unittest.TestCase):
             return doc
         eid = doc["execution_id"]
         doc = self.d.wait_state(eid, FINAL, timeout=60)
-        self.assertEqual(self.engine.containers_left("execd.execution=" + eid), [],
+        self.assertEqual(self.engine.containers_left(eid), [],
                          "a container of %s is left" % eid)
         return doc
 
@@ -466,7 +450,7 @@ class RegistryPullTest(unittest.TestCase):
         doc = self.run_job("ifnp", image=other, expect_status=403)
         self.assertEqual(doc["error"]["code"], "image_not_allowed", doc)
         self.assertIn(other, doc["error"]["message"])
-        self.assertEqual(self.engine.containers_left("execd.daemon=" + self.d.state), [])
+        self.assertEqual(self.engine.containers_left_labelled("execd.daemon=" + self.d.state), [])
         self.assertEqual(Setup.registry.log_text().count("/v2/other/"), hits)
         self.assertNotIn("pulling image " + other, self.d.log_text())
 
