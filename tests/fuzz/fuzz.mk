@@ -62,7 +62,7 @@ tests_fuzz_fuzz_tokens_LDADD = $(FUZZ_CORE_LIBS)
 # its records into the index.
 tests_fuzz_fuzz_journal_SOURCES = tests/fuzz/fuzz_journal.c $(FUZZ_SUPPORT) \
 	$(plugins_storage_file_storage_file_la_SOURCES) \
-	$(lib_configcheck_libconfigcheck_la_SOURCES)
+	$(lib_configcheck_libconfigcheck_la_SOURCES) $(lib_record_librecord_la_SOURCES)
 tests_fuzz_fuzz_journal_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/storage/file
 tests_fuzz_fuzz_journal_CFLAGS = $(FUZZ_TARGET_CFLAGS) $(LIBBSD_CFLAGS) $(ZLIB_CFLAGS)
 tests_fuzz_fuzz_journal_LDADD = $(LIBBSD_LIBS) $(ZLIB_LIBS) $(UV_LIBS) $(JANSSON_LIBS)
@@ -123,7 +123,8 @@ tests_fuzz_fuzz_kubeconfig_LDADD = $(FUZZ_SUPPORT_LIBS) $(CRYPTO_LIBS) $(YAML_LI
 # The postgres storage's decoder of stored rows (a get's or a list's doc).
 FUZZ_TARGETS += tests/fuzz/fuzz_pg_row
 tests_fuzz_fuzz_pg_row_SOURCES = tests/fuzz/fuzz_pg_row.c \
-	plugins/storage/postgres/row.c plugins/storage/postgres/row.h
+	plugins/storage/postgres/row.c plugins/storage/postgres/row.h \
+	$(lib_record_librecord_la_SOURCES)
 tests_fuzz_fuzz_pg_row_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/storage/postgres
 tests_fuzz_fuzz_pg_row_CFLAGS = $(FUZZ_TARGET_CFLAGS)
 tests_fuzz_fuzz_pg_row_LDADD = $(JANSSON_LIBS)

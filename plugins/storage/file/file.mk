@@ -18,6 +18,6 @@ plugins_storage_file_storage_file_la_SOURCES = \
 plugins_storage_file_storage_file_la_CFLAGS = $(PLUGIN_CFLAGS) \
 	$(LIBBSD_CFLAGS) $(ZLIB_CFLAGS)
 plugins_storage_file_storage_file_la_LDFLAGS = $(PLUGIN_LDFLAGS)
-plugins_storage_file_storage_file_la_LIBADD = lib/configcheck/libconfigcheck.la $(LIBBSD_LIBS) $(ZLIB_LIBS) \
+plugins_storage_file_storage_file_la_LIBADD = lib/configcheck/libconfigcheck.la lib/record/librecord.la $(LIBBSD_LIBS) $(ZLIB_LIBS) \
 	$(UV_LIBS) $(JANSSON_LIBS)
 endif

@@ -9,9 +9,7 @@
 
 #include <jansson.h>
 
-/* Longest id accepted; ids name log files, so they are also restricted to
- * [A-Za-z0-9._-] and may not start with a dot. */
-#define RECORD_ID_MAX 64
+#include "record/stored_record.h"
 
 typedef struct record_fields {
   const char *id;       /* borrowed from the record, like every string here */
@@ -29,8 +27,6 @@ typedef struct record_fields {
 int record_fields_get(const json_t *rec, record_fields *f, char *err,
                       size_t errlen);
 
-bool record_id_valid(const char *id);
-
 /* The payload of a journal PUT: one line of JSON holding only the indexed
  * members (so that loading the journal parses little), a newline, and the
  * whole record as compact JSON.  Returns a malloc'd text, or NULL if out of
@@ -40,9 +36,5 @@ char *record_payload(const json_t *rec, const record_fields *f, size_t *len);
  * record starts at *body.  Returns 0, or -1 if it has no such shape. */
 int record_payload_split(const char *payload, size_t len, size_t *meta_len,
                          const char **body, size_t *body_len);
-
-/* RFC 3339 date-time ("2026-01-02T03:04:05.678Z", "+02:00" offsets) to ms
- * since the epoch.  Returns 0, or -1 if s is not one. */
-int record_parse_time(const char *s, int64_t *ms);
 
 #endif

@@ -63,7 +63,7 @@ static void on_flush_timer_requeued(uv_timer_t *t) { logs_flush_all(t->data); }
 
 typedef struct flush_ctx {
   pg_store *st;
-  char id[ROW_ID_MAX + 1];
+  char id[RECORD_ID_MAX + 1];
   size_t len;
   char *data;          /* the bytes, kept to be sent again */
   bool dropped;
@@ -270,7 +270,7 @@ void logs_free_all(pg_store *st) {
 
 typedef struct log_req {
   pg_store *st;
-  char id[ROW_ID_MAX + 1];
+  char id[RECORD_ID_MAX + 1];
   uint64_t offset;
   execd_log_cb cb;
   execd_log_marks_cb marks_cb;

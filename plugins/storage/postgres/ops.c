@@ -226,8 +226,8 @@ static void on_put(void *arg, PGresult *res, const char *error) {
     const char *doc = PQgetvalue(res, 0, 1);
     json_t *probe = json_loadb(doc, (size_t)PQgetlength(res, 0, 1), 0, NULL);
     const char *sid = json_string_value(json_object_get(probe, "id"));
-    char row_id[ROW_ID_MAX + 1];
-    snprintf(row_id, sizeof row_id, "%s", sid && row_id_valid(sid) ? sid : w->id);
+    char row_id[RECORD_ID_MAX + 1];
+    snprintf(row_id, sizeof row_id, "%s", sid && record_id_valid(sid) ? sid : w->id);
     json_decref(probe);
     stored = decode_or_quarantine(st, row_id, res, 0, 1);
   }
@@ -464,7 +464,7 @@ static int pg_update(void *self, const json_t *record, const char *expected_stat
 }
 
 static int id_check(pg_store *st, const char *id) {
-  if (!id || !row_id_valid(id)) {
+  if (!id || !record_id_valid(id)) {
     st->host->set_error(st->inst, "\"%.80s\" is not an execution id", id ? id : "(null)");
     return EXECD_EINVAL;
   }
@@ -504,7 +504,7 @@ static int pg_remove(void *self, const char *id, execd_store_cb cb, void *arg) {
 
 typedef struct pg_read {
   pg_store *st;
-  char id[ROW_ID_MAX + 1];
+  char id[RECORD_ID_MAX + 1];
   unsigned limit;
   execd_store_cb cb;
   execd_list_cb list_cb;
@@ -600,17 +600,17 @@ static int pg_list(void *self, const execd_list_query *query, execd_list_cb cb,
   if ((rc = filter_ok(st, "tenant", qq.tenant)) || (rc = filter_ok(st, "state", qq.state)) ||
       (rc = filter_ok(st, "agent", qq.agent)))
     return rc;
-  if (qq.cursor && !row_id_valid(qq.cursor)) {
+  if (qq.cursor && !record_id_valid(qq.cursor)) {
     st->host->set_error(st->inst, "cursor \"%.40s\" is not one this storage gave", qq.cursor);
     return EXECD_EINVAL;
   }
   int64_t after_ms = 0, before_ms = 0;
-  if (qq.created_after && row_parse_time(qq.created_after, &after_ms) != 0) {
+  if (qq.created_after && record_parse_time(qq.created_after, &after_ms) != 0) {
     st->host->set_error(st->inst, "created_after \"%.40s\" is not an RFC 3339 time",
                         qq.created_after);
     return EXECD_EINVAL;
   }
-  if (qq.created_before && row_parse_time(qq.created_before, &before_ms) != 0) {
+  if (qq.created_before && record_parse_time(qq.created_before, &before_ms) != 0) {
     st->host->set_error(st->inst, "created_before \"%.40s\" is not an RFC 3339 time",
                         qq.created_before);
     return EXECD_EINVAL;

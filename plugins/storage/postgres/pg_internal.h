@@ -25,7 +25,7 @@
 /* Log bytes of one execution accepted but not yet sent. */
 typedef struct log_buffer {
   struct log_buffer *next; /* hash chain */
-  char id[ROW_ID_MAX + 1];
+  char id[RECORD_ID_MAX + 1];
   char *data;
   size_t len, cap;
   bool dropped;        /* bytes were dropped here: the marker follows */
@@ -45,7 +45,7 @@ typedef struct pg_write {
   execd_store_cb cb;
   void *arg;
   char what[16];
-  char id[ROW_ID_MAX + 1];
+  char id[RECORD_ID_MAX + 1];
   char error[512]; /* the detail of a failure, for op_error */
   struct pg_store *st;
   json_t *copy; /* insert/update: the record as stored */

@@ -14,7 +14,7 @@ plugins_storage_postgres_storage_postgres_la_SOURCES = \
 plugins_storage_postgres_storage_postgres_la_CFLAGS = $(PLUGIN_CFLAGS) \
 	$(LIBBSD_CFLAGS) $(PQ_CFLAGS)
 plugins_storage_postgres_storage_postgres_la_LDFLAGS = $(PLUGIN_LDFLAGS)
-plugins_storage_postgres_storage_postgres_la_LIBADD = lib/configcheck/libconfigcheck.la \
+plugins_storage_postgres_storage_postgres_la_LIBADD = lib/configcheck/libconfigcheck.la lib/record/librecord.la \
 	lib/uvpq/libuvpq.la $(PQ_LIBS) $(LIBBSD_LIBS) $(UV_LIBS) $(JANSSON_LIBS)
 endif
 EXTRA_DIST += doc/storage-postgres.md

@@ -11,9 +11,9 @@
 
 #include <jansson.h>
 
-/* Ids: 1-64 characters of [A-Za-z0-9._-], not starting with a dot (the
- * file storage's rule, so that records move between the two). */
-#define ROW_ID_MAX 64
+#include "record/stored_record.h"
+
+/* Ids: record_id_valid() (lib/record), the file storage's rule too. */
 /* Tenant, state, agent, idempotency key: indexed columns (a btree entry
  * holds at most ~2.7 kB). */
 #define ROW_KEY_MAX 1024
@@ -38,14 +38,11 @@ typedef struct row_fields {
   int64_t retry_at_ms;  /* "retry_at": when a RETRY_WAIT row is due */
 } row_fields;
 
-bool row_id_valid(const char *id);
 /* Fills f from rec.  Returns 0, or EXECD_EINVAL with the member at fault
  * in err. */
 int row_fields_get(const json_t *rec, row_fields *f, char *err, size_t errlen);
 /* The labels whose values are strings, as a JSON object text (malloc'd). */
 char *row_labels_json(const row_fields *f);
-/* RFC 3339 date-time to ms since the epoch: 0, or -1 if s is not one. */
-int row_parse_time(const char *s, int64_t *ms);
 
 /* Decodes the stored document of row id (len bytes, not NUL terminated):
  * a JSON object whose members check out as on writing and whose id is
