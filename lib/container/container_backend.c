@@ -584,37 +584,48 @@ void container_backend_stop(void *self) {
 
 /* ---- ops ------------------------------------------------------------------------- */
 
-static int container_check(void *self, const execd_job_spec *spec) {
-  container_backend *b = self;
+int container_check_request(const execd_host *host, execd_instance *inst, const char *backend,
+                            char **images_allowed, const execd_job_spec *spec, bool *is_root) {
+  *is_root = false;
   if (!spec->image || !*spec->image) {
-    b->host->set_error(b->inst, "the %s backend runs images: container.image is missing",
-                       b->flavor->name);
+    host->set_error(inst, "the %s backend runs images: container.image is missing", backend);
     return EXECD_EINVAL;
   }
   bool allowed = false;
-  for (char **g = b->images_allowed; *g && !allowed; g++)
+  for (char **g = images_allowed; *g && !allowed; g++)
     allowed = fnmatch(*g, spec->image, 0) == 0;
   if (!allowed) {
-    b->host->set_error(b->inst, "%s: image \"%s\" is not in images_allowed",
-                       EXECD_ERR_IMAGE_NOT_ALLOWED, spec->image);
+    host->set_error(inst, "%s: image \"%s\" is not in images_allowed",
+                    EXECD_ERR_IMAGE_NOT_ALLOWED, spec->image);
     return EXECD_EPERM;
   }
   if (!spec->argv || !spec->argv[0]) {
-    b->host->set_error(b->inst, "no command given");
+    host->set_error(inst, "no command given");
     return EXECD_EINVAL;
   }
   if (spec->user) {
     uid_t u;
     gid_t g;
     if (container_parse_user(spec->user, &u, &g) < 0) {
-      b->host->set_error(b->inst, "user \"%s\" is not \"uid[:gid]\" (numbers)", spec->user);
+      host->set_error(inst, "user \"%s\" is not \"uid[:gid]\" (numbers)", spec->user);
       return EXECD_EINVAL;
     }
-    if (u == 0 && b->uid != 0) {
-      b->host->set_error(b->inst, "user \"%s\": jobs may not run as root on this backend",
-                         spec->user);
-      return EXECD_EPERM;
-    }
+    *is_root = u == 0;
+  }
+  return 0;
+}
+
+static int container_check(void *self, const execd_job_spec *spec) {
+  container_backend *b = self;
+  bool root;
+  int rc = container_check_request(b->host, b->inst, b->flavor->name, b->images_allowed, spec,
+                                   &root);
+  if (rc)
+    return rc;
+  if (root && b->uid != 0) {
+    b->host->set_error(b->inst, "user \"%s\": jobs may not run as root on this backend",
+                       spec->user);
+    return EXECD_EPERM;
   }
   const char *net = spec->limits ? spec->limits->network : NULL;
   if (net && strcmp(net, "none") != 0 && strcmp(net, b->network) != 0) {

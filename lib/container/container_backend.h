@@ -111,4 +111,13 @@ extern const execd_backend_ops container_backend_ops;
  * backend's reading of a request's and its own user. */
 int container_parse_user(const char *s, uid_t *uid, gid_t *gid);
 
+/* The part of check() that every backend running images makes (docker,
+ * podman, kubernetes): an image is named and matches a glob of
+ * images_allowed (NULL-terminated), a command is given, and the user, if
+ * any, is "uid[:gid]".  Sets the error through host and returns an
+ * EXECD_E* code, or 0 with *is_root telling whether that user is uid 0
+ * (false without a user), which each backend allows or not. */
+int container_check_request(const execd_host *host, execd_instance *inst, const char *backend,
+                            char **images_allowed, const execd_job_spec *spec, bool *is_root);
+
 #endif

@@ -12,7 +12,7 @@
 #include <execd/backend.h>
 #include <execd/plugin.h>
 
-#include "container/container_backend.h" /* container_parse_user */
+#include "container/container_backend.h" /* container_parse_user, container_check_request */
 #include "httpc/httpc.h"
 
 /* Names of the pod's containers. */

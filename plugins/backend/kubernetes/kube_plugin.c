@@ -4,7 +4,6 @@
  * life, check(), health() and the ops glue; one attempt is kube_job.c. */
 #include "config.h"
 
-#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -239,34 +238,14 @@ static void kube_destroy(void *self) {
 
 static int kube_check(void *self, const execd_job_spec *spec) {
   kube_backend *b = self;
-  if (!spec->image || !*spec->image) {
-    b->host->set_error(b->inst, "the kubernetes backend runs images: container.image is missing");
-    return EXECD_EINVAL;
-  }
-  bool allowed = false;
-  for (char **g = b->images_allowed; *g && !allowed; g++)
-    allowed = fnmatch(*g, spec->image, 0) == 0;
-  if (!allowed) {
-    b->host->set_error(b->inst, "%s: image \"%s\" is not in images_allowed",
-                       EXECD_ERR_IMAGE_NOT_ALLOWED, spec->image);
+  bool root;
+  int rc = container_check_request(b->host, b->inst, "kubernetes", b->images_allowed, spec, &root);
+  if (rc)
+    return rc;
+  if (root) {
+    b->host->set_error(b->inst, "user \"%s\": pods run with runAsNonRoot, not as root",
+                       spec->user);
     return EXECD_EPERM;
-  }
-  if (!spec->argv || !spec->argv[0]) {
-    b->host->set_error(b->inst, "no command given");
-    return EXECD_EINVAL;
-  }
-  if (spec->user) {
-    uid_t u;
-    gid_t g;
-    if (container_parse_user(spec->user, &u, &g) < 0) {
-      b->host->set_error(b->inst, "user \"%s\" is not \"uid[:gid]\" (numbers)", spec->user);
-      return EXECD_EINVAL;
-    }
-    if (u == 0) {
-      b->host->set_error(b->inst, "user \"%s\": pods run with runAsNonRoot, not as root",
-                         spec->user);
-      return EXECD_EPERM;
-    }
   }
   const char *net = spec->limits ? spec->limits->network : NULL;
   if (net && strcmp(net, "none") != 0) {
