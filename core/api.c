@@ -88,11 +88,11 @@ static void reply_ok(execd_reply_cb cb, void *arg, json_t *body /* stolen */) {
 
 /* An error reply; details (stolen, may be NULL) goes to the transport as
  * the reply's body (host.h). */
-static void reply_err_details(execd_reply_cb cb, void *arg, int status, const char *code,
-                              const char *field, json_t *details, const char *fmt, ...)
-    __attribute__((format(printf, 7, 8)));
-static void reply_err_details(execd_reply_cb cb, void *arg, int status, const char *code,
-                              const char *field, json_t *details, const char *fmt, ...) {
+static void reply_verr(execd_reply_cb cb, void *arg, int status, const char *code,
+                       const char *field, json_t *details, const char *fmt, va_list ap)
+    __attribute__((format(printf, 7, 0)));
+static void reply_verr(execd_reply_cb cb, void *arg, int status, const char *code,
+                       const char *field, json_t *details, const char *fmt, va_list ap) {
   deferred *d = xcalloc(1, sizeof *d);
   d->cb = cb;
   d->arg = arg;
@@ -100,12 +100,20 @@ static void reply_err_details(execd_reply_cb cb, void *arg, int status, const ch
   d->body = details;
   d->code = xstrdup(code);
   d->field = field && *field ? xstrdup(field) : NULL;
-  va_list ap;
-  va_start(ap, fmt);
   if (vasprintf(&d->message, fmt, ap) < 0)
     d->message = NULL;
-  va_end(ap);
   defer(d);
+}
+
+static void reply_err_details(execd_reply_cb cb, void *arg, int status, const char *code,
+                              const char *field, json_t *details, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
+static void reply_err_details(execd_reply_cb cb, void *arg, int status, const char *code,
+                              const char *field, json_t *details, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  reply_verr(cb, arg, status, code, field, details, fmt, ap);
+  va_end(ap);
 }
 
 static void reply_err(execd_reply_cb cb, void *arg, int status, const char *code,
@@ -113,18 +121,10 @@ static void reply_err(execd_reply_cb cb, void *arg, int status, const char *code
     __attribute__((format(printf, 6, 7)));
 static void reply_err(execd_reply_cb cb, void *arg, int status, const char *code,
                       const char *field, const char *fmt, ...) {
-  deferred *d = xcalloc(1, sizeof *d);
-  d->cb = cb;
-  d->arg = arg;
-  d->status = status;
-  d->code = xstrdup(code);
-  d->field = field && *field ? xstrdup(field) : NULL;
   va_list ap;
   va_start(ap, fmt);
-  if (vasprintf(&d->message, fmt, ap) < 0)
-    d->message = NULL;
+  reply_verr(cb, arg, status, code, field, NULL, fmt, ap);
   va_end(ap);
-  defer(d);
 }
 
 void api_init(pipeline *p) {
