@@ -132,6 +132,13 @@ static void on_claimed(void *arg, int status, json_t *claimed, const char *next)
     claim_now(c);
 }
 
+/* Slots this node can still fill: max_running less what runs, what waits
+ * in the run queue and what inserts that claim may add. */
+static int free_slots(const claims *c) {
+  const pipeline *p = c->pipeline;
+  return p->cfg->max_running - p->running - (int)p->sched.depth - (int)c->inserting;
+}
+
 static void claim_now(claims *c) {
   pipeline *p = c->pipeline;
   if (c->closing || p->draining || p->recovery)
@@ -140,16 +147,14 @@ static void claim_now(claims *c) {
     c->claim_again = true;
     return;
   }
-  int room = p->cfg->max_running - p->running - (int)p->sched.depth - (int)c->inserting;
+  int room = free_slots(c);
   if (room <= 0)
     return;
   const char *names[64];
   size_t nb = 0;
   for (size_t i = 0; i < p->n_backends && nb < sizeof names / sizeof names[0]; i++) {
-    backend_rt *b = &p->backends[i];
-    int limit = b->block->max_running;
-    if (limit <= 0 || b->running < limit)
-      names[nb++] = b->inst->name;
+    if (backend_rt_has_room(&p->backends[i]))
+      names[nb++] = p->backends[i].inst->name;
   }
   if (nb == 0)
     return;
@@ -180,15 +185,10 @@ bool claims_insert_query(pipeline *p, const char *backend, execd_claim_query *q)
   if (!c || c->closing || p->draining || p->recovery || !backend ||
       !records_has_insert_claim(&p->records))
     return false;
-  if (p->cfg->max_running - p->running - (int)p->sched.depth - (int)c->inserting <= 0)
+  if (free_slots(c) <= 0)
     return false;
-  bool room = false;
-  for (size_t i = 0; i < p->n_backends && !room; i++) {
-    backend_rt *b = &p->backends[i];
-    int limit = b->block->max_running;
-    room = strcmp(b->inst->name, backend) == 0 && (limit <= 0 || b->running < limit);
-  }
-  if (!room)
+  const backend_rt *b = pipeline_backend(p, backend);
+  if (!b || !backend_rt_has_room(b))
     return false;
   *q = (execd_claim_query){.struct_size = sizeof *q, .node = p->cfg->node, .max = 1,
                            .lease_ms = (uint64_t)p->cfg->lease_ms};

@@ -181,9 +181,7 @@ static execution *from_entry(sched_entry *e) {
 
 static bool backend_has_room(sched_entry *e, void *arg) {
   (void)arg;
-  execution *ex = from_entry(e);
-  int limit = ex->backend->block->max_running;
-  return limit <= 0 || ex->backend->running < limit;
+  return backend_rt_has_room(from_entry(e)->backend);
 }
 
 void pipeline_schedule(pipeline *p) {

@@ -31,6 +31,11 @@ typedef struct backend_rt {
   int running;
 } backend_rt;
 
+/* Whether another attempt may start on b under its own max_running. */
+static inline bool backend_rt_has_room(const backend_rt *b) {
+  return b->block->max_running <= 0 || b->running < b->block->max_running;
+}
+
 struct execd_job {
   execution *ex;
 };
