@@ -491,12 +491,8 @@ int local_job_start(local_backend *lb, const execd_job_spec *spec, execd_job *to
   j->cwd = strdup(cwd);
   j->workspace = strdup(spec->workspace);
   if (!j->argv || !j->env || !j->cwd || !j->workspace) {
-    free_strings(j->argv);
-    free_strings(j->env);
-    free(j->cwd);
-    free(j->workspace);
-    free(j);
-    return EXECD_ENOMEM;
+    rc = EXECD_ENOMEM;
+    goto failed;
   }
 
   spawn_plan plan = {.path = j->argv[0],
