@@ -333,15 +333,13 @@ int container_warm_prepare_dir(const char *slot_dir, char *err, size_t errlen) {
     return -1;
   }
   /* /workspace stays root's, as a cold attempt's: the job writes output/. */
-  snprintf(path, sizeof path, "%s/workspace", slot_dir);
-  if (mkdir(path, 0755) != 0 || chmod(path, 0755) != 0) {
-    snprintf(err, errlen, "mkdir %.300s: %s", path, strerror(errno));
-    return -1;
-  }
-  snprintf(path, sizeof path, "%s/control", slot_dir);
-  if (mkdir(path, 0755) != 0 || chmod(path, 0755) != 0) {
-    snprintf(err, errlen, "mkdir %.300s: %s", path, strerror(errno));
-    return -1;
+  static const char *const subdirs[] = {"workspace", "control", NULL};
+  for (const char *const *d = subdirs; *d; d++) {
+    snprintf(path, sizeof path, "%s/%s", slot_dir, *d);
+    if (mkdir(path, 0755) != 0 || chmod(path, 0755) != 0) {
+      snprintf(err, errlen, "mkdir %.300s: %s", path, strerror(errno));
+      return -1;
+    }
   }
   /* Readable by the job's user, who opens it to wait; only execd writes. */
   snprintf(path, sizeof path, "%s/control/go", slot_dir);
