@@ -42,11 +42,15 @@ static void load(const char *config) {
   make_workspace();
 }
 
-static void teardown(void) {
-  harness_unload(&backend);
+static void remove_workspace(void) {
   char cmd[400];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", workspace);
   ck_assert_int_eq(system(cmd), 0);
+}
+
+static void teardown(void) {
+  harness_unload(&backend);
+  remove_workspace();
 }
 
 static void setup_default(void) { load("{" ALLOWED "}"); }
@@ -502,8 +506,17 @@ static Suite *local_suite(void) {
   tcase_add_test(tc, network_none_sees_only_loopback);
   tcase_add_test(tc, pids_limit_stops_fork_bombs);
   tcase_add_test(tc, usage_is_recorded);
-  tcase_add_test(tc, jobs_die_with_the_daemon);
   suite_add_tcase(s, tc);
+  /* Without the checked fixture: the test forks a "daemon", and a fork
+   * of a process whose plugin threads run (spawners, namespaces) may copy
+   * a lock one of them holds (under ASan, its allocator's), and the child
+   * then waits for it for ever. */
+  TCase *death = tcase_create("daemon death");
+  tcase_add_checked_fixture(death, make_workspace, remove_workspace);
+  tcase_add_unchecked_fixture(death, harness_scratch_begin, harness_scratch_end);
+  tcase_set_timeout(death, 120);
+  tcase_add_test(death, jobs_die_with_the_daemon);
+  suite_add_tcase(s, death);
   TCase *user = tcase_create("user switch");
   tcase_add_checked_fixture(user, setup_nobody, teardown);
   tcase_add_unchecked_fixture(user, harness_scratch_begin, harness_scratch_end);
